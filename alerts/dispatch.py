@@ -1,0 +1,97 @@
+"""Deliver alerts to notifiers, once per (alert_id, receiver), with retries.
+
+``done`` is any mutable mapping of alert_id -> {receiver: outcome}: a Faust
+table in the worker (so it survives restarts and is shared), a dict in tests.
+A receiver is recorded only after its delivery ended, so a crash mid-delivery
+re-sends on replay, with the same ``webhook-id`` for receiver-side dedup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, MutableMapping, Sequence
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from alerts.metrics import DeliveryMetrics
+from alerts.model import Alert
+from alerts.notify import Notifier, Result
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    initial: float = 0.5  # seconds before the first retry, doubling after
+    max_wait: float = 30.0
+    max_age: float = 600.0  # give up after this long in total
+
+
+async def deliver(
+    notifier: Notifier,
+    alert: Alert,
+    policy: RetryPolicy,
+    metrics: DeliveryMetrics,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> str:
+    """Deliver with backoff; return the outcome: ``sent``, ``failed`` or ``gave_up``."""
+
+    async def attempt() -> Result:
+        metrics.attempts.labels(notifier.name).inc()
+        return await notifier.notify(alert)
+
+    started = time.monotonic()
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_age),
+        wait=wait_exponential_jitter(initial=policy.initial, max=policy.max_wait, jitter=policy.initial),
+        retry=retry_if_result(lambda r: r[0]),
+        retry_error_callback=lambda state: state.outcome.result(),
+        sleep=sleep,
+        before_sleep=lambda s: log.warning(
+            "%s: attempt %d for %s failed: %s", notifier.name, s.attempt_number,
+            alert.alert_id, s.outcome.result()[1]),
+    )
+    retry, err = await retrying(attempt)
+    outcome = "sent" if err is None else ("gave_up" if retry else "failed")
+    if err is not None:
+        log.error("%s: %s %s: %s", notifier.name, outcome, alert.alert_id, err)
+    metrics.notifications.labels(notifier.name, outcome).inc()
+    metrics.latency.labels(notifier.name).observe(time.monotonic() - started)
+    return outcome
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        notifiers: Sequence[Notifier],
+        metrics: DeliveryMetrics,
+        policy: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.notifiers = list(notifiers)
+        self.metrics = metrics
+        self.policy = policy
+        self.sleep = sleep
+
+    async def dispatch(self, alert: Alert, done: MutableMapping[str, dict]) -> dict[str, str]:
+        """Send to every receiver that has not had this alert yet; return new outcomes."""
+        record = dict(done.get(alert.alert_id) or {})
+        pending = [n for n in self.notifiers if n.name not in record]
+        if not pending:
+            self.metrics.deduplicated.inc()
+            return {}
+        outcomes = await asyncio.gather(
+            *(deliver(n, alert, self.policy, self.metrics, self.sleep) for n in pending))
+        new = {n.name: o for n, o in zip(pending, outcomes)}
+        done[alert.alert_id] = {**record, **new}
+        return new

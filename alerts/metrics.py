@@ -1,0 +1,22 @@
+"""Delivery metrics, on an injected registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class DeliveryMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.notifications = Counter(
+            "appwatch_notifications_total", "Notifications by receiver and outcome",
+            ["receiver", "outcome"], registry=registry)
+        self.attempts = Counter(
+            "appwatch_notification_attempts_total", "Delivery attempts, retries included",
+            ["receiver"], registry=registry)
+        self.latency = Histogram(
+            "appwatch_notification_seconds", "Time to deliver one notification, retries included",
+            ["receiver"], registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+        self.deduplicated = Counter(
+            "appwatch_alerts_deduplicated_total", "Alerts already delivered, not sent again",
+            registry=registry)

@@ -1,0 +1,84 @@
+"""Standard Webhooks signed POST of an alert.
+
+Body: ``{"type": "alert.firing", "timestamp": ..., "data": <alert>}``.
+Headers: ``webhook-id`` (stable across retries: derived from the alert id and
+status), ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64>``)
+when a ``whsec_`` secret is set.
+
+Errors returned (never raised), see ``alerts.notify``:
+    httpx.TransportError   connection refused, timeout ...  -> retry
+    WebhookError           non-2xx response; retry on 408/425/429/5xx
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Callable
+
+import httpx
+import orjson
+from standardwebhooks import Webhook
+
+from alerts.model import Alert
+from alerts.notify import Result
+
+RETRY_STATUS = {408, 425, 429}
+
+
+class WebhookError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:200]}")
+        self.status = status
+
+
+def message_id(alert: Alert) -> str:
+    return f"msg_{alert.alert_id}_{alert.status}"
+
+
+class WebhookNotifier:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        secret: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self._signer = Webhook(secret) if secret else None
+        self._headers = headers or {}
+        self._clock = clock
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+
+    def request(self, alert: Alert) -> tuple[bytes, dict[str, str]]:
+        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        body = orjson.dumps({
+            "type": f"alert.{alert.status}",
+            "timestamp": now.isoformat().replace("+00:00", "Z"),
+            "data": alert.model_dump(mode="json"),
+        })
+        msg_id = message_id(alert)
+        headers = {**self._headers, "content-type": "application/json",
+                   "webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp()))}
+        if self._signer:
+            headers["webhook-signature"] = self._signer.sign(msg_id, now, body.decode())
+        return body, headers
+
+    async def notify(self, alert: Alert) -> Result:
+        body, headers = self.request(alert)
+        try:
+            resp = await self._client.post(self.url, content=body, headers=headers)
+        except httpx.TransportError as exc:
+            return True, exc
+        if resp.is_success:
+            return False, None
+        retry = resp.status_code in RETRY_STATUS or resp.status_code >= 500
+        return retry, WebhookError(resp.status_code, resp.text)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

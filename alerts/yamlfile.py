@@ -1,0 +1,94 @@
+"""Load a YAML file into a pydantic model, with errors that name file, line and field.
+
+Exceptions:
+    ConfigError(ValueError) -- the file is unreadable, not YAML, or invalid;
+        ``str()`` lists one ``file:line: field: message`` per problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node, line = nxt, nxt.start_mark.line + 1
+    return line
+
+
+def _field(loc: tuple, data: object) -> str:
+    out, cur = "", data
+    for part in loc:
+        if isinstance(part, int):
+            name = cur[part].get("name") if isinstance(cur, list) and isinstance(cur[part], dict) else None
+            out += f"[{part}]" + (f"({name})" if name else "")
+            cur = cur[part] if isinstance(cur, list) else None
+        else:
+            out += ("." if out else "") + str(part)
+            cur = cur.get(part) if isinstance(cur, dict) else None
+    return out or "(top)"
+
+
+def parse(text: str, model: type[M], source: str = "<string>") -> M:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            loc = _clean_loc(err["loc"], data)
+            line = _line_of(node, loc)
+            where = f"{source}:{line}" if line else source
+            lines.append(f"{where}: {_field(loc, data)}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load(path: str | Path, model: type[M]) -> M:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse(text, model, str(path))
+
+
+
+def _clean_loc(loc: tuple, data: object) -> tuple:
+    """Drop the tags pydantic inserts for tagged unions: keys absent mid-path."""
+    out, cur = [], data
+    for i, part in enumerate(loc):
+        if isinstance(cur, dict) and isinstance(part, str) and part not in cur and i < len(loc) - 1:
+            continue
+        out.append(part)
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+            cur = cur[part]
+        else:
+            cur = None
+    return tuple(out)

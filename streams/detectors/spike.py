@@ -1,0 +1,49 @@
+"""Spike detection against a trailing baseline. Pure: no Faust, no Kafka."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Annotated, Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SpikeParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ratio: Annotated[float, Field(gt=1.0)] = 2.0
+    baseline_days: Annotated[int, Field(ge=1, le=90)] = 7
+    min_history: Annotated[int, Field(ge=1)] = 5
+    min_baseline: Annotated[float, Field(gt=0)] = 1000.0
+    baseline: Literal["median", "mean"] = "median"
+    allowed_lateness_days: Annotated[int, Field(ge=0, le=30)] = 2
+
+    @model_validator(mode="after")
+    def _history_fits(self) -> "SpikeParams":
+        if self.min_history > self.baseline_days:
+            raise ValueError(f"min_history ({self.min_history}) exceeds baseline_days ({self.baseline_days})")
+        return self
+
+
+@dataclass(frozen=True)
+class Spike:
+    value: float
+    baseline: float
+    ratio: float
+
+
+def detect(value: float, history: Sequence[float], p: SpikeParams) -> Spike | None:
+    """A spike when ``value >= ratio * baseline`` of ``history``.
+
+    Needs ``min_history`` days of history and a baseline of at least
+    ``min_baseline`` (and above zero), so that a 0 -> N jump never fires.
+    """
+    if len(history) < p.min_history:
+        return None
+    base = statistics.median(history) if p.baseline == "median" else statistics.fmean(history)
+    if base <= 0 or base < p.min_baseline:
+        return None
+    if value >= p.ratio * base:
+        return Spike(value=value, baseline=base, ratio=value / base)
+    return None
