@@ -114,6 +114,7 @@ def worker(
     from streams.app import create_app
 
     s = settings(rules=rules, webhook_url=webhook_url, web_port=web_port)
+    _check_rules(s)
 
     async def serve(s: Settings) -> None:
         stop = _stop_event()
@@ -127,7 +128,7 @@ def worker(
         await stop.wait()
         await runner.stop(w)
 
-    with _rules_errors(), broker_for(s) as s:
+    with broker_for(s) as s:
         asyncio.run(serve(s))
 
 
@@ -148,13 +149,14 @@ def demo(
     from appwatch import demo as demo_mod
 
     s = settings(web_port=web_port)
+    _check_rules(s)
     secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
 
     async def main(s: Settings) -> None:
         await demo_mod.run(s, out, webhook_url=webhook_url or s.webhook_url, webhook_secret=secret,
                            duration=duration, live_seconds=live_seconds, stop=_stop_event())
 
-    with _rules_errors(), broker_for(s) as s:
+    with broker_for(s) as s:
         asyncio.run(main(s))
 
 
@@ -235,6 +237,14 @@ def backtest(
     err.print(f"{result.events} events, {len(result.errors)} invalid, {len(result.alerts)} alerts "
               f"({len(ruleset.rules)} rules) in {time.monotonic() - started:.2f}s")
     raise typer.Exit(1 if result.errors else 0)
+
+
+def _check_rules(s: Settings) -> None:
+    """Fail at start-up, before any broker starts, on a bad rules file."""
+    from streams import rules as rules_mod
+
+    with _rules_errors():
+        rules_mod.load(s.rules)
 
 
 @contextmanager

@@ -75,7 +75,7 @@ def create_app(
         **(TANSU if tansu else {}),
     )
     metrics = StreamMetrics(registry)
-    engine = Engine(rules.load(settings.rules))
+    engine = Engine(rules.load(settings.rules), on_too_late=lambda ev: metrics.too_late.inc())
     dispatcher = Dispatcher(notifiers, DeliveryMetrics(registry))
     state = SimpleNamespace(ready=False, registry=registry, topics=topics)
     app.appwatch = state

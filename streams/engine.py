@@ -6,7 +6,7 @@ table in the worker, a plain dict in backtest.
 
 from __future__ import annotations
 
-from typing import MutableMapping
+from typing import Callable, MutableMapping
 
 from alerts.model import Alert, alert_id
 from streams import windows
@@ -55,8 +55,9 @@ def spike_step(
 
 
 class Engine:
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, on_too_late: Callable[[Event], None] | None = None) -> None:
         self.rules = rules.rules
+        self.on_too_late = on_too_late
 
     def process(
         self, ev: Event, state: MutableMapping[str, dict], observed_at: float | None = None
@@ -69,6 +70,8 @@ class Engine:
             new, alert = spike_step(rule, state.get(key), ev, observed_at)
             if new is not None:
                 state[key] = new
+            elif self.on_too_late:
+                self.on_too_late(ev)
             if alert is not None:
                 out.append(alert)
         return out

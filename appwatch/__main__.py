@@ -1,0 +1,3 @@
+from appwatch.cli import main
+
+main()

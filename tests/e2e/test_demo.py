@@ -1,0 +1,37 @@
+"""`appwatch demo` as a new user runs it: embedded broker, alerts on console and webhook, Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from appwatch.broker import free_port
+from connectors import demo as scenario
+from tests.conftest import LOGS
+
+
+def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
+    LOGS.mkdir(parents=True, exist_ok=True)
+    out = LOGS / "demo.out"
+    env = {**os.environ, "APPWATCH_WEBHOOK_SECRET": hooks.secret, "COLUMNS": "200"}
+    env.pop("APPWATCH_BROKER", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appwatch", "demo", "--webhook-url", hooks.url,
+         "--live-seconds", "4", "--web-port", str(free_port())],
+        stdout=open(out, "wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    try:
+        hooks.wait(lambda r: len(r) >= 2, 90, "both Doubao spike webhooks")
+        alerts = [payload["data"] for _, payload in hooks.verified()]
+        assert sorted(a["window_start"][:10] for a in alerts) == ["2024-11-14", str(scenario.LIVE_DAY)]
+        assert {a["labels"]["app_id"] for a in alerts} == {"doubao"}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = out.read_text()
+    assert text.count("ALERT warning download-spike") == 2, text
+    assert "invalid -> DLQ" in text and "│ 5 " in text.split("invalid -> DLQ")[1][:20]
+    assert "alerts fired" in text
+    assert len(hooks.requests) == 2

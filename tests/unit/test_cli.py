@@ -1,0 +1,87 @@
+"""The CLI as a user runs it: backtest output, bad input, bad config."""
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from connectors import demo
+
+APPWATCH = [sys.executable, "-m", "appwatch"]
+
+
+def run(*args, env=None, timeout=60):
+    import os
+
+    return subprocess.run([*APPWATCH, *args], capture_output=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("seed") / "seed.jsonl"
+    assert run("demo", "--export", str(path)).returncode == 0
+    return path
+
+
+def test_backtest_on_the_seed_fires_the_doubao_spikes_and_nothing_else(seed):
+    r = run("backtest", "--events", str(seed))
+    alerts = [orjson.loads(line) for line in r.stdout.splitlines()]
+    assert [(a["labels"]["app_id"], a["window_start"][:10]) for a in alerts] == [
+        ("doubao", "2024-11-14"), ("doubao", str(demo.LIVE_DAY))]
+    assert all(a["rule"] == "download-spike" and a["value"] >= 2 * a["baseline"] for a in alerts)
+    # the malformed lines at the end are reported with their line numbers, and make it fail
+    err = r.stderr.decode()
+    n = len(seed.read_bytes().splitlines())
+    assert f"seed.jsonl:{n - 3}: value: Input should be greater than or equal to 0" in err
+    assert f"seed.jsonl:{n - 2}: app_id: Field required" in err
+    assert "5 invalid, 2 alerts" in err
+    assert r.returncode == 1
+
+
+def test_backtest_output_is_ordered_by_event_ts_and_clean_input_exits_0(tmp_path):
+    def series(app, spike_day):
+        for day in range(1, 11):
+            yield orjson.dumps(dict(
+                event_id=f"{app}{day}", type="app.metric", source="t",
+                ts=f"2024-11-{day:02d}T00:00:00+08:00", app_id=app, platform="all", country="cn",
+                metric="downloads", value=5000 if day == spike_day else 1000, period="day"))
+
+    path = tmp_path / "two.jsonl"  # a's spike is detected first but happened later
+    path.write_bytes(b"\n".join([*series("a", 10), *series("b", 9)]) + b"\n")
+    r = run("backtest", "--events", str(path))
+    assert r.returncode == 0, r.stderr
+    alerts = [orjson.loads(line) for line in r.stdout.splitlines()]
+    assert [a["labels"]["app_id"] for a in alerts] == ["b", "a"]
+
+
+def test_backtest_with_a_rules_file(tmp_path, seed):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: big-spike\n    kind: spike\n    params: {ratio: 2.5}\n")
+    r = run("backtest", "--events", str(seed), "--rules", str(rules))
+    alerts = [orjson.loads(line) for line in r.stdout.splitlines()]
+    assert [a["window_start"][:10] for a in alerts] == ["2024-11-14"]  # 2.9x passes, 2.1x does not
+    assert alerts[0]["rule"] == "big-spike"
+
+
+def test_a_bad_rules_file_names_file_line_rule_and_field(tmp_path, seed):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: s\n    kind: spike\n    params:\n      ratio: 0.5\n")
+    r = run("backtest", "--events", str(seed), "--rules", str(rules))
+    assert r.returncode == 2
+    assert f"{rules}:5: rules[0](s).params.ratio: Input should be greater than 1" in r.stderr.decode()
+
+
+def test_a_bad_config_fails_at_start_up_with_a_readable_message():
+    r = run("worker", env={"APPWATCH_WEBHOOK_SECRET": "hunter2", "APPWATCH_PARTITIONS": "0"})
+    err = r.stderr.decode()
+    assert r.returncode == 2
+    assert "APPWATCH_WEBHOOK_SECRET" in err and "whsec_" in err
+    assert "APPWATCH_PARTITIONS" in err
+
+
+def test_help_lists_every_command():
+    out = run("--help").stdout.decode()
+    for cmd in ("broker", "worker", "demo", "publish", "backtest"):
+        assert cmd in out

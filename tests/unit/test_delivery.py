@@ -1,0 +1,136 @@
+"""Webhook signing and retry classification (MockTransport), and the dispatcher."""
+
+import asyncio
+import json
+import time
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from standardwebhooks import Webhook
+
+from alerts.dispatch import Dispatcher, RetryPolicy
+from alerts.metrics import DeliveryMetrics
+from alerts.model import Alert, alert_id
+from alerts.notify.console import ConsoleNotifier, line
+from alerts.notify.webhook import WebhookNotifier
+from appwatch.receiver import new_secret
+
+NOW = float(int(time.time()))  # a fixed clock; verification rejects stale timestamps
+LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
+
+
+def alert(**over) -> Alert:
+    base = dict(alert_id=alert_id("download-spike", LABELS, "2024-11-14T00:00:00+08:00"),
+                rule="download-spike", kind="spike", labels=LABELS, value=2.4e6, baseline=8e5,
+                window_start="2024-11-14T00:00:00+08:00", event_ts="2024-11-14T00:00:00+08:00",
+                summary="豆包 <b>spike</b> [x]")
+    return Alert(**{**base, **over})
+
+
+def notifier(handler, secret=None, **kw):
+    return WebhookNotifier("hook", "http://receiver.test/hook", secret,
+                           transport=httpx.MockTransport(handler), clock=lambda: NOW, **kw)
+
+
+def test_payload_is_signed_per_standard_webhooks():
+    secret, seen = new_secret(), []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(204)
+
+    retry, err = asyncio.run(notifier(handler, secret, headers={"x-team": "market"}).notify(alert()))
+    assert (retry, err) == (False, None)
+    (req,) = seen
+    payload = Webhook(secret).verify(req.content, dict(req.headers))
+    assert payload["type"] == "alert.firing"
+    assert payload["data"]["summary"] == "豆包 <b>spike</b> [x]"
+    assert payload["timestamp"] == datetime.fromtimestamp(NOW, timezone.utc).isoformat().replace("+00:00", "Z")
+    assert req.headers["webhook-timestamp"] == str(int(NOW))
+    assert req.headers["webhook-id"] == f"msg_{alert().alert_id}_firing"
+    assert req.headers["x-team"] == "market"
+
+
+def test_tampered_body_fails_verification():
+    secret, seen = new_secret(), []
+    asyncio.run(notifier(lambda r: seen.append(r) or httpx.Response(200), secret).notify(alert()))
+    with pytest.raises(Exception):
+        Webhook(secret).verify(seen[0].content.replace(b"2400000", b"9"), dict(seen[0].headers))
+
+
+@pytest.mark.parametrize("status,retry", [(500, True), (503, True), (429, True), (408, True),
+                                          (400, False), (404, False), (410, False)])
+def test_status_classification(status, retry):
+    r, err = asyncio.run(notifier(lambda req: httpx.Response(status, text="nope")).notify(alert()))
+    assert r is retry and f"HTTP {status}" in str(err)
+
+
+def test_connection_error_is_retried():
+    def boom(request):
+        raise httpx.ConnectError("refused", request=request)
+
+    retry, err = asyncio.run(notifier(boom).notify(alert()))
+    assert retry and isinstance(err, httpx.ConnectError)
+
+
+class Flaky:
+    """A notifier that fails ``n`` times, then succeeds."""
+
+    def __init__(self, name, failures, retry=True):
+        self.name, self.failures, self.retry, self.calls = name, failures, retry, 0
+
+    async def notify(self, a):
+        self.calls += 1
+        if self.calls <= self.failures:
+            return self.retry, RuntimeError("down")
+        return False, None
+
+
+def run_dispatch(notifiers, done, a=None, policy=RetryPolicy(max_attempts=4, initial=1, max_wait=8)):
+    registry, waits = CollectorRegistry(), []
+
+    async def sleep(s):
+        waits.append(s)
+
+    d = Dispatcher(notifiers, DeliveryMetrics(registry), policy, sleep=sleep)
+    result = asyncio.run(d.dispatch(a or alert(), done))
+    return result, registry, waits
+
+
+def test_retries_with_growing_backoff_then_sends():
+    n = Flaky("hook", 2)
+    result, reg, waits = run_dispatch([n], {})
+    assert result == {"hook": "sent"} and n.calls == 3
+    assert len(waits) == 2 and waits[1] > waits[0] - 1  # exponential with jitter <= initial
+    assert reg.get_sample_value("appwatch_notifications_total", {"receiver": "hook", "outcome": "sent"}) == 1
+    assert reg.get_sample_value("appwatch_notification_attempts_total", {"receiver": "hook"}) == 3
+
+
+def test_gives_up_after_max_attempts_and_permanent_errors_are_not_retried():
+    down, bad = Flaky("down", 99), Flaky("bad", 99, retry=False)
+    result, reg, _ = run_dispatch([down, bad], {})
+    assert result == {"down": "gave_up", "bad": "failed"}
+    assert down.calls == 4 and bad.calls == 1
+
+
+def test_dedup_by_alert_id_and_only_missing_receivers_are_retried():
+    a, b = Flaky("a", 0), Flaky("b", 0)
+    done = {alert().alert_id: {"a": "sent"}}  # a crash after "a" was recorded
+    result, reg, _ = run_dispatch([a, b], done)
+    assert result == {"b": "sent"} and a.calls == 0
+    result, reg, _ = run_dispatch([a, b], done)
+    assert result == {} and b.calls == 1
+    assert reg.get_sample_value("appwatch_alerts_deduplicated_total") == 1
+
+
+def test_console_line_escapes_markup_and_keeps_chinese(capsys):
+    from rich.console import Console
+
+    console = Console(force_terminal=False, width=200)
+    asyncio.run(ConsoleNotifier(console).notify(alert()))
+    out = capsys.readouterr().out
+    assert "豆包 <b>spike</b> [x]" in out and "download-spike" in out
+    assert "[x]" in line(alert())  # escaped in markup, printed literally
+    json.dumps(out)

@@ -1,0 +1,164 @@
+"""The spike detector and the daily-window fold: properties and examples."""
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from streams import windows
+from streams.detectors.spike import SpikeParams, detect
+from streams.engine import Engine
+from streams.events import validate
+from streams.rules import RuleSet, SpikeRule
+
+P = SpikeParams()
+values = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+histories = st.lists(values, min_size=0, max_size=7)
+
+
+@given(level=values, n=st.integers(0, 7))
+def test_a_flat_series_never_fires(level, n):
+    assert detect(level, [level] * n, P) is None
+
+
+@given(history=st.lists(st.just(0.0), max_size=7), value=values)
+def test_zero_to_n_never_fires(history, value):
+    assert detect(value, history, P) is None
+
+
+ints = st.integers(0, 10**9).map(float)
+
+
+@given(value=ints, history=st.lists(ints, max_size=7), exp=st.integers(-20, 20))
+def test_scaling_does_not_change_whether_it_fires(value, history, exp):
+    k = 2.0 ** exp  # exact in binary floating point
+    p = SpikeParams(min_baseline=1e-300)  # isolate scale invariance from the absolute floor
+    assert (detect(value, history, p) is None) == (detect(value * k, [h * k for h in history], p) is None)
+
+
+@given(value=values, history=histories)
+def test_fires_exactly_when_value_reaches_ratio_times_median(value, history):
+    import statistics
+
+    spike = detect(value, history, P)
+    enough = len(history) >= P.min_history
+    base = statistics.median(history) if history else 0
+    expected = enough and base >= P.min_baseline and value >= P.ratio * base
+    assert (spike is not None) == expected
+    if spike:
+        assert spike.ratio >= P.ratio and spike.baseline == base
+
+
+def test_needs_min_history_and_min_baseline():
+    assert detect(3000, [1000] * 4, P) is None  # 4 < 5 days
+    assert detect(3000, [1000] * 5, P).ratio == 3.0
+    assert detect(1998, [999] * 7, P) is None  # baseline below 1000
+    assert detect(2000, [1000] * 7, SpikeParams(baseline="mean")).baseline == 1000
+
+
+def test_params_are_validated():
+    with pytest.raises(ValueError, match="min_history"):
+        SpikeParams(min_history=8, baseline_days=7)
+    with pytest.raises(ValueError):
+        SpikeParams(ratio=1.0)
+
+
+# -- the fold -------------------------------------------------------------
+
+D = date(2024, 11, 14)
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.floats(0, 1e6)), max_size=60))
+def test_fold_keeps_only_recent_days(obs):
+    s = windows.init()
+    for offset, v in obs:
+        s = windows.add(s, D + timedelta(days=offset), v, "delta", keep_days=9) or s
+    if s["days"]:
+        newest = max(map(date.fromisoformat, s["days"]))
+        assert all((newest - date.fromisoformat(d)).days <= 9 for d in s["days"])
+
+
+def test_total_last_wins_and_delta_adds():
+    s = windows.add(windows.init(), D, 5, "total", 9)
+    s = windows.add(s, D, 7, "total", 9)
+    assert s["days"] == {"2024-11-14": 7}
+    s = windows.add(s, D, 3, "delta", 9)
+    assert s["days"] == {"2024-11-14": 10}
+    assert windows.add(s, D - timedelta(days=10), 1, "total", 9) is None  # too old
+
+
+def test_history_skips_missing_days():
+    s = windows.init()
+    for back in (1, 2, 4):
+        s = windows.add(s, D - timedelta(days=back), back, "total", 9)
+    assert windows.history(s, D, 7) == [4, 2, 1]
+
+
+def test_day_is_computed_in_the_rule_timezone():
+    from datetime import datetime, timezone
+
+    late_utc = datetime(2024, 11, 13, 17, 0, tzinfo=timezone.utc)  # 01:00 on the 14th in Shanghai
+    assert windows.day_of(late_utc, ZoneInfo("Asia/Shanghai")) == D
+    assert windows.day_of(late_utc, ZoneInfo("UTC")) == D - timedelta(days=1)
+
+
+# -- the rule through the engine (same code as the worker) ---------------
+
+def metric(day: int, value: float, mode: str = "total", hour: int = 0, app: str = "doubao"):
+    return validate(dict(event_id=f"{app}{day}{hour}{mode}", type="app.metric", source="t",
+                         ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00", app_id=app,
+                         platform="all", country="cn", metric="downloads", value=value,
+                         period="day", mode=mode))
+
+
+def engine() -> Engine:
+    return Engine(RuleSet(rules=[SpikeRule(name="download-spike", kind="spike")]))
+
+
+def test_delta_fires_when_the_running_total_crosses_and_once_per_day():
+    e, state = engine(), {}
+    for d in range(1, 8):
+        assert e.process(metric(d, 800_000), state) == []
+    fired = [e.process(metric(8, 300_000, "delta", h), state) for h in range(10)]
+    hours = [h for h, alerts in enumerate(fired) if alerts]
+    assert hours == [5]  # 6 x 300k = 1.8M >= 1.6M; later deltas do not fire again
+    (alert,) = fired[5]
+    assert alert.value == 1_800_000 and alert.baseline == 800_000
+    assert alert.window_start == "2024-11-08T00:00:00+08:00"
+    assert alert.window_end == "2024-11-09T00:00:00+08:00"
+
+
+def test_alert_id_is_stable_per_rule_series_and_day():
+    def run():
+        e, state = engine(), {}
+        for d in range(1, 8):
+            e.process(metric(d, 1000), state)
+        return e.process(metric(8, 5000), state)[0].alert_id
+
+    assert run() == run()
+
+
+def test_late_event_updates_its_day_and_is_marked():
+    e, state = engine(), {}
+    for d in (1, 2, 3, 4, 5, 6, 7, 9):
+        e.process(metric(d, 1000), state)
+    (alert,) = e.process(metric(8, 5000), state)  # a day earlier than the newest seen
+    assert alert.late and alert.window_start.startswith("2024-11-08")
+
+
+def test_events_older_than_the_window_are_reported():
+    dropped = []
+    e, state = Engine(RuleSet(rules=[SpikeRule(name="s", kind="spike")]), on_too_late=dropped.append), {}
+    e.process(metric(20, 1000), state)
+    assert e.process(metric(10, 9999), state) == [] and len(dropped) == 1  # 10 days > 7 + 2
+
+
+def test_series_are_independent():
+    e, state = engine(), {}
+    for d in range(1, 8):
+        e.process(metric(d, 1000), state)
+        e.process(metric(d, 1000, app="kimi"), state)
+    assert e.process(metric(8, 1500, app="kimi"), state) == []
+    assert len(e.process(metric(8, 2000), state)) == 1
