@@ -35,7 +35,7 @@ def settings(**overrides) -> Settings:
         err.print("[bold red]configuration error[/]")
         for e in exc.errors(include_url=False):
             name = "APPWATCH_" + "_".join(map(str, e["loc"])).upper()
-            err.print(f"  {name} (--{'-'.join(map(str, e['loc']))}): {e['msg']}")
+            err.print(f"  {name}: {e['msg']}")
         raise typer.Exit(2) from None
     logging.basicConfig(level=s.log_level.upper(), stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -150,6 +150,10 @@ def demo(
 
     s = settings(web_port=web_port)
     _check_rules(s)
+    if web_port is None and not _port_free(s.web_host, s.web_port):
+        from appwatch.broker import free_port
+
+        s = s.model_copy(update={"web_port": free_port()})
     secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
 
     async def main(s: Settings) -> None:
@@ -158,6 +162,17 @@ def demo(
 
     with broker_for(s) as s:
         asyncio.run(main(s))
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
 
 
 def _export(path: Path) -> None:

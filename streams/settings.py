@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     console: bool = True
     web_host: str = "127.0.0.1"
-    web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
+    web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
 
     @field_validator("broker")

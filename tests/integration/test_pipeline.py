@@ -119,6 +119,26 @@ def test_invalid_events_go_to_the_dlq_and_the_worker_keeps_going(broker, topics,
     assert w.metric("appwatch_events_invalid_total", reason="json") == 2
 
 
+def test_publish_command_feeds_the_worker(broker, topics, hooks, start_worker, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret)
+    events = [*history("chatgpt", range(1, 8), 900_000), downloads("chatgpt", 8, 2_000_000)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(e.to_json() for e in events) + b"\n{not json}\n")
+    env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}",
+           "APPWATCH_TOPIC_PREFIX": topics.prefix}
+    r = subprocess.run([sys.executable, "-m", "appwatch", "publish", str(path)], env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1  # one invalid line, reported with its number
+    assert f"{path}:9: invalid JSON" in r.stderr.decode()
+    assert "published 8 events" in r.stderr.decode()
+    hooks.wait(lambda r: len(r) >= 1, 30, "the chatgpt spike")
+    assert hooks.verified()[0][1]["data"]["labels"]["app_id"] == "chatgpt"
+
+
 def test_metrics_move(broker, topics, start_worker):
     w = start_worker(topics)
     assert w.metric("appwatch_events_total") == 0
