@@ -222,6 +222,147 @@ def publish(
     raise typer.Exit(1 if bad and not raw else 0)
 
 
+@cli.command("import")
+def import_(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A .csv or .jsonl export"),
+    map_: list[str] = typer.Option([], "--map", help="field=column: take a contract field from a column"),
+    set_: list[str] = typer.Option([], "--set", help="field=value: a constant for every row"),
+    timezone: str = typer.Option("Asia/Shanghai", help="Timezone of dates without a time"),
+    restart: bool = typer.Option(False, help="Ignore the checkpoint and start from line 1"),
+    state_dir: Path = typer.Option(Path(".appwatch"), help="Where checkpoints are kept"),
+) -> None:
+    """Import a vendor export into Kafka: map columns, validate, publish, resume where it stopped."""
+    from connectors import catalog, file_import
+    from connectors.publish import Publisher
+
+    s = settings()
+    try:
+        mapping = file_import.Mapping.parse(map_, set_, timezone)
+    except Exception as exc:  # noqa: BLE001 - any bad flag is a usage error
+        err.print(f"[red]bad mapping[/]: {exc}")
+        raise typer.Exit(2) from None
+    ckpt = file_import.Checkpoint(state_dir, file)
+    if restart:
+        ckpt.save(0)
+    total = file_import.count_lines(file)
+    started = time.monotonic()
+    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s), **BULK) as pub, \
+            Progress(console=err) as progress:
+        task = progress.add_task(f"importing {file.name}", total=total)
+        summary = file_import.run(file, pub, mapping, catalog.shipped(), ckpt,
+                                  on_line=lambda n: progress.update(task, completed=n))
+    took = time.monotonic() - started
+    for n, msg in summary.invalid[:50]:
+        err.print(f"{file}:{n}: {msg}", markup=False, highlight=False)
+    if len(summary.invalid) > 50:
+        err.print(f"... and {len(summary.invalid) - 50} more invalid lines")
+    err.print(f"published {summary.published} events in {took:.1f}s "
+              f"({summary.published / max(took, 1e-9):,.0f}/s), {len(summary.invalid)} invalid, "
+              f"{summary.skipped} lines skipped (already imported)")
+    raise typer.Exit(1 if summary.invalid else 0)
+
+
+BULK = dict(linger_ms=20, batch_size=512 * 1024)
+
+
+@cli.command()
+def serve(
+    port: int = typer.Option(8080, help="Port to listen on"),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    max_body: int = typer.Option(1_000_000, help="Largest request body in bytes"),
+) -> None:
+    """HTTP ingest: POST /v1/events (JSON or NDJSON, bearer token) -> Kafka; /healthz, /metrics, /docs."""
+    import uvicorn
+
+    from connectors import ingest
+    from connectors.publish import Publisher
+
+    s = settings()
+    if not s.ingest_token:
+        err.print("[red]APPWATCH_INGEST_TOKEN is not set[/]: the ingest endpoint requires a bearer token")
+        raise typer.Exit(2)
+    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s)) as pub:
+        app = ingest.create_app(pub, s.ingest_token.get_secret_value(), max_body=max_body)
+        err.print(f"ingest on http://{host}:{port}/v1/events (OpenAPI at /openapi.json)")
+        uvicorn.run(app, host=host, port=port, log_level=s.log_level)
+
+
+connectors_cli = typer.Typer(help="Connector configuration.", no_args_is_help=True)
+cli.add_typer(connectors_cli, name="connectors")
+
+
+def _connectors_file(path: Optional[Path]) -> Path:
+    if path:
+        return path
+    if Path("connectors.yaml").exists():
+        return Path("connectors.yaml")
+    from importlib import resources
+
+    return Path(str(resources.files("connectors").joinpath("example.yaml")))
+
+
+def _load_connectors(path: Path, names: list[str]):
+    from connectors import config as cconfig
+
+    try:
+        instances = cconfig.load(path)
+    except ConfigError as exc:
+        err.print(f"[bold red]invalid connectors config[/]\n{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    unknown = sorted(set(names) - {i.name for i in instances})
+    if unknown:
+        err.print(f"[red]no connector named {', '.join(unknown)} in {path}[/]")
+        raise typer.Exit(2)
+    return [i for i in instances if not names or i.name in names]
+
+
+@connectors_cli.command("check")
+def connectors_check(file: Path = typer.Argument(..., help="Connectors YAML")) -> None:
+    """Validate a connectors file; exit 2 naming file, line and field on error."""
+    instances = _load_connectors(file, [])
+    for i in instances:
+        out.print(f"ok  {i.name:<24} {i.kind:<20} every {i.interval:g}s")
+
+
+@cli.command()
+def connect(
+    names: Optional[list[str]] = typer.Argument(None, help="Instances to run (default: all)"),
+    config: Optional[Path] = typer.Option(
+        None, help="Connectors YAML (default: ./connectors.yaml, else the shipped example)"),
+    once: bool = typer.Option(False, "--once", help="Poll each instance once and exit"),
+    state_dir: Path = typer.Option(Path(".appwatch/connectors"), help="Checkpoints"),
+    metrics_port: Optional[int] = typer.Option(None, help="Serve /metrics on this port"),
+) -> None:
+    """Run connectors: fetch sources, publish contract events to Kafka."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from connectors import runner as crunner
+    from connectors.publish import Publisher
+
+    s = settings()
+    path = _connectors_file(config)
+    instances = _load_connectors(path, names or [])
+    registry = CollectorRegistry()
+    if metrics_port:
+        start_http_server(metrics_port, "127.0.0.1", registry=registry)
+    err.print(f"connectors from {path}: {', '.join(i.name for i in instances)}")
+
+    async def main(pub) -> list:
+        stop = None if once else _stop_event()
+        return await crunner.run(instances, pub, once=once, state_dir=state_dir,
+                                 registry=registry, stop=stop)
+
+    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s)) as pub:
+        results = asyncio.run(main(pub))
+    for r in results:
+        colour = {"ok": "green", "partial": "yellow"}.get(r.outcome, "red")
+        out.print(f"[{colour}]{r.outcome:<8}[/] {r.name:<24} {r.published} published, "
+                  f"{r.duplicates} repeats", highlight=False)
+        for e in r.errors:
+            out.print(f"         {e}", markup=False, highlight=False)
+    raise typer.Exit(0 if all(r.ok for r in results) else 1)
+
+
 def _type_of(line: bytes) -> dict:
     try:
         obj = orjson.loads(line)

@@ -44,7 +44,7 @@ class _Event(BaseModel):
     ts: AwareDatetime
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
 
 class AppMetric(_Event):

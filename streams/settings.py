@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     rules: Path | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    ingest_token: SecretStr | None = None
     console: bool = True
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066

@@ -1,0 +1,138 @@
+"""The connectors YAML: ``connectors: [{name, kind, interval, params}]``.
+
+Validated with pydantic through ``alerts.yamlfile``, so every error is a
+``file:line: field: message`` line; ``params`` are checked against the kind's
+``Params`` model, and an unknown kind names the line of its ``kind:``.
+
+    connectors:
+      - name: apple-cn
+        kind: apple_charts
+        interval: 1h          # seconds, or 30s / 15m / 1h / 1d
+        jitter: 0.1           # each wait is interval * (1 +/- jitter)
+        params: {countries: [cn, us], charts: [top-free]}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+    field_validator,
+)
+
+from alerts import yamlfile
+from alerts.yamlfile import ConfigError  # noqa: F401 - re-exported for callers
+from connectors.base import Connector
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _seconds(v: Any) -> Any:
+    if isinstance(v, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", v)):
+        return float(m[1]) * _UNITS[m[2]]
+    return v
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+
+
+class Instance(BaseModel):
+    """One configured connector instance (``params`` is the kind's Params model)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    kind: str
+    interval: Seconds = 3600.0
+    jitter: float = Field(0.1, ge=0, le=1)
+    params: BaseModel
+
+
+def _instance_model(kind: str, cls: type[Connector]) -> type[Instance]:
+    return create_model(
+        f"Instance_{kind}", __base__=Instance, kind=(Literal[kind], ...),  # type: ignore[valid-type]
+        params=(cls.Params, Field(default_factory=dict, validate_default=True)))
+
+
+def _config_model(kinds: dict[str, type[Connector]]) -> type[BaseModel]:
+    known = ", ".join(sorted(kinds))
+
+    def unknown(v: str) -> str:
+        raise ValueError(f"unknown connector kind {v!r} (known: {known})")
+
+    class Unknown(BaseModel):  # only reached for a kind not in ``kinds``: fails on ``kind``
+        model_config = ConfigDict(extra="allow")
+        kind: Annotated[str, AfterValidator(unknown)]
+
+    def pick(v: Any) -> str:
+        k = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+        return k if k in kinds else "?"
+
+    members = [Annotated[_instance_model(k, c), Tag(k)] for k, c in kinds.items()]
+    Item = Annotated[Union[tuple([*members, Annotated[Unknown, Tag("?")]])], Discriminator(pick)]
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        connectors: Annotated[list[Item], Field(min_length=1)]  # type: ignore[valid-type]
+
+        @field_validator("connectors")
+        @classmethod
+        def _unique(cls, v: list[Instance]) -> list[Instance]:
+            names = [i.name for i in v]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"duplicate connector names: {', '.join(dup)}")
+            return v
+
+    return Config
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand(text: str, source: str, env: dict[str, str]) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` from the environment, line by line."""
+    out, missing = [], []
+    for n, line in enumerate(text.splitlines(keepends=True), 1):
+        def sub(m: re.Match) -> str:
+            if m[1] in env:
+                return env[m[1]]
+            if m[2] is not None:
+                return m[2]
+            missing.append(f"{source}:{n}: ${{{m[1]}}} is not set and has no default")
+            return ""
+        out.append(_VAR.sub(sub, line) if not line.lstrip().startswith("#") else line)
+    if missing:
+        raise ConfigError("\n".join(missing))
+    return "".join(out)
+
+
+def parse(text: str, source: str = "<string>", kinds: dict | None = None,
+          env: dict[str, str] | None = None) -> list[Instance]:
+    import os
+
+    from connectors.registry import KINDS
+
+    text = expand(text, source, dict(os.environ) if env is None else env)
+    return list(yamlfile.parse(text, _config_model(kinds or KINDS), source).connectors)
+
+
+def load(path: str | Path, kinds: dict | None = None) -> list[Instance]:
+    """Read and validate a connectors YAML; ConfigError names file:line: field on failure."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse(text, str(path), kinds)

@@ -1,0 +1,189 @@
+"""Import a CSV or JSONL export from any vendor: map columns, validate, publish, resume.
+
+A mapping renames source columns to contract fields (``value=Downloads``) and
+``constants`` fill fields the file lacks (``metric=downloads``). Dates without a
+time become the start of that day in ``timezone``; numbers may carry thousands
+separators; a missing ``event_id`` is derived from the row's fact, so that
+importing the same file twice publishes the same ids.
+
+The checkpoint (the number of the last line published and acknowledged, with the
+file's size and a hash of its head) makes a second run resume where the first
+stopped, also after lines were appended; a rewritten file starts over.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from connectors.catalog import Catalog
+from streams.events import Event, InvalidEvent, event_id, validate
+
+NUMERIC = {"value", "rank"}
+CHECKPOINT_EVERY = 5000
+
+
+@dataclass
+class Mapping:
+    columns: dict[str, str] = field(default_factory=dict)  # contract field -> source column
+    constants: dict[str, str] = field(default_factory=dict)  # contract field -> value
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def parse(cls, maps: list[str], sets: list[str], timezone: str = "Asia/Shanghai") -> "Mapping":
+        def pairs(items: list[str], flag: str) -> dict[str, str]:
+            out = {}
+            for item in items:
+                key, sep, val = item.partition("=")
+                if not sep or not key.strip():
+                    raise ValueError(f"{flag} {item!r}: expected field=value")
+                out[key.strip()] = val.strip()
+            return out
+
+        ZoneInfo(timezone)
+        return cls(pairs(maps, "--map"), pairs(sets, "--set"), timezone)
+
+
+@dataclass
+class Summary:
+    published: int = 0
+    skipped: int = 0  # lines before the checkpoint
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+
+def rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, row, error) for each record of a .csv or .jsonl file."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            for row in reader:
+                yield reader.line_num, row, None
+        return
+    with path.open("rb") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield n, None, f"invalid JSON: {exc}"
+                continue
+            yield (n, obj, None) if isinstance(obj, dict) else (n, None, "not a JSON object")
+
+
+def to_event(row: dict, m: Mapping, catalog: Catalog, source: str) -> Event:
+    obj = {k: v for k, v in row.items() if k not in m.columns.values()} if m.columns else dict(row)
+    for fld, col in m.columns.items():
+        if col not in row:
+            raise InvalidEvent(f"{fld}:missing_column", f"{fld}: column {col!r} not in the file")
+        obj[fld] = row[col]
+    obj.update({k: v for k, v in m.constants.items() if k not in obj or obj[k] in ("", None)})
+    obj = {k: v for k, v in obj.items() if v not in ("", None)}
+    obj.setdefault("source", source)
+    for fld in NUMERIC & obj.keys():
+        if isinstance(obj[fld], str):
+            obj[fld] = obj[fld].replace(",", "").replace("_", "")
+    if isinstance(obj.get("country"), str):
+        obj["country"] = obj["country"].lower()
+    if isinstance(obj.get("ts"), str) and len(obj["ts"]) == 10:
+        obj["ts"] = _day_start(obj["ts"], m.timezone)
+    if "app_id" not in obj and obj.get("type", "app.metric") != "news":
+        try:
+            obj["app_id"] = _app_id(catalog, str(obj.get("app_name") or "") or None)
+        except ValueError as exc:
+            raise InvalidEvent("app_id:missing", f"app_id: missing, and {exc}") from None
+    if "event_id" not in obj:
+        fact = [obj.get(k) for k in ("type", "app_id", "platform", "country", "metric", "chart", "ts", "url")]
+        obj["event_id"] = event_id(obj["source"], *fact)
+    return validate(obj)
+
+
+@lru_cache(maxsize=4096)
+def _day_start(day: str, tz: str) -> str:
+    try:
+        return datetime.combine(date.fromisoformat(day), time(0), ZoneInfo(tz)).isoformat()
+    except ValueError:
+        return day  # validation names the field
+
+
+@lru_cache(maxsize=65536)
+def _app_id(catalog: Catalog, name: str | None) -> str:
+    return catalog.app_id(name=name)
+
+
+class Checkpoint:
+    """The last line published, valid while the file only grows (its head unchanged)."""
+
+    HEAD = 64 * 1024
+
+    def __init__(self, directory: Path, path: Path) -> None:
+        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        self.file = directory / f"import-{key}.json"
+        self.path = path
+
+    def _head(self, size: int) -> str:
+        with self.path.open("rb") as f:
+            return hashlib.sha256(f.read(min(size, self.HEAD))).hexdigest()
+
+    def load(self) -> int:
+        try:
+            data = orjson.loads(self.file.read_bytes())
+            if self.path.stat().st_size < data["size"] or self._head(data["size"]) != data["head"]:
+                return 0  # a different file under the same name
+            return int(data["line"])
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return 0
+
+    def save(self, line: int) -> None:
+        size = self.path.stat().st_size
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps({"path": str(self.path.resolve()), "line": line,
+                                      "size": size, "head": self._head(size)}))
+        tmp.replace(self.file)
+
+
+def run(path: Path, publisher, mapping: Mapping, catalog: Catalog, checkpoint: Checkpoint | None,
+        on_line: Callable[[int], None] = lambda n: None) -> Summary:
+    """Publish every valid record after the checkpoint; return what happened."""
+    summary, source = Summary(), f"import:{path.name}"
+    start = checkpoint.load() if checkpoint else 0
+    last = saved = start
+    for n, row, error in rows(path):
+        if n % 1000 == 0:
+            on_line(n)
+        if n <= start:
+            summary.skipped += 1
+            continue
+        if error is None:
+            try:
+                publisher.send(to_event(row, mapping, catalog, source))
+                summary.published += 1
+            except InvalidEvent as exc:
+                error = str(exc)
+        if error is not None:
+            summary.invalid.append((n, error))
+        last = n
+        if checkpoint and last - saved >= CHECKPOINT_EVERY:
+            publisher.flush()  # everything up to ``last`` is acknowledged
+            checkpoint.save(last)
+            saved = last
+    publisher.flush()
+    if checkpoint:
+        checkpoint.save(last)
+    on_line(last)
+    return summary
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 20), b""))
+

@@ -1,0 +1,16 @@
+"""The connector kinds: ``kind`` -> connector class. Add a source here."""
+
+from __future__ import annotations
+
+from connectors.apple_charts import AppleCharts
+from connectors.base import Connector
+from connectors.download_estimates import DownloadEstimates
+from connectors.google_play import GooglePlay
+from connectors.hn_search import HnSearch
+from connectors.itunes_lookup import ItunesLookup
+from connectors.job_boards import Greenhouse, Lever
+from connectors.news_feed import NewsFeed
+
+KINDS: dict[str, type[Connector]] = {c.kind: c for c in (
+    AppleCharts, ItunesLookup, NewsFeed, HnSearch,
+    DownloadEstimates, Greenhouse, Lever, GooglePlay)}
