@@ -230,6 +230,8 @@ def import_(
     timezone: str = typer.Option("Asia/Shanghai", help="Timezone of dates without a time"),
     restart: bool = typer.Option(False, help="Ignore the checkpoint and start from line 1"),
     state_dir: Path = typer.Option(Path(".appwatch"), help="Where checkpoints are kept"),
+    workers: int = typer.Option(min(2, os.cpu_count() or 1), min=1, max=16,
+                                help="Processes, each publishing a shard of the series"),
 ) -> None:
     """Import a vendor export into Kafka: map columns, validate, publish, resume where it stopped."""
     from connectors import catalog, file_import
@@ -241,16 +243,21 @@ def import_(
     except Exception as exc:  # noqa: BLE001 - any bad flag is a usage error
         err.print(f"[red]bad mapping[/]: {exc}")
         raise typer.Exit(2) from None
-    ckpt = file_import.Checkpoint(state_dir, file)
     if restart:
-        ckpt.save(0)
+        for i in range(workers):
+            file_import.Checkpoint(state_dir, file, (i, workers)).save(0)
     total = file_import.count_lines(file)
     started = time.monotonic()
-    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s), **BULK) as pub, \
-            Progress(console=err) as progress:
+    with broker_for(s) as s, Progress(console=err) as progress:
         task = progress.add_task(f"importing {file.name}", total=total)
-        summary = file_import.run(file, pub, mapping, catalog.shipped(), ckpt,
-                                  on_line=lambda n: progress.update(task, completed=n))
+        show = lambda n: progress.update(task, completed=n)  # noqa: E731
+        if workers == 1:
+            with Publisher(s.bootstrap, _topics(s), **BULK) as pub:
+                summary = file_import.run(file, pub, mapping, catalog.shipped(),
+                                          file_import.Checkpoint(state_dir, file), show)
+        else:
+            summary = file_import.run_parallel(file, s.bootstrap, s.topic_prefix, mapping,
+                                               state_dir, workers, BULK, show)
     took = time.monotonic() - started
     for n, msg in summary.invalid[:50]:
         err.print(f"{file}:{n}: {msg}", markup=False, highlight=False)

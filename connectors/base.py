@@ -16,7 +16,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from connectors.catalog import Catalog
 from connectors.checkpoint import Checkpoint
@@ -30,6 +30,23 @@ log = logging.getLogger(__name__)
 # ISO 3166 alpha-2, lower-cased (as in the contract); "CN" in a config is accepted
 Country = Annotated[str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
                     Field(pattern=r"^[a-z]{2}$")]
+
+
+def catalog_apps(platform: str) -> AfterValidator:
+    """Validate a list of catalog app_ids that have a store id on ``platform``."""
+
+    def check(v: list[str]) -> list[str]:
+        from connectors.catalog import shipped
+
+        cat = shipped()
+        for app_id in v:
+            app = cat.get(app_id)
+            if app is None or platform not in app.stores:
+                raise ValueError(f"{app_id!r} has no {platform} id in the catalog "
+                                 f"(known: {', '.join(sorted(cat.apps))})")
+        return v
+
+    return AfterValidator(check)
 
 
 class Params(BaseModel):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import multiprocessing
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -80,6 +82,11 @@ def rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
 
 
 def to_event(row: dict, m: Mapping, catalog: Catalog, source: str) -> Event:
+    return validate(prepare(row, m, catalog, source))
+
+
+def prepare(row: dict, m: Mapping, catalog: Catalog, source: str) -> dict:
+    """The row as a contract object, not yet validated (cheap: enough to shard on)."""
     obj = {k: v for k, v in row.items() if k not in m.columns.values()} if m.columns else dict(row)
     for fld, col in m.columns.items():
         if col not in row:
@@ -103,7 +110,15 @@ def to_event(row: dict, m: Mapping, catalog: Catalog, source: str) -> Event:
     if "event_id" not in obj:
         fact = [obj.get(k) for k in ("type", "app_id", "platform", "country", "metric", "chart", "ts", "url")]
         obj["event_id"] = event_id(obj["source"], *fact)
-    return validate(obj)
+    return obj
+
+
+def shard_of(obj: dict, shards: int) -> int:
+    """Rows of one series go to one shard, so their order is kept."""
+    if shards == 1:
+        return 0
+    key = f"{obj.get('app_id')}|{obj.get('country')}" if "app_id" in obj else str(obj.get("event_id"))
+    return zlib.crc32(key.encode()) % shards
 
 
 @lru_cache(maxsize=4096)
@@ -124,9 +139,10 @@ class Checkpoint:
 
     HEAD = 64 * 1024
 
-    def __init__(self, directory: Path, path: Path) -> None:
+    def __init__(self, directory: Path, path: Path, shard: tuple[int, int] = (0, 1)) -> None:
         key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-        self.file = directory / f"import-{key}.json"
+        part = "" if shard == (0, 1) else f"-{shard[0]}of{shard[1]}"
+        self.file = directory / f"import-{key}{part}.json"
         self.path = path
 
     def _head(self, size: int) -> str:
@@ -152,9 +168,13 @@ class Checkpoint:
 
 
 def run(path: Path, publisher, mapping: Mapping, catalog: Catalog, checkpoint: Checkpoint | None,
-        on_line: Callable[[int], None] = lambda n: None) -> Summary:
-    """Publish every valid record after the checkpoint; return what happened."""
+        on_line: Callable[[int], None] = lambda n: None, shard: tuple[int, int] = (0, 1)) -> Summary:
+    """Publish every valid record of this shard after the checkpoint; return what happened.
+
+    Shard 0 also reports the lines that cannot be mapped to a series.
+    """
     summary, source = Summary(), f"import:{path.name}"
+    me, shards = shard
     start = checkpoint.load() if checkpoint else 0
     last = saved = start
     for n, row, error in rows(path):
@@ -163,15 +183,22 @@ def run(path: Path, publisher, mapping: Mapping, catalog: Catalog, checkpoint: C
         if n <= start:
             summary.skipped += 1
             continue
+        last = n
         if error is None:
             try:
-                publisher.send(to_event(row, mapping, catalog, source))
-                summary.published += 1
+                obj = prepare(row, mapping, catalog, source)
             except InvalidEvent as exc:
-                error = str(exc)
-        if error is not None:
+                error = str(exc)  # no series to shard on: shard 0 reports it
+            else:
+                if shard_of(obj, shards) != me:
+                    continue
+                try:
+                    publisher.send(validate(obj))
+                    summary.published += 1
+                except InvalidEvent as exc:
+                    summary.invalid.append((n, str(exc)))
+        if error is not None and me == 0:
             summary.invalid.append((n, error))
-        last = n
         if checkpoint and last - saved >= CHECKPOINT_EVERY:
             publisher.flush()  # everything up to ``last`` is acknowledged
             checkpoint.save(last)
@@ -181,6 +208,52 @@ def run(path: Path, publisher, mapping: Mapping, catalog: Catalog, checkpoint: C
         checkpoint.save(last)
     on_line(last)
     return summary
+
+
+_progress = None  # per worker process: the shared line counters
+
+
+def _init_shard(progress) -> None:
+    global _progress
+    _progress = progress
+
+
+def _shard_main(args: tuple) -> Summary:
+    path, bootstrap, prefix, mapping, state_dir, shard, producer_config = args
+    from connectors import catalog as catalog_mod
+    from connectors.publish import Publisher
+    from streams.events import Topics
+
+    ckpt = Checkpoint(state_dir, path, shard) if state_dir else None
+
+    def on_line(n: int) -> None:
+        _progress[shard[0]] = n
+
+    with Publisher(bootstrap, Topics(prefix), **producer_config) as pub:
+        return run(path, pub, mapping, catalog_mod.shipped(), ckpt, on_line, shard)
+
+
+def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, state_dir: Path | None,
+                 workers: int, producer_config: dict,
+                 on_line: Callable[[int], None] = lambda n: None) -> Summary:
+    """``run`` in ``workers`` processes, each with its own producer and a shard of the series."""
+    ctx = multiprocessing.get_context("spawn")
+    progress = ctx.Array("q", workers, lock=False)
+    jobs = [(path, bootstrap, prefix, mapping, state_dir, (i, workers), producer_config)
+            for i in range(workers)]
+    with ctx.Pool(workers, initializer=_init_shard, initargs=(progress,)) as pool:
+        pending = pool.map_async(_shard_main, jobs)
+        while not pending.ready():
+            pending.wait(0.2)
+            on_line(min(progress))
+        parts = pending.get()
+    total = Summary(skipped=parts[0].skipped)
+    for part in parts:
+        total.published += part.published
+        total.invalid.extend(part.invalid)
+    total.invalid.sort()
+    on_line(max(progress))
+    return total
 
 
 def count_lines(path: Path) -> int:

@@ -91,7 +91,7 @@ class Http:
     async def get_bytes(self, url: str, params: dict | None = None,
                         validators: dict[str, str] | None = None,
                         accept: str | None = None) -> Response:
-        """GET ``url``; ``data`` is the raw body (bytes). Conditional, retried, like ``get_json``."""
+        """GET ``url``; ``data`` is the raw body (bytes). Conditional and retried like get_json."""
         full = self.url(url, params)
         headers = {"Accept": accept} if accept else {}
         if validators and validators.get("etag"):
@@ -103,7 +103,8 @@ class Http:
             return Response(full, None, dict(validators or {}), not_modified=True)
         found = {k: v for k, v in (("etag", resp.headers.get("etag")),
                                    ("last_modified", resp.headers.get("last-modified"))) if v}
-        return Response(full, resp.content, found, content_type=resp.headers.get("content-type", ""))
+        return Response(full, resp.content, found,
+                        content_type=resp.headers.get("content-type", ""))
 
     async def _get(self, url: str, headers: dict[str, str]) -> httpx.Response:
         opt = self.options

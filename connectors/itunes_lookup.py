@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from connectors import catalog as catalog_mod
-from connectors.base import Connector, Context, Country, Params
+from connectors.base import Connector, Context, Country, Params, catalog_apps
 from connectors.errors import PayloadError, SourceError
 from streams.events import Event, InvalidEvent
 
@@ -24,7 +23,8 @@ IosId = Annotated[str, Field(pattern=r"^[0-9]{1,15}$")]
 class ItunesLookupParams(Params):
     base_url: str = Field("https://itunes.apple.com", pattern=r"^https?://")
     ids: list[IosId] = Field([], description="App Store numeric ids")
-    apps: list[str] = Field([], description="catalog app_ids; their iOS ids are looked up")
+    apps: Annotated[list[str], catalog_apps("ios")] = Field(
+        [], description="catalog app_ids; their iOS ids are looked up")
     countries: Annotated[list[Country], Field(min_length=1)] = ["cn"]
     batch: int = Field(100, ge=1, le=200, description="ids per request")
 
@@ -32,17 +32,6 @@ class ItunesLookupParams(Params):
     @classmethod
     def _ints(cls, v: Any) -> Any:
         return [str(i) if isinstance(i, int) else i for i in v] if isinstance(v, list) else v
-
-    @field_validator("apps")
-    @classmethod
-    def _known(cls, v: list[str]) -> list[str]:
-        cat = catalog_mod.shipped()
-        for app_id in v:
-            app = cat.get(app_id)
-            if app is None or "ios" not in app.stores:
-                raise ValueError(f"{app_id!r} has no iOS id in the catalog "
-                                 f"(known: {', '.join(sorted(cat.apps))})")
-        return v
 
     @model_validator(mode="after")
     def _some(self) -> "ItunesLookupParams":
