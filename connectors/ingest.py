@@ -6,13 +6,15 @@
   ones in the same request are still accepted.
 - Idempotent by ``event_id``: a repeat within the recent-ids window is reported
   as a duplicate and not published again.
-- The response is sent after Kafka acknowledged the accepted events.
+- The response is sent after Kafka acknowledged the accepted events (503 with
+  Retry-After when it did not; those ids are not remembered, so a retry publishes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -21,9 +23,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from connectors.publish import publish_acked
 from streams.events import InvalidEvent, validate
 
 NDJSON = "application/x-ndjson"
+log = logging.getLogger(__name__)
 
 
 class RecentIds:
@@ -135,7 +139,12 @@ def create_app(publisher, token: str, *, registry: CollectorRegistry | None = No
                     fresh.append(ev)
                     ids.add(ev.event_id)
             if fresh:
-                await asyncio.to_thread(_publish, publisher, fresh)
+                try:
+                    await asyncio.to_thread(publish_acked, publisher, fresh)
+                except Exception as exc:  # noqa: BLE001 - any broker failure: the client retries
+                    log.error("ingest: publish failed: %r", exc)
+                    return reply(503, {"error": "the broker did not acknowledge; retry"},
+                                 **{"Retry-After": "5"})
                 for ev in fresh:
                     seen.add(ev.event_id)
         events.labels("accepted").inc(len(fresh))
@@ -162,8 +171,3 @@ def create_app(publisher, token: str, *, registry: CollectorRegistry | None = No
     app.openapi = openapi
     return app
 
-
-def _publish(publisher, events) -> None:
-    for ev in events:
-        publisher.send(ev)
-    publisher.flush()

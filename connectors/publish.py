@@ -56,3 +56,12 @@ class Publisher:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def publish_acked(publisher, events: Iterable[Event]) -> None:
+    """Send and flush; raise the first failure (kafka-python's flush() does not)."""
+    futures = [publisher.send(ev) for ev in events]
+    publisher.flush()
+    for f in futures:
+        if f is not None and callable(getattr(f, "failed", None)) and f.failed():
+            raise f.exception

@@ -31,6 +31,7 @@ from connectors.config import Instance
 from connectors.errors import SourceError
 from connectors.http import Http, HttpOptions
 from connectors.metrics import ConnectorMetrics
+from connectors.publish import publish_acked
 from streams.events import Event, InvalidEvent, validate
 
 log = logging.getLogger(__name__)
@@ -186,11 +187,7 @@ class Runner:
         return out
 
     def _publish(self, events: list[Event]) -> None:
-        futures = [self.publisher.send(ev) for ev in events]
-        self.publisher.flush()
-        for f in futures:  # kafka-python: flush() does not raise for failed records
-            if f is not None and callable(getattr(f, "failed", None)) and f.failed():
-                raise f.exception
+        publish_acked(self.publisher, events)
 
     def _done(self, result: PollResult, ctx: Context,
               failed: tuple[str, str] | None = None) -> PollResult:
