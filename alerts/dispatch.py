@@ -1,6 +1,6 @@
 """Deliver alerts to notifiers, once per (alert_id, receiver), with retries.
 
-``done`` is any mutable mapping of alert_id -> {receiver: outcome}: a Faust
+``done`` is any mutable mapping of "alert_id:status" -> {receiver: outcome}: a Faust
 table in the worker (so it survives restarts and is shared), a dict in tests.
 A receiver is recorded only after its delivery ended, so a crash mid-delivery
 re-sends on replay, with the same ``webhook-id`` for receiver-side dedup.
@@ -85,7 +85,8 @@ class Dispatcher:
 
     async def dispatch(self, alert: Alert, done: MutableMapping[str, dict]) -> dict[str, str]:
         """Send to every receiver that has not had this alert yet; return new outcomes."""
-        record = dict(done.get(alert.alert_id) or {})
+        key = f"{alert.alert_id}:{alert.status}"
+        record = dict(done.get(key) or {})
         pending = [n for n in self.notifiers if n.name not in record]
         if not pending:
             self.metrics.deduplicated.inc()
@@ -93,5 +94,5 @@ class Dispatcher:
         outcomes = await asyncio.gather(
             *(deliver(n, alert, self.policy, self.metrics, self.sleep) for n in pending))
         new = {n.name: o for n, o in zip(pending, outcomes)}
-        done[alert.alert_id] = {**record, **new}
+        done[key] = {**record, **new}
         return new

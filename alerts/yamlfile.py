@@ -7,17 +7,31 @@ Exceptions:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
     pass
+
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _seconds(v: Any) -> Any:
+    if isinstance(v, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|[smhdw])\s*", v)):
+        return float(m[1]) * _UNITS[m[2]]
+    return v
+
+
+# a duration in seconds: a number, or "500ms", "30s", "15m", "6h", "2d", "1w"
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
@@ -62,6 +76,8 @@ def parse(text: str, model: type[M], source: str = "<string>") -> M:
         lines = []
         for err in exc.errors(include_url=False):
             loc = _clean_loc(err["loc"], data)
+            if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc += (str(err.get("ctx", {}).get("discriminator", "")).strip("'"),)
             line = _line_of(node, loc)
             where = f"{source}:{line}" if line else source
             lines.append(f"{where}: {_field(loc, data)}: {err['msg']}")
@@ -82,7 +98,8 @@ def _clean_loc(loc: tuple, data: object) -> tuple:
     """Drop the tags pydantic inserts for tagged unions: keys absent mid-path."""
     out, cur = [], data
     for i, part in enumerate(loc):
-        if isinstance(cur, dict) and isinstance(part, str) and part not in cur and i < len(loc) - 1:
+        if isinstance(cur, dict) and isinstance(part, str) and part not in cur and (
+                i < len(loc) - 1 or part in map(str, cur.values())):
             continue
         out.append(part)
         if isinstance(cur, dict):

@@ -92,9 +92,10 @@ def create_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin")
     try:
         existing = set(admin.list_topics())
-        names = [*topics.events, topics.dlq, topics.alerts]
-        new = [NewTopic(n, partitions, 1, topic_configs=TOPIC_CONFIGS)
-               for n in names if n not in existing]
+        counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts)},
+                  topics.control: 1}
+        new = [NewTopic(n, c, 1, topic_configs=TOPIC_CONFIGS)
+               for n, c in counts.items() if n not in existing]
         if new:
             try:
                 admin.create_topics(new)

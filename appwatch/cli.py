@@ -41,6 +41,7 @@ def settings(**overrides) -> Settings:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)  # "buffer full" noise
     return s
 
 
@@ -122,7 +123,7 @@ def worker(
         if s.webhook_url:
             secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
             notifiers.append(WebhookNotifier("webhook", s.webhook_url, secret))
-        app = create_app(s, notifiers=notifiers)
+        app = create_app(s, notifiers=notifiers, companies=_companies())
         w = await runner.start(app)
         err.print(f"worker ready: group {s.group}, metrics http://{s.web_host}:{s.web_port}/metrics")
         await stop.wait()
@@ -294,6 +295,21 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level=s.log_level)
 
 
+rules_cli = typer.Typer(help="Rules files.", no_args_is_help=True)
+cli.add_typer(rules_cli, name="rules")
+
+
+@rules_cli.command("check")
+def rules_check(file: Path = typer.Argument(..., help="Rules YAML")) -> None:
+    """Validate a rules file; exit 2 naming file, line, rule and field on error."""
+    from streams import rules as rules_mod
+
+    with _rules_errors():
+        ruleset = rules_mod.load(file)
+    for r in ruleset.rules:
+        out.print(f"ok  {r.name:<24} {r.kind:<11} {r.severity}", highlight=False)
+
+
 connectors_cli = typer.Typer(help="Connector configuration.", no_args_is_help=True)
 cli.add_typer(connectors_cli, name="connectors")
 
@@ -391,15 +407,21 @@ def backtest(
     with _rules_errors():
         ruleset = rules_mod.load(rules)
     with events.open("rb") as f:
-        result = bt.run(f, ruleset)
+        result = bt.run(f, ruleset, _companies())
     for n, msg in result.errors:
         err.print(f"{events}:{n}: {msg}", highlight=False, markup=False)
     for alert in result.alerts:
         sys.stdout.buffer.write(alert.to_json() + b"\n")
     sys.stdout.flush()
-    err.print(f"{result.events} events, {len(result.errors)} invalid, {len(result.alerts)} alerts "
+    err.print(f"{len(result.events)} events, {len(result.errors)} invalid, {len(result.alerts)} alerts "
               f"({len(ruleset.rules)} rules) in {time.monotonic() - started:.2f}s")
     raise typer.Exit(1 if result.errors else 0)
+
+
+def _companies() -> dict[str, str]:
+    from connectors import catalog
+
+    return catalog.shipped().companies()
 
 
 def _check_rules(s: Settings) -> None:

@@ -18,6 +18,7 @@ from alerts.notify.webhook import WebhookNotifier
 from appwatch import runner
 from appwatch.broker import free_port
 from appwatch.receiver import Receiver, new_secret
+from connectors import catalog
 from connectors import demo as scenario
 from connectors.publish import Publisher
 from streams.app import create_app
@@ -80,7 +81,8 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
         webhook_url = await receiver.start(free_port())
     registry = CollectorRegistry()
     webhook = WebhookNotifier("webhook", webhook_url, webhook_secret)
-    app = create_app(settings, notifiers=[ConsoleNotifier(console), webhook], registry=registry)
+    app = create_app(settings, notifiers=[ConsoleNotifier(console), webhook], registry=registry,
+                     companies=catalog.shipped().companies())
     console.print(f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
                   f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
                   f"webhook {webhook_url}")

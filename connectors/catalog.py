@@ -55,6 +55,10 @@ class Catalog:
                         for p, sid in app.stores.items()}
         self._names = {_norm(n): a for a, app in apps.items() for n in (a, *app.names.values())}
 
+    def companies(self) -> dict[str, str]:
+        """app_id -> company, for correlating app alerts with news about the company."""
+        return {a: app.company for a, app in self.apps.items()}
+
     def get(self, app_id: str) -> App | None:
         return self.apps.get(app_id)
 

@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -31,19 +30,10 @@ from pydantic import (
 )
 
 from alerts import yamlfile
-from alerts.yamlfile import ConfigError  # noqa: F401 - re-exported for callers
+from alerts.yamlfile import ConfigError, Duration  # noqa: F401 - re-exported for callers
 from connectors.base import Connector
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _seconds(v: Any) -> Any:
-    if isinstance(v, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", v)):
-        return float(m[1]) * _UNITS[m[2]]
-    return v
-
-
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Seconds = Annotated[Duration, Field(gt=0)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
 

@@ -101,11 +101,12 @@ def _ranks(day: date) -> Iterator[AppRank]:
     doubao = max(1, 6 - n // 9)  # climbs to #1 in November
     ranks = {"doubao": doubao, "kimi": 9 if n < 30 else 12, "tongyi": 24 - n // 10,
              "wenxiaoyan": 15, "yuanbao": 40 - n // 3}
+    names = {a.app_id: a.name for a in APPS} | {"yuanbao": "Yuanbao 元宝"}
     for app_id, rank in ranks.items():
         yield validate(dict(
             event_id=event_id(SOURCE, "rank", app_id, day), type="app.rank", source=SOURCE,
-            ts=_ts(day, 9), app_id=app_id, platform="ios", country="cn", chart="top-free",
-            category="all", rank=rank))
+            ts=_ts(day, 9), app_id=app_id, app_name=names[app_id], platform="ios", country="cn",
+            chart="top-free", category="all", rank=rank))
 
 
 def _news(day: date, url: str, title: str, lang: str, **extra) -> tuple[date, News]:

@@ -1,23 +1,34 @@
-"""The Faust app factory. Agents are thin glue around ``Engine`` and ``Dispatcher``."""
+"""The Faust app factory. Agents are thin glue around ``Engine`` and ``Dispatcher``.
+
+    events.* (N partitions) --detect--> series rules (table ``windows``)
+        |  ranks, news, heartbeats, series alerts
+        v
+    internal.control (1 partition) --control--> ranks, news, deadman, correlation
+        v                                        (table ``control``)
+    alerts (N partitions) --dispatch--> notifiers (table ``delivered``)
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from types import SimpleNamespace
 from typing import Sequence
 
 import faust
+import orjson
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from alerts.dispatch import Dispatcher
 from alerts.metrics import DeliveryMetrics
 from alerts.model import Alert
 from alerts.notify import Notifier
+from alerts.yamlfile import ConfigError
 from streams import dlq, rules
 from streams.engine import Engine
-from streams.events import InvalidEvent, Topics, decode
+from streams.events import AppMetric, InvalidEvent, Topics, decode, validate
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
 
@@ -29,6 +40,9 @@ TANSU = dict(broker_session_timeout=2.0, broker_heartbeat_interval=0.5, producer
 # Tansu answers a fetch only when fetch_max_wait_ms ends, even with data
 # waiting; Faust hard-codes 1500 ms, which would be the latency of every hop.
 TANSU_FETCH_MAX_WAIT_MS = 20
+HEARTBEAT_EVERY = 1.0  # seconds between "source seen" messages per source and worker
+SWEEP_EVERY = 5.0  # seconds between deadman sweeps
+RELOAD_EVERY = 1.0  # seconds between rules-file checks
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -52,12 +66,44 @@ class _TansuApp(faust.App):
         return _TansuTransport(self.conf.broker_consumer, self)
 
 
+class RulesWatcher:
+    """Reload the rules file when it changes; a bad file keeps the old rules running."""
+
+    def __init__(self, engine: Engine, path, reloads: Counter) -> None:
+        self.engine, self.path, self.reloads = engine, path, reloads
+        self.stamp = self._stamp()
+
+    def _stamp(self):
+        try:
+            st = os.stat(self.path)
+            return st.st_mtime_ns, st.st_size
+        except OSError:
+            return None
+
+    def check(self) -> None:
+        stamp = self._stamp()
+        if stamp == self.stamp:
+            return
+        self.stamp = stamp
+        try:
+            ruleset = rules.load(self.path)
+        except ConfigError as exc:
+            self.reloads.labels("error").inc()
+            log.error("rules reload rejected, the old rules keep running:\n%s", exc)
+            return
+        self.engine.rules = ruleset.rules
+        self.reloads.labels("ok").inc()
+        log.warning("rules reloaded from %s: %d rules", self.path, len(ruleset.rules))
+
+
 def create_app(
     settings: Settings,
     *,
     notifiers: Sequence[Notifier] = (),
     registry: CollectorRegistry | None = None,
+    companies: dict[str, str] | None = None,
 ) -> faust.App:
+    """``companies`` maps app_id -> company (the app catalog), for correlation."""
     registry = registry or CollectorRegistry()
     topics = Topics(settings.topic_prefix)
     tansu = settings.broker_flavor == "tansu"
@@ -75,16 +121,29 @@ def create_app(
         **(TANSU if tansu else {}),
     )
     metrics = StreamMetrics(registry)
-    engine = Engine(rules.load(settings.rules), on_too_late=lambda ev: metrics.too_late.inc())
+    reloads = Counter("appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"],
+                      registry=registry)
+    engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc())
+    watcher = RulesWatcher(engine, settings.rules, reloads) if settings.rules else None
     dispatcher = Dispatcher(notifiers, DeliveryMetrics(registry))
-    state = SimpleNamespace(ready=False, registry=registry, topics=topics)
+    state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine)
     app.appwatch = state
 
     windows = app.Table("windows", partitions=settings.partitions)
+    control_state = app.Table("control", partitions=1)
     delivered = app.Table("delivered", partitions=settings.partitions)
-    events_in = app.topic(*topics.events, key_serializer="raw", value_serializer="raw")
-    dlq_out = app.topic(topics.dlq, key_serializer="raw", value_serializer="raw")
-    alerts_topic = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
+    raw = dict(key_serializer="raw", value_serializer="raw")
+    events_in = app.topic(*topics.events, **raw)
+    dlq_out = app.topic(topics.dlq, **raw)
+    control = app.topic(topics.control, partitions=1, **raw)
+    alerts_topic = app.topic(topics.alerts, **raw)
+    heartbeats: dict[str, float] = {}
+
+    async def emit(alert: Alert) -> None:
+        metrics.alerts.labels(alert.rule, alert.severity).inc()
+        if alert.observed_at:
+            metrics.event_to_alert.observe(max(0.0, time.time() - alert.observed_at))
+        await alerts_topic.send(key=alert.alert_id.encode(), value=alert.to_json())
 
     @app.agent(events_in, name="detect")
     async def detect(stream):
@@ -99,15 +158,49 @@ def create_app(
                     event.value, exc.reason, str(exc), msg.topic, msg.partition, msg.offset))
                 continue
             metrics.observe(ev)
-            for alert in engine.process(ev, windows, observed_at=msg.timestamp):
-                metrics.alerts.labels(alert.rule, alert.severity).inc()
-                metrics.event_to_alert.observe(max(0.0, time.time() - msg.timestamp))
-                await alerts_topic.send(key=alert.alert_id.encode(), value=alert.to_json())
+            if isinstance(ev, AppMetric):
+                for alert in engine.metric(ev, windows, observed_at=msg.timestamp):
+                    await control.send(key=b"c", value=orjson.dumps({"alert": alert.model_dump(mode="json")}))
+            else:
+                await control.send(key=b"c", value=orjson.dumps(
+                    {"event": orjson.loads(event.value), "observed_at": msg.timestamp}))
+            if msg.timestamp - heartbeats.get(ev.source, 0.0) >= HEARTBEAT_EVERY:
+                heartbeats[ev.source] = msg.timestamp
+                await control.send(key=b"c", value=orjson.dumps(
+                    {"seen": ev.source, "type": ev.type, "at": msg.timestamp}))
+
+    @app.agent(control, name="control")
+    async def control_agent(stream):
+        async for raw_msg in stream:
+            item = orjson.loads(raw_msg)
+            if "alert" in item:
+                out = [Alert.model_validate(item["alert"])]
+            elif "event" in item:
+                ev = validate(item["event"])
+                at = item.get("observed_at")
+                out = (engine.rank(ev, control_state, at) if ev.type == "app.rank"
+                       else engine.news(ev, control_state, at))
+            elif "seen" in item:
+                seen = SimpleNamespace(source=item["seen"], type=item["type"])
+                out = engine.seen(seen, item["at"], control_state)
+            else:
+                out = engine.sweep(item["tick"], control_state)
+            for alert in out:
+                await emit(engine.correlate(alert, control_state))
 
     @app.agent(alerts_topic, name="dispatch")
     async def dispatch(stream):
-        async for raw in stream:
-            await dispatcher.dispatch(Alert.model_validate_json(raw), delivered)
+        async for raw_msg in stream:
+            await dispatcher.dispatch(Alert.model_validate_json(raw_msg), delivered)
+
+    @app.timer(SWEEP_EVERY, on_leader=True)
+    async def tick():
+        await control.send(key=b"c", value=orjson.dumps({"tick": time.time()}))
+
+    if watcher:
+        @app.timer(RELOAD_EVERY)
+        async def reload_rules():
+            watcher.check()
 
     @app.page("/metrics")
     async def metrics_view(web, request):

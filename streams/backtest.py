@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Iterable
 
 from alerts.model import Alert
-from streams.engine import Engine
-from streams.events import InvalidEvent, decode
+from streams.engine import Engine, alerts_in_order
+from streams.events import Event, InvalidEvent, decode
 from streams.rules import RuleSet
 
 
@@ -16,11 +15,12 @@ from streams.rules import RuleSet
 class Result:
     alerts: list[Alert] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
-    events: int = 0
+    events: list[Event] = field(default_factory=list)
 
 
-def run(lines: Iterable[bytes | str], ruleset: RuleSet) -> Result:
-    engine, state, result = Engine(ruleset), {}, Result()
+def run(lines: Iterable[bytes | str], ruleset: RuleSet, companies: dict[str, str] | None = None) -> Result:
+    engine, state, result = Engine(ruleset, companies), {}, Result()
+    alerts: list[Alert] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -29,7 +29,8 @@ def run(lines: Iterable[bytes | str], ruleset: RuleSet) -> Result:
         except InvalidEvent as exc:
             result.errors.append((n, str(exc)))
             continue
-        result.events += 1
-        result.alerts.extend(engine.process(ev, state))
-    result.alerts.sort(key=lambda a: datetime.fromisoformat(a.event_ts))
+        result.events.append(ev)
+        alerts.extend(engine.process(ev, state))
+    alerts.extend(engine.finish(state))
+    result.alerts = alerts_in_order(alerts)
     return result

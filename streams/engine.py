@@ -1,77 +1,302 @@
 """Apply rules to events. The same code runs in the Faust worker and in backtest.
 
-``state`` is any mutable mapping of series key -> JSON-able dict: a Faust
-table in the worker, a plain dict in backtest.
+``state`` is any mutable mapping of key -> JSON-able value: Faust tables in the
+worker, one dict in backtest. The work is split by where its state must live:
+
+- ``metric``: series rules (spike, change, threshold, milestone); state per series,
+  so it runs on the partition that owns the app's series;
+- ``rank``, ``news``, ``seen``, ``sweep``, ``correlate``: chart snapshots, recent news,
+  sources' last-seen times; these need every event of their kind, so the worker
+  runs them on one partition (the control topic);
+- ``process``: all of it in order, with event time as the clock (backtest).
 """
 
 from __future__ import annotations
 
-from typing import Callable, MutableMapping
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, MutableMapping
 
 from alerts.model import Alert, alert_id
-from streams import windows
-from streams.detectors.spike import detect
-from streams.events import AppMetric, Event
-from streams.rules import RuleSet, SpikeRule
+from streams import enrich, windows
+from streams.detectors import change, deadman, milestone, news_match, rank, spike, threshold
+from streams.events import AppMetric, AppRank, Event, News
+from streams.rules import (
+    ChangeRule,
+    DeadmanRule,
+    MilestoneRule,
+    NewsMatchRule,
+    RankRule,
+    RuleSet,
+    SpikeRule,
+    ThresholdRule,
+)
+
+State = MutableMapping[str, object]
+CONTEXT_DAYS = 7
+NEWS_KEEP_DAYS = 30
+NEWS_KEEP_ITEMS = 200
+CONTEXT_ITEMS = 5
 
 
-def series_key(rule: SpikeRule, ev: AppMetric) -> str:
-    return f"{rule.name}|{ev.app_id}|{ev.platform}|{ev.country}|{ev.metric}"
-
-
-def spike_step(
-    rule: SpikeRule, state: dict | None, ev: AppMetric, observed_at: float | None = None
-) -> tuple[dict | None, Alert | None]:
-    """Fold one event into its series; return the new state and an alert, if any.
-
-    The new state is None when the event is older than the window keeps.
-    """
-    p, tz = rule.params, rule.tz
-    day = windows.day_of(ev.ts, tz)
-    state = state or windows.init()
-    newest = max(state["days"], default=day.isoformat())
-    new = windows.add(state, day, ev.value, ev.mode, keep_days=p.baseline_days + p.allowed_lateness_days)
-    if new is None or windows.has_fired(new, day):
-        return new, None
-    value = new["days"][day.isoformat()]
-    spike = detect(value, windows.history(new, day, p.baseline_days), p)
-    if spike is None:
-        return new, None
-    labels = {"app_id": ev.app_id, "platform": ev.platform, "country": ev.country,
-              "metric": ev.metric, **rule.labels}
-    start, end = windows.bounds(day, tz)
-    fields = dict(rule=rule.name, app_id=ev.app_id, app_name=ev.app_name or ev.app_id,
-                  platform=ev.platform, country=ev.country, metric=ev.metric, value=value,
-                  baseline=spike.baseline, ratio=spike.ratio, day=day.isoformat(),
-                  baseline_days=p.baseline_days, severity=rule.severity)
-    alert = Alert(
-        alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="spike",
-        severity=rule.severity, labels=labels, value=value, baseline=spike.baseline,
-        window_start=start, window_end=end, event_ts=ev.ts.isoformat(),
-        summary=rule.summary.format_map(fields), observed_at=observed_at,
-        late=day.isoformat() < newest, source_event_id=ev.event_id,
-    )
-    return windows.mark_fired(new, day), alert
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
 
 
 class Engine:
-    def __init__(self, rules: RuleSet, on_too_late: Callable[[Event], None] | None = None) -> None:
+    def __init__(self, rules: RuleSet, companies: dict[str, str] | None = None,
+                 on_too_late: Callable[[Event], None] | None = None) -> None:
         self.rules = rules.rules
+        self.companies = companies or {}  # app_id -> company, from the app catalog
+        self.tracked = set(self.companies.values())
         self.on_too_late = on_too_late
 
-    def process(
-        self, ev: Event, state: MutableMapping[str, dict], observed_at: float | None = None
-    ) -> list[Alert]:
+    def _of(self, kind: type) -> list:
+        return [r for r in self.rules if isinstance(r, kind)]
+
+    # -- series rules ------------------------------------------------------
+
+    def metric(self, ev: AppMetric, state: State, observed_at: float | None = None) -> list[Alert]:
         out = []
         for rule in self.rules:
+            if not isinstance(rule, (SpikeRule, ChangeRule, ThresholdRule, MilestoneRule)):
+                continue
+            if not rule.applies(ev):
+                continue
+            key = f"{rule.name}|{ev.app_id}|{ev.platform}|{ev.country}|{ev.metric}"
+            step = {SpikeRule: _daily, ChangeRule: _daily, ThresholdRule: _threshold,
+                    MilestoneRule: _milestone}[type(rule)]
+            new, alert = step(rule, state.get(key), ev)
+            if new is None:
+                if self.on_too_late:
+                    self.on_too_late(ev)
+                continue
+            state[key] = new
+            if alert is not None:
+                out.append(alert.model_copy(update={"observed_at": observed_at}))
+        return out
+
+    # -- control: ranks, news, sources -------------------------------------
+
+    def rank(self, ev: AppRank, state: State, observed_at: float | None = None) -> list[Alert]:
+        out = []
+        chart = {"platform": ev.platform, "country": ev.country, "chart": ev.chart,
+                 "category": ev.category}
+        for rule in self._of(RankRule):
+            if not rule.applies(ev):
+                continue
+            key = f"{rule.name}|chart|{ev.platform}|{ev.country}|{ev.chart}|{ev.category}"
+            new, moves = rank.observe(rule.params, state.get(key), ev.app_id, ev.rank, ev.ts.timestamp())
+            state[key] = new
+            for mv in moves:
+                labels = {"app_id": mv.app_id, **chart, **rule.labels}
+                name = ev.app_name if mv.app_id == ev.app_id and ev.app_name else mv.app_id
+                fields = dict(rule=rule.name, severity=rule.severity, app_id=mv.app_id, app_name=name,
+                              rank=mv.rank if mv.rank is not None else "out",
+                              previous=mv.previous if mv.previous is not None else "unranked", **chart)
+                start = _iso(mv.snapshot_ts)
+                out.append(Alert(
+                    alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="rank",
+                    severity=rule.severity, labels=labels, value=mv.rank, baseline=mv.previous,
+                    window_start=start, event_ts=ev.ts.isoformat(), summary=rule.render(fields),
+                    observed_at=observed_at, source_event_id=ev.event_id))
+        return out
+
+    def news(self, ev: News, state: State, observed_at: float | None = None) -> list[Alert]:
+        ev = enrich.enrich(ev)
+        self._remember(ev, state)
+        text = f"{ev.title}\n{ev.summary or ''}"
+        out = []
+        for rule in self._of(NewsMatchRule):
+            if not rule.applies(ev):
+                continue
+            if not news_match.matches(rule.params, ev.kind, ev.companies or [], ev.people or [],
+                                      text, self.tracked):
+                continue
+            labels = {"kind": ev.kind or "other", "companies": ",".join(sorted(ev.companies or [])),
+                      "people": ",".join(ev.people or []), **rule.labels}
+            fields = dict(rule=rule.name, severity=rule.severity, title=ev.title, url=ev.url,
+                          source=ev.source, **labels)
+            out.append(Alert(
+                alert_id=alert_id(rule.name, {"event_id": ev.event_id}, ev.ts.isoformat()),
+                rule=rule.name, kind="news", severity=rule.severity, labels=labels,
+                window_start=ev.ts.isoformat(), event_ts=ev.ts.isoformat(),
+                summary=rule.render(fields), context=[_brief(ev)], observed_at=observed_at,
+                source_event_id=ev.event_id))
+        return out
+
+    def _remember(self, ev: News, state: State) -> None:
+        t = ev.ts.timestamp()
+        for company in ev.companies or []:
+            key = f"news|{company}"
+            items = [i for i in state.get(key) or [] if i["event_id"] != ev.event_id]
+            items.append({**_brief(ev), "t": t})
+            newest = max(i["t"] for i in items)
+            items = [i for i in items if newest - i["t"] <= NEWS_KEEP_DAYS * 86400]
+            state[key] = sorted(items, key=lambda i: i["t"])[-NEWS_KEEP_ITEMS:]
+
+    def correlate(self, alert: Alert, state: State) -> Alert:
+        """Attach the news of the previous days that names the app's company."""
+        company = self.companies.get(alert.labels.get("app_id", ""))
+        if not company or alert.kind == "news":
+            return alert
+        end = datetime.fromisoformat(alert.event_ts).timestamp()
+        start = end - CONTEXT_DAYS * 86400
+        items = [i for i in state.get(f"news|{company}") or [] if start <= i["t"] <= end]
+        items = sorted(items, key=lambda i: -i["t"])[:CONTEXT_ITEMS]
+        if not items:
+            return alert
+        return alert.model_copy(update={"context": [{k: v for k, v in i.items() if k != "t"} for i in items]})
+
+    def seen(self, ev: Event, t: float, state: State) -> list[Alert]:
+        """Record that ``ev.source`` is alive at ``t``; resolve its deadman alerts."""
+        out = []
+        for rule in self._of(DeadmanRule):
             if not rule.match.matches(ev):
                 continue
-            key = series_key(rule, ev)
-            new, alert = spike_step(rule, state.get(key), ev, observed_at)
-            if new is not None:
-                state[key] = new
-            elif self.on_too_late:
-                self.on_too_late(ev)
-            if alert is not None:
-                out.append(alert)
+            key = f"{rule.name}|deadman"
+            s = state.get(key) or {"seen": {}, "firing": {}}
+            last = s["seen"].get(ev.source)
+            if last is not None and t <= last:
+                continue
+            firing = dict(s["firing"])
+            if ev.source in firing:
+                out.append(self._silence(rule, ev.source, firing.pop(ev.source), t, "resolved"))
+            state[key] = {"seen": {**s["seen"], ev.source: t}, "firing": firing}
         return out
+
+    def sweep(self, now: float, state: State) -> list[Alert]:
+        """Fire deadman alerts for sources silent too long (a wall-clock timer calls it)."""
+        out = []
+        for rule in self._of(DeadmanRule):
+            key = f"{rule.name}|deadman"
+            s = state.get(key)
+            if not s:
+                continue
+            fire, _ = deadman.sweep(rule.params, s["seen"], set(s["firing"]), now)
+            if not fire:
+                continue
+            firing = dict(s["firing"])
+            for source in fire:
+                firing[source] = s["seen"][source]
+                out.append(self._silence(rule, source, s["seen"][source], now, "firing"))
+            state[key] = {"seen": s["seen"], "firing": firing}
+        return out
+
+    def _silence(self, rule: DeadmanRule, source: str, last: float, now: float, status: str) -> Alert:
+        labels = {"source": source, **rule.labels}
+        start = _iso(last)
+        fields = dict(rule=rule.name, severity=rule.severity, source=source,
+                      silent_hours=(now - last) / 3600)
+        return Alert(alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="deadman",
+                     status=status, severity=rule.severity, labels=labels, window_start=start,
+                     window_end=_iso(now) if status == "resolved" else None, event_ts=_iso(now),
+                     value=(now - last) / 3600, summary=rule.render(fields))
+
+    # -- backtest: everything, event time as the clock ------------------------
+
+    def process(self, ev: Event, state: State) -> list[Alert]:
+        t = ev.ts.timestamp()
+        clock = max(float(state.get("clock") or t), t)
+        state["clock"] = clock
+        if isinstance(ev, AppMetric):
+            alerts = self.metric(ev, state)
+        elif isinstance(ev, AppRank):
+            alerts = self.rank(ev, state)
+        else:
+            alerts = self.news(ev, state)
+        alerts += self.seen(ev, t, state)
+        alerts += self.sweep(clock, state)
+        return [self.correlate(a, state) for a in alerts]
+
+    def finish(self, state: State) -> list[Alert]:
+        """At the end of a backtest: sweep once more at the last event time."""
+        clock = state.get("clock")
+        return self.sweep(float(clock), state) if clock else []
+
+
+def _brief(ev: News) -> dict:
+    return {"event_id": ev.event_id, "ts": ev.ts.isoformat(), "title": ev.title, "url": ev.url,
+            "kind": ev.kind, "companies": ev.companies or [], "people": ev.people or []}
+
+
+# -- series steps: (rule, state, event) -> (new state or None if too late, alert) --
+
+def _series_labels(rule, ev: AppMetric) -> dict[str, str]:
+    return {"app_id": ev.app_id, "platform": ev.platform, "country": ev.country,
+            "metric": ev.metric, **rule.labels}
+
+
+def _fields(rule, ev: AppMetric, **extra) -> dict:
+    return dict(rule=rule.name, severity=rule.severity, app_id=ev.app_id,
+                app_name=ev.app_name or ev.app_id, platform=ev.platform, country=ev.country,
+                metric=ev.metric, **extra)
+
+
+def _daily(rule: SpikeRule | ChangeRule, state: dict | None, ev: AppMetric) -> tuple[dict | None, Alert | None]:
+    """Spike and change: fold into daily windows, decide once per day."""
+    p, tz = rule.params, rule.tz
+    lookback = p.baseline_days if isinstance(rule, SpikeRule) else p.lag_days
+    day = windows.day_of(ev.ts, tz)
+    state = state or windows.init()
+    newest = max(state["days"], default=day.isoformat())
+    new = windows.add(state, day, ev.value, ev.mode, keep_days=lookback + p.allowed_lateness_days)
+    if new is None or windows.has_fired(new, day):
+        return new, None
+    value = new["days"][day.isoformat()]
+    if isinstance(rule, SpikeRule):
+        hit = spike.detect(value, windows.history(new, day, p.baseline_days), p)
+        if hit is None:
+            return new, None
+        base, extra = hit.baseline, dict(ratio=hit.ratio, zscore=hit.zscore or 0.0,
+                                         baseline_days=p.baseline_days)
+    else:
+        base = new["days"].get((day - timedelta(days=p.lag_days)).isoformat())
+        pct = change.detect(value, base, p)
+        if pct is None:
+            return new, None
+        extra = dict(change=pct, ratio=value / base)
+    labels = _series_labels(rule, ev)
+    start, end = windows.bounds(day, tz)
+    alert = Alert(
+        alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind=rule.kind,
+        severity=rule.severity, labels=labels, value=value, baseline=base, window_start=start,
+        window_end=end, event_ts=ev.ts.isoformat(),
+        summary=rule.render(_fields(rule, ev, value=value, baseline=base, day=day.isoformat(), **extra)),
+        late=day.isoformat() < newest, source_event_id=ev.event_id)
+    return windows.mark_fired(new, day), alert
+
+
+def _threshold(rule: ThresholdRule, state: dict | None, ev: AppMetric) -> tuple[dict, Alert | None]:
+    new, transition = threshold.step(rule.params, state, ev.value, ev.ts.timestamp())
+    if transition is None:
+        return new, None
+    since = (state or new)["since"] if transition == "resolved" else new["since"]
+    labels = _series_labels(rule, ev)
+    start = _iso(since)
+    return new, Alert(
+        alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="threshold",
+        status=transition, severity=rule.severity, labels=labels, value=ev.value,
+        baseline=rule.params.value, window_start=start,
+        window_end=ev.ts.isoformat() if transition == "resolved" else None, event_ts=ev.ts.isoformat(),
+        summary=rule.render(_fields(rule, ev, value=ev.value, threshold=rule.params.value)),
+        source_event_id=ev.event_id)
+
+
+def _milestone(rule: MilestoneRule, state: dict | None, ev: AppMetric) -> tuple[dict, Alert | None]:
+    previous = (state or {}).get("last")
+    new = {"last": max(ev.value, previous or 0.0)}
+    hit = milestone.step(rule.params, previous, ev.value)
+    if hit is None:
+        return new, None
+    labels = _series_labels(rule, ev)
+    start = f"{hit:.0f}"
+    return new, Alert(
+        alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="milestone",
+        severity=rule.severity, labels={**labels, "milestone": f"{hit:.0f}"}, value=ev.value,
+        baseline=hit, window_start=ev.ts.isoformat(), event_ts=ev.ts.isoformat(),
+        summary=rule.render(_fields(rule, ev, value=ev.value, milestone=hit)),
+        source_event_id=ev.event_id)
+
+
+def alerts_in_order(alerts: Iterable[Alert]) -> list[Alert]:
+    return sorted(alerts, key=lambda a: datetime.fromisoformat(a.event_ts))

@@ -175,6 +175,11 @@ class Topics:
         return f"{self.prefix}alerts"
 
     @property
+    def control(self) -> str:
+        """Internal, one partition: ranks, news, heartbeats and alerts meet here."""
+        return f"{self.prefix}internal.control"
+
+    @property
     def events(self) -> tuple[str, str, str]:
         return (self.metrics, self.ranks, self.news)
 

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class SpikeParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ratio: Annotated[float, Field(gt=1.0)] = 2.0
+    ratio: Annotated[float, Field(gt=1.0)] | None = 2.0
+    zscore: Annotated[float, Field(gt=0)] | None = None
     baseline_days: Annotated[int, Field(ge=1, le=90)] = 7
     min_history: Annotated[int, Field(ge=1)] = 5
     min_baseline: Annotated[float, Field(gt=0)] = 1000.0
@@ -21,6 +22,8 @@ class SpikeParams(BaseModel):
 
     @model_validator(mode="after")
     def _history_fits(self) -> "SpikeParams":
+        if self.ratio is None and self.zscore is None:
+            raise ValueError("give ratio and/or zscore")
         if self.min_history > self.baseline_days:
             raise ValueError(f"min_history ({self.min_history}) exceeds baseline_days ({self.baseline_days})")
         return self
@@ -31,19 +34,29 @@ class Spike:
     value: float
     baseline: float
     ratio: float
+    zscore: float | None = None
 
 
 def detect(value: float, history: Sequence[float], p: SpikeParams) -> Spike | None:
-    """A spike when ``value >= ratio * baseline`` of ``history``.
+    """A spike when ``value >= ratio * baseline`` and/or its z-score reaches ``zscore``.
 
     Needs ``min_history`` days of history and a baseline of at least
-    ``min_baseline`` (and above zero), so that a 0 -> N jump never fires.
+    ``min_baseline`` (and above zero), so that a 0 -> N jump never fires. With both
+    ``ratio`` and ``zscore`` set, both must hold. The standard deviation is floored
+    at 1% of the mean, so a perfectly flat history still has a finite z-score.
     """
     if len(history) < p.min_history:
         return None
     base = statistics.median(history) if p.baseline == "median" else statistics.fmean(history)
     if base <= 0 or base < p.min_baseline:
         return None
-    if value >= p.ratio * base:
-        return Spike(value=value, baseline=base, ratio=value / base)
-    return None
+    if p.ratio is not None and value < p.ratio * base:
+        return None
+    z = None
+    if p.zscore is not None:
+        mean = statistics.fmean(history)
+        sd = max(statistics.pstdev(history), 0.01 * mean)
+        z = (value - mean) / sd
+        if z < p.zscore:
+            return None
+    return Spike(value=value, baseline=base, ratio=value / base, zscore=z)

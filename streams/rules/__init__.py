@@ -1,59 +1,127 @@
-"""Rule configuration: pydantic models for the rules file and the default pack."""
+"""The rules file: pydantic models for every rule kind, matchers, and the default pack.
+
+    rules:
+      - name: download-spike
+        kind: spike                  # threshold | spike | change | rank | milestone | deadman | news_match
+        match: {type: app.metric, matchers: ['metric="downloads"', 'country=~"cn|us"']}
+        params: {ratio: 2.0}
+        timezone: Asia/Shanghai
+        severity: warning
+        labels: {team: market}
+        summary: "{app_name} downloads {value:,.0f}"
+
+``match`` also takes plain ``field: value`` pairs as equality matchers.
+"""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts import yamlfile
+from streams.detectors.change import ChangeParams
+from streams.detectors.deadman import DeadmanParams
+from streams.detectors.milestone import MilestoneParams
+from streams.detectors.news_match import NewsMatchParams
+from streams.detectors.rank import RankParams
 from streams.detectors.spike import SpikeParams
+from streams.detectors.threshold import ThresholdParams
 
 DEFAULT_PACK = "default.yaml"
+EventType = Literal["app.metric", "app.rank", "news"]
 
-SUMMARY_SAMPLE = dict(
-    rule="r", app_id="doubao", app_name="Doubao", platform="all", country="cn",
-    metric="downloads", value=2.0, baseline=1.0, ratio=2.0, day="2024-11-14",
-    baseline_days=7, severity="warning",
+# every field a summary template may use (each kind fills those that apply)
+SUMMARY_FIELDS = dict(
+    rule="r", severity="warning", app_id="doubao", app_name="Doubao", platform="all",
+    country="cn", metric="downloads", value=2.0, baseline=1.0, ratio=2.0, zscore=3.0, change=50.0,
+    day="2024-11-14", baseline_days=7, rank=1, previous=2, chart="top-free", category="all",
+    milestone=1e8, source="demo", silent_hours=36.0, title="t", url="u", kind="hire",
+    companies="ByteDance", people="", threshold=1.0,
 )
 
+_MATCHER = re.compile(r'^\s*([a-z_]+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+_MAX_REGEX = 500
 
-class _Strict(BaseModel):
+
+class Matcher(BaseModel):
+    """``name="value"``, ``name!="value"``, ``name=~"regex"``, ``name!~"regex"`` (anchored)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    op: Literal["=", "!=", "=~", "!~"]
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Matcher":
+        m = _MATCHER.match(text)
+        if not m:
+            raise ValueError(f'bad matcher {text!r}: expected name="value" with =, !=, =~ or !~')
+        if m[2] in ("=~", "!~"):
+            if len(m[3]) > _MAX_REGEX:
+                raise ValueError(f"regex in {text!r} is longer than {_MAX_REGEX} characters")
+            try:
+                re.compile(m[3])
+            except re.error as exc:
+                raise ValueError(f"bad regex in {text!r}: {exc}") from None
+        return cls(name=m[1], op=m[2], value=m[3])
+
+    def matches(self, value: str) -> bool:
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value
+        hit = re.fullmatch(self.value, value) is not None
+        return hit if self.op == "=~" else not hit
+
+
+def label(ev: Any, name: str) -> str:
+    v = getattr(ev, name, None)
+    if isinstance(v, list):
+        return ",".join(sorted(map(str, v)))
+    return "" if v is None else str(v)
+
+
+class Match(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    type: EventType | None = None
+    matchers: list[Matcher] = []
 
-class Match(_Strict):
-    type: Literal["app.metric"] = "app.metric"
-    metric: str | None = None
-    app_id: str | None = None
-    country: str | None = None
-    platform: str | None = None
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        v = dict(v)
+        parsed = [m if isinstance(m, (Matcher, dict)) else Matcher.parse(m)
+                  for m in v.pop("matchers", [])]
+        for key in [k for k in v if k != "type"]:
+            parsed.append(Matcher(name=key, op="=", value=str(v.pop(key))))
+        return {**v, "matchers": parsed}
 
-    def matches(self, ev) -> bool:
-        if ev.type != self.type:
+    def matches(self, ev: Any) -> bool:
+        if self.type and ev.type != self.type:
             return False
-        return all(
-            want is None or getattr(ev, field) == want
-            for field, want in (("metric", self.metric), ("app_id", self.app_id),
-                                ("country", self.country), ("platform", self.platform))
-        )
+        return all(m.matches(label(ev, m.name)) for m in self.matchers)
 
 
-class SpikeRule(_Strict):
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    event_type: ClassVar[str | None] = "app.metric"
+    default_summary: ClassVar[str] = "{rule}"
+
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-    kind: Literal["spike"]
-    match: Match = Match(metric="downloads")
-    params: SpikeParams = SpikeParams()
+    match: Match = Match()
     timezone: str = "Asia/Shanghai"
     severity: Literal["info", "warning", "critical"] = "warning"
     labels: dict[str, str] = {}
-    summary: str = (
-        "{app_name} {metric} {value:,.0f} on {day} ({country}), "
-        "{ratio:.1f}x the {baseline_days}-day median {baseline:,.0f}"
-    )
+    summary: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -66,22 +134,92 @@ class SpikeRule(_Strict):
 
     @field_validator("summary")
     @classmethod
-    def _template(cls, v: str) -> str:
-        try:
-            v.format_map(SUMMARY_SAMPLE)
-        except (KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise ValueError(f"bad summary template: {exc!r}; fields: {', '.join(SUMMARY_SAMPLE)}") from None
+    def _template(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                v.format_map(SUMMARY_FIELDS)
+            except (KeyError, ValueError, IndexError, AttributeError) as exc:
+                raise ValueError(f"bad summary template: {exc!r}; fields: {', '.join(SUMMARY_FIELDS)}") from None
         return v
+
+    @model_validator(mode="after")
+    def _type(self) -> "_Rule":
+        if self.match.type and self.event_type and self.match.type != self.event_type:
+            raise ValueError(f"a {self.kind} rule matches {self.event_type} events, not {self.match.type}")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def applies(self, ev: Any) -> bool:
+        return (self.event_type is None or ev.type == self.event_type) and self.match.matches(ev)
 
-Rule = Annotated[SpikeRule, Field(discriminator="kind")]
+    def render(self, fields: dict) -> str:
+        return (self.summary or self.default_summary).format_map({**SUMMARY_FIELDS, **fields})
 
 
-class RuleSet(_Strict):
+class SpikeRule(_Rule):
+    kind: Literal["spike"]
+    params: SpikeParams = SpikeParams()
+    default_summary: ClassVar[str] = (
+        "{app_name} {metric} {value:,.0f} on {day} ({country}/{platform}): "
+        "{ratio:.1f}x the {baseline_days}-day baseline of {baseline:,.0f}")
+
+
+class ThresholdRule(_Rule):
+    kind: Literal["threshold"]
+    params: ThresholdParams
+    default_summary: ClassVar[str] = (
+        "{app_name} {metric} is {value:,.0f} ({country}/{platform}), threshold {threshold:,.0f}")
+
+
+class ChangeRule(_Rule):
+    kind: Literal["change"]
+    params: ChangeParams
+    default_summary: ClassVar[str] = (
+        "{app_name} {metric} {value:,.0f} on {day} ({country}/{platform}): {change:+.0f}% "
+        "against {baseline:,.0f}")
+
+
+class RankRule(_Rule):
+    kind: Literal["rank"]
+    params: RankParams
+    event_type: ClassVar[str] = "app.rank"
+    default_summary: ClassVar[str] = (
+        "{app_name} is #{rank} on {chart} ({country}/{platform}), was {previous}")
+
+
+class MilestoneRule(_Rule):
+    kind: Literal["milestone"]
+    params: MilestoneParams
+    default_summary: ClassVar[str] = "{app_name} passed {milestone:,.0f} {metric} ({value:,.0f})"
+
+
+class DeadmanRule(_Rule):
+    kind: Literal["deadman"]
+    params: DeadmanParams = DeadmanParams()
+    event_type: ClassVar[str | None] = None
+    default_summary: ClassVar[str] = "no event from source {source} for {silent_hours:.1f}h"
+
+
+class NewsMatchRule(_Rule):
+    kind: Literal["news_match"]
+    params: NewsMatchParams = NewsMatchParams()
+    event_type: ClassVar[str] = "news"
+    default_summary: ClassVar[str] = "{kind}: {title} ({companies})"
+
+
+Rule = Annotated[
+    Union[SpikeRule, ThresholdRule, ChangeRule, RankRule, MilestoneRule, DeadmanRule, NewsMatchRule],
+    Field(discriminator="kind"),
+]
+SeriesRule = Union[SpikeRule, ThresholdRule, ChangeRule, MilestoneRule]
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     rules: list[Rule]
 
     @model_validator(mode="after")

@@ -20,10 +20,14 @@ def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
          "--live-seconds", "4", "--web-port", str(free_port())],
         stdout=open(out, "wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     try:
-        hooks.wait(lambda r: len(r) >= 2, 90, "both Doubao spike webhooks")
+        hooks.wait(lambda r: len(r) >= 7, 90, "the seven alerts of the story")
         alerts = [payload["data"] for _, payload in hooks.verified()]
-        assert sorted(a["window_start"][:10] for a in alerts) == ["2024-11-14", str(scenario.LIVE_DAY)]
-        assert {a["labels"]["app_id"] for a in alerts} == {"doubao"}
+        spikes = [a for a in alerts if a["rule"] == "download-spike"]
+        assert sorted(a["window_start"][:10] for a in spikes) == ["2024-11-14", str(scenario.LIVE_DAY)]
+        assert {a["labels"]["app_id"] for a in spikes} == {"doubao"}
+        assert sorted(a["rule"] for a in alerts) == sorted([
+            "talent-move", "talent-move", "user-milestone", "download-spike", "download-spike",
+            "rank-number-one", "org-change"])
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
     finally:
@@ -32,6 +36,7 @@ def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
             proc.wait(10)
     text = out.read_text()
     assert text.count("ALERT warning download-spike") == 2, text
+    assert text.count("ALERT ") == 7
     assert "invalid -> DLQ" in text and "│ 5 " in text.split("invalid -> DLQ")[1][:20]
     assert "alerts fired" in text
-    assert len(hooks.requests) == 2
+    assert len(hooks.requests) == 7

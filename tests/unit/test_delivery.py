@@ -117,7 +117,7 @@ def test_gives_up_after_max_attempts_and_permanent_errors_are_not_retried():
 
 def test_dedup_by_alert_id_and_only_missing_receivers_are_retried():
     a, b = Flaky("a", 0), Flaky("b", 0)
-    done = {alert().alert_id: {"a": "sent"}}  # a crash after "a" was recorded
+    done = {f"{alert().alert_id}:firing": {"a": "sent"}}  # a crash after "a" was recorded
     result, reg, _ = run_dispatch([a, b], done)
     assert result == {"b": "sent"} and a.calls == 0
     result, reg, _ = run_dispatch([a, b], done)

@@ -1,0 +1,538 @@
+"""News enrichment: fill a ``news`` event's missing companies, people, kind and lang.
+
+Pure and deterministic: no Faust, no Kafka, no I/O after import. The lexicon is
+``streams/aliases.yaml`` (package data). It is read and validated once, at import,
+and compiled into a few regular expressions per script.
+
+Public API:
+    enrich(news) -> News          a copy with the missing fields filled; fields that are
+                                  already set (even to ``[]``) are kept as they are
+    companies_in(text) -> list    sorted canonical company names named in ``text``
+    people_in(text) -> list       people named in ``text``, unique, in order of appearance
+    kind_of(text) -> str          hire|departure|dispute|reorg|funding|launch|other
+    lang_of(text) -> str          zh|en
+    COMPANIES                     the canonical company names, sorted; they equal the
+                                  ``company`` values of ``connectors/catalog.yaml``
+    load(path=None) -> Enricher   compile another table (None: the shipped one)
+
+How text is read:
+    title and summary are NFKC-normalised when they hold full-width letters or digits
+    (ＯｐｅｎＡＩ becomes OpenAI), and runs of whitespace become one space. Terms with a Han character match as substrings;
+    other terms match case-insensitively on ASCII word boundaries ("Qwen2.5" names
+    Qwen, "Qwenly" does not). At one position the longest term wins. An ``exclude``
+    phrase (阿里山, "top quark") consumes its text, so the alias inside it counts for
+    nothing.
+
+People come from the table's named people (reported by their canonical ``name``)
+and from a name right after a role word (工程师卓畅, "engineer Zhuo Chang"). The
+second source is guarded by surname, stop-character and stop-word lists: a wrong
+person is worse than a missing one.
+
+Errors:
+    alerts.yamlfile.ConfigError -- from ``load`` (and so at import) when the table is
+        not valid; the message names file, line and field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from alerts import yamlfile
+from streams.events import News
+
+ALIASES_FILE = "aliases.yaml"
+KINDS = ("dispute", "hire", "departure", "reorg", "funding", "launch")  # "other" is the default
+
+_HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN = re.compile(f"[{_HAN_CLASS}]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_NAME_HAN = re.compile(r"[\u4e00-\u9fff]+")
+_PREV_WORD = re.compile(r"([A-Za-z]+)\W*$")
+_NON_HAN = re.compile(f"[^{_HAN_CLASS}]+")
+_ALNUM = re.compile("[A-Za-z0-9]")
+_FULL_WIDTH = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_LEFT = r"(?<![A-Za-z0-9])"
+
+
+def _is_zh(term: str) -> bool:
+    """A term with a Han character matches as a substring; any other on word boundaries."""
+    return _HAN.search(term) is not None
+
+
+def _normalize(text: str) -> str:
+    """Runs of whitespace as one space; NFKC only when there are full-width letters or
+    digits (ＯｐｅｎＡＩ), since normalising every Chinese text costs more than the rest."""
+    if _FULL_WIDTH.search(text):
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------- the table (pydantic)
+
+Term = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _key(term: str) -> str:
+    """Identity of a term: Latin terms are case-insensitive (ASCII), Han ones exact."""
+    term = _normalize(term)
+    return term if _is_zh(term) else term.lower()
+
+
+def _compile_check(patterns: list[str], flags: int) -> list[str]:
+    for p in patterns:
+        try:
+            rx = re.compile(p, flags)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {p!r}: {exc}") from None
+        if rx.groups:
+            raise ValueError(f"{p!r} has a capturing group; use (?:...)")
+    return patterns
+
+
+class Company(_Strict):
+    name: Term
+    aliases: Annotated[list[Term], Field(min_length=1)]
+    exact: list[Term] = []  # aliases matched case-sensitively (Latin ones only)
+    exclude: list[Term] = []  # longer phrases that contain an alias but do not name the company
+
+    @model_validator(mode="after")
+    def _check(self) -> "Company":
+        keys = {_key(a) for a in self.aliases}
+        for e in self.exact:
+            if e not in self.aliases or _is_zh(e):
+                raise ValueError(f"exact {e!r} must be one of the Latin aliases")
+        for x in self.exclude:
+            if _key(x) in keys:
+                raise ValueError(f"exclude {x!r} is also an alias")
+            if not any(a in _key(x) for a in keys):
+                raise ValueError(f"exclude {x!r} contains none of the aliases, so it changes nothing")
+        return self
+
+
+class Person(_Strict):
+    name: Term
+    aliases: list[Term] = []  # the name is always an alias too
+
+
+class Words(_Strict):
+    zh: list[Term] = []
+    en: list[Term] = []
+
+
+class KindWords(Words):
+    kind: Literal["dispute", "hire", "departure", "reorg", "funding", "launch"]
+    weak: Words = Words()  # count only when a person or staff word is in the text
+    zh_re: list[str] = []
+    en_re: list[str] = []
+
+    @field_validator("zh_re")
+    @classmethod
+    def _zh_re(cls, v: list[str]) -> list[str]:
+        return _compile_check(v, re.I)
+
+    @field_validator("en_re")
+    @classmethod
+    def _en_re(cls, v: list[str]) -> list[str]:
+        return _compile_check(v, re.I | re.A)
+
+
+class NameRules(_Strict):
+    zh_surnames: str
+    zh_stop_chars: str = ""
+    zh_after: list[Term] = []
+    zh_not_names: list[Term] = []
+    en_not_names: list[Term] = []
+    en_not_before: list[Term] = []
+
+    @field_validator("zh_surnames", "zh_stop_chars")
+    @classmethod
+    def _chars(cls, v: str) -> str:
+        v = "".join(v.split())
+        bad = [c for c in v if not _HAN.match(c)]
+        if bad:
+            raise ValueError(f"only Han characters allowed, got {''.join(bad)!r}")
+        return v
+
+
+class AliasTable(_Strict):
+    version: Literal[1]
+    companies: Annotated[list[Company], Field(min_length=1)]
+    people: list[Person] = []
+    roles: Words = Words()
+    staff: Words = Words()
+    names: NameRules
+    kinds: list[KindWords] = []
+    kind_exclude: Words = Words()
+
+    @model_validator(mode="after")
+    def _unique(self) -> "AliasTable":
+        def dups(items: list[str]) -> list[str]:
+            seen: set[str] = set()
+            return sorted({i for i in items if i in seen or seen.add(i)})
+
+        for what, names in (("company", [c.name for c in self.companies]),
+                            ("person", [p.name for p in self.people]),
+                            ("kind", [k.kind for k in self.kinds])):
+            if d := dups(names):
+                raise ValueError(f"duplicate {what} names: {', '.join(d)}")
+        owners: dict[str, str] = {}
+        for owner, terms in ([(c.name, [*c.aliases, *c.exclude]) for c in self.companies]
+                             + [(p.name, [p.name, *p.aliases]) for p in self.people]):
+            for t in {_key(t) for t in terms}:
+                if owners.setdefault(t, owner) != owner:
+                    raise ValueError(f"{t!r} belongs to both {owners[t]} and {owner}")
+        return self
+
+
+# ---------------------------------------------------------------- compiled matchers
+
+def _right(last: str) -> str:
+    """The right word boundary of a Latin term ending in ``last``."""
+    if last.isascii() and last.isdigit():
+        return r"(?![A-Za-z0-9])"
+    if last.isascii() and last.isalpha():
+        return r"(?![A-Za-z])"  # a version may follow a name: Qwen2.5, GLM4
+    return ""
+
+
+def _trie(terms: list[str], latin: bool) -> str:
+    """A regex for many literal terms, as a trie: one branch per next character.
+
+    Python's ``re`` tries alternatives one by one, so a flat alternation of a hundred
+    terms costs a hundred attempts per position; a trie costs one or two, and its
+    first characters let ``re`` skip positions that start no term. Deeper branches
+    come before a term's end, so the longest term wins. With ``latin``, terms get a
+    right word boundary; the caller puts the left one in front of the whole trie.
+    """
+    root: dict = {}
+    for term in terms:
+        node = root
+        for ch in term:
+            node = node.setdefault(ch, {})
+        node[None] = True
+
+    def emit(node: dict, last: str) -> str:
+        alts = []
+        for ch in sorted(k for k in node if k is not None):
+            alts.append(re.escape(ch) + emit(node[ch], ch))
+        if None in node:
+            alts.append(_right(last) if latin else "")
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return emit(root, "")
+
+
+class _Text:
+    """Normalised text, and where the Latin scanners need to look.
+
+    Latin patterns on Han text are slow (no first-character skipping), and a Latin
+    term never contains a Han character, so they only scan the non-Han runs that
+    hold an ASCII letter or digit. Positions stay those of the whole text.
+    """
+
+    __slots__ = ("s", "han", "latin")
+
+    def __init__(self, raw: str) -> None:
+        s = self.s = _normalize(raw)
+        self.han = _HAN.search(s) is not None
+        if not self.han:
+            self.latin = [(0, len(s))] if _ALNUM.search(s) else []
+        else:
+            self.latin = [m.span() for m in _NON_HAN.finditer(s) if _ALNUM.search(s, *m.span())]
+
+    def finditer(self, rx: re.Pattern, zh: bool):
+        if zh:
+            return rx.finditer(self.s) if self.han else ()
+        return (m for a, b in self.latin for m in rx.finditer(self.s, a, b))
+
+
+class _Alternation:
+    """Many terms of one script in one regex (a trie); a match maps back to its payload.
+
+    Terms are looked up by their key (``_key``: Latin terms lower-cased, which is
+    exact because Latin patterns compile with ``re.A | re.I``). ``exact`` terms are
+    in the same case-insensitive trie, so the longest term still wins ("Moonshot
+    Factory" over "Moonshot"); a match in the wrong case then counts for nothing.
+    Regex entries, if any, are a second regex, each entry its own group, found by
+    ``lastindex``.
+    """
+
+    def __init__(self, zh: bool, terms: dict[str, object], regexes: list[tuple[str, object]] = (),
+                 exact: dict[str, str] | None = None) -> None:
+        self.zh = zh
+        self.lookup = terms
+        self.exact = exact or {}
+        flags = re.I if zh else re.I | re.A
+        if zh:
+            pattern = _trie(list(terms), latin=False)
+        else:  # one left boundary in front of the trie is much faster than one per branch
+            bounded = [t for t in terms if t[0].isascii() and t[0].isalnum()]
+            free = [t for t in terms if t not in bounded]
+            pattern = "|".join(([f"{_LEFT}{_trie(bounded, latin=True)}"] if bounded else [])
+                               + ([_trie(free, latin=True)] if free else []))
+        self.regex = re.compile(pattern, flags) if terms else None
+        self.by_group = [None] + [payload for _, payload in regexes]
+        left = "" if zh else _LEFT
+        self.extra = (re.compile(left + "(?:" + "|".join(f"({rx})" for rx, _ in regexes) + ")", flags)
+                      if regexes else None)
+
+    def scan(self, text: _Text):
+        """Yield (start, end, payload) for the terms' matches, then the regex entries'."""
+        if self.regex is not None:
+            lower, exact = not self.zh, self.exact
+            for m in text.finditer(self.regex, self.zh):
+                found = m.group()
+                key = found.lower() if lower else found
+                if key in exact and found != exact[key]:
+                    continue  # "minimax" is not MiniMax
+                yield m.start(), m.end(), self.lookup.get(key)
+        if self.extra is not None:
+            for m in text.finditer(self.extra, self.zh):
+                yield m.start(), m.end(), self.by_group[m.lastindex]
+
+
+_EXCLUDED = None
+_STAFF = ("staff",)
+
+
+class Enricher:
+    """A compiled alias table. Thread-safe and immutable after construction."""
+
+    def __init__(self, table: AliasTable) -> None:
+        self.table = table
+        self.companies: tuple[str, ...] = tuple(sorted(c.name for c in table.companies))
+        self.kind_order: tuple[str, ...] = tuple(k.kind for k in table.kinds)
+
+        ents: dict[bool, dict[str, object]] = {True: {}, False: {}}
+        exact: dict[str, str] = {}  # key -> the case-sensitive spelling
+        self._person_key: dict[str, str] = {}
+        for c in table.companies:
+            for a in c.aliases:
+                ents[_is_zh(a)][_key(a)] = ("company", c.name)
+            for x in c.exclude:
+                ents[_is_zh(x)][_key(x)] = _EXCLUDED
+            exact.update((_key(e), _normalize(e)) for e in c.exact)
+        for p in table.people:
+            for a in (p.name, *p.aliases):
+                ents[_is_zh(a)][_key(a)] = ("person", p.name)
+                self._person_key[_key(a)] = p.name
+        self._ents = (_Alternation(True, ents[True]), _Alternation(False, ents[False], exact=exact))
+
+        kw: dict[bool, dict[str, object]] = {True: {}, False: {}}
+        rxs: dict[bool, list] = {True: [], False: []}
+        for words, payload in ((table.staff, _STAFF), (table.kind_exclude, _EXCLUDED)):
+            for terms in (words.zh, words.en):
+                for t in terms:
+                    kw[_is_zh(t)][_key(t)] = payload
+        # later kinds first, so that a term listed under two kinds keeps the earlier one
+        for k in reversed(table.kinds):
+            for words, weak in ((k.weak, True), (k, False)):
+                for t in (*words.zh, *words.en):
+                    kw[_is_zh(t)][_key(t)] = (k.kind, weak)
+            rxs[True] += [(r, (k.kind, False)) for r in k.zh_re]
+            rxs[False] += [(r, (k.kind, False)) for r in k.en_re]
+        self._kinds = (_Alternation(True, kw[True], rxs[True]),
+                       _Alternation(False, kw[False], rxs[False]))
+
+        rules = table.names
+        self._surnames = frozenset(rules.zh_surnames)
+        self._stop_chars = frozenset(rules.zh_stop_chars)
+        self._zh_not_names = tuple(rules.zh_not_names)
+        self._zh_after = (re.compile("|".join(map(re.escape, sorted(rules.zh_after, key=len, reverse=True))))
+                          if rules.zh_after else None)
+        latin_tokens = {w.lower() for c in table.companies for a in c.aliases if not _is_zh(a)
+                        for w in _LATIN_WORD.findall(a)}
+        self._en_not_names = ({w.lower() for w in rules.en_not_names} | latin_tokens
+                              | {w.lower() for r in table.roles.en for w in r.split()})
+        self._en_not_before = {w.lower() for w in rules.en_not_before}
+
+        def alt(terms: list[str]) -> str:
+            return _trie([_normalize(t) for t in set(terms)], latin=False)
+
+        # a role, then (looked at, not consumed) the name: 工程师卓畅, "engineer Zhuo Chang"
+        self._zh_role = (re.compile(f"{alt(table.roles.zh)} ?(?=[\u4e00-\u9fff])", re.I)
+                         if table.roles.zh else None)
+        en_roles = [r for r in table.roles.en if not _is_zh(r)]
+        word = r"[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?"
+        self._en_role = (re.compile(rf"{_LEFT}(?i:{alt(en_roles)}) (?=({word}) ({word})(?![A-Za-z]))", re.A)
+                         if en_roles else None)
+
+    # ------------------------------------------------------------ scanning
+
+    def _entities(self, text: _Text):
+        """(companies, [(pos, person)], [(start, end)] of company and person mentions)."""
+        companies: set[str] = set()
+        people: list[tuple[int, str]] = []
+        spans: list[tuple[int, int]] = []
+        for alternation in self._ents:
+            for start, end, payload in alternation.scan(text):
+                if payload is _EXCLUDED:
+                    continue
+                what, name = payload
+                spans.append((start, end))
+                if what == "company":
+                    companies.add(name)
+                else:
+                    people.append((start, name))
+        return companies, people, spans
+
+    def _names_company(self, chars: str) -> bool:
+        return any(self._ents[0].lookup.get(m.group(), _EXCLUDED) is not _EXCLUDED
+                   and self._ents[0].lookup[m.group()][0] == "company"
+                   for m in self._ents[0].regex.finditer(chars))
+
+    def _zh_name(self, s: str, i: int) -> str | None:
+        """A 2-3 character Chinese name starting at ``i`` (right after a role word), or None."""
+        if s[i] not in self._surnames:
+            return None
+        run = _NAME_HAN.match(s, i)
+        for n in (3, 2):
+            if run is None or run.end() - i < n:
+                continue
+            cand = s[i:i + n]
+            if any(c in self._stop_chars for c in cand[1:]) or any(w in cand for w in self._zh_not_names):
+                continue
+            rest = i + n  # what follows must end the name: punctuation, Latin, or a known word
+            if rest < len(s) and _HAN.match(s, rest) and not (
+                    self._zh_after and self._zh_after.match(s, rest)):
+                continue
+            return None if self._names_company(cand) else cand
+        return None
+
+    def _en_name(self, s: str, m: re.Match) -> str | None:
+        """"Given Family" right after a role word, unless either word is a known non-name."""
+        given, family = m.group(1), m.group(2)
+        if given.lower() in self._en_not_names or family.lower() in self._en_not_names:
+            return None
+        prev = _PREV_WORD.search(s, max(0, m.start() - 30), m.start())
+        if prev and prev.group(1).lower() in self._en_not_before:  # "to lead", "will head"
+            return None
+        return f"{given} {family}"
+
+    def _people(self, text: _Text, known: list[tuple[int, str]]) -> list[str]:
+        found = list(known)
+        if self._zh_role is not None:
+            for m in text.finditer(self._zh_role, zh=True):
+                name = self._zh_name(text.s, m.end())
+                if name:
+                    found.append((m.end(), self._person_key.get(name, name)))
+        if self._en_role is not None:
+            for m in text.finditer(self._en_role, zh=False):
+                name = self._en_name(text.s, m)
+                if name:
+                    found.append((m.end(), self._person_key.get(name.lower(), name)))
+        found.sort(key=lambda p: p[0])
+        return list(dict.fromkeys(name for _, name in found))
+
+    def _kind(self, text: _Text, involved: bool) -> str:
+        strong: set[str] = set()
+        weak: set[str] = set()
+        for alternation in self._kinds:
+            for _, _, payload in alternation.scan(text):
+                if payload is _EXCLUDED:
+                    continue
+                if payload is _STAFF:
+                    involved = True
+                else:
+                    (weak if payload[1] else strong).add(payload[0])
+        for kind in self.kind_order:
+            if kind in strong or (involved and kind in weak):
+                return kind
+        return "other"
+
+    @staticmethod
+    def _lang(s: str, spans: list[tuple[int, int]]) -> str:
+        """``zh`` when Han characters carry at least a third of the words, names left out."""
+        rest, at = [], 0
+        for start, end in sorted(spans):
+            rest.append(s[at:start])
+            at = max(at, end)
+        rest.append(s[at:])
+        rest_text = " ".join(rest)
+        han, words = len(_HAN.findall(rest_text)), len(_LATIN_WORD.findall(rest_text))
+        if not han and not words:  # nothing but names: judge by the names
+            han, words = len(_HAN.findall(s)), len(_LATIN_WORD.findall(s))
+        # a Han character carries about half an English word
+        return "zh" if han and 2 * han >= words else "en"
+
+    # ------------------------------------------------------------ public
+
+    def companies_in(self, text: str) -> list[str]:
+        return sorted(self._entities(_Text(text))[0])
+
+    def people_in(self, text: str) -> list[str]:
+        t = _Text(text)
+        return self._people(t, self._entities(t)[1])
+
+    def kind_of(self, text: str) -> str:
+        t = _Text(text)
+        return self._kind(t, bool(self._people(t, self._entities(t)[1])))
+
+    def lang_of(self, text: str) -> str:
+        t = _Text(text)
+        return self._lang(t.s, self._entities(t)[2])
+
+    def enrich(self, news: News) -> News:
+        if all(getattr(news, f) is not None for f in ("companies", "people", "kind", "lang")):
+            return news.model_copy()
+        text = _Text(f"{news.title}\n{news.summary or ''}")
+        companies, known, spans = self._entities(text)
+        update: dict[str, object] = {}
+        if news.companies is None:
+            update["companies"] = sorted(companies)
+        if news.people is None or news.kind is None:
+            people = self._people(text, known)
+            if news.people is None:
+                update["people"] = people
+            if news.kind is None:
+                update["kind"] = self._kind(text, bool(people or news.people))
+        if news.lang is None:
+            update["lang"] = self._lang(text.s, spans)
+        return news.model_copy(update=update)
+
+
+def load(path: str | Path | None = None) -> Enricher:
+    """Compile an alias table file, or the shipped ``aliases.yaml`` when ``path`` is None."""
+    if path is None:
+        text = resources.files(__package__).joinpath(ALIASES_FILE).read_text("utf-8")
+        return Enricher(yamlfile.parse(text, AliasTable, f"<{__package__}/{ALIASES_FILE}>"))
+    return Enricher(yamlfile.load(path, AliasTable))
+
+
+_DEFAULT = load()
+COMPANIES: tuple[str, ...] = _DEFAULT.companies
+
+
+def enrich(news: News) -> News:
+    """A copy of ``news`` with missing companies/people/kind/lang filled; set fields kept."""
+    return _DEFAULT.enrich(news)
+
+
+def companies_in(text: str) -> list[str]:
+    """Sorted canonical names (members of ``COMPANIES``) of the companies ``text`` names."""
+    return _DEFAULT.companies_in(text)
+
+
+def people_in(text: str) -> list[str]:
+    """People ``text`` names, unique, in order of appearance."""
+    return _DEFAULT.people_in(text)
+
+
+def kind_of(text: str) -> str:
+    """The news kind: the first of dispute, hire, departure, reorg, funding, launch, else other."""
+    return _DEFAULT.kind_of(text)
+
+
+def lang_of(text: str) -> str:
+    """``zh`` when Han characters carry a meaningful share of the text, else ``en``."""
+    return _DEFAULT.lang_of(text)
