@@ -239,7 +239,8 @@ def _daily(rule: SpikeRule | ChangeRule, state: dict | None, ev: AppMetric) -> t
     day = windows.day_of(ev.ts, tz)
     state = state or windows.init()
     newest = max(state["days"], default=day.isoformat())
-    new = windows.add(state, day, ev.value, ev.mode, keep_days=lookback + p.allowed_lateness_days)
+    new = windows.add(state, day, ev.value, ev.mode, keep_days=lookback + p.allowed_lateness_days,
+                      lateness_days=p.allowed_lateness_days)
     if new is None or windows.has_fired(new, day):
         return new, None
     value = new["days"][day.isoformat()]

@@ -16,12 +16,13 @@ Public API:
     load(path=None) -> Enricher   compile another table (None: the shipped one)
 
 How text is read:
-    title and summary are NFKC-normalised when they hold full-width letters or digits
-    (ＯｐｅｎＡＩ becomes OpenAI), and runs of whitespace become one space. Terms with a Han character match as substrings;
-    other terms match case-insensitively on ASCII word boundaries ("Qwen2.5" names
-    Qwen, "Qwenly" does not). At one position the longest term wins. An ``exclude``
-    phrase (阿里山, "top quark") consumes its text, so the alias inside it counts for
-    nothing.
+    title and summary are NFKC-normalised when they hold full-width letters or
+    digits (ＯｐｅｎＡＩ becomes OpenAI), and runs of whitespace become one space.
+    Terms with a Han character match as substrings; other terms match on ASCII word
+    boundaries ("Qwen2.5" names Qwen, "Qwenly" does not). ASCII case never matters,
+    except for the table's ``exact`` terms (MiniMax, not minimax). At one position
+    the longest term wins. An ``exclude`` phrase (阿里山, "top quark") consumes its
+    text, so the alias inside it counts for nothing.
 
 People come from the table's named people (reported by their canonical ``name``)
 and from a name right after a role word (工程师卓畅, "engineer Zhuo Chang"). The
@@ -83,9 +84,8 @@ class _Strict(BaseModel):
 
 
 def _key(term: str) -> str:
-    """Identity of a term: Latin terms are case-insensitive (ASCII), Han ones exact."""
-    term = _normalize(term)
-    return term if _is_zh(term) else term.lower()
+    """Identity of a term: matching ignores ASCII case ("通义App" is "通义app")."""
+    return _normalize(term).lower()
 
 
 def _compile_check(patterns: list[str], flags: int) -> list[str]:
@@ -106,7 +106,7 @@ class Company(_Strict):
     exclude: list[Term] = []  # longer phrases that contain an alias but do not name the company
 
     @model_validator(mode="after")
-    def _check(self) -> "Company":
+    def _check(self) -> Company:
         keys = {_key(a) for a in self.aliases}
         for e in self.exact:
             if e not in self.aliases or _is_zh(e):
@@ -138,7 +138,7 @@ class KindWords(Words):
     @field_validator("zh_re")
     @classmethod
     def _zh_re(cls, v: list[str]) -> list[str]:
-        return _compile_check(v, re.I)
+        return _compile_check(v, re.I | re.A)
 
     @field_validator("en_re")
     @classmethod
@@ -175,7 +175,7 @@ class AliasTable(_Strict):
     kind_exclude: Words = Words()
 
     @model_validator(mode="after")
-    def _unique(self) -> "AliasTable":
+    def _unique(self) -> AliasTable:
         def dups(items: list[str]) -> list[str]:
             seen: set[str] = set()
             return sorted({i for i in items if i in seen or seen.add(i)})
@@ -186,8 +186,8 @@ class AliasTable(_Strict):
             if d := dups(names):
                 raise ValueError(f"duplicate {what} names: {', '.join(d)}")
         owners: dict[str, str] = {}
-        for owner, terms in ([(c.name, [*c.aliases, *c.exclude]) for c in self.companies]
-                             + [(p.name, [p.name, *p.aliases]) for p in self.people]):
+        for owner, terms in ([(f"company {c.name}", [*c.aliases, *c.exclude]) for c in self.companies]
+                             + [(f"person {p.name}", [p.name, *p.aliases]) for p in self.people]):
             for t in {_key(t) for t in terms}:
                 if owners.setdefault(t, owner) != owner:
                     raise ValueError(f"{t!r} belongs to both {owners[t]} and {owner}")
@@ -240,7 +240,7 @@ class _Text:
     hold an ASCII letter or digit. Positions stay those of the whole text.
     """
 
-    __slots__ = ("s", "han", "latin")
+    __slots__ = ("han", "latin", "s")
 
     def __init__(self, raw: str) -> None:
         s = self.s = _normalize(raw)
@@ -259,10 +259,10 @@ class _Text:
 class _Alternation:
     """Many terms of one script in one regex (a trie); a match maps back to its payload.
 
-    Terms are looked up by their key (``_key``: Latin terms lower-cased, which is
-    exact because Latin patterns compile with ``re.A | re.I``). ``exact`` terms are
-    in the same case-insensitive trie, so the longest term still wins ("Moonshot
-    Factory" over "Moonshot"); a match in the wrong case then counts for nothing.
+    Terms are looked up by their key (``_key``: lower-cased, which is exact because
+    the patterns compile with ``re.A | re.I``, ASCII-only case folding). ``exact``
+    terms are in the same case-insensitive trie, so the longest term still wins
+    ("Moonshot Factory" over "Moonshot"); a match in the wrong case counts for nothing.
     Regex entries, if any, are a second regex, each entry its own group, found by
     ``lastindex``.
     """
@@ -272,7 +272,7 @@ class _Alternation:
         self.zh = zh
         self.lookup = terms
         self.exact = exact or {}
-        flags = re.I if zh else re.I | re.A
+        flags = re.I | re.A
         if zh:
             pattern = _trie(list(terms), latin=False)
         else:  # one left boundary in front of the trie is much faster than one per branch
@@ -289,10 +289,10 @@ class _Alternation:
     def scan(self, text: _Text):
         """Yield (start, end, payload) for the terms' matches, then the regex entries'."""
         if self.regex is not None:
-            lower, exact = not self.zh, self.exact
+            exact = self.exact
             for m in text.finditer(self.regex, self.zh):
                 found = m.group()
-                key = found.lower() if lower else found
+                key = found.lower()
                 if key in exact and found != exact[key]:
                     continue  # "minimax" is not MiniMax
                 yield m.start(), m.end(), self.lookup.get(key)
@@ -348,8 +348,7 @@ class Enricher:
         self._surnames = frozenset(rules.zh_surnames)
         self._stop_chars = frozenset(rules.zh_stop_chars)
         self._zh_not_names = tuple(rules.zh_not_names)
-        self._zh_after = (re.compile("|".join(map(re.escape, sorted(rules.zh_after, key=len, reverse=True))))
-                          if rules.zh_after else None)
+        self._zh_after = re.compile(_trie(rules.zh_after, latin=False)) if rules.zh_after else None
         latin_tokens = {w.lower() for c in table.companies for a in c.aliases if not _is_zh(a)
                         for w in _LATIN_WORD.findall(a)}
         self._en_not_names = ({w.lower() for w in rules.en_not_names} | latin_tokens
@@ -360,12 +359,13 @@ class Enricher:
             return _trie([_normalize(t) for t in set(terms)], latin=False)
 
         # a role, then (looked at, not consumed) the name: 工程师卓畅, "engineer Zhuo Chang"
-        self._zh_role = (re.compile(f"{alt(table.roles.zh)} ?(?=[\u4e00-\u9fff])", re.I)
+        self._zh_role = (re.compile(f"{alt(table.roles.zh)} ?(?=[\u4e00-\u9fff])", re.I | re.A)
                          if table.roles.zh else None)
         en_roles = [r for r in table.roles.en if not _is_zh(r)]
         word = r"[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?"
-        self._en_role = (re.compile(rf"{_LEFT}(?i:{alt(en_roles)}) (?=({word}) ({word})(?![A-Za-z]))", re.A)
-                         if en_roles else None)
+        self._en_role = (
+            re.compile(rf"{_LEFT}(?i:{alt(en_roles)}) (?=({word}) ({word})(?![A-Za-z]))", re.A)
+            if en_roles else None)
 
     # ------------------------------------------------------------ scanning
 
@@ -387,9 +387,8 @@ class Enricher:
         return companies, people, spans
 
     def _names_company(self, chars: str) -> bool:
-        return any(self._ents[0].lookup.get(m.group(), _EXCLUDED) is not _EXCLUDED
-                   and self._ents[0].lookup[m.group()][0] == "company"
-                   for m in self._ents[0].regex.finditer(chars))
+        scan = self._ents[0].scan(_Text(chars))
+        return any(p is not _EXCLUDED and p[0] == "company" for _, _, p in scan)
 
     def _zh_name(self, s: str, i: int) -> str | None:
         """A 2-3 character Chinese name starting at ``i`` (right after a role word), or None."""
@@ -400,7 +399,8 @@ class Enricher:
             if run is None or run.end() - i < n:
                 continue
             cand = s[i:i + n]
-            if any(c in self._stop_chars for c in cand[1:]) or any(w in cand for w in self._zh_not_names):
+            if (any(c in self._stop_chars for c in cand[1:])
+                    or any(w in cand for w in self._zh_not_names)):
                 continue
             rest = i + n  # what follows must end the name: punctuation, Latin, or a known word
             if rest < len(s) and _HAN.match(s, rest) and not (

@@ -24,15 +24,17 @@ def bounds(day: date, tz: ZoneInfo) -> tuple[str, str]:
     return start.isoformat(), end.isoformat()
 
 
-def add(state: dict, day: date, value: float, mode: str, keep_days: int) -> dict | None:
-    """Fold one observation into its day; None if the day is older than ``keep_days``.
+def add(state: dict, day: date, value: float, mode: str, keep_days: int,
+        lateness_days: int | None = None) -> dict | None:
+    """Fold one observation into its day; None if it is more than ``lateness_days``
+    (default ``keep_days``) behind the newest day. Days older than ``keep_days`` go.
 
     ``mode="total"``: the value is the day's total and the last one wins.
     ``mode="delta"``: the value is added to the day's running total.
     """
     days = dict(state["days"])
     newest = max(map(date.fromisoformat, days), default=day)
-    if (newest - day).days > keep_days:
+    if (newest - day).days > (keep_days if lateness_days is None else lateness_days):
         return None
     key = day.isoformat()
     days[key] = days.get(key, 0.0) + value if mode == "delta" else value

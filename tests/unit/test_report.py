@@ -226,7 +226,7 @@ def test_header_totals(seed):
     assert f"{len(result.events):,}" in header
     assert re.search(r"Invalid lines</div><div class=\"value\">5<", header)
     assert f">{len(result.alerts)}<" in header
-    assert "2024-10-01 00:00" in header and "2024-11-30" in header
+    assert "2024-10-01<" in header and "2024-11-30<" in header  # the time range
     by_rule = page.split('id="by-rule"')[1].split("</section>")[0]
     assert re.search(r"download-spike</td><td>spike</td>.*?<td class=\"num total\">2</td>", by_rule)
     assert 'id="errors"' in page and "invalid JSON" in page
@@ -348,3 +348,20 @@ def test_empty_result_renders():
     assert_self_contained(page)
     assert "No series alert fired" in page and "no valid events" in page
     assert series_figures(page) == []
+
+
+def test_charts_are_capped_and_the_rest_stay_in_the_table(monkeypatch):
+    monkeypatch.setattr(report, "MAX_CHARTS", 2)
+    apps = ["a1", "a2", "a3"]
+    evs = [metric(f"2024-11-{d:02d}", 1000.0 * d, app=a) for a in apps for d in range(1, 4)]
+    result = Result(events=evs, alerts=[
+        alert(summary=f"spike on {a}", value=3000.0, baseline=1000.0,
+              window_start="2024-11-03T00:00:00+08:00", event_ts="2024-11-03T00:00:00+08:00",
+              labels={"app_id": a, "platform": "all", "country": "cn", "metric": "downloads"})
+        for a in apps])
+    page = report.render(result, RULES)
+    assert_self_contained(page)
+    assert len(series_figures(page)) == 2
+    assert "1 more series fired" in page and "spike on a3" in page
+    for anchor in re.findall(r'<a href="#(series-[^"]+)"', page):  # no dangling links
+        assert f'id="{anchor}"' in page
