@@ -398,6 +398,8 @@ def _type_of(line: bytes) -> dict:
 def backtest(
     events: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL of events"),
     rules: Optional[Path] = typer.Option(None, help="Rules YAML (default: the shipped pack)"),
+    report: Optional[Path] = typer.Option(None, dir_okay=False,
+                                          help="Also write a self-contained HTML report here"),
 ) -> None:
     """Run the detectors over a file with no Kafka; print one alert JSON per line."""
     from streams import backtest as bt
@@ -413,6 +415,12 @@ def backtest(
     for alert in result.alerts:
         sys.stdout.buffer.write(alert.to_json() + b"\n")
     sys.stdout.flush()
+    if report is not None:
+        from streams import report as report_mod
+
+        report.write_text(report_mod.render(result, ruleset, title=f"appwatch backtest: {events.name}"),
+                          encoding="utf-8")
+        err.print(f"report written to {report}", highlight=False)
     err.print(f"{len(result.events)} events, {len(result.errors)} invalid, {len(result.alerts)} alerts "
               f"({len(ruleset.rules)} rules) in {time.monotonic() - started:.2f}s")
     raise typer.Exit(1 if result.errors else 0)

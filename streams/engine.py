@@ -13,7 +13,7 @@ worker, one dict in backtest. The work is split by where its state must live:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, MutableMapping
 
 from alerts.model import Alert, alert_id
@@ -233,7 +233,11 @@ def _fields(rule, ev: AppMetric, **extra) -> dict:
 
 
 def _daily(rule: SpikeRule | ChangeRule, state: dict | None, ev: AppMetric) -> tuple[dict | None, Alert | None]:
-    """Spike and change: fold into daily windows, decide once per day."""
+    """Spike and change: fold into daily windows, decide once per day.
+
+    A running (``mode: delta``) day can only be judged upward while it runs; a
+    change rule judges it downward when the next day's first event closes it.
+    """
     p, tz = rule.params, rule.tz
     lookback = p.baseline_days if isinstance(rule, SpikeRule) else p.lag_days
     day = windows.day_of(ev.ts, tz)
@@ -241,30 +245,43 @@ def _daily(rule: SpikeRule | ChangeRule, state: dict | None, ev: AppMetric) -> t
     newest = max(state["days"], default=day.isoformat())
     new = windows.add(state, day, ev.value, ev.mode, keep_days=lookback + p.allowed_lateness_days,
                       lateness_days=p.allowed_lateness_days)
-    if new is None or windows.has_fired(new, day):
+    if new is None:
+        return None, None
+    judge, params = day, p
+    if isinstance(rule, ChangeRule) and ev.mode == "delta" and p.direction != "up":
+        closed = date.fromisoformat(newest)
+        if closed < day and not windows.has_fired(new, closed):
+            judge = closed  # yesterday is over: judge it fully
+        elif p.direction == "both":
+            params = p.model_copy(update={"direction": "up"})  # today, so far: only upward
+        else:
+            return new, None
+    if windows.has_fired(new, judge):
         return new, None
-    value = new["days"][day.isoformat()]
+    value = new["days"].get(judge.isoformat())
+    if value is None:
+        return new, None
     if isinstance(rule, SpikeRule):
-        hit = spike.detect(value, windows.history(new, day, p.baseline_days), p)
+        hit = spike.detect(value, windows.history(new, judge, p.baseline_days), p)
         if hit is None:
             return new, None
         base, extra = hit.baseline, dict(ratio=hit.ratio, zscore=hit.zscore or 0.0,
                                          baseline_days=p.baseline_days)
     else:
-        base = new["days"].get((day - timedelta(days=p.lag_days)).isoformat())
-        pct = change.detect(value, base, p)
+        base = new["days"].get((judge - timedelta(days=p.lag_days)).isoformat())
+        pct = change.detect(value, base, params)
         if pct is None:
             return new, None
         extra = dict(change=pct, ratio=value / base)
     labels = _series_labels(rule, ev)
-    start, end = windows.bounds(day, tz)
+    start, end = windows.bounds(judge, tz)
     alert = Alert(
         alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind=rule.kind,
         severity=rule.severity, labels=labels, value=value, baseline=base, window_start=start,
         window_end=end, event_ts=ev.ts.isoformat(),
-        summary=rule.render(_fields(rule, ev, value=value, baseline=base, day=day.isoformat(), **extra)),
-        late=day.isoformat() < newest, source_event_id=ev.event_id)
-    return windows.mark_fired(new, day), alert
+        summary=rule.render(_fields(rule, ev, value=value, baseline=base, day=judge.isoformat(), **extra)),
+        late=judge.isoformat() < newest, source_event_id=ev.event_id)
+    return windows.mark_fired(new, judge), alert
 
 
 def _threshold(rule: ThresholdRule, state: dict | None, ev: AppMetric) -> tuple[dict, Alert | None]:

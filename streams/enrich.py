@@ -53,6 +53,7 @@ KINDS = ("dispute", "hire", "departure", "reorg", "funding", "launch")  # "other
 _HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _HAN = re.compile(f"[{_HAN_CLASS}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
+_PROSE_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]*[a-z][A-Za-z]*")  # not an acronym (CEO, AI)
 _NAME_HAN = re.compile(r"[\u4e00-\u9fff]+")
 _PREV_WORD = re.compile(r"([A-Za-z]+)\W*$")
 _NON_HAN = re.compile(f"[^{_HAN_CLASS}]+")
@@ -452,16 +453,20 @@ class Enricher:
 
     @staticmethod
     def _lang(s: str, spans: list[tuple[int, int]]) -> str:
-        """``zh`` when Han characters carry at least a third of the words, names left out."""
+        """``zh`` when the Han characters are at least half as many as the Latin words.
+
+        Company and person names are left out (they are in either language), and so
+        are acronyms (CEO, AI). Deterministic; no model.
+        """
         rest, at = [], 0
         for start, end in sorted(spans):
             rest.append(s[at:start])
             at = max(at, end)
         rest.append(s[at:])
         rest_text = " ".join(rest)
-        han, words = len(_HAN.findall(rest_text)), len(_LATIN_WORD.findall(rest_text))
-        if not han and not words:  # nothing but names: judge by the names
-            han, words = len(_HAN.findall(s)), len(_LATIN_WORD.findall(s))
+        han, words = len(_HAN.findall(rest_text)), len(_PROSE_WORD.findall(rest_text))
+        if not han and not words:  # nothing but names and acronyms: judge by the names
+            han, words = len(_HAN.findall(s)), len(_PROSE_WORD.findall(s))
         # a Han character carries about half an English word
         return "zh" if han and 2 * han >= words else "en"
 

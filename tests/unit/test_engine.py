@@ -121,3 +121,13 @@ def test_events_too_late_are_counted_not_alerted():
     for d in range(1, 20):
         e.process(metric(d, 1000), state)
     assert e.process(metric(10, 99999), state) == [] and len(late) == 1
+
+
+def test_change_on_a_running_day_judges_down_only_once_it_is_over():
+    e = engine("rules: [{name: dod, kind: change, params: {pct: 50, direction: both}}]")
+    events = [metric(1, 10000)]
+    events += [metric(2, 400, hour=h, mode="delta") for h in range(10)]  # 4000 by the end: -60%
+    assert run(e, events)[0] == []  # the first half-hour is not a -96% day
+    events.append(metric(3, 100, mode="delta"))  # day 2 is over
+    (alert,), _ = run(e, events)
+    assert alert.window_start.startswith("2024-11-02") and round((alert.value / alert.baseline - 1) * 100) == -60

@@ -220,6 +220,8 @@ def test_people_in(text, expected):
     ("OpenAI raises $6.6 billion", "funding"),
     ("Series B round led by Tencent", "funding"),
     ("ByteDance moves into AI video", "other"),
+    ("前阿里工程师陈某被判赔偿", "dispute"),
+    ("Court orders former engineer to pay damages", "dispute"),
 ])
 def test_kind_of(text, expected):
     assert kind_of(text) == expected
@@ -233,6 +235,9 @@ def test_kind_of(text, expected):
     ("Doubao", "en"),
     ("12345", "en"),
     ("字节跳动 ByteDance", "zh"),
+    ("阿里CEO吴泳铭", "zh"),  # acronyms say nothing of the language
+    ("BYTEDANCE HIRES ALIBABA ENGINEER", "en"),
+    ("Alibaba's Tongyi app (通义) moves to a new group", "en"),
 ])
 def test_lang_of(text, expected):
     assert lang_of(text) == expected
