@@ -174,3 +174,18 @@ def test_news_match():
     assert not news_match.matches(kw, "dispute", [], ["周畅"], "竞业", set())
     with pytest.raises(ValidationError, match="bad regex"):
         NewsMatchParams(keywords=["(unclosed"])
+
+
+KINDS = ["hire", "departure", "dispute", "reorg", "funding", "launch", "other"]
+COS = ["ByteDance", "Alibaba", "Baidu", "Apple"]
+
+
+@given(kind=st.sampled_from(KINDS), companies=st.lists(st.sampled_from(COS), unique=True),
+       text=st.text(max_size=50), want_kinds=st.lists(st.sampled_from(KINDS), unique=True),
+       want_cos=st.lists(st.sampled_from(COS), unique=True))
+def test_news_match_constraints_only_narrow(kind, companies, text, want_kinds, want_cos):
+    tracked = {"ByteDance", "Alibaba", "Baidu"}
+    assert news_match.matches(NewsMatchParams(), kind, companies, [], text, tracked)  # no constraint
+    narrow = NewsMatchParams(kinds=want_kinds, companies=want_cos)
+    hit = news_match.matches(narrow, kind, companies, [], text, tracked)
+    assert hit == ((not want_kinds or kind in want_kinds) and (not want_cos or bool(set(want_cos) & set(companies))))

@@ -252,19 +252,6 @@ def test_set_fields_are_kept_and_a_copy_is_returned():
     assert partial.event_id == "n1" and partial.url == "https://e.com/1"
 
 
-def test_enrichment_is_fast_enough():
-    import time
-
-    ev = news("前通义千问工程师卓畅加盟字节后陷竞业纠纷",
-              "据悉，卓畅此前在阿里巴巴通义千问团队担任核心工程师。ByteDance has hired engineers from "
-              "Alibaba's Tongyi Qianwen team since mid-2023.")
-    n = 500
-    t0 = time.process_time()
-    for _ in range(n):
-        enrich(ev)
-    assert (time.process_time() - t0) / n < 2e-3  # typically ~0.1 ms; generous for slow CI
-
-
 # ---------------------------------------------------------------- the alias table
 
 GOOD = """
