@@ -25,8 +25,19 @@ def history(app_id: str, days: range, value: float = 800_000):
     return [downloads(app_id, d, value) for d in days]
 
 
+def signed_worker(start_worker, topics, hooks):
+    return start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret)
+
+
+def publish_spike(broker, topics, app_id: str, base: float, factor: float = 3.0) -> None:
+    """Seven flat days, then a day at ``factor`` times the baseline."""
+    with Publisher(broker, topics) as pub:
+        pub.send_all([*history(app_id, range(1, 8), base), downloads(app_id, 8, base * factor)])
+        pub.flush()
+
+
 def test_spike_reaches_signed_webhook_once(broker, topics, hooks, start_worker):
-    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret)
+    w = signed_worker(start_worker, topics, hooks)
     with Publisher(broker, topics) as pub:
         pub.send_all(history("doubao", range(1, 8)))
         pub.send_all(history("kimi", range(1, 9), 250_000))  # flat control
@@ -54,11 +65,8 @@ def test_spike_reaches_signed_webhook_once(broker, topics, hooks, start_worker):
 
 
 def test_replayed_alert_is_not_delivered_twice(broker, topics, hooks, start_worker):
-    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret)
-    with Publisher(broker, topics) as pub:
-        pub.send_all(history("tongyi", range(1, 8), 100_000))
-        pub.send(downloads("tongyi", 8, 300_000))
-        pub.flush()
+    w = signed_worker(start_worker, topics, hooks)
+    publish_spike(broker, topics, "tongyi", 100_000)
     hooks.wait(lambda r: len(r) >= 1, 30, "the first delivery")
     (_, payload), = hooks.verified()
     # replay the alert record itself, as a rebalance would
@@ -73,11 +81,8 @@ def test_replayed_alert_is_not_delivered_twice(broker, topics, hooks, start_work
 
 def test_webhook_retries_5xx_with_the_same_webhook_id(broker, topics, hooks, start_worker):
     hooks.statuses = [500, 503]
-    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret)
-    with Publisher(broker, topics) as pub:
-        pub.send_all(history("wenxiaoyan", range(1, 8), 150_000))
-        pub.send(downloads("wenxiaoyan", 8, 450_000))
-        pub.flush()
+    w = signed_worker(start_worker, topics, hooks)
+    publish_spike(broker, topics, "wenxiaoyan", 150_000)
     hooks.wait(lambda r: len(r) >= 3, 30, "two failures and a success")
     ids = {msg_id for msg_id, _ in hooks.verified()}
     assert len(ids) == 1
@@ -86,7 +91,7 @@ def test_webhook_retries_5xx_with_the_same_webhook_id(broker, topics, hooks, sta
 
 
 def test_invalid_events_go_to_the_dlq_and_the_worker_keeps_going(broker, topics, hooks, start_worker):
-    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret)
+    w = signed_worker(start_worker, topics, hooks)
     bad = [
         (topics.metrics, b'{"type": "app.metric", '),
         (topics.metrics, orjson.dumps({**orjson.loads(downloads("x", 1, 1).to_json()), "value": -1})),
@@ -124,7 +129,7 @@ def test_publish_command_feeds_the_worker(broker, topics, hooks, start_worker, t
     import subprocess
     import sys
 
-    start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret)
+    signed_worker(start_worker, topics, hooks)
     events = [*history("chatgpt", range(1, 8), 900_000), downloads("chatgpt", 8, 2_000_000)]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(e.to_json() for e in events) + b"\n{not json}\n")
