@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts import yamlfile
+from alerts.matchers import Matcher, Matchers
 from streams.detectors.change import ChangeParams
 from streams.detectors.deadman import DeadmanParams
 from streams.detectors.milestone import MilestoneParams
@@ -44,42 +45,6 @@ SUMMARY_FIELDS = dict(
     companies="ByteDance", people="", threshold=1.0,
 )
 
-_MATCHER = re.compile(r'^\s*([a-z_]+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
-_MAX_REGEX = 500
-
-
-class Matcher(BaseModel):
-    """``name="value"``, ``name!="value"``, ``name=~"regex"``, ``name!~"regex"`` (anchored)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    op: Literal["=", "!=", "=~", "!~"]
-    value: str
-
-    @classmethod
-    def parse(cls, text: str) -> "Matcher":
-        m = _MATCHER.match(text)
-        if not m:
-            raise ValueError(f'bad matcher {text!r}: expected name="value" with =, !=, =~ or !~')
-        if m[2] in ("=~", "!~"):
-            if len(m[3]) > _MAX_REGEX:
-                raise ValueError(f"regex in {text!r} is longer than {_MAX_REGEX} characters")
-            try:
-                re.compile(m[3])
-            except re.error as exc:
-                raise ValueError(f"bad regex in {text!r}: {exc}") from None
-        return cls(name=m[1], op=m[2], value=m[3])
-
-    def matches(self, value: str) -> bool:
-        if self.op == "=":
-            return value == self.value
-        if self.op == "!=":
-            return value != self.value
-        hit = re.fullmatch(self.value, value) is not None
-        return hit if self.op == "=~" else not hit
-
-
 def label(ev: Any, name: str) -> str:
     v = getattr(ev, name, None)
     if isinstance(v, list):
@@ -91,7 +56,7 @@ class Match(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: EventType | None = None
-    matchers: list[Matcher] = []
+    matchers: Matchers = []
 
     @model_validator(mode="before")
     @classmethod
@@ -99,8 +64,7 @@ class Match(BaseModel):
         if not isinstance(v, dict):
             return v
         v = dict(v)
-        parsed = [m if isinstance(m, (Matcher, dict)) else Matcher.parse(m)
-                  for m in v.pop("matchers", [])]
+        parsed = list(v.pop("matchers", []))
         for key in [k for k in v if k != "type"]:
             parsed.append(Matcher(name=key, op="=", value=str(v.pop(key))))
         return {**v, "matchers": parsed}
