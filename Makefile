@@ -8,8 +8,9 @@ install: apt pip
 pip:
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
-# Debian packages the tests use: Chromium (and CJK fonts) to screenshot the backtest report.
-APT_PACKAGES = chromium fonts-noto-cjk
+# Debian packages the tests use: Chromium (and CJK fonts) to screenshot the backtest report,
+# Alertmanager to receive pushed alerts.
+APT_PACKAGES = chromium fonts-noto-cjk prometheus-alertmanager
 apt:
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
