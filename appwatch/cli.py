@@ -310,6 +310,27 @@ def rules_check(file: Path = typer.Argument(..., help="Rules YAML")) -> None:
         out.print(f"ok  {r.name:<24} {r.kind:<11} {r.severity}", highlight=False)
 
 
+alerts_cli = typer.Typer(help="Alert delivery configuration.", no_args_is_help=True)
+cli.add_typer(alerts_cli, name="alerts")
+
+
+@alerts_cli.command("check-config")
+def alerts_check_config(file: Path = typer.Argument(..., help="Alerts config YAML")) -> None:
+    """Validate an alerts config (routes, receivers, inhibit rules); exit 2 naming file, line and field."""
+    from alerts import yamlfile
+    from alerts.config import AlertsConfig
+
+    try:
+        cfg = yamlfile.load(file, AlertsConfig)
+    except ConfigError as exc:
+        err.print(f"[bold red]invalid alerts config[/]\n{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    for r in cfg.receivers:
+        kinds = [k.removesuffix("_configs") for k, v in r if isinstance(v, list) and v]
+        out.print(f"ok  receiver {r.name:<20} {', '.join(kinds)}", highlight=False)
+    out.print(f"ok  {len(cfg.inhibit_rules)} inhibit rules", highlight=False)
+
+
 connectors_cli = typer.Typer(help="Connector configuration.", no_args_is_help=True)
 cli.add_typer(connectors_cli, name="connectors")
 
