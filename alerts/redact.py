@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 __all__ = ["MASK", "RedactingFilter", "SecretError", "looks_secret", "redact_url", "secret_from"]
@@ -186,7 +187,7 @@ class RedactingFilter(logging.Filter):
             return True
         try:
             message = record.getMessage()
-        except Exception:  # bad format args: still never let the raw args through
+        except Exception:  # noqa: BLE001  bad format args: still never let the raw args through
             message = f"{record.msg} {record.args!r}"
         record.msg = self.redact(message)
         record.args = ()

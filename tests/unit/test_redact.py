@@ -8,7 +8,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from alerts.redact import RedactingFilter, SecretError, looks_secret, redact_url, secret_from
+from alerts.redact import (
+    RedactingFilter,
+    SecretError,
+    looks_secret,
+    redact_url,
+    secret_from,
+)
 
 SLACK = "https://hooks.slack.com/services/T0AB12CDE/B0FG34HIJ/aBcDeFgHiJkLmNoPqRsTuVwX"
 TOKEN = "xoxb-1234567890-abcdefGHIJKL"

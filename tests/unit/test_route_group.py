@@ -114,8 +114,9 @@ def test_groups_split_by_group_by():
 
 
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["14", "15", "16"]),
-                          st.sampled_from(["firing", "resolved"])), max_size=30))
+                          st.just("firing")), max_size=30))
 def test_never_notifies_faster_than_group_interval(events):
+    # firing only: a group emptied by resolutions is gone, and a new one starts with group_wait
     g, r = Grouper(), route_for(alert())
     sent, t = [], 0
     for at, day, status in sorted(events):

@@ -17,7 +17,14 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from alerts import ssrf
-from alerts.ssrf import BlockedAddress, BlockedURL, Guard, GuardedTransport, blocked_reason, check_url
+from alerts.ssrf import (
+    BlockedAddress,
+    BlockedURL,
+    Guard,
+    GuardedTransport,
+    blocked_reason,
+    check_url,
+)
 
 PUBLIC = "93.184.216.34"
 PUBLIC6 = "2606:2800:220:1:248:1893:25c8:1946"
@@ -356,14 +363,15 @@ def test_default_inner_transport_is_one_pool_per_host_name():
 
 def _tls_contexts(name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     """A throwaway CA and a leaf for ``name``: (server context, client context)."""
+    import os
+    import tempfile
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import os
-    import tempfile
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "appwatch test CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
