@@ -19,12 +19,12 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Awaitable, Callable
 
 import httpx
 from pydantic import BaseModel, Field
 
+from alerts.retry import retry_after
 from connectors.errors import FetchError, PayloadError
 
 log = logging.getLogger(__name__)
@@ -145,22 +145,6 @@ class Http:
         if opt.jitter:
             delay *= 1 + opt.jitter * (2 * self.rng() - 1)
         return max(0.0, delay)
-
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def _snippet(resp: httpx.Response, n: int = 200) -> str:

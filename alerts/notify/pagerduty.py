@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 
 import httpx
@@ -38,6 +37,7 @@ import orjson
 from alerts.model import Alert
 from alerts.notify import Result
 from alerts.notify.alertmanager import parse_ts, rfc3339
+from alerts.retry import retry_after
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_CHARS = 1024
@@ -129,22 +129,6 @@ def to_event(
 
 
 # -- response classification --------------------------------------------------
-
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now)
-
 
 def error_message(resp: httpx.Response) -> str:
     """PagerDuty's ``message`` and ``errors`` from the JSON body, else the raw text."""

@@ -27,7 +27,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -35,6 +34,7 @@ import orjson
 
 from alerts.model import Alert
 from alerts.notify import Result
+from alerts.retry import retry_after
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
 MAX_BLOCKS = 50
@@ -324,31 +324,13 @@ class SlackError(Exception):
         self.gone = gone
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from ``now`` (unix time): delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - now
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    seconds = max(seconds, 0.0)
-    return int(seconds) if seconds == int(seconds) else seconds
-
-
 def classify(resp: httpx.Response, now: float) -> Result:
     """(retry, error) for a webhook response."""
     if resp.is_success:
         return False, None
     status, text = resp.status_code, resp.text
     if status == 429:
-        return True, SlackError(status, text, retry_after=parse_retry_after(
+        return True, SlackError(status, text, retry_after=retry_after(
             resp.headers.get("retry-after"), now))
     if status in RETRY_STATUS or status >= 500:
         return True, SlackError(status, text)

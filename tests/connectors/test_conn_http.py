@@ -8,8 +8,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from alerts.retry import retry_after
 from connectors.errors import FetchError, PayloadError
-from connectors.http import Http, HttpOptions, retry_after
+from connectors.http import Http, HttpOptions
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,9 @@ from alerts.notify.slack import (
     escape,
     human,
     link,
-    parse_retry_after,
     ratio,
 )
+from alerts.retry import retry_after
 
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 HOOK = "https://hooks.slack.test/services/T0/B0/secret"
@@ -355,11 +355,11 @@ def test_transport_errors_are_retried(exc):
     assert retry is True and isinstance(err, exc)
 
 
-def test_parse_retry_after():
+def test_retry_after_header():
     now = 1_700_000_000.0
-    assert parse_retry_after("1", now) == 1
-    assert parse_retry_after("2.5", now) == 2.5
-    assert parse_retry_after("-3", now) == 0
-    assert parse_retry_after("Tue, 14 Nov 2023 22:13:40 GMT", now) == 20
-    assert parse_retry_after("soon", now) is None
-    assert parse_retry_after(None, now) is None
+    assert retry_after("1", now) == 1
+    assert retry_after("2.5", now) == 2.5
+    assert retry_after("-3", now) == 0
+    assert retry_after("Tue, 14 Nov 2023 22:13:40 GMT", now) == 20
+    assert retry_after("soon", now) is None
+    assert retry_after(None, now) is None
