@@ -282,9 +282,11 @@ def test_example_config_once_publishes_every_source(broker, topics, api, data, t
     request.addfinalizer(drain.close)
     got = drain()
     expected = {topics.ranks: 15, topics.metrics: 27, topics.news: 13}
-    assert {t: len(v) for t, v in got.items()} == expected  # exactly these, nothing more
-    ids = [ev["event_id"] for v in got.values() for _, ev in v]
-    assert len(set(ids)) == len(ids) == 55
+    ids = Counter(ev["event_id"] for v in got.values() for _, ev in v)
+    seen = {t: dict(Counter(ev["source"] for _, ev in v)) for t, v in got.items()}
+    assert {t: len(v) for t, v in got.items()} == expected, (  # exactly these, nothing more
+        f"by source: {seen}; repeated ids: {[i for i, n in ids.items() if n > 1]}")
+    assert len(ids) == 55
 
     # ranks: the configured countries x charts
     ranks = {(key, ev["chart"]): ev for key, ev in got[topics.ranks]}
