@@ -42,6 +42,11 @@ def settings(**overrides) -> Settings:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)  # "buffer full" noise
+    from alerts.redact import RedactingFilter
+
+    secrets = [x.get_secret_value() for x in (s.webhook_secret, s.ingest_token) if x]
+    for handler in logging.getLogger().handlers:  # on handlers: child loggers' records pass here
+        handler.addFilter(RedactingFilter(secrets))
     return s
 
 
@@ -122,7 +127,7 @@ def worker(
         notifiers = [ConsoleNotifier(out)] if s.console else []
         if s.webhook_url:
             secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
-            notifiers.append(WebhookNotifier("webhook", s.webhook_url, secret))
+            notifiers.append(WebhookNotifier("webhook", s.webhook_url, secret, allow_hosts=s.allow_hosts))
         app = create_app(s, notifiers=notifiers, companies=_companies())
         w = await runner.start(app)
         err.print(f"worker ready: group {s.group}, metrics http://{s.web_host}:{s.web_port}/metrics")
@@ -151,6 +156,14 @@ def demo(
 
     s = settings(web_port=web_port)
     _check_rules(s)
+    if webhook_url:
+        from alerts.ssrf import BlockedURL, Guard
+
+        try:
+            Guard(frozenset(s.allow_hosts)).check_url(webhook_url)
+        except BlockedURL as exc:
+            err.print(f"[red]--webhook-url refused[/]: {exc} (APPWATCH_ALLOW_HOSTS lists hosts to permit)")
+            raise typer.Exit(2) from None
     if web_port is None and not _port_free(s.web_host, s.web_port):
         from appwatch.broker import free_port
 

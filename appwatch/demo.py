@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from alerts.notify.console import ConsoleNotifier
@@ -80,7 +86,8 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
         receiver = Receiver(webhook_secret, on_delivery)
         webhook_url = await receiver.start(free_port())
     registry = CollectorRegistry()
-    webhook = WebhookNotifier("webhook", webhook_url, webhook_secret)
+    allow = [*settings.allow_hosts, *(["127.0.0.1"] if receiver else [])]  # our own receiver
+    webhook = WebhookNotifier("webhook", webhook_url, webhook_secret, allow_hosts=allow)
     app = create_app(settings, notifiers=[ConsoleNotifier(console), webhook], registry=registry,
                      companies=catalog.shipped().companies())
     console.print(f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "

@@ -19,7 +19,12 @@ from typing import Sequence
 import faust
 import orjson
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+)
 
 from alerts.dispatch import Dispatcher
 from alerts.metrics import DeliveryMetrics

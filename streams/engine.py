@@ -18,7 +18,15 @@ from typing import Callable, Iterable, MutableMapping
 
 from alerts.model import Alert, alert_id
 from streams import enrich, windows
-from streams.detectors import change, deadman, milestone, news_match, rank, spike, threshold
+from streams.detectors import (
+    change,
+    deadman,
+    milestone,
+    news_match,
+    rank,
+    spike,
+    threshold,
+)
 from streams.events import AppMetric, AppRank, Event, News
 from streams.rules import (
     ChangeRule,

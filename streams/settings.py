@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from standardwebhooks import Webhook
+
+from alerts.ssrf import Guard
 
 
 class Settings(BaseSettings):
@@ -20,6 +22,9 @@ class Settings(BaseSettings):
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
     group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = "appwatch"
     rules: Path | None = None
+    allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="hosts receivers may reach although private or loopback (comma-separated)")
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     ingest_token: SecretStr | None = None
@@ -40,12 +45,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected kafka://host:port[,host:port], got {v!r}")
         return v if v.startswith("kafka://") else f"kafka://{v}"
 
+    @field_validator("allow_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, v):
+        return [h.strip() for h in v.split(",") if h.strip()] if isinstance(v, str) else v
+
     @field_validator("webhook_url")
     @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v and not v.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {v!r}")
-        return v or None
+    def _url(cls, v: str | None, info) -> str | None:
+        if not v:
+            return None
+        Guard(frozenset(info.data.get("allow_hosts") or ())).check_url(v)  # BlockedURL is a ValueError
+        return v
 
     @field_validator("webhook_secret")
     @classmethod

@@ -129,7 +129,7 @@ def start_worker(broker, request):
         full = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}",
                 "APPWATCH_BROKER_FLAVOR": "tansu", "APPWATCH_TOPIC_PREFIX": topics.prefix,
                 "APPWATCH_GROUP": f"g-{topics.prefix.rstrip('.')}", "APPWATCH_WEB_PORT": str(port),
-                "APPWATCH_PARTITIONS": "4", **env}
+                "APPWATCH_PARTITIONS": "4", "APPWATCH_ALLOW_HOSTS": "localhost,127.0.0.1", **env}
         proc = subprocess.Popen([sys.executable, "-m", "appwatch", "worker"], env=full,
                                 stdout=open(log, "wb"), stderr=subprocess.STDOUT)
         w = WorkerProc(proc, port, log)

@@ -6,15 +6,19 @@ status), ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64>``)
 when a ``whsec_`` secret is set.
 
 Errors returned (never raised), see ``alerts.notify``:
-    httpx.TransportError   connection refused, timeout ...  -> retry
-    WebhookError           non-2xx response; retry on 408/425/429/5xx
+    alerts.ssrf.BlockedAddress  the URL resolved to a non-public address  -> no retry
+    httpx.TransportError        connection refused, timeout ...           -> retry
+    WebhookError                non-2xx response; retry on 408/425/429/5xx
+
+Without an injected transport, requests go through the SSRF guard
+(``alerts.ssrf.GuardedTransport``): only public addresses, or ``allow_hosts``.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterable
 
 import httpx
 import orjson
@@ -22,6 +26,7 @@ from standardwebhooks import Webhook
 
 from alerts.model import Alert
 from alerts.notify import Result
+from alerts.ssrf import BlockedAddress, Guard, GuardedTransport
 
 RETRY_STATUS = {408, 425, 429}
 
@@ -47,9 +52,13 @@ class WebhookNotifier:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        allow_hosts: Iterable[str] = (),
     ) -> None:
         self.name = name
         self.url = url
+        guard = Guard(frozenset(allow_hosts))
+        guard.check_url(url)
+        transport = transport or GuardedTransport(guard)
         self._signer = Webhook(secret) if secret else None
         self._headers = headers or {}
         self._clock = clock
@@ -73,6 +82,8 @@ class WebhookNotifier:
         body, headers = self.request(alert)
         try:
             resp = await self._client.post(self.url, content=body, headers=headers)
+        except BlockedAddress as exc:
+            return False, exc
         except httpx.TransportError as exc:
             return True, exc
         if resp.is_success:

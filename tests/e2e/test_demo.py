@@ -13,7 +13,8 @@ from tests.conftest import LOGS
 def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
     LOGS.mkdir(parents=True, exist_ok=True)
     out = LOGS / "demo.out"
-    env = {**os.environ, "APPWATCH_WEBHOOK_SECRET": hooks.secret, "COLUMNS": "200"}
+    env = {**os.environ, "APPWATCH_WEBHOOK_SECRET": hooks.secret, "COLUMNS": "200",
+           "APPWATCH_ALLOW_HOSTS": "localhost"}
     env.pop("APPWATCH_BROKER", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "appwatch", "demo", "--webhook-url", hooks.url,

@@ -98,6 +98,14 @@ def test_a_bad_config_fails_at_start_up_with_a_readable_message():
     assert "APPWATCH_PARTITIONS" in err
 
 
+def test_a_private_webhook_url_is_refused_unless_allowed():
+    r = run("worker", env={"APPWATCH_WEBHOOK_URL": "http://169.254.169.254/latest/meta-data/"})
+    assert r.returncode == 2
+    assert "APPWATCH_WEBHOOK_URL" in r.stderr.decode() and "link-local" in r.stderr.decode()
+    r = run("demo", "--webhook-url", "http://127.0.0.1:9/hook", "--duration", "1")
+    assert r.returncode == 2 and "loopback" in r.stderr.decode()
+
+
 def test_help_lists_every_command():
     out = run("--help").stdout.decode()
     for cmd in ("broker", "worker", "demo", "publish", "backtest"):
