@@ -2,9 +2,15 @@
 
 A snapshot is every rank event of one chart (platform, country, chart, category)
 with the same ``ts``. An app absent from the previous snapshot counts as beyond
-the chart (one place below its last rank). The first snapshot is the warm-up and
-fires nothing. ``dropped_out`` is decided when a snapshot is complete, that is
-when the next one starts.
+the chart (one place below that snapshot's last rank). The first snapshot is the
+warm-up and fires nothing.
+
+The state keeps each app's last (ts, rank) and the chart's recent snapshot times.
+In the worker a chart's events come from several partitions, so they can arrive
+out of order across apps (never for one app: one app is one key). Judging an app
+against *its own* last observation and the chart's snapshot before ``ts`` makes a
+reordering cost at worst a missed alert, never a false "entered the chart".
+``dropped_out`` is decided one snapshot later, when the next one starts.
 """
 
 from __future__ import annotations
@@ -38,36 +44,54 @@ class Move:
     snapshot_ts: float
 
 
+KEEP_SNAPSHOTS = 20
+
+
 def init() -> dict:
-    return {"prev": {}, "prev_ts": None, "cur": {}, "cur_ts": None}
+    return {"apps": {}, "snaps": []}  # apps: {app: [ts, rank]}; snaps: [[ts, max rank], ...]
 
 
-def _beyond(snapshot: dict) -> int:
-    return max(snapshot.values(), default=0) + 1
+def _fires(p: RankParams, was: int, rank: int) -> bool:
+    return bool((p.entered_top and was > p.entered_top >= rank)
+                or (p.reached and was > p.reached >= rank)
+                or (p.jump and was - rank >= p.jump))
 
 
 def observe(p: RankParams, state: dict | None, app_id: str, rank: int,
             ts: float) -> tuple[dict, list[Move]]:
     """Fold one rank event; return the new state and the moves that fire."""
     s = state or init()
-    if s["cur_ts"] is not None and ts < s["cur_ts"]:
-        return s, []  # a late, older snapshot
+    apps, snaps = dict(s["apps"]), [list(x) for x in s["snaps"]]
+    last = apps.get(app_id)
+    if last is not None and ts <= last[0]:
+        return s, []  # a repeat or an older observation of this app
     moves: list[Move] = []
-    if s["cur_ts"] is None or ts > s["cur_ts"]:
-        if p.dropped_out and s["cur_ts"] is not None and s["prev_ts"] is not None:
-            moves += [Move(a, r, s["cur"].get(a), s["cur_ts"]) for a, r in s["prev"].items()
-                      if r <= p.dropped_out and s["cur"].get(a, p.dropped_out + 1) > p.dropped_out]
-        s = {"prev": s["cur"], "prev_ts": s["cur_ts"], "cur": {}, "cur_ts": ts}
-    s = {**s, "cur": {**s["cur"], app_id: rank}}
-    if s["prev_ts"] is None:
-        return s, moves  # warm-up
-    before = s["prev"].get(app_id)
-    was = before if before is not None else _beyond(s["prev"])
-    fire = (
-        (p.entered_top and was > p.entered_top >= rank)
-        or (p.reached and was > p.reached >= rank)
-        or (p.jump and was - rank >= p.jump)
-    )
-    if fire:
-        moves.append(Move(app_id, before, rank, ts))
-    return s, moves
+    times = [t for t, _ in snaps]
+    if ts in times:
+        i = times.index(ts)
+        snaps[i][1] = max(snaps[i][1], rank)
+    else:
+        newest_before = max(times, default=None)
+        snaps = sorted([*snaps, [ts, rank]])[-KEEP_SNAPSHOTS:]
+        if p.dropped_out and newest_before is not None and ts > newest_before:
+            moves += _dropped(p, apps, snaps)
+    apps[app_id] = [ts, rank]
+    earlier = [t for t, _ in snaps if t < ts]
+    if earlier:  # else: the chart's first snapshot, the warm-up
+        prev = max(earlier)
+        before = last[1] if last is not None and last[0] == prev else None
+        was = before if before is not None else dict(map(tuple, snaps))[prev] + 1
+        if _fires(p, was, rank):
+            moves.append(Move(app_id, before, rank, ts))
+        elif p.dropped_out and before is not None and before <= p.dropped_out < rank:
+            moves.append(Move(app_id, before, rank, ts))  # still charted, below the line
+    return {"apps": apps, "snaps": snaps}, moves
+
+
+def _dropped(p: RankParams, apps: dict, snaps: list) -> list[Move]:
+    """Apps in the top N two snapshots ago that the last complete snapshot lacks (or ranks lower)."""
+    if len(snaps) < 3:
+        return []
+    (before, _), (done, _) = snaps[-3], snaps[-2]
+    return [Move(a, r, None, done) for a, (t, r) in apps.items()
+            if t == before and r <= p.dropped_out]

@@ -118,12 +118,29 @@ def test_dropped_out_is_decided_when_the_snapshot_completes():
     assert snapshots(RankParams(dropped_out=10), snaps) == [[], [], [("b", 5, None)]]
 
 
-def test_older_snapshot_is_ignored():
+def test_an_older_snapshot_arriving_late_fires_nothing():
     p = RankParams(reached=1)
     s, _ = rank.observe(p, None, "a", 2, 10.0)
     s, _ = rank.observe(p, s, "a", 1, 20.0)
-    s2, moves = rank.observe(p, s, "b", 1, 5.0)
-    assert moves == [] and s2 == s
+    s, moves = rank.observe(p, s, "b", 1, 5.0)  # the chart's first snapshot, learned late
+    assert moves == []
+    s, moves = rank.observe(p, s, "a", 1, 15.0)  # older than a's last observation
+    assert moves == []
+
+
+def test_reordering_across_apps_never_makes_a_false_entry():
+    """Snapshot 2 of app b arrives before snapshot 1 of app a (different partitions)."""
+    p = RankParams(entered_top=10)
+    s, m1 = rank.observe(p, None, "a", 3, 1.0)
+    s, m2 = rank.observe(p, s, "b", 4, 1.0)
+    s, m3 = rank.observe(p, s, "b", 4, 3.0)
+    s, m4 = rank.observe(p, s, "a", 3, 2.0)  # a's snapshot 2, late
+    s, m5 = rank.observe(p, s, "a", 3, 3.0)
+    assert m1 + m2 + m3 + m4 + m5 == []
+
+
+def test_falling_below_the_line_is_dropped_out_at_once():
+    assert snapshots(RankParams(dropped_out=3), [{"a": 2}, {"a": 5}]) == [[], [("a", 2, 5)]]
 
 
 def test_rank_params_need_exactly_one():
@@ -189,3 +206,25 @@ def test_news_match_constraints_only_narrow(kind, companies, text, want_kinds, w
     narrow = NewsMatchParams(kinds=want_kinds, companies=want_cos)
     hit = news_match.matches(narrow, kind, companies, [], text, tracked)
     assert hit == ((not want_kinds or kind in want_kinds) and (not want_cos or bool(set(want_cos) & set(companies))))
+
+
+@given(st.lists(st.dictionaries(st.sampled_from("abcde"), st.integers(1, 15), min_size=1), min_size=1, max_size=6),
+       st.randoms(use_true_random=False))
+def test_reordering_across_apps_only_ever_loses_alerts(snaps, rnd):
+    """Per app the order holds (one key, one partition); across apps anything goes.
+
+    "z" holds the last place of every snapshot, as a full chart's tail does."""
+    events = [(app, r, float(i)) for i, snap in enumerate(snaps) for app, r in {**snap, "z": 16}.items()]
+    queues = {app: [e for e in events if e[0] == app] for app in "abcdez"}
+    shuffled = []
+    while any(queues.values()):
+        app = rnd.choice([a for a, q in queues.items() if q])
+        shuffled.append(queues[app].pop(0))
+    for p in (RankParams(entered_top=5), RankParams(reached=1), RankParams(jump=3)):
+        def run(seq):
+            state, out = None, set()
+            for app, r, t in seq:
+                state, moves = rank.observe(p, state, app, r, t)
+                out |= {(m.app_id, m.snapshot_ts) for m in moves}
+            return out
+        assert run(shuffled) <= run(events)
