@@ -125,6 +125,10 @@ def worker(
     async def serve(s: Settings) -> None:
         stop = _stop_event()
         notifiers = [ConsoleNotifier(out)] if s.console else []
+        if s.alerts_jsonl:
+            from alerts.notify.jsonl import JsonlNotifier
+
+            notifiers.append(JsonlNotifier(s.alerts_jsonl))
         if s.webhook_url:
             secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
             notifiers.append(WebhookNotifier("webhook", s.webhook_url, secret, allow_hosts=s.allow_hosts))
@@ -342,6 +346,53 @@ def alerts_check_config(file: Path = typer.Argument(..., help="Alerts config YAM
         kinds = [k.removesuffix("_configs") for k, v in r if isinstance(v, list) and v]
         out.print(f"ok  receiver {r.name:<20} {', '.join(kinds)}", highlight=False)
     out.print(f"ok  {len(cfg.inhibit_rules)} inhibit rules", highlight=False)
+
+
+@alerts_cli.command("list")
+def alerts_list(
+    since: str = typer.Option("24h", help="How far back: 30m, 24h, 7d ..."),
+    rule: Optional[str] = typer.Option(None, help="Only this rule"),
+    as_json: bool = typer.Option(False, "--json", help="One alert JSON per line"),
+) -> None:
+    """The alert history, read from the alerts topic."""
+    from kafka import KafkaConsumer
+    from pydantic import TypeAdapter
+    from rich.table import Table
+
+    from alerts.model import Alert
+    from alerts.yamlfile import Duration
+
+    s = settings()
+    if not s.broker:
+        err.print("[red]APPWATCH_BROKER is not set[/]: the history lives in the broker's alerts topic")
+        raise typer.Exit(2)
+    try:
+        window = TypeAdapter(Duration).validate_python(since)
+    except ValidationError:
+        err.print(f"[red]--since {since!r}[/]: expected a duration such as 30m, 24h or 7d")
+        raise typer.Exit(2) from None
+    cutoff = (time.time() - window) * 1000
+    consumer = KafkaConsumer(_topics(s).alerts, bootstrap_servers=s.bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1500)
+    seen: dict[str, Alert] = {}  # replays carry the same id: keep the last
+    for msg in consumer:
+        if msg.timestamp < cutoff:
+            continue
+        alert = Alert.model_validate_json(msg.value)
+        if rule is None or alert.rule == rule:
+            seen[f"{alert.alert_id}:{alert.status}"] = alert
+    consumer.close()
+    alerts = sorted(seen.values(), key=lambda a: a.event_ts)
+    if as_json:
+        for a in alerts:
+            sys.stdout.buffer.write(a.to_json() + b"\n")
+        return
+    table = Table(title=f"alerts in the last {since}: {len(alerts)}")
+    for col in ("event time", "rule", "severity", "status", "summary"):
+        table.add_column(col)
+    for a in alerts:
+        table.add_row(a.event_ts[:16], a.rule, a.severity, a.status, a.summary)
+    out.print(table)
 
 
 connectors_cli = typer.Typer(help="Connector configuration.", no_args_is_help=True)

@@ -64,8 +64,10 @@ def test_spike_reaches_signed_webhook_once(broker, topics, hooks, start_worker):
     assert len(hooks.requests) == 1
 
 
-def test_replayed_alert_is_not_delivered_twice(broker, topics, hooks, start_worker):
-    w = signed_worker(start_worker, topics, hooks)
+def test_replayed_alert_is_not_delivered_twice(broker, topics, hooks, start_worker, tmp_path):
+    audit = tmp_path / "alerts.jsonl"
+    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret,
+                     APPWATCH_ALERTS_JSONL=str(audit))
     publish_spike(broker, topics, "tongyi", 100_000)
     hooks.wait(lambda r: len(r) >= 1, 30, "the first delivery")
     (_, payload), = hooks.verified()
@@ -77,6 +79,26 @@ def test_replayed_alert_is_not_delivered_twice(broker, topics, hooks, start_work
         pub.flush()
     wait_until(lambda: w.metric("appwatch_alerts_deduplicated_total") >= 3, 20, "dedup of replays")
     assert len(hooks.requests) == 1
+    assert len(audit.read_text().splitlines()) == 1  # every receiver: once
+
+
+def test_alerts_list_reads_the_history(broker, topics, hooks, start_worker):
+    import os
+    import subprocess
+    import sys
+
+    signed_worker(start_worker, topics, hooks)
+    publish_spike(broker, topics, "yuanbao", 20_000)
+    hooks.wait(lambda r: len(r) >= 1, 30, "the alert")
+    env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix}
+    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--since", "1h", "--json"],
+                       env=env, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode()
+    (line,) = r.stdout.splitlines()
+    assert orjson.loads(line)["labels"]["app_id"] == "yuanbao"
+    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--since", "1h", "--rule", "nope",
+                        "--json"], env=env, capture_output=True, timeout=60)
+    assert r.stdout == b""
 
 
 def test_webhook_retries_5xx_with_the_same_webhook_id(broker, topics, hooks, start_worker):

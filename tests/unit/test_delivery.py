@@ -134,3 +134,22 @@ def test_console_line_escapes_markup_and_keeps_chinese(capsys):
     assert "豆包 <b>spike</b> [x]" in out and "download-spike" in out
     assert "[x]" in line(alert())  # escaped in markup, printed literally
     json.dumps(out)
+
+
+def test_jsonl_notifier_appends_one_line_per_alert(tmp_path):
+    from alerts.notify.jsonl import JsonlNotifier
+
+    n = JsonlNotifier(tmp_path / "audit" / "alerts.jsonl")
+    assert asyncio.run(n.notify(alert())) == (False, None)
+    asyncio.run(n.notify(alert(status="resolved")))
+    lines = (tmp_path / "audit" / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["status"] for x in lines] == ["firing", "resolved"]
+    assert json.loads(lines[0])["summary"] == "豆包 <b>spike</b> [x]"
+
+
+def test_jsonl_notifier_reports_disk_errors_as_retryable(tmp_path):
+    from alerts.notify.jsonl import JsonlNotifier
+
+    (tmp_path / "file").write_text("")
+    retry, err = asyncio.run(JsonlNotifier(tmp_path / "file" / "x.jsonl").notify(alert()))
+    assert retry and isinstance(err, OSError)
