@@ -17,6 +17,8 @@ class DeliveryMetrics:
             "appwatch_notification_seconds", "Time to deliver one notification, retries included",
             ["receiver"], registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+        self.inhibited = Counter(
+            "appwatch_alerts_inhibited_total", "Alerts muted by an inhibit rule", registry=registry)
         self.deduplicated = Counter(
             "appwatch_alerts_deduplicated_total", "Alerts already delivered, not sent again",
             registry=registry)

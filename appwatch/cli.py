@@ -121,6 +121,7 @@ def worker(
 
     s = settings(rules=rules, webhook_url=webhook_url, web_port=web_port)
     _check_rules(s)
+    factory = _pipeline_factory(s)  # a bad alerts config fails before any broker starts
 
     async def serve(s: Settings) -> None:
         stop = _stop_event()
@@ -132,7 +133,8 @@ def worker(
         if s.webhook_url:
             secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
             notifiers.append(WebhookNotifier("webhook", s.webhook_url, secret, allow_hosts=s.allow_hosts))
-        app = create_app(s, notifiers=notifiers, companies=_companies())
+        app = create_app(s, notifiers=notifiers, companies=_companies(),
+                         pipeline_factory=factory)
         w = await runner.start(app)
         err.print(f"worker ready: group {s.group}, metrics http://{s.web_host}:{s.web_port}/metrics")
         await stop.wait()
@@ -509,6 +511,26 @@ def backtest(
     err.print(f"{len(result.events)} events, {len(result.errors)} invalid, {len(result.alerts)} alerts "
               f"({len(ruleset.rules)} rules) in {time.monotonic() - started:.2f}s")
     raise typer.Exit(1 if result.errors else 0)
+
+
+def _pipeline_factory(s: Settings):
+    """Routed delivery from APPWATCH_ALERTS_CONFIG; a bad file or secret fails at start-up."""
+    if not s.alerts_config:
+        return None
+    from alerts import yamlfile
+    from alerts.config import AlertsConfig
+    from alerts.pipeline import Pipeline, build
+    from alerts.redact import SecretError
+    from alerts.ssrf import BlockedURL
+
+    try:
+        cfg = yamlfile.load(s.alerts_config, AlertsConfig)
+        hosts = [*cfg.allow_hosts, *s.allow_hosts]
+        receivers = {r.name: build(r, hosts, out) for r in cfg.receivers}
+    except (ConfigError, SecretError, BlockedURL) as exc:
+        err.print(f"[bold red]invalid alerts config[/]\n{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    return lambda metrics: Pipeline(cfg, receivers, metrics)
 
 
 def _companies() -> dict[str, str]:

@@ -107,8 +107,13 @@ def create_app(
     notifiers: Sequence[Notifier] = (),
     registry: CollectorRegistry | None = None,
     companies: dict[str, str] | None = None,
+    pipeline_factory=None,
 ) -> faust.App:
-    """``companies`` maps app_id -> company (the app catalog), for correlation."""
+    """``companies`` maps app_id -> company (the app catalog), for correlation.
+
+    ``pipeline_factory(metrics) -> alerts.pipeline.Pipeline``: routed, grouped delivery
+    (an alerts config); without it every alert goes to ``notifiers``.
+    """
     registry = registry or CollectorRegistry()
     topics = Topics(settings.topic_prefix)
     tansu = settings.broker_flavor == "tansu"
@@ -130,7 +135,9 @@ def create_app(
                       registry=registry)
     engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc())
     watcher = RulesWatcher(engine, settings.rules, reloads) if settings.rules else None
-    dispatcher = Dispatcher(notifiers, DeliveryMetrics(registry))
+    delivery_metrics = DeliveryMetrics(registry)
+    dispatcher = Dispatcher(notifiers, delivery_metrics)
+    pipeline = pipeline_factory(delivery_metrics) if pipeline_factory else None
     state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine)
     app.appwatch = state
 
@@ -196,7 +203,21 @@ def create_app(
     @app.agent(alerts_topic, name="dispatch")
     async def dispatch(stream):
         async for raw_msg in stream:
-            await dispatcher.dispatch(Alert.model_validate_json(raw_msg), delivered)
+            alert = Alert.model_validate_json(raw_msg)
+            if pipeline is None:
+                await dispatcher.dispatch(alert, delivered)
+                continue
+            key = f"{alert.alert_id}:{alert.status}"
+            if delivered.get(key):
+                delivery_metrics.deduplicated.inc()
+                continue
+            pipeline.accept(alert)
+            delivered[key] = {"routed": True}
+
+    if pipeline is not None:
+        @app.task
+        async def deliver_groups():
+            await pipeline.run()
 
     @app.timer(SWEEP_EVERY, on_leader=True)
     async def tick():

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     ingest_token: SecretStr | None = None
+    alerts_config: Path | None = Field(None, description="routes, receivers and inhibit rules (YAML)")
     alerts_jsonl: Path | None = Field(None, description="append every alert to this JSONL file")
     console: bool = True
     web_host: str = "127.0.0.1"

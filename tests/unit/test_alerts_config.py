@@ -17,7 +17,7 @@ def test_the_example_validates_and_routes():
     cfg = load(EXAMPLE, AlertsConfig)
     doubao = Alert(alert_id="x", rule="download-spike", kind="spike", severity="critical",
                    labels={"app_id": "doubao"}, event_ts="2024-11-14T00:00:00+08:00", summary="s")
-    assert [r.receiver for r in match(cfg.route, routing_labels(doubao))] == ["market-slack", "oncall"]
+    assert [r.receiver for r in match(cfg.route, routing_labels(doubao))] == ["market-slack", "oncall", "everything"]
 
 
 @pytest.mark.parametrize("text,message", [

@@ -1,0 +1,41 @@
+"""The worker with an alerts config: routes to receivers, grouping, both webhooks signed."""
+
+import pytest
+
+from appwatch.receiver import new_secret
+from tests.conftest import Hooks
+from tests.integration.test_pipeline import publish_spike
+
+pytestmark = pytest.mark.integration
+
+
+def test_routes_doubao_to_market_and_everything_to_all(broker, topics, httpserver, start_worker, tmp_path):
+    market = Hooks(httpserver, new_secret(), "/market")
+    everything = Hooks(httpserver, market.secret, "/all")
+    config = tmp_path / "alerts.yaml"
+    config.write_text(f"""
+route:
+  receiver: all
+  group_by: [rule, app_id]
+  group_wait: 0s
+  routes:
+    - matchers: ['app_id="doubao"']
+      receiver: market
+      continue: true
+    - receiver: all
+receivers:
+  - name: market
+    webhook_configs: [{{url: "{market.url}", secret_env: HOOK_SECRET}}]
+  - name: all
+    webhook_configs: [{{url: "{everything.url}", secret_env: HOOK_SECRET}}]
+    jsonl_configs: [{{path: "{tmp_path / 'audit.jsonl'}"}}]
+""")
+    w = start_worker(topics, APPWATCH_ALERTS_CONFIG=str(config), HOOK_SECRET=market.secret)
+    publish_spike(broker, topics, "doubao", 800_000)
+    publish_spike(broker, topics, "kimi", 250_000)
+    everything.wait(lambda r: len(r) >= 2, 30, "both alerts at the catch-all receiver")
+    market.wait(lambda r: len(r) >= 1, 30, "the Doubao alert at the market receiver")
+    assert [p["data"]["labels"]["app_id"] for _, p in market.verified()] == ["doubao"]
+    assert sorted(p["data"]["labels"]["app_id"] for _, p in everything.verified()) == ["doubao", "kimi"]
+    assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 2
+    assert w.metric("appwatch_notifications_total", receiver="market/webhook/0", outcome="sent") == 1
