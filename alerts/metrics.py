@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class DeliveryMetrics:
@@ -17,6 +17,10 @@ class DeliveryMetrics:
             "appwatch_notification_seconds", "Time to deliver one notification, retries included",
             ["receiver"], registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+        self.silenced = Counter(
+            "appwatch_alerts_silenced_total", "Alerts muted by a silence, not sent", registry=registry)
+        self.silences = Gauge(
+            "appwatch_silences_active", "Silences in force on this worker", registry=registry)
         self.inhibited = Counter(
             "appwatch_alerts_inhibited_total", "Alerts muted by an inhibit rule", registry=registry)
         self.deduplicated = Counter(

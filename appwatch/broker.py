@@ -93,8 +93,9 @@ def create_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:
     try:
         existing = set(admin.list_topics())
         counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts)},
-                  topics.control: 1}
-        new = [NewTopic(n, c, 1, topic_configs=TOPIC_CONFIGS)
+                  topics.control: 1, topics.silences: 1}
+        configs = {topics.silences: {**TOPIC_CONFIGS, "cleanup.policy": "compact"}}
+        new = [NewTopic(n, c, 1, topic_configs=configs.get(n, TOPIC_CONFIGS))
                for n, c in counts.items() if n not in existing]
         if new:
             try:

@@ -397,6 +397,101 @@ def alerts_list(
     out.print(table)
 
 
+silence_cli = typer.Typer(help="Silences: mute matching alerts for a while.", no_args_is_help=True)
+cli.add_typer(silence_cli, name="silence")
+
+
+def _silences(s: Settings) -> dict:
+    """Every silence on the topic, the last record of each id."""
+    from kafka import KafkaConsumer
+
+    from alerts.silence import Silence
+
+    consumer = KafkaConsumer(_topics(s).silences, bootstrap_servers=s.bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    found = {}
+    for msg in consumer:
+        try:
+            sil = Silence.model_validate_json(msg.value)
+        except ValueError:
+            continue
+        found[sil.id] = sil
+    consumer.close()
+    return found
+
+
+def _need_broker(s: Settings) -> None:
+    if not s.broker:
+        err.print("[red]APPWATCH_BROKER is not set[/]: silences live in the broker's silences topic")
+        raise typer.Exit(2)
+
+
+def _publish_silence(s: Settings, sil) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=s.bootstrap, acks="all")
+    producer.send(_topics(s).silences, key=sil.id.encode(), value=sil.to_json()).get(30)
+    producer.close()
+
+
+@silence_cli.command("add")
+def silence_add(
+    matcher: list[str] = typer.Option(..., "--matcher", "-m", help='e.g. -m \'app_id="kimi"\''),
+    duration: str = typer.Option("2h", help="How long: 30m, 2h, 1d ..."),
+    author: str = typer.Option(os.environ.get("USER", "appwatch"), help="Who"),
+    comment: str = typer.Option(..., help="Why"),
+) -> None:
+    """Mute alerts whose labels match every matcher, from now for DURATION."""
+    from pydantic import TypeAdapter
+
+    from alerts.silence import Silence, dump_matchers
+    from alerts.yamlfile import Duration
+
+    s = settings()
+    _need_broker(s)
+    try:
+        seconds = TypeAdapter(Duration).validate_python(duration)
+        sil = Silence(matchers=matcher, ends_at=time.time() + seconds, created_by=author, comment=comment)
+    except ValidationError as exc:
+        err.print(f"[red]bad silence[/]: {exc.errors(include_url=False)[0]['msg']}")
+        raise typer.Exit(2) from None
+    _publish_silence(s, sil)
+    out.print(f"{sil.id}  {dump_matchers(sil)}  until {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(sil.ends_at))}")
+
+
+@silence_cli.command("list")
+def silence_list(all_: bool = typer.Option(False, "--all", help="Expired ones too")) -> None:
+    """The silences in force (or all of them)."""
+    from rich.table import Table
+
+    from alerts.silence import dump_matchers
+
+    s = settings()
+    _need_broker(s)
+    now = time.time()
+    table = Table()
+    for col in ("id", "matchers", "ends", "by", "comment", "state"):
+        table.add_column(col)
+    for sil in sorted(_silences(s).values(), key=lambda x: x.ends_at):
+        if all_ or sil.ends_at > now:
+            table.add_row(sil.id, dump_matchers(sil), time.strftime("%Y-%m-%d %H:%M", time.localtime(sil.ends_at)),
+                          sil.created_by, sil.comment, "active" if sil.active(now) else "expired")
+    out.print(table)
+
+
+@silence_cli.command("expire")
+def silence_expire(silence_id: str = typer.Argument(..., help="The silence id")) -> None:
+    """End a silence now."""
+    s = settings()
+    _need_broker(s)
+    sil = _silences(s).get(silence_id)
+    if sil is None:
+        err.print(f"[red]no silence {silence_id}[/]")
+        raise typer.Exit(1)
+    _publish_silence(s, sil.model_copy(update={"ends_at": min(sil.ends_at, time.time())}))
+    out.print(f"expired {silence_id}")
+
+
 connectors_cli = typer.Typer(help="Connector configuration.", no_args_is_help=True)
 cli.add_typer(connectors_cli, name="connectors")
 

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import faust
 import orjson
+from aiokafka import AIOKafkaConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,9 +28,11 @@ from prometheus_client import (
 )
 
 from alerts.dispatch import Dispatcher
+from alerts.group import routing_labels
 from alerts.metrics import DeliveryMetrics
 from alerts.model import Alert
 from alerts.notify import Notifier
+from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
 from streams import dlq, rules
 from streams.engine import Engine
@@ -200,10 +203,37 @@ def create_app(
             for alert in out:
                 await emit(engine.correlate(alert, control_state))
 
+    silences: dict[str, Silence] = {}
+    state.silences = silences
+    delivery_metrics.silences.set_function(lambda: sum(x.active(time.time()) for x in silences.values()))
+    silences_topic = app.topic(topics.silences, partitions=1, **raw)
+
+    @app.task
+    async def follow_silences():
+        """Every worker reads the whole compacted silences topic, outside the group."""
+        consumer = AIOKafkaConsumer(topics.silences, bootstrap_servers=settings.bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=50)
+        await consumer.start()
+        try:
+            async for msg in consumer:
+                try:
+                    s = Silence.model_validate_json(msg.value)
+                except ValueError as exc:
+                    log.warning("bad silence record at offset %d: %s", msg.offset, exc)
+                    continue
+                silences[s.id] = s
+        finally:
+            await consumer.stop()
+
     @app.agent(alerts_topic, name="dispatch")
     async def dispatch(stream):
         async for raw_msg in stream:
             alert = Alert.model_validate_json(raw_msg)
+            muted = silenced(routing_labels(alert), silences, time.time())
+            if muted is not None:
+                delivery_metrics.silenced.inc()
+                log.info("alert %s silenced by %s", alert.alert_id, muted.id)
+                continue
             if pipeline is None:
                 await dispatcher.dispatch(alert, delivered)
                 continue
@@ -231,6 +261,30 @@ def create_app(
     @app.page("/metrics")
     async def metrics_view(web, request):
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/api/silences")
+    class SilencesView(faust.web.View):
+        async def get(self, request):
+            now = time.time()
+            return self.json([s.model_dump() for s in silences.values() if s.ends_at > now])
+
+        async def post(self, request):
+            try:
+                s = Silence.model_validate(await request.json())
+            except ValueError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            await silences_topic.send(key=s.id.encode(), value=s.to_json())
+            return self.json(s.model_dump(), status=201)
+
+    @app.page("/api/silences/{silence_id}/expire")
+    class ExpireView(faust.web.View):
+        async def post(self, request, silence_id):
+            s = silences.get(silence_id)
+            if s is None:
+                return self.json({"error": f"no silence {silence_id}"}, status=404)
+            ended = s.model_copy(update={"ends_at": min(s.ends_at, time.time())})
+            await silences_topic.send(key=s.id.encode(), value=ended.to_json())
+            return self.json(ended.model_dump())
 
     @app.page("/healthz")
     async def healthz(web, request):

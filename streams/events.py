@@ -180,6 +180,11 @@ class Topics:
         return f"{self.prefix}internal.control"
 
     @property
+    def silences(self) -> str:
+        """Compacted, one partition: every worker reads all of it."""
+        return f"{self.prefix}silences"
+
+    @property
     def events(self) -> tuple[str, str, str]:
         return (self.metrics, self.ranks, self.news)
 
