@@ -25,6 +25,7 @@ from tenacity import (
 from alerts.metrics import DeliveryMetrics
 from alerts.model import Alert
 from alerts.notify import Notifier, Result
+from alerts.ssrf import BlockedAddress
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ async def deliver(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_age),
         wait=wait_exponential_jitter(initial=policy.initial, max=policy.max_wait, jitter=policy.initial),
-        retry=retry_if_result(lambda r: r[0]),
+        retry=retry_if_result(lambda r: r[0] and not isinstance(r[1], BlockedAddress)),
         retry_error_callback=lambda state: state.outcome.result(),
         sleep=sleep,
         before_sleep=lambda s: log.warning(
@@ -62,6 +63,7 @@ async def deliver(
             alert.alert_id, s.outcome.result()[1]),
     )
     retry, err = await retrying(attempt)
+    retry = retry and not isinstance(err, BlockedAddress)  # a refused address is final
     outcome = "sent" if err is None else ("gave_up" if retry else "failed")
     if err is not None:
         log.error("%s: %s %s: %s", notifier.name, outcome, alert.alert_id, err)

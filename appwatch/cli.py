@@ -350,6 +350,51 @@ def alerts_check_config(file: Path = typer.Argument(..., help="Alerts config YAM
     out.print(f"ok  {len(cfg.inhibit_rules)} inhibit rules", highlight=False)
 
 
+@alerts_cli.command("test")
+def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATCH_ALERTS_CONFIG")) -> None:
+    """Send a test notification through one receiver's every integration; exit 1 if any fails."""
+    from prometheus_client import CollectorRegistry
+
+    from alerts import yamlfile
+    from alerts.config import AlertsConfig
+    from alerts.dispatch import RetryPolicy, deliver
+    from alerts.metrics import DeliveryMetrics
+    from alerts.model import Alert, alert_id
+    from alerts.pipeline import build
+    from alerts.redact import SecretError
+    from alerts.ssrf import BlockedURL
+
+    s = settings()
+    if not s.alerts_config:
+        err.print("[red]APPWATCH_ALERTS_CONFIG is not set[/]")
+        raise typer.Exit(2)
+    try:
+        cfg = yamlfile.load(s.alerts_config, AlertsConfig)
+        found = [r for r in cfg.receivers if r.name == receiver]
+        if not found:
+            err.print(f"[red]no receiver {receiver!r}[/] (known: {', '.join(r.name for r in cfg.receivers)})")
+            raise typer.Exit(2)
+        notifiers = build(found[0], [*cfg.allow_hosts, *s.allow_hosts], out)
+    except (ConfigError, SecretError, BlockedURL) as exc:
+        err.print(f"[bold red]invalid alerts config[/]\n{exc}", highlight=False)
+        raise typer.Exit(2) from None
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    labels = {"app_id": "appwatch", "receiver": receiver}
+    alert = Alert(alert_id=alert_id("appwatch-test", labels, now), rule="appwatch-test", kind="test",
+                  severity="info", labels=labels, event_ts=now,
+                  summary=f"Test notification from appwatch to receiver {receiver}")
+    metrics = DeliveryMetrics(CollectorRegistry())
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(*(deliver(n, alert, RetryPolicy(max_attempts=3, initial=0.5), metrics)
+                                           for n in notifiers)))
+
+    outcomes = asyncio.run(main())
+    for n, outcome in zip(notifiers, outcomes):
+        out.print(f"{outcome:<8} {n.name}", highlight=False)
+    raise typer.Exit(0 if all(o == "sent" for o in outcomes) else 1)
+
+
 @alerts_cli.command("list")
 def alerts_list(
     since: str = typer.Option("24h", help="How far back: 30m, 24h, 7d ..."),

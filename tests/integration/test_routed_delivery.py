@@ -39,3 +39,28 @@ receivers:
     assert sorted(p["data"]["labels"]["app_id"] for _, p in everything.verified()) == ["doubao", "kimi"]
     assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 2
     assert w.metric("appwatch_notifications_total", receiver="market/webhook/0", outcome="sent") == 1
+
+
+def test_alerts_test_sends_through_one_receiver(hooks, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "alerts.yaml"
+    config.write_text(f"""
+route: {{receiver: ops}}
+receivers:
+  - name: ops
+    webhook_configs: [{{url: "{hooks.url}", secret_env: HOOK_SECRET}}]
+""")
+    env = {**os.environ, "APPWATCH_ALERTS_CONFIG": str(config), "HOOK_SECRET": hooks.secret,
+           "APPWATCH_ALLOW_HOSTS": "localhost"}
+    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "test", "--receiver", "ops"], env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    assert "sent     ops/webhook/0" in r.stdout.decode()
+    ((_, payload),) = hooks.verified()
+    assert payload["data"]["rule"] == "appwatch-test"
+    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "test", "--receiver", "nope"], env=env,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 2 and "no receiver 'nope'" in r.stderr.decode()

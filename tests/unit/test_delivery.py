@@ -153,3 +153,18 @@ def test_jsonl_notifier_reports_disk_errors_as_retryable(tmp_path):
     (tmp_path / "file").write_text("")
     retry, err = asyncio.run(JsonlNotifier(tmp_path / "file" / "x.jsonl").notify(alert()))
     assert retry and isinstance(err, OSError)
+
+
+def test_a_blocked_address_is_final_whatever_the_notifier_says():
+    from alerts.ssrf import BlockedAddress
+
+    class Blocked:
+        name, calls = "x", 0
+
+        async def notify(self, a):
+            self.calls += 1
+            return True, BlockedAddress("169.254.169.254 is link-local")
+
+    n = Blocked()
+    result, reg, waits = run_dispatch([n], {})
+    assert result == {"x": "failed"} and n.calls == 1 and waits == []
