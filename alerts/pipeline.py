@@ -4,8 +4,9 @@ Used when an alerts config file is given (``APPWATCH_ALERTS_CONFIG``). Each
 receiver has its own queue and task, so a slow or dead receiver never delays
 the others. Time comes from an injected clock; ``run()`` flushes due groups.
 
-Known gap (the outbox comes next): an alert accepted into a group lives in
-memory until its notification is sent, so a crash in between loses it.
+The worker keeps an outbox (a Faust table) of accepted alerts and clears an
+entry through ``on_sent`` once its notification went out; after a crash the
+restarted worker accepts the outbox again, and receivers dedup by webhook-id.
 """
 
 from __future__ import annotations
@@ -87,8 +88,11 @@ class Pipeline:
     def __init__(self, config: AlertsConfig, receivers: dict[str, list[Notifier]],
                  metrics: DeliveryMetrics, policy: RetryPolicy = RetryPolicy(),
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 on_sent: Callable[[Notification], Awaitable[None]] | None = None) -> None:
+        """``on_sent(notification)`` runs once a notification's deliveries have ended."""
         self.config, self.receivers, self.metrics = config, receivers, metrics
+        self.on_sent = on_sent
         self.policy, self.clock, self.sleep = policy, clock, sleep
         self.grouper = Grouper()
         self.firing: dict[str, dict[str, str]] = {}  # alert_id -> routing labels, for inhibition
@@ -125,6 +129,8 @@ class Pipeline:
             n = await queue.get()
             await asyncio.gather(*(deliver(_Grouped(x, n), n.alerts[0], self.policy, self.metrics, self.sleep)
                                    for x in self.receivers.get(receiver, [])))
+            if self.on_sent is not None:
+                await self.on_sent(n)
             queue.task_done()
 
     async def run(self) -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -152,6 +153,15 @@ def create_app(
     dlq_out = app.topic(topics.dlq, **raw)
     control = app.topic(topics.control, partitions=1, **raw)
     alerts_topic = app.topic(topics.alerts, **raw)
+    outbox = app.Table("outbox", partitions=settings.partitions)
+    sent_topic = app.topic(topics.outbox_done, **raw)
+
+    async def on_sent(notification) -> None:
+        for a in notification.alerts:
+            await sent_topic.send(key=a.alert_id.encode(), value=f"{a.alert_id}:{a.status}".encode())
+
+    if pipeline is not None:
+        pipeline.on_sent = on_sent
     heartbeats: dict[str, float] = {}
 
     async def emit(alert: Alert) -> None:
@@ -225,9 +235,13 @@ def create_app(
         finally:
             await consumer.stop()
 
-    @app.agent(alerts_topic, name="dispatch")
+    @app.agent(app.topic(topics.alerts, topics.outbox_done, **raw), name="dispatch")
     async def dispatch(stream):
-        async for raw_msg in stream:
+        async for event in stream.events():
+            raw_msg = event.value
+            if event.message.topic == topics.outbox_done:
+                outbox.pop(raw_msg.decode(), None)  # its notification went out
+                continue
             alert = Alert.model_validate_json(raw_msg)
             muted = silenced(routing_labels(alert), silences, time.time())
             if muted is not None:
@@ -241,12 +255,20 @@ def create_app(
             if delivered.get(key):
                 delivery_metrics.deduplicated.inc()
                 continue
+            outbox[key] = alert.model_dump(mode="json")  # recorded before it is sent
             pipeline.accept(alert)
             delivered[key] = {"routed": True}
 
     if pipeline is not None:
         @app.task
         async def deliver_groups():
+            while not state.ready:
+                await asyncio.sleep(0.05)
+            pending = [Alert.model_validate(v) for v in list(outbox.values())]
+            for alert in pending:  # accepted before a crash, never sent: send again
+                pipeline.accept(alert)
+            if pending:
+                log.warning("outbox: %d alerts accepted again after a restart", len(pending))
             await pipeline.run()
 
     @app.timer(SWEEP_EVERY, on_leader=True)

@@ -180,6 +180,11 @@ class Topics:
         return f"{self.prefix}internal.control"
 
     @property
+    def outbox_done(self) -> str:
+        """Internal, as many partitions as ``alerts``: "this notification went out"."""
+        return f"{self.prefix}internal.outbox-done"
+
+    @property
     def silences(self) -> str:
         """Compacted, one partition: every worker reads all of it."""
         return f"{self.prefix}silences"
