@@ -52,9 +52,16 @@ async def deliver(
         return await notifier.notify(alert)
 
     started = time.monotonic()
+    backoff = wait_exponential_jitter(initial=policy.initial, max=policy.max_wait, jitter=policy.initial)
+
+    def wait(state) -> float:
+        """The backoff, or longer when the receiver said Retry-After (429, 503)."""
+        hint = getattr(state.outcome.result()[1], "retry_after", None)
+        return max(backoff(state), min(float(hint), policy.max_age)) if hint else backoff(state)
+
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_age),
-        wait=wait_exponential_jitter(initial=policy.initial, max=policy.max_wait, jitter=policy.initial),
+        wait=wait,
         retry=retry_if_result(lambda r: r[0] and not isinstance(r[1], BlockedAddress)),
         retry_error_callback=lambda state: state.outcome.result(),
         sleep=sleep,
@@ -62,14 +69,24 @@ async def deliver(
             "%s: attempt %d for %s failed: %s", notifier.name, s.attempt_number,
             alert.alert_id, s.outcome.result()[1]),
     )
-    retry, err = await retrying(attempt)
+    metrics.in_flight.labels(notifier.name).inc()
+    try:
+        retry, err = await retrying(attempt)
+    finally:
+        metrics.in_flight.labels(notifier.name).dec()
     retry = retry and not isinstance(err, BlockedAddress)  # a refused address is final
     outcome = "sent" if err is None else ("gave_up" if retry else "failed")
     if err is not None:
         log.error("%s: %s %s: %s", notifier.name, outcome, alert.alert_id, err)
-    metrics.notifications.labels(notifier.name, outcome).inc()
+    metrics.notifications.labels(notifier.name, integration(notifier), outcome).inc()
     metrics.latency.labels(notifier.name).observe(time.monotonic() - started)
     return outcome
+
+
+def integration(notifier: Notifier) -> str:
+    """webhook, slack, alertmanager, pagerduty, console, jsonl ... from the class name."""
+    inner = getattr(notifier, "inner", notifier)  # through adapters
+    return type(inner).__name__.removesuffix("Notifier").lower() or "custom"
 
 
 class Dispatcher:

@@ -8,8 +8,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class DeliveryMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.notifications = Counter(
-            "appwatch_notifications_total", "Notifications by receiver and outcome",
-            ["receiver", "outcome"], registry=registry)
+            "appwatch_notifications_total", "Notifications by receiver, integration and outcome",
+            ["receiver", "integration", "outcome"], registry=registry)
+        self.in_flight = Gauge(
+            "appwatch_notifications_in_flight", "Deliveries under way, retries included",
+            ["receiver"], registry=registry)
         self.attempts = Counter(
             "appwatch_notification_attempts_total", "Delivery attempts, retries included",
             ["receiver"], registry=registry)

@@ -71,6 +71,7 @@ class _Grouped:
 
     def __init__(self, notifier: Notifier, notification: Notification) -> None:
         self.name = notifier.name
+        self.inner = notifier
         self._n, self._ntf = notifier, notification
 
     async def notify(self, _alert: Alert) -> Result:

@@ -26,15 +26,17 @@ from standardwebhooks import Webhook
 
 from alerts.model import Alert
 from alerts.notify import Result
+from alerts.retry import retry_after
 from alerts.ssrf import BlockedAddress, Guard, GuardedTransport
 
 RETRY_STATUS = {408, 425, 429}
 
 
 class WebhookError(Exception):
-    def __init__(self, status: int, body: str) -> None:
+    def __init__(self, status: int, body: str, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status}: {body[:200]}")
         self.status = status
+        self.retry_after = retry_after  # seconds, from a 429/503 Retry-After
 
 
 def message_id(alert: Alert) -> str:
@@ -89,7 +91,8 @@ class WebhookNotifier:
         if resp.is_success:
             return False, None
         retry = resp.status_code in RETRY_STATUS or resp.status_code >= 500
-        return retry, WebhookError(resp.status_code, resp.text)
+        hint = retry_after(resp.headers.get("retry-after"), self._clock())
+        return retry, WebhookError(resp.status_code, resp.text, hint)
 
     async def aclose(self) -> None:
         await self._client.aclose()

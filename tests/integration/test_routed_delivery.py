@@ -38,7 +38,9 @@ receivers:
     assert [p["data"]["labels"]["app_id"] for _, p in market.verified()] == ["doubao"]
     assert sorted(p["data"]["labels"]["app_id"] for _, p in everything.verified()) == ["doubao", "kimi"]
     assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 2
-    assert w.metric("appwatch_notifications_total", receiver="market/webhook/0", outcome="sent") == 1
+    assert w.metric("appwatch_notifications_total", receiver="market/webhook/0", integration="webhook",
+                    outcome="sent") == 1
+    assert w.metric("appwatch_notifications_total", integration="jsonl", outcome="sent") == 2
 
 
 def test_alerts_test_sends_through_one_receiver(hooks, tmp_path):

@@ -104,7 +104,9 @@ def test_retries_with_growing_backoff_then_sends():
     result, reg, waits = run_dispatch([n], {})
     assert result == {"hook": "sent"} and n.calls == 3
     assert len(waits) == 2 and waits[1] > waits[0] - 1  # exponential with jitter <= initial
-    assert reg.get_sample_value("appwatch_notifications_total", {"receiver": "hook", "outcome": "sent"}) == 1
+    assert reg.get_sample_value("appwatch_notifications_total",
+                                {"receiver": "hook", "integration": "flaky", "outcome": "sent"}) == 1
+    assert reg.get_sample_value("appwatch_notifications_in_flight", {"receiver": "hook"}) == 0
     assert reg.get_sample_value("appwatch_notification_attempts_total", {"receiver": "hook"}) == 3
 
 
@@ -168,3 +170,22 @@ def test_a_blocked_address_is_final_whatever_the_notifier_says():
     n = Blocked()
     result, reg, waits = run_dispatch([n], {})
     assert result == {"x": "failed"} and n.calls == 1 and waits == []
+
+
+def test_retry_after_from_the_receiver_stretches_the_backoff():
+    from alerts.notify.webhook import WebhookError
+
+    class Limited:
+        name, calls = "hook", 0
+
+        async def notify(self, a):
+            self.calls += 1
+            return (True, WebhookError(429, "slow down", retry_after=7.0)) if self.calls == 1 else (False, None)
+
+    result, _, waits = run_dispatch([Limited()], {})
+    assert result == {"hook": "sent"} and waits[0] >= 7.0
+
+
+def test_webhook_error_carries_retry_after():
+    r, err = asyncio.run(notifier(lambda req: httpx.Response(503, headers={"Retry-After": "12"})).notify(alert()))
+    assert r and err.retry_after == 12.0
