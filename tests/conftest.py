@@ -24,6 +24,17 @@ from streams.events import Topics
 LOGS = Path(os.environ.get("APPWATCH_TEST_LOGS", "/tmp/appwatch-test-logs"))
 
 
+def terminate(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``: every process a test starts ends in teardown."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def wait_until(pred: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
     """Poll ``pred`` until it is truthy; fail the test naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -109,13 +120,7 @@ class WorkerProc:
         return total
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc, timeout)
 
 
 @pytest.fixture

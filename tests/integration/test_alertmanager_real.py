@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -30,7 +29,7 @@ from alerts.notify.alertmanager import (
     parse_ts,
 )
 from appwatch.broker import free_port
-from tests.conftest import Hooks, wait_until
+from tests.conftest import Hooks, terminate, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -63,13 +62,7 @@ class Alertmanager:
         return self.log.read_text(errors="replace")[-3000:]
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
+        terminate(self.proc, timeout)
 
 
 @pytest.fixture
