@@ -28,6 +28,7 @@ from alerts.notify import Notifier, Result
 from alerts.ssrf import BlockedAddress
 
 log = logging.getLogger(__name__)
+OnFailed = Callable[[Notifier, Alert, Exception], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,18 @@ async def deliver(
     policy: RetryPolicy,
     metrics: DeliveryMetrics,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    disabled: set[str] | None = None,
+    on_failed: OnFailed | None = None,
 ) -> str:
-    """Deliver with backoff; return the outcome: ``sent``, ``failed`` or ``gave_up``."""
+    """Deliver with backoff; return the outcome: ``sent``, ``failed``, ``gave_up``,
+    ``gone`` (410: the receiver is disabled from now on) or ``disabled``.
+
+    ``on_failed(notifier, alert, error)`` gets the permanent failures (other 4xx,
+    410), for the notifications DLQ.
+    """
+    if disabled is not None and notifier.name in disabled:
+        metrics.notifications.labels(notifier.name, integration(notifier), "disabled").inc()
+        return "disabled"
 
     async def attempt() -> Result:
         metrics.attempts.labels(notifier.name).inc()
@@ -76,8 +87,16 @@ async def deliver(
         metrics.in_flight.labels(notifier.name).dec()
     retry = retry and not isinstance(err, BlockedAddress)  # a refused address is final
     outcome = "sent" if err is None else ("gave_up" if retry else "failed")
+    if err is not None and (getattr(err, "gone", False) or getattr(err, "status", None) == 410):
+        outcome = "gone"
+        if disabled is not None:
+            disabled.add(notifier.name)
+        metrics.disabled.labels(notifier.name).set(1)
+        log.error("%s: the receiver answered 410 Gone; it is disabled until restart", notifier.name)
     if err is not None:
         log.error("%s: %s %s: %s", notifier.name, outcome, alert.alert_id, err)
+        if on_failed is not None and outcome in ("failed", "gone"):
+            await on_failed(notifier, alert, err)
     metrics.notifications.labels(notifier.name, integration(notifier), outcome).inc()
     metrics.latency.labels(notifier.name).observe(time.monotonic() - started)
     return outcome
@@ -101,6 +120,8 @@ class Dispatcher:
         self.metrics = metrics
         self.policy = policy
         self.sleep = sleep
+        self.disabled: set[str] = set()
+        self.on_failed: OnFailed | None = None
 
     async def dispatch(self, alert: Alert, done: MutableMapping[str, dict]) -> dict[str, str]:
         """Send to every receiver that has not had this alert yet; return new outcomes."""
@@ -111,7 +132,8 @@ class Dispatcher:
             self.metrics.deduplicated.inc()
             return {}
         outcomes = await asyncio.gather(
-            *(deliver(n, alert, self.policy, self.metrics, self.sleep) for n in pending))
+            *(deliver(n, alert, self.policy, self.metrics, self.sleep, self.disabled, self.on_failed)
+              for n in pending))
         new = {n.name: o for n, o in zip(pending, outcomes)}
         done[key] = {**record, **new}
         return new

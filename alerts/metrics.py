@@ -10,6 +10,9 @@ class DeliveryMetrics:
         self.notifications = Counter(
             "appwatch_notifications_total", "Notifications by receiver, integration and outcome",
             ["receiver", "integration", "outcome"], registry=registry)
+        self.disabled = Gauge(
+            "appwatch_receiver_disabled", "1 once a receiver answered 410 Gone (until restart)",
+            ["receiver"], registry=registry)
         self.in_flight = Gauge(
             "appwatch_notifications_in_flight", "Deliveries under way, retries included",
             ["receiver"], registry=registry)

@@ -94,6 +94,8 @@ class Pipeline:
         """``on_sent(notification)`` runs once a notification's deliveries have ended."""
         self.config, self.receivers, self.metrics = config, receivers, metrics
         self.on_sent = on_sent
+        self.on_failed = None  # (notifier, alert, error) for the notifications DLQ
+        self.disabled: set[str] = set()
         self.policy, self.clock, self.sleep = policy, clock, sleep
         self.grouper = Grouper()
         self.firing: dict[str, dict[str, str]] = {}  # alert_id -> routing labels, for inhibition
@@ -128,7 +130,8 @@ class Pipeline:
         queue = self.queues.setdefault(receiver, asyncio.Queue())
         while True:
             n = await queue.get()
-            await asyncio.gather(*(deliver(_Grouped(x, n), n.alerts[0], self.policy, self.metrics, self.sleep)
+            await asyncio.gather(*(deliver(_Grouped(x, n), n.alerts[0], self.policy, self.metrics, self.sleep,
+                                           self.disabled, self.on_failed)
                                    for x in self.receivers.get(receiver, [])))
             if self.on_sent is not None:
                 await self.on_sent(n)

@@ -92,7 +92,8 @@ def create_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin")
     try:
         existing = set(admin.list_topics())
-        counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts, topics.outbox_done)},
+        counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts, topics.outbox_done,
+                                             topics.notifications_dlq)},
                   topics.control: 1, topics.silences: 1}
         configs = {topics.silences: {**TOPIC_CONFIGS, "cleanup.policy": "compact"}}
         new = [NewTopic(n, c, 1, topic_configs=configs.get(n, TOPIC_CONFIGS))

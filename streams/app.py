@@ -160,8 +160,17 @@ def create_app(
         for a in notification.alerts:
             await sent_topic.send(key=a.alert_id.encode(), value=f"{a.alert_id}:{a.status}".encode())
 
+    notifications_dlq = app.topic(topics.notifications_dlq, **raw)
+
+    async def on_failed(notifier, alert: Alert, error: Exception) -> None:
+        await notifications_dlq.send(key=alert.alert_id.encode(), value=orjson.dumps({
+            "receiver": notifier.name, "status": getattr(error, "status", None), "error": str(error),
+            "alert": alert.model_dump(mode="json"), "failed_at": time.time()}))
+
+    dispatcher.on_failed = on_failed
     if pipeline is not None:
         pipeline.on_sent = on_sent
+        pipeline.on_failed = on_failed
     heartbeats: dict[str, float] = {}
 
     async def emit(alert: Alert) -> None:

@@ -180,6 +180,11 @@ class Topics:
         return f"{self.prefix}internal.control"
 
     @property
+    def notifications_dlq(self) -> str:
+        """Notifications that failed for good (4xx, 410), with the response."""
+        return f"{self.prefix}notifications.dlq"
+
+    @property
     def outbox_done(self) -> str:
         """Internal, as many partitions as ``alerts``: "this notification went out"."""
         return f"{self.prefix}internal.outbox-done"

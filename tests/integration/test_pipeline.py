@@ -175,3 +175,17 @@ def test_metrics_move(broker, topics, start_worker):
     wait_until(lambda: w.metric("appwatch_events_total", type="app.metric", source="test") == 1,
                20, "the event counter")
     assert w.metric("appwatch_app_downloads", app_id="kimi", country="cn") == 280_000
+
+
+def test_a_permanent_4xx_goes_to_the_notifications_dlq(broker, topics, hooks, start_worker):
+    hooks.statuses = [400]
+    signed_worker(start_worker, topics, hooks)
+    publish_spike(broker, topics, "kimi", 250_000)
+    hooks.wait(lambda r: len(r) >= 1, 30, "the rejected delivery")
+    consumer = KafkaConsumer(topics.notifications_dlq, bootstrap_servers=broker, auto_offset_reset="earliest",
+                             consumer_timeout_ms=15_000)
+    record = orjson.loads(next(iter(consumer)).value)
+    consumer.close()
+    assert record["receiver"] == "webhook" and record["status"] == 400
+    assert record["alert"]["labels"]["app_id"] == "kimi"
+    assert len(hooks.requests) == 1  # a 400 is not retried

@@ -189,3 +189,35 @@ def test_retry_after_from_the_receiver_stretches_the_backoff():
 def test_webhook_error_carries_retry_after():
     r, err = asyncio.run(notifier(lambda req: httpx.Response(503, headers={"Retry-After": "12"})).notify(alert()))
     assert r and err.retry_after == 12.0
+
+
+def test_410_disables_the_receiver_and_permanent_failures_reach_the_dlq():
+    from alerts.notify.webhook import WebhookError
+
+    class Gone:
+        name, calls = "old", 0
+
+        async def notify(self, a):
+            self.calls += 1
+            return False, WebhookError(410, "gone")
+
+    class Bad:
+        name, calls = "bad", 0
+
+        async def notify(self, a):
+            self.calls += 1
+            return False, WebhookError(400, "no such channel")
+
+    registry, failed = CollectorRegistry(), []
+
+    async def on_failed(n, a, err):
+        failed.append((n.name, err.status))
+
+    d = Dispatcher([Gone(), Bad()], DeliveryMetrics(registry), RetryPolicy(max_attempts=2))
+    d.on_failed = on_failed
+    first = asyncio.run(d.dispatch(alert(), {}))
+    assert first == {"old": "gone", "bad": "failed"}
+    assert sorted(failed) == [("bad", 400), ("old", 410)]
+    assert registry.get_sample_value("appwatch_receiver_disabled", {"receiver": "old"}) == 1
+    again = asyncio.run(d.dispatch(alert(summary="next"), {}))
+    assert again["old"] == "disabled" and d.notifiers[0].calls == 1
