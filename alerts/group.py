@@ -22,7 +22,7 @@ from alerts.route import Resolved
 def routing_labels(alert: Alert) -> dict[str, str]:
     """The labels routes, inhibitions and silences see."""
     return {**alert.labels, "alertname": alert.rule, "rule": alert.rule,
-            "severity": alert.severity, "kind": alert.kind}
+            "severity": alert.severity, "kind": alert.kind, "alert_id": alert.alert_id}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,8 +20,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from alerts import yamlfile
+from alerts.config import AlertsConfig
 from alerts.notify.console import ConsoleNotifier
+from alerts.notify.slack import SlackNotifier
 from alerts.notify.webhook import WebhookNotifier
+from alerts.pipeline import Pipeline
+from alerts.ssrf import Guard, GuardedTransport
 from appwatch import runner
 from appwatch.broker import free_port
 from appwatch.receiver import Receiver, new_secret
@@ -30,6 +36,20 @@ from connectors.publish import Publisher
 from streams.app import create_app
 from streams.events import Topics
 from streams.settings import Settings
+
+# Doubao alerts also go to a Slack-shaped receiver (the market desk); everything goes to
+# the console and the signed webhook. One notification per alert, sent at once.
+ROUTES = """
+route:
+  receiver: everything
+  group_by: [alert_id]
+  group_wait: 0s
+  group_interval: 1s
+  routes:
+    - {matchers: ['app_id="doubao"'], receiver: market-slack, continue: true}
+    - {receiver: everything}
+receivers: [{name: market-slack}, {name: everything}]
+"""
 
 
 @dataclass
@@ -71,25 +91,33 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
               webhook_secret: str | None, duration: float | None, live_seconds: float,
               stop: asyncio.Event) -> Stats:
     stats = Stats()
-    receiver = None
+    own_secret = webhook_secret if webhook_url else new_secret()
+
+    def on_delivery(payload: dict, latency: float | None) -> None:
+        data = payload["data"]
+        ms = f"{latency * 1000:.0f} ms after its event" if latency is not None else ""
+        if latency is not None:
+            stats.latencies.append(latency)
+        console.print(f"  [green]webhook[/] {payload['type']} {data['alert_id'][:12]} "
+                      f"signature verified, {ms}", highlight=False)
+
+    def on_slack(payload: dict) -> None:
+        header = next((b["text"]["text"] for b in payload.get("blocks", []) if b["type"] == "header"), "")
+        console.print(f"  [magenta]slack[/] #market-desk: {escape(header)}", highlight=False)
+
+    receiver = Receiver(own_secret, on_delivery, on_slack)
+    own_url = await receiver.start(free_port())
     if webhook_url is None:
-        webhook_secret = new_secret()
-
-        def on_delivery(payload: dict, latency: float | None) -> None:
-            data = payload["data"]
-            ms = f"{latency * 1000:.0f} ms after its event" if latency is not None else ""
-            if latency is not None:
-                stats.latencies.append(latency)
-            console.print(f"  [green]webhook[/] {payload['type']} {data['alert_id'][:12]} "
-                          f"signature verified, {ms}", highlight=False)
-
-        receiver = Receiver(webhook_secret, on_delivery)
-        webhook_url = await receiver.start(free_port())
+        webhook_url, webhook_secret = own_url, own_secret
     registry = CollectorRegistry()
-    allow = [*settings.allow_hosts, *(["127.0.0.1"] if receiver else [])]  # our own receiver
+    allow = [*settings.allow_hosts, "127.0.0.1"]  # our own receivers
     webhook = WebhookNotifier("webhook", webhook_url, webhook_secret, allow_hosts=allow)
-    app = create_app(settings, notifiers=[ConsoleNotifier(console), webhook], registry=registry,
-                     companies=catalog.shipped().companies())
+    slack = SlackNotifier(own_url.replace("/hook", "/slack"), name="market-slack",
+                          transport=GuardedTransport(Guard(frozenset(allow))))
+    receivers = {"market-slack": [slack], "everything": [ConsoleNotifier(console), webhook]}
+    config = yamlfile.parse(ROUTES, AlertsConfig, "<demo routes>")
+    app = create_app(settings, registry=registry, companies=catalog.shipped().companies(),
+                     pipeline_factory=lambda metrics: Pipeline(config, receivers, metrics))
     console.print(f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
                   f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
                   f"webhook {webhook_url}")
@@ -116,8 +144,8 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
     finally:
         await runner.stop(worker)
         await webhook.aclose()
-        if receiver:
-            await receiver.stop()
+        await slack.aclose()
+        await receiver.stop()
     summary(console, registry, stats)
     return stats
 

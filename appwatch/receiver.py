@@ -21,7 +21,9 @@ class Receiver:
     The latency is from the triggering event entering Kafka to receipt here.
     """
 
-    def __init__(self, secret: str, on_delivery: Callable[[dict, float | None], None]) -> None:
+    def __init__(self, secret: str, on_delivery: Callable[[dict, float | None], None],
+                 on_slack: Callable[[dict], None] | None = None) -> None:
+        self.on_slack = on_slack
         self.verifier = Webhook(secret)
         self.on_delivery = on_delivery
         self.seen: set[str] = set()
@@ -42,9 +44,17 @@ class Receiver:
             self.on_delivery(payload, now - observed if observed else None)
         return web.Response(status=204)
 
+    async def _slack(self, request: web.Request) -> web.Response:
+        """A Slack-shaped incoming webhook: JSON with ``text`` and ``blocks``, answers ``ok``."""
+        payload = await request.json()
+        if self.on_slack:
+            self.on_slack(payload)
+        return web.Response(text="ok")
+
     async def start(self, port: int) -> str:
         app = web.Application()
         app.router.add_post("/hook", self._hook)
+        app.router.add_post("/slack", self._slack)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()

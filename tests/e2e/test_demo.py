@@ -41,6 +41,7 @@ def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
     text = out.read_text()
     assert text.count("ALERT warning download-spike") == 2, text
     assert text.count("ALERT ") == 7
+    assert text.count("slack #market-desk") == 4  # the Doubao alerts, routed to the Slack-shaped receiver
     assert "invalid -> DLQ" in text and "│ 5 " in text.split("invalid -> DLQ")[1][:20]
     assert "alerts fired" in text
     assert len({msg_id for msg_id, _ in hooks.verified()}) == 7
