@@ -7,7 +7,7 @@ import sys
 
 from appwatch.broker import free_port
 from connectors import demo as scenario
-from tests.conftest import LOGS
+from tests.conftest import LOGS, wait_until
 
 
 def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
@@ -32,6 +32,8 @@ def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
         assert sorted(a["rule"] for a in alerts) == sorted([
             "talent-move", "talent-move", "user-milestone", "download-spike", "download-spike",
             "rank-number-one", "org-change"])
+        wait_until(lambda: out.read_text().count("slack #market-desk") >= 4, 30,
+                   "the four Doubao alerts at the Slack-shaped receiver")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
     finally:
