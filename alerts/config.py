@@ -50,10 +50,15 @@ class WebhookConfig(_Secret):
     secret_env: EnvName | None = None
     secret_file: str | None = None
     headers: dict[str, str] = {}
+    template: str | None = None  # Jinja2 (sandboxed): alert, type, timestamp; `| tojson`
 
     @model_validator(mode="after")
     def _secret(self) -> "WebhookConfig":
         self._one_of("secret_env", "secret_file", required=False)
+        if self.template:
+            from alerts.notify.webhook import _compile
+
+            _compile(self.template)
         return self
 
 

@@ -46,7 +46,7 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
     for i, c in enumerate(receiver.webhook_configs):
         secret = secret_from(env=c.secret_env, file=c.secret_file) if (c.secret_env or c.secret_file) else None
         out.append(WebhookNotifier(f"{name}/webhook/{i}", c.url, secret, headers=c.headers,
-                                   allow_hosts=allow_hosts))
+                                   allow_hosts=allow_hosts, template=c.template))
     for i, c in enumerate(receiver.slack_configs):
         url = secret_from(env=c.url_env, file=c.url_file, what=f"{name} slack url")
         guard.check_url(url)

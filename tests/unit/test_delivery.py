@@ -221,3 +221,24 @@ def test_410_disables_the_receiver_and_permanent_failures_reach_the_dlq():
     assert registry.get_sample_value("appwatch_receiver_disabled", {"receiver": "old"}) == 1
     again = asyncio.run(d.dispatch(alert(summary="next"), {}))
     assert again["old"] == "disabled" and d.notifiers[0].calls == 1
+
+
+def test_a_payload_template_shapes_the_body_and_is_signed():
+    secret, seen = new_secret(), []
+    template = '{"text": "{{ alert.summary }}", "app": {{ alert.labels.app_id | tojson }}, "kind": "{{ type }}"}'
+    n = notifier(lambda r: seen.append(r) or httpx.Response(200), secret, template=template)
+    assert asyncio.run(n.notify(alert())) == (False, None)
+    body = Webhook(secret).verify(seen[0].content, dict(seen[0].headers))
+    assert body == {"text": "豆包 <b>spike</b> [x]", "app": "doubao", "kind": "alert.firing"}
+
+
+def test_a_bad_template_or_an_unsafe_one_is_refused():
+    with pytest.raises(ValueError, match="webhook template, line 1"):
+        notifier(lambda r: httpx.Response(200), template="{% if %}")
+    sneaky = notifier(lambda r: httpx.Response(200), template="{{ alert.__class__.__mro__ }}")
+    from jinja2.exceptions import SecurityError
+
+    with pytest.raises(SecurityError):
+        sneaky.request(alert())
+    retry, err = asyncio.run(sneaky.notify(alert()))  # a notifier returns errors, never raises
+    assert retry is False and isinstance(err, SecurityError)
