@@ -36,7 +36,6 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
     from alerts.notify.pagerduty import PagerDutyNotifier
     from alerts.notify.slack import SlackNotifier
     from alerts.notify.webhook import WebhookNotifier
-
     from alerts.ssrf import Guard, GuardedTransport
 
     guard = Guard(frozenset(allow_hosts))

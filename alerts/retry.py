@@ -5,6 +5,13 @@ from __future__ import annotations
 import math
 from email.utils import parsedate_to_datetime
 
+RETRY_STATUS = frozenset({408, 425, 429})
+
+
+def retryable(status: int) -> bool:
+    """Whether an HTTP error status is worth another try: 408, 425, 429 and every 5xx."""
+    return status in RETRY_STATUS or status >= 500
+
 
 def retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""

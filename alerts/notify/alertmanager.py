@@ -44,8 +44,8 @@ import orjson
 
 from alerts.model import Alert
 from alerts.notify import Result
+from alerts.retry import retryable
 
-RETRY_STATUS = {408, 425, 429}
 FIRING_TTL = 3600.0  # seconds a firing alert stays active in Alertmanager without a resolve
 NEWS_LINES = 5
 TITLE_CHARS = 160
@@ -167,7 +167,7 @@ def error_message(resp: httpx.Response) -> str:
 def classify(resp: httpx.Response) -> Result:
     if resp.is_success:
         return False, None
-    retry = resp.status_code in RETRY_STATUS or resp.status_code >= 500
+    retry = retryable(resp.status_code)
     return retry, AlertmanagerError(resp.status_code, error_message(resp))
 
 

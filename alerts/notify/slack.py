@@ -34,7 +34,7 @@ import orjson
 
 from alerts.model import Alert
 from alerts.notify import Result
-from alerts.retry import retry_after
+from alerts.retry import retry_after, retryable
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
 MAX_BLOCKS = 50
@@ -45,7 +45,6 @@ MAX_FIELD = 2000
 MAX_CONTEXT = 2000  # per context element; kept well under Slack's limit
 MAX_FALLBACK = 3000  # notification text; Slack truncates ``text`` at 40k anyway
 
-RETRY_STATUS = {408, 425, 429}
 STATUS_EMOJI = {"firing": "🔥", "resolved": "✅"}
 ELLIPSIS = "…"
 
@@ -332,7 +331,7 @@ def classify(resp: httpx.Response, now: float) -> Result:
     if status == 429:
         return True, SlackError(status, text, retry_after=retry_after(
             resp.headers.get("retry-after"), now))
-    if status in RETRY_STATUS or status >= 500:
+    if retryable(status):
         return True, SlackError(status, text)
     gone = status == 410 or text.strip() == "channel_is_archived"
     return False, SlackError(status, text, gone=gone)

@@ -26,10 +26,8 @@ from standardwebhooks import Webhook
 
 from alerts.model import Alert
 from alerts.notify import Result
-from alerts.retry import retry_after
+from alerts.retry import retry_after, retryable
 from alerts.ssrf import BlockedAddress, Guard, GuardedTransport
-
-RETRY_STATUS = {408, 425, 429}
 
 
 def _compile(source: str):
@@ -112,7 +110,7 @@ class WebhookNotifier:
             return True, exc
         if resp.is_success:
             return False, None
-        retry = resp.status_code in RETRY_STATUS or resp.status_code >= 500
+        retry = retryable(resp.status_code)
         hint = retry_after(resp.headers.get("retry-after"), self._clock())
         return retry, WebhookError(resp.status_code, resp.text, hint)
 
