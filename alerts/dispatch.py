@@ -1,9 +1,7 @@
-"""Deliver alerts to notifiers, once per (alert_id, receiver), with retries.
+"""Deliver one notification to one notifier, with retries (the retry policy of a receiver).
 
-``done`` is any mutable mapping of "alert_id:status" -> {receiver: outcome}: a Faust
-table in the worker (so it survives restarts and is shared), a dict in tests.
-A receiver is recorded only after its delivery ended, so a crash mid-delivery
-re-sends on replay, with the same ``webhook-id`` for receiver-side dedup.
+Dedup and crash safety live one level up: the worker's ``delivered`` and ``outbox``
+tables (see ``streams.app``); a re-send after a crash carries the same ``webhook-id``.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, MutableMapping, Sequence
+from typing import Awaitable, Callable
 
 from tenacity import (
     AsyncRetrying,
@@ -106,34 +104,3 @@ def integration(notifier: Notifier) -> str:
     """webhook, slack, alertmanager, pagerduty, console, jsonl ... from the class name."""
     inner = getattr(notifier, "inner", notifier)  # through adapters
     return type(inner).__name__.removesuffix("Notifier").lower() or "custom"
-
-
-class Dispatcher:
-    def __init__(
-        self,
-        notifiers: Sequence[Notifier],
-        metrics: DeliveryMetrics,
-        policy: RetryPolicy = RetryPolicy(),
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.notifiers = list(notifiers)
-        self.metrics = metrics
-        self.policy = policy
-        self.sleep = sleep
-        self.disabled: set[str] = set()
-        self.on_failed: OnFailed | None = None
-
-    async def dispatch(self, alert: Alert, done: MutableMapping[str, dict]) -> dict[str, str]:
-        """Send to every receiver that has not had this alert yet; return new outcomes."""
-        key = f"{alert.alert_id}:{alert.status}"
-        record = dict(done.get(key) or {})
-        pending = [n for n in self.notifiers if n.name not in record]
-        if not pending:
-            self.metrics.deduplicated.inc()
-            return {}
-        outcomes = await asyncio.gather(
-            *(deliver(n, alert, self.policy, self.metrics, self.sleep, self.disabled, self.on_failed)
-              for n in pending))
-        new = {n.name: o for n, o in zip(pending, outcomes)}
-        done[key] = {**record, **new}
-        return new

@@ -4,7 +4,9 @@
 - Then the group is looked at every ``group_interval``: it notifies when something
   changed (a new firing alert, or one resolved since it was notified), else
   again after ``repeat_interval`` while anything fires.
-- A resolved alert is sent once, then leaves the group; an empty group goes.
+- A resolved alert is sent once, then leaves the group; so does a one-off alert
+  (``resolves`` false: a spike, a rank change, a news item), which never repeats.
+  An empty group goes.
   An alert that resolves before it was ever notified leaves without a notice.
 """
 
@@ -84,7 +86,7 @@ class Grouper:
                 out.append(Notification(g.route.receiver, key, g.labels, alerts))
                 g.notified = {aid: a.status for aid, a in g.alerts.items()}
                 g.last_notify = now
-            for aid in [a for a, al in g.alerts.items() if al.status == "resolved"]:
+            for aid in [a for a, al in g.alerts.items() if al.status == "resolved" or not al.resolves]:
                 del g.alerts[aid]
                 g.notified.pop(aid, None)
             g.next_flush = now + g.route.group_interval

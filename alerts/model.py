@@ -34,6 +34,7 @@ class Alert(BaseModel):
     # optional additions to the contract
     observed_at: float | None = None  # unix time the triggering event entered Kafka
     late: bool = False
+    resolves: bool = False  # a state (threshold, deadman) that will resolve; else a one-off event
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

@@ -1,8 +1,8 @@
 """Routed delivery: route -> inhibit -> group -> one queue per receiver -> notifiers.
 
-Used when an alerts config file is given (``APPWATCH_ALERTS_CONFIG``). Each
-receiver has its own queue and task, so a slow or dead receiver never delays
-the others. Time comes from an injected clock; ``run()`` flushes due groups.
+The routes come from an alerts config file (``APPWATCH_ALERTS_CONFIG``), or from
+``fanout`` without one. Each receiver has its own queue and task, so a slow or
+dead receiver never delays the others. Time comes from an injected clock; ``run()`` flushes due groups.
 
 The worker keeps an outbox (a Faust table) of accepted alerts and clears an
 entry through ``on_sent`` once its notification went out; after a crash the
@@ -63,6 +63,17 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
     for i, c in enumerate(receiver.jsonl_configs):
         out.append(JsonlNotifier(c.path, name=f"{name}/jsonl/{i}"))
     return out
+
+
+def fanout(notifiers: Sequence[Notifier]) -> tuple[AlertsConfig, dict[str, list[Notifier]]]:
+    """The routes without a config file: each notifier is a receiver of its own (its
+    own queue), and every alert goes to all of them at once, one notification each."""
+    names = [n.name for n in notifiers] or ["none"]
+    config = AlertsConfig.model_validate({
+        "route": {"receiver": names[0], "group_by": ["alert_id"], "group_wait": "0s", "group_interval": "1s",
+                  "routes": [{"receiver": name, "continue": True} for name in names]},
+        "receivers": [{"name": name} for name in names]})
+    return config, {n.name: [n] for n in notifiers}
 
 
 class _Grouped:

@@ -1,11 +1,12 @@
-"""The Faust app factory. Agents are thin glue around ``Engine`` and ``Dispatcher``.
+"""The Faust app factory. Agents are thin glue around ``Engine`` and ``Pipeline``.
 
     events.* (N partitions) --detect--> series rules (table ``windows``)
         |  ranks, news, heartbeats, series alerts
         v
     internal.control (1 partition) --control--> ranks, news, deadman, correlation
         v                                        (table ``control``)
-    alerts (N partitions) --dispatch--> notifiers (table ``delivered``)
+    alerts (N partitions) --dispatch--> silence, dedup (table ``delivered``), outbox (table
+        ``outbox``), then route -> group -> one queue per receiver -> notifiers
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-from alerts.dispatch import Dispatcher
 from alerts.group import routing_labels
 from alerts.metrics import DeliveryMetrics
 from alerts.model import Alert
 from alerts.notify import Notifier
+from alerts.pipeline import Pipeline, fanout
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
 from streams import dlq, rules
@@ -116,7 +117,8 @@ def create_app(
     """``companies`` maps app_id -> company (the app catalog), for correlation.
 
     ``pipeline_factory(metrics) -> alerts.pipeline.Pipeline``: routed, grouped delivery
-    (an alerts config); without it every alert goes to ``notifiers``.
+    (an alerts config); without it every alert goes to each of ``notifiers``, each
+    through its own queue.
     """
     registry = registry or CollectorRegistry()
     topics = Topics(settings.topic_prefix)
@@ -140,8 +142,8 @@ def create_app(
     engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc())
     watcher = RulesWatcher(engine, settings.rules, reloads) if settings.rules else None
     delivery_metrics = DeliveryMetrics(registry)
-    dispatcher = Dispatcher(notifiers, delivery_metrics)
-    pipeline = pipeline_factory(delivery_metrics) if pipeline_factory else None
+    pipeline = (pipeline_factory(delivery_metrics) if pipeline_factory
+                else Pipeline(*fanout(notifiers), delivery_metrics))
     state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine)
     app.appwatch = state
 
@@ -167,10 +169,8 @@ def create_app(
             "receiver": notifier.name, "status": getattr(error, "status", None), "error": str(error),
             "alert": alert.model_dump(mode="json"), "failed_at": time.time()}))
 
-    dispatcher.on_failed = on_failed
-    if pipeline is not None:
-        pipeline.on_sent = on_sent
-        pipeline.on_failed = on_failed
+    pipeline.on_sent = on_sent
+    pipeline.on_failed = on_failed
     heartbeats: dict[str, float] = {}
 
     async def emit(alert: Alert) -> None:
@@ -257,9 +257,6 @@ def create_app(
                 delivery_metrics.silenced.inc()
                 log.info("alert %s silenced by %s", alert.alert_id, muted.id)
                 continue
-            if pipeline is None:
-                await dispatcher.dispatch(alert, delivered)
-                continue
             key = f"{alert.alert_id}:{alert.status}"
             if delivered.get(key):
                 delivery_metrics.deduplicated.inc()
@@ -268,17 +265,16 @@ def create_app(
             pipeline.accept(alert)
             delivered[key] = {"routed": True}
 
-    if pipeline is not None:
-        @app.task
-        async def deliver_groups():
-            while not state.ready:
-                await asyncio.sleep(0.05)
-            pending = [Alert.model_validate(v) for v in list(outbox.values())]
-            for alert in pending:  # accepted before a crash, never sent: send again
-                pipeline.accept(alert)
-            if pending:
-                log.warning("outbox: %d alerts accepted again after a restart", len(pending))
-            await pipeline.run()
+    @app.task
+    async def deliver_groups():
+        while not state.ready:
+            await asyncio.sleep(0.05)
+        pending = [Alert.model_validate(v) for v in list(outbox.values())]
+        for alert in pending:  # accepted before a crash, never sent: send again
+            pipeline.accept(alert)
+        if pending:
+            log.warning("outbox: %d alerts accepted again after a restart", len(pending))
+        await pipeline.run()
 
     @app.timer(SWEEP_EVERY, on_leader=True)
     async def tick():

@@ -196,7 +196,7 @@ class Engine:
         fields = dict(rule=rule.name, severity=rule.severity, source=source,
                       silent_hours=(now - last) / 3600)
         return Alert(alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="deadman",
-                     status=status, severity=rule.severity, labels=labels, window_start=start,
+                     status=status, severity=rule.severity, labels=labels, window_start=start, resolves=True,
                      window_end=_iso(now) if status == "resolved" else None, event_ts=_iso(now),
                      value=(now - last) / 3600, summary=rule.render(fields))
 
@@ -301,7 +301,7 @@ def _threshold(rule: ThresholdRule, state: dict | None, ev: AppMetric) -> tuple[
     start = _iso(since)
     return new, Alert(
         alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="threshold",
-        status=transition, severity=rule.severity, labels=labels, value=ev.value,
+        status=transition, severity=rule.severity, labels=labels, value=ev.value, resolves=True,
         baseline=rule.params.value, window_start=start,
         window_end=ev.ts.isoformat() if transition == "resolved" else None, event_ts=ev.ts.isoformat(),
         summary=rule.render(_fields(rule, ev, value=ev.value, threshold=rule.params.value)),

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook
 
-from alerts.dispatch import Dispatcher, RetryPolicy
+from alerts.dispatch import RetryPolicy, deliver
 from alerts.metrics import DeliveryMetrics
 from alerts.model import Alert, alert_id
 from alerts.notify.console import ConsoleNotifier, line
@@ -88,20 +88,26 @@ class Flaky:
         return False, None
 
 
-def run_dispatch(notifiers, done, a=None, policy=RetryPolicy(max_attempts=4, initial=1, max_wait=8)):
-    registry, waits = CollectorRegistry(), []
+def run_dispatch(notifiers, a=None, policy=RetryPolicy(max_attempts=4, initial=1, max_wait=8),
+                 disabled=None, on_failed=None, registry=None):
+    """Deliver one alert to each notifier, as a receiver's queue does; return the outcomes."""
+    registry, waits = registry or CollectorRegistry(), []
+    metrics = DeliveryMetrics(registry)
 
     async def sleep(s):
         waits.append(s)
 
-    d = Dispatcher(notifiers, DeliveryMetrics(registry), policy, sleep=sleep)
-    result = asyncio.run(d.dispatch(a or alert(), done))
-    return result, registry, waits
+    async def run():
+        return await asyncio.gather(*(deliver(n, a or alert(), policy, metrics, sleep, disabled, on_failed)
+                                      for n in notifiers))
+
+    outcomes = asyncio.run(run())
+    return {n.name: o for n, o in zip(notifiers, outcomes)}, registry, waits
 
 
 def test_retries_with_growing_backoff_then_sends():
     n = Flaky("hook", 2)
-    result, reg, waits = run_dispatch([n], {})
+    result, reg, waits = run_dispatch([n])
     assert result == {"hook": "sent"} and n.calls == 3
     assert len(waits) == 2 and waits[1] > waits[0] - 1  # exponential with jitter <= initial
     assert reg.get_sample_value("appwatch_notifications_total",
@@ -112,19 +118,9 @@ def test_retries_with_growing_backoff_then_sends():
 
 def test_gives_up_after_max_attempts_and_permanent_errors_are_not_retried():
     down, bad = Flaky("down", 99), Flaky("bad", 99, retry=False)
-    result, reg, _ = run_dispatch([down, bad], {})
+    result, reg, _ = run_dispatch([down, bad])
     assert result == {"down": "gave_up", "bad": "failed"}
     assert down.calls == 4 and bad.calls == 1
-
-
-def test_dedup_by_alert_id_and_only_missing_receivers_are_retried():
-    a, b = Flaky("a", 0), Flaky("b", 0)
-    done = {f"{alert().alert_id}:firing": {"a": "sent"}}  # a crash after "a" was recorded
-    result, reg, _ = run_dispatch([a, b], done)
-    assert result == {"b": "sent"} and a.calls == 0
-    result, reg, _ = run_dispatch([a, b], done)
-    assert result == {} and b.calls == 1
-    assert reg.get_sample_value("appwatch_alerts_deduplicated_total") == 1
 
 
 def test_console_line_escapes_markup_and_keeps_chinese(capsys):
@@ -168,7 +164,7 @@ def test_a_blocked_address_is_final_whatever_the_notifier_says():
             return True, BlockedAddress("169.254.169.254 is link-local")
 
     n = Blocked()
-    result, reg, waits = run_dispatch([n], {})
+    result, reg, waits = run_dispatch([n])
     assert result == {"x": "failed"} and n.calls == 1 and waits == []
 
 
@@ -182,7 +178,7 @@ def test_retry_after_from_the_receiver_stretches_the_backoff():
             self.calls += 1
             return (True, WebhookError(429, "slow down", retry_after=7.0)) if self.calls == 1 else (False, None)
 
-    result, _, waits = run_dispatch([Limited()], {})
+    result, _, waits = run_dispatch([Limited()])
     assert result == {"hook": "sent"} and waits[0] >= 7.0
 
 
@@ -213,14 +209,14 @@ def test_410_disables_the_receiver_and_permanent_failures_reach_the_dlq():
     async def on_failed(n, a, err):
         failed.append((n.name, err.status))
 
-    d = Dispatcher([Gone(), Bad()], DeliveryMetrics(registry), RetryPolicy(max_attempts=2))
-    d.on_failed = on_failed
-    first = asyncio.run(d.dispatch(alert(), {}))
+    gone, disabled, policy = Gone(), set(), RetryPolicy(max_attempts=2)
+    first, _, _ = run_dispatch([gone, Bad()], policy=policy, disabled=disabled, on_failed=on_failed,
+                               registry=registry)
     assert first == {"old": "gone", "bad": "failed"}
     assert sorted(failed) == [("bad", 400), ("old", 410)]
     assert registry.get_sample_value("appwatch_receiver_disabled", {"receiver": "old"}) == 1
-    again = asyncio.run(d.dispatch(alert(summary="next"), {}))
-    assert again["old"] == "disabled" and d.notifiers[0].calls == 1
+    again, _, _ = run_dispatch([gone], a=alert(summary="next"), policy=policy, disabled=disabled)
+    assert again["old"] == "disabled" and gone.calls == 1
 
 
 def test_a_payload_template_shapes_the_body_and_is_signed():

@@ -32,9 +32,10 @@ routes:
 ROOT = parse(TREE, Route)
 
 
-def alert(app="doubao", rule="download-spike", severity="warning", status="firing", country="cn", day="14"):
+def alert(app="doubao", rule="download-spike", severity="warning", status="firing", country="cn", day="14",
+          resolves=True):
     labels = {"app_id": app, "country": country}
-    return Alert(alert_id=alert_id(rule, labels, day), rule=rule, kind="spike", status=status,
+    return Alert(alert_id=alert_id(rule, labels, day), rule=rule, kind="spike", status=status, resolves=resolves,
                  severity=severity, labels=labels, event_ts=f"2024-11-{day}T00:00:00+08:00", summary="s")
 
 
@@ -95,6 +96,18 @@ def test_resolved_is_sent_once_then_the_group_goes():
     (n,) = g.due(330)
     assert n.status == "resolved" and [a.status for a in n.alerts] == ["resolved"]
     assert g.groups == {}
+
+
+def test_a_one_off_alert_is_sent_once_and_never_repeats():
+    g, r = Grouper(), route_for(alert())
+    g.add(alert(day="14", resolves=False), r, 0)
+    (n,) = g.due(30)
+    assert [a.status for a in n.alerts] == ["firing"]
+    assert g.groups == {}  # nothing kept: memory stays bounded however many spikes fire
+    assert g.due(30 + 5 * 3600) == []
+    g.add(alert(day="15", resolves=False), r, 40)  # the next one starts a new group
+    (n2,) = g.due(70)
+    assert [a.event_ts[:10] for a in n2.alerts] == ["2024-11-15"]
 
 
 def test_resolved_before_first_notice_is_not_sent():
