@@ -87,9 +87,10 @@ def embedded(port: int | None = None, log: Path | None = None) -> Iterator[str]:
             out.close()
 
 
-def create_topics(bootstrap: str, topics: Topics, partitions: int) -> list[str]:
-    """Create the contract's topics up front (Tansu cannot add partitions later)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin")
+def create_topics(bootstrap: str, topics: Topics, partitions: int, **client) -> list[str]:
+    """Create the contract's topics up front (Tansu cannot add partitions later).
+    ``client``: security settings (``Settings.kafka_config()``)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin", **client)
     try:
         existing = set(admin.list_topics())
         counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts, topics.outbox_done,

@@ -34,8 +34,8 @@ def settings(**overrides) -> Settings:
     except ValidationError as exc:
         err.print("[bold red]configuration error[/]")
         for e in exc.errors(include_url=False):
-            name = "APPWATCH_" + "_".join(map(str, e["loc"])).upper()
-            err.print(f"  {name}: {e['msg']}")
+            name = "APPWATCH_" + "_".join(map(str, e["loc"])).upper() + ": " if e["loc"] else ""
+            err.print(f"  {name}{e['msg']}", highlight=False)
         raise typer.Exit(2) from None
     logging.basicConfig(level=s.log_level.upper(), stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -44,7 +44,7 @@ def settings(**overrides) -> Settings:
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)  # "buffer full" noise
     from alerts.redact import RedactingFilter
 
-    secrets = [x.get_secret_value() for x in (s.webhook_secret, s.ingest_token) if x]
+    secrets = [x.get_secret_value() for x in (s.webhook_secret, s.ingest_token, s.sasl_password) if x]
     for handler in logging.getLogger().handlers:  # on handlers: child loggers' records pass here
         handler.addFilter(RedactingFilter(secrets))
     return s
@@ -56,7 +56,7 @@ def broker_for(s: Settings) -> Iterator[Settings]:
     from appwatch import broker
 
     if s.broker:
-        broker.create_topics(s.bootstrap, _topics(s), s.partitions)
+        broker.create_topics(s.bootstrap, _topics(s), s.partitions, **s.kafka_config())
         yield s
         return
     log = Path(os.environ.get("APPWATCH_BROKER_LOG", os.devnull))
@@ -121,6 +121,7 @@ def worker(
 
     s = settings(rules=rules, webhook_url=webhook_url, web_port=web_port)
     _check_rules(s)
+    _need_port(s)
     factory = _pipeline_factory(s)  # a bad alerts config fails before any broker starts
 
     async def serve(s: Settings) -> None:
@@ -174,6 +175,7 @@ def demo(
         from appwatch.broker import free_port
 
         s = s.model_copy(update={"web_port": free_port()})
+    _need_port(s)
     secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
 
     async def main(s: Settings) -> None:
@@ -182,6 +184,14 @@ def demo(
 
     with broker_for(s) as s:
         asyncio.run(main(s))
+
+
+def _need_port(s: Settings) -> None:
+    """A busy metrics port fails at start-up, before any broker starts."""
+    if not _port_free(s.web_host, s.web_port):
+        err.print(f"[bold red]port {s.web_port} on {s.web_host} is in use[/] "
+                  "(set APPWATCH_WEB_PORT or --web-port)", highlight=False)
+        raise typer.Exit(2)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -222,7 +232,7 @@ def publish(
     topics = Topics(s.topic_prefix)
     lines = file.read_bytes().splitlines()
     bad = sent = 0
-    with Publisher(s.bootstrap, topics) as pub, Progress(console=err) as progress:
+    with Publisher(s.bootstrap, topics, **s.kafka_config()) as pub, Progress(console=err) as progress:
         task = progress.add_task(f"publishing {file.name}", total=len(lines))
         for n, line in enumerate(lines, 1):
             progress.advance(task)
@@ -272,12 +282,12 @@ def import_(
         task = progress.add_task(f"importing {file.name}", total=total)
         show = lambda n: progress.update(task, completed=n)  # noqa: E731
         if workers == 1:
-            with Publisher(s.bootstrap, _topics(s), **BULK) as pub:
+            with Publisher(s.bootstrap, _topics(s), **BULK, **s.kafka_config()) as pub:
                 summary = file_import.run(file, pub, mapping, catalog.shipped(),
                                           file_import.Checkpoint(state_dir, file), show)
         else:
             summary = file_import.run_parallel(file, s.bootstrap, s.topic_prefix, mapping,
-                                               state_dir, workers, BULK, show)
+                                               state_dir, workers, {**BULK, **s.kafka_config()}, show)
     took = time.monotonic() - started
     for n, msg in summary.invalid[:50]:
         err.print(f"{file}:{n}: {msg}", markup=False, highlight=False)
@@ -308,7 +318,7 @@ def serve(
     if not s.ingest_token:
         err.print("[red]APPWATCH_INGEST_TOKEN is not set[/]: the ingest endpoint requires a bearer token")
         raise typer.Exit(2)
-    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s)) as pub:
+    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
         app = ingest.create_app(pub, s.ingest_token.get_secret_value(), max_body=max_body)
         err.print(f"ingest on http://{host}:{port}/v1/events (OpenAPI at /openapi.json)")
         uvicorn.run(app, host=host, port=port, log_level=s.log_level)
@@ -420,6 +430,7 @@ def alerts_list(
         raise typer.Exit(2) from None
     cutoff = (time.time() - window) * 1000
     consumer = KafkaConsumer(_topics(s).alerts, bootstrap_servers=s.bootstrap, group_id=None,
+                             **s.kafka_config(),
                              auto_offset_reset="earliest", consumer_timeout_ms=1500)
     seen: dict[str, Alert] = {}  # replays carry the same id: keep the last
     for msg in consumer:
@@ -453,6 +464,7 @@ def _silences(s: Settings) -> dict:
     from alerts.silence import Silence
 
     consumer = KafkaConsumer(_topics(s).silences, bootstrap_servers=s.bootstrap, group_id=None,
+                             **s.kafka_config(),
                              auto_offset_reset="earliest", consumer_timeout_ms=1000)
     found = {}
     for msg in consumer:
@@ -474,7 +486,7 @@ def _need_broker(s: Settings) -> None:
 def _publish_silence(s: Settings, sil) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=s.bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=s.bootstrap, acks="all", **s.kafka_config())
     producer.send(_topics(s).silences, key=sil.id.encode(), value=sil.to_json()).get(30)
     producer.close()
 
@@ -581,11 +593,12 @@ def connect(
         None, help="Connectors YAML (default: ./connectors.yaml, else the shipped example)"),
     once: bool = typer.Option(False, "--once", help="Poll each instance once and exit"),
     state_dir: Path = typer.Option(Path(".appwatch/connectors"), help="Checkpoints"),
-    metrics_port: Optional[int] = typer.Option(None, help="Serve /metrics on this port"),
+    metrics_port: Optional[int] = typer.Option(None, help="Serve /metrics, /healthz and /readyz on this port"),
 ) -> None:
     """Run connectors: fetch sources, publish contract events to Kafka."""
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import CollectorRegistry
 
+    from connectors import ops
     from connectors import runner as crunner
     from connectors.publish import Publisher
 
@@ -593,8 +606,9 @@ def connect(
     path = _connectors_file(config)
     instances = _load_connectors(path, names or [])
     registry = CollectorRegistry()
+    publisher: list = []  # set once the broker is up: /readyz answers ready when it is connected
     if metrics_port:
-        start_http_server(metrics_port, "127.0.0.1", registry=registry)
+        ops.serve(s.web_host, metrics_port, registry, lambda: bool(publisher) and publisher[0].connected())
     err.print(f"connectors from {path}: {', '.join(i.name for i in instances)}")
 
     async def main(pub) -> list:
@@ -602,7 +616,8 @@ def connect(
         return await crunner.run(instances, pub, once=once, state_dir=state_dir,
                                  registry=registry, stop=stop)
 
-    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s)) as pub:
+    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
+        publisher.append(pub)
         results = asyncio.run(main(pub))
     for r in results:
         colour = {"ok": "green", "partial": "yellow"}.get(r.outcome, "red")

@@ -65,7 +65,7 @@ def publish(settings: Settings, progress: Progress, stop: threading.Event,
     topics = Topics(settings.topic_prefix)
     history = list(scenario.history())
     live = list(scenario.live())
-    with Publisher(settings.bootstrap, topics) as pub:
+    with Publisher(settings.bootstrap, topics, **settings.kafka_config()) as pub:
         task = progress.add_task("history (60 days)", total=len(history))
         for ev in history:
             pub.send(ev)

@@ -134,7 +134,7 @@ def create_app(publisher, token: str, *, registry: CollectorRegistry | None = No
                     raise item
                 valid.append(validate(item))
             except InvalidEvent as exc:
-                errors.append({"index": i, "field": exc.reason.split(":")[0], "message": str(exc)})
+                errors.append({"index": i, "field": exc.field, "message": str(exc)})
         async with lock:
             fresh, dup, ids = [], [], set()
             for ev in valid:
@@ -161,6 +161,12 @@ def create_app(publisher, token: str, *, registry: CollectorRegistry | None = No
     @app.get("/healthz")
     async def healthz() -> dict:
         return {"ok": True}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """Ready when the producer is connected to the broker."""
+        ok = await asyncio.to_thread(publisher.connected)
+        return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
     @app.get("/metrics")
     async def metrics() -> Response:

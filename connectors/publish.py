@@ -48,6 +48,9 @@ class Publisher:
     def flush(self, timeout: float | None = 30) -> None:
         self.producer.flush(timeout)
 
+    def connected(self) -> bool:
+        return self.producer.bootstrap_connected()
+
     def close(self) -> None:
         self.producer.close(timeout=10)
 

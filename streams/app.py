@@ -39,7 +39,7 @@ from alerts.yamlfile import ConfigError
 from streams import dlq, rules
 from streams.engine import Engine
 from streams.events import AppMetric, InvalidEvent, Topics, decode, validate
-from streams.metrics import StreamMetrics
+from streams.metrics import StreamMetrics, WorkerCollector
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ TANSU_FETCH_MAX_WAIT_MS = 20
 HEARTBEAT_EVERY = 1.0  # seconds between "source seen" messages per source and worker
 SWEEP_EVERY = 5.0  # seconds between deadman sweeps
 RELOAD_EVERY = 1.0  # seconds between rules-file checks
+BROKER_PROBE_EVERY = 2.0  # seconds between broker reachability checks (readiness)
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -134,18 +135,30 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
+        broker_credentials=settings.faust_credentials(),
         **(TANSU if tansu else {}),
     )
     metrics = StreamMetrics(registry)
     reloads = Counter("appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"],
                       registry=registry)
-    engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc())
+    engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc(),
+                    on_news=metrics.observe_news)
     watcher = RulesWatcher(engine, settings.rules, reloads) if settings.rules else None
     delivery_metrics = DeliveryMetrics(registry)
     pipeline = (pipeline_factory(delivery_metrics) if pipeline_factory
                 else Pipeline(*fanout(notifiers), delivery_metrics))
-    state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine)
+    state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine,
+                            broker_ok=True, rebalance_started=time.monotonic())
     app.appwatch = state
+
+    def not_ready() -> list[str]:
+        """Why /readyz says no: empty when ready."""
+        return [why for why, bad in (("not joined or tables recovering", not state.ready),
+                                     ("rebalancing", app.rebalancing),
+                                     ("broker unreachable", not state.broker_ok)) if bad]
+
+    registry.register(WorkerCollector(lambda: _lag(app, topics.prefix), lambda: engine.evaluations))
+    metrics.ready.set_function(lambda: 0 if not_ready() else 1)
 
     windows = app.Table("windows", partitions=settings.partitions)
     control_state = app.Table("control", partitions=1)
@@ -231,7 +244,8 @@ def create_app(
     async def follow_silences():
         """Every worker reads the whole compacted silences topic, outside the group."""
         consumer = AIOKafkaConsumer(topics.silences, bootstrap_servers=settings.bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", fetch_max_wait_ms=50)
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=50,
+                                    **settings.aiokafka_config())
         await consumer.start()
         try:
             async for msg in consumer:
@@ -315,10 +329,64 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web, request):
+        """Liveness: the process runs its event loop."""
         return web.json({"ok": True, "ready": state.ready})
+
+    @app.page("/readyz")
+    async def readyz(web, request):
+        """Readiness: joined the group, tables recovered, broker reachable."""
+        why = not_ready()
+        return web.json({"ready": not why, "reasons": why}, status=503 if why else 200)
+
+    @app.timer(BROKER_PROBE_EVERY)
+    async def probe_broker():
+        state.broker_ok = await _reachable(settings.bootstrap)
+
+    @app.on_partitions_revoked.connect
+    async def _rebalancing(sender, revoked, **kwargs):
+        state.rebalance_started = time.monotonic()
 
     @app.on_rebalance_complete.connect
     async def _ready(sender, **kwargs):
+        metrics.rebalances.inc()
+        metrics.recovery.set(time.monotonic() - state.rebalance_started)
         state.ready = True
 
     return app
+
+
+def _lag(app: faust.App, prefix: str):
+    """(topic, partition, messages behind) for each assigned partition of our topics
+    (not the table changelogs, which are read only while recovering)."""
+    try:
+        consumer = app.consumer
+        assigned = consumer.assignment()
+    except Exception:  # noqa: BLE001 - not started yet
+        return []
+    out = []
+    for tp in sorted(assigned):
+        if not tp.topic.startswith(prefix):
+            continue
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - no fetch yet for this partition
+            continue
+        if end is None:
+            continue
+        read = consumer._read_offset.get(tp)  # the last offset this worker read
+        done = read + 1 if read is not None else (consumer._committed_offset.get(tp) or 0)
+        out.append((tp.topic, tp.partition, max(0, end - done)))
+    return out
+
+
+async def _reachable(bootstrap: str, timeout: float = 1.0) -> bool:
+    """True when any bootstrap broker accepts a TCP connection."""
+    for hostport in bootstrap.split(","):
+        host, _, port = hostport.rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (OSError, asyncio.TimeoutError):
+            continue
+        writer.close()
+        return True
+    return False

@@ -13,6 +13,7 @@ worker, one dict in backtest. The work is split by where its state must live:
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, MutableMapping
 
@@ -52,11 +53,14 @@ def _iso(t: float) -> str:
 
 class Engine:
     def __init__(self, rules: RuleSet, companies: dict[str, str] | None = None,
-                 on_too_late: Callable[[Event], None] | None = None) -> None:
+                 on_too_late: Callable[[Event], None] | None = None,
+                 on_news: Callable[[News], None] | None = None) -> None:
         self.rules = rules.rules
         self.companies = companies or {}  # app_id -> company, from the app catalog
         self.tracked = set(self.companies.values())
         self.on_too_late = on_too_late
+        self.on_news = on_news  # each news event once, enriched
+        self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
 
     def _of(self, kind: type) -> list:
         return [r for r in self.rules if isinstance(r, kind)]
@@ -70,6 +74,7 @@ class Engine:
                 continue
             if not rule.applies(ev):
                 continue
+            self.evaluations[rule.name] += 1
             key = f"{rule.name}|{ev.app_id}|{ev.platform}|{ev.country}|{ev.metric}"
             step = {SpikeRule: _daily, ChangeRule: _daily, ThresholdRule: _threshold,
                     MilestoneRule: _milestone}[type(rule)]
@@ -92,6 +97,7 @@ class Engine:
         for rule in self._of(RankRule):
             if not rule.applies(ev):
                 continue
+            self.evaluations[rule.name] += 1
             key = f"{rule.name}|chart|{ev.platform}|{ev.country}|{ev.chart}|{ev.category}"
             new, moves = rank.observe(rule.params, state.get(key), ev.app_id, ev.rank, ev.ts.timestamp())
             state[key] = new
@@ -111,12 +117,15 @@ class Engine:
 
     def news(self, ev: News, state: State, observed_at: float | None = None) -> list[Alert]:
         ev = enrich.enrich(ev)
+        if self.on_news:
+            self.on_news(ev)
         self._remember(ev, state)
         text = f"{ev.title}\n{ev.summary or ''}"
         out = []
         for rule in self._of(NewsMatchRule):
             if not rule.applies(ev):
                 continue
+            self.evaluations[rule.name] += 1
             if not news_match.matches(rule.params, ev.kind, ev.companies or [], ev.people or [],
                                       text, self.tracked):
                 continue

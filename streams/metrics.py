@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from typing import Callable, Iterable
 
-from streams.events import AppMetric, Event
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from streams.events import AppMetric, AppRank, Event, News
+
+USER_METRICS = ("dau", "mau", "cumulative_users")
 
 
 class StreamMetrics:
@@ -27,12 +32,39 @@ class StreamMetrics:
         self.downloads = Gauge(
             "appwatch_app_downloads", "Latest daily downloads of an app",
             ["app_id", "country", "platform"], registry=registry)
+        self.rank = Gauge(
+            "appwatch_app_rank", "Latest chart position of an app (1 is the top)",
+            ["app_id", "chart", "country", "platform"], registry=registry)
+        self.users = Gauge(
+            "appwatch_app_users", "Latest user count of an app (dau, mau or cumulative_users)",
+            ["app_id", "country", "platform", "metric"], registry=registry)
+        self.news = Counter(
+            "appwatch_news_total", "News events by company (after enrichment) and kind",
+            ["company", "kind"], registry=registry)
+        self.rebalances = Counter(
+            "appwatch_rebalances_total", "Consumer-group rebalances this worker took part in",
+            registry=registry)
+        self.recovery = Gauge(
+            "appwatch_table_recovery_seconds",
+            "How long the last rebalance took until tables were recovered and agents ran",
+            registry=registry)
+        self.ready = Gauge("appwatch_worker_ready", "1 when /readyz answers ready", registry=registry)
         self._days: dict[tuple[str, str, str], str] = {}
 
     def observe(self, ev: Event) -> None:
         self.events.labels(ev.type, ev.source).inc()
-        if isinstance(ev, AppMetric) and ev.metric == "downloads" and ev.period == "day":
-            self._downloads(ev)
+        if isinstance(ev, AppMetric):
+            if ev.metric == "downloads" and ev.period == "day":
+                self._downloads(ev)
+            elif ev.metric in USER_METRICS and ev.mode == "total":
+                self.users.labels(ev.app_id, ev.country, ev.platform, ev.metric).set(ev.value)
+        elif isinstance(ev, AppRank):
+            self.rank.labels(ev.app_id, ev.chart, ev.country, ev.platform).set(ev.rank)
+
+    def observe_news(self, ev: News) -> None:
+        """Once per news event, enriched (companies and kind filled in)."""
+        for company in ev.companies or ["unknown"]:
+            self.news.labels(company, ev.kind or "other").inc()
 
     def _downloads(self, ev: AppMetric) -> None:
         series = (ev.app_id, ev.country, ev.platform)
@@ -45,3 +77,23 @@ class StreamMetrics:
         else:
             gauge.set(ev.value)
         self._days[series] = day
+
+
+class WorkerCollector:
+    """Read at scrape time: consumer lag per partition and rule evaluations."""
+
+    def __init__(self, lag: Callable[[], Iterable[tuple[str, int, int]]],
+                 evaluations: Callable[[], dict[str, int]]) -> None:
+        self._lag, self._evaluations = lag, evaluations
+
+    def collect(self):
+        lag = GaugeMetricFamily("appwatch_consumer_lag", "Messages behind the end of each assigned partition",
+                                labels=["topic", "partition"])
+        for topic, partition, behind in self._lag():
+            lag.add_metric([topic, str(partition)], behind)
+        yield lag
+        evals = CounterMetricFamily("appwatch_rule_evaluations", "Events a rule was evaluated on",
+                                    labels=["rule"])
+        for rule, n in sorted(self._evaluations().items()):
+            evals.add_metric([rule], n)
+        yield evals

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from standardwebhooks import Webhook
 
@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    # an existing Kafka cluster: passed through to every client (Faust, aiokafka, kafka-python)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
 
     @field_validator("broker")
     @classmethod
@@ -72,6 +81,65 @@ class Settings(BaseSettings):
         except Exception:
             raise ValueError("whsec_ secret is not valid base64") from None
         return v
+
+    @model_validator(mode="after")
+    def _security(self) -> "Settings":
+        if self.security_protocol.startswith("SASL"):
+            missing = [f"APPWATCH_{n.upper()}" for n in ("sasl_mechanism", "sasl_username")
+                       if getattr(self, n) is None]
+            if self.sasl_password is None and self.sasl_password_file is None:
+                missing.append("APPWATCH_SASL_PASSWORD (or APPWATCH_SASL_PASSWORD_FILE)")
+            if missing:
+                raise ValueError(f"security_protocol {self.security_protocol} needs {', '.join(missing)}")
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "sasl_password_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"APPWATCH_{name.upper()}: no such file {path}")
+        return self
+
+    def kafka_config(self) -> dict:
+        """Security settings for kafka-python clients (file paths: picklable for import workers)."""
+        config: dict = {}
+        if self.security_protocol == "PLAINTEXT":
+            return config
+        config["security_protocol"] = self.security_protocol
+        if self.security_protocol.startswith("SASL"):
+            password = (self.sasl_password.get_secret_value() if self.sasl_password
+                        else self.sasl_password_file.read_text().strip())
+            config |= {"sasl_mechanism": self.sasl_mechanism, "sasl_plain_username": self.sasl_username,
+                       "sasl_plain_password": password}
+        if self.security_protocol.endswith("SSL"):
+            config |= {f"ssl_{k}": str(v) for k in ("cafile", "certfile", "keyfile")
+                       if (v := getattr(self, f"ssl_{k}")) is not None}
+        return config
+
+    def ssl_context(self):
+        if not self.security_protocol.endswith("SSL"):
+            return None
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(cafile=self.ssl_cafile and str(self.ssl_cafile),
+                                  certfile=self.ssl_certfile and str(self.ssl_certfile),
+                                  keyfile=self.ssl_keyfile and str(self.ssl_keyfile))
+
+    def aiokafka_config(self) -> dict:
+        """The same for aiokafka, which takes an SSL context instead of files."""
+        config = {k: v for k, v in self.kafka_config().items() if not k.startswith("ssl_")}
+        if self.security_protocol.endswith("SSL"):
+            config["ssl_context"] = self.ssl_context()
+        return config
+
+    def faust_credentials(self):
+        """``broker_credentials`` for the Faust app, or None."""
+        import faust
+
+        config = self.kafka_config()
+        if self.security_protocol.startswith("SASL"):
+            return faust.SASLCredentials(username=self.sasl_username, password=config["sasl_plain_password"],
+                                         mechanism=self.sasl_mechanism, ssl_context=self.ssl_context())
+        if self.security_protocol == "SSL":
+            return faust.SSLCredentials(self.ssl_context())
+        return None
 
     @property
     def bootstrap(self) -> str:

@@ -16,6 +16,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 class Collect:
     def __init__(self):
         self.sent = []
+        self.up = True
+
+    def connected(self):
+        return self.up
 
     def send(self, ev):
         self.sent.append(ev)
@@ -110,3 +114,12 @@ def test_fuzz_never_500(case):
         if not headers:
             assert len(fuzz_pub.sent) == before
             assert response.status_code in (401, 405) or case.path != "/v1/events"
+
+
+def test_readyz_follows_the_broker_connection(api):
+    client, pub, _ = api
+    assert client.get("/readyz").json() == {"ready": True}
+    pub.up = False
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json() == {"ready": False}
+    assert client.get("/healthz").status_code == 200
