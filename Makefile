@@ -10,7 +10,7 @@ pip:
 
 # Debian packages the tests use: Chromium (and CJK fonts) to screenshot the backtest report,
 # Alertmanager to receive pushed alerts.
-APT_PACKAGES = chromium fonts-noto-cjk prometheus-alertmanager
+APT_PACKAGES = chromium fonts-noto-cjk prometheus-alertmanager prometheus
 apt:
 	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

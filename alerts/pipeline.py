@@ -110,10 +110,18 @@ class Pipeline:
         self.grouper = Grouper()
         self.firing: dict[str, dict[str, str]] = {}  # alert_id -> routing labels, for inhibition
         self.queues: dict[str, asyncio.Queue[Notification]] = {}
+        self.pending: dict[str, int] = {}  # "alert_id:status" -> notifications still to send
         self._wake = asyncio.Event()
 
     def accept(self, alert: Alert) -> int:
         """Route an alert into its groups; return how many routes took it (0: inhibited)."""
+        taken = self._route(alert)
+        if taken:
+            key = f"{alert.alert_id}:{alert.status}"
+            self.pending[key] = self.pending.get(key, 0) + taken
+        return taken
+
+    def _route(self, alert: Alert) -> int:
         labels = routing_labels(alert)
         if alert.status == "firing":
             self.firing[alert.alert_id] = labels
@@ -143,6 +151,13 @@ class Pipeline:
             await asyncio.gather(*(deliver(_Grouped(x, n), n.alerts[0], self.policy, self.metrics, self.sleep,
                                            self.disabled, self.on_failed)
                                    for x in self.receivers.get(receiver, [])))
+            for a in n.alerts:
+                key = f"{a.alert_id}:{a.status}"
+                left = self.pending.get(key, 1) - 1
+                if left > 0:
+                    self.pending[key] = left
+                else:
+                    self.pending.pop(key, None)
             if self.on_sent is not None:
                 await self.on_sent(n)
             queue.task_done()

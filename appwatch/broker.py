@@ -87,7 +87,7 @@ def embedded(port: int | None = None, log: Path | None = None) -> Iterator[str]:
             out.close()
 
 
-def create_topics(bootstrap: str, topics: Topics, partitions: int, **client) -> list[str]:
+def create_topics(bootstrap: str, topics: Topics, partitions: int, replication: int = 1, **client) -> list[str]:
     """Create the contract's topics up front (Tansu cannot add partitions later).
     ``client``: security settings (``Settings.kafka_config()``)."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin", **client)
@@ -97,7 +97,7 @@ def create_topics(bootstrap: str, topics: Topics, partitions: int, **client) -> 
                                              topics.notifications_dlq)},
                   topics.control: 1, topics.silences: 1}
         configs = {topics.silences: {**TOPIC_CONFIGS, "cleanup.policy": "compact"}}
-        new = [NewTopic(n, c, 1, topic_configs=configs.get(n, TOPIC_CONFIGS))
+        new = [NewTopic(n, c, replication, topic_configs=configs.get(n, TOPIC_CONFIGS))
                for n, c in counts.items() if n not in existing]
         if new:
             try:

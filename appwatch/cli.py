@@ -56,7 +56,7 @@ def broker_for(s: Settings) -> Iterator[Settings]:
     from appwatch import broker
 
     if s.broker:
-        broker.create_topics(s.bootstrap, _topics(s), s.partitions, **s.kafka_config())
+        broker.create_topics(s.bootstrap, _topics(s), s.partitions, s.replication_factor, **s.kafka_config())
         yield s
         return
     log = Path(os.environ.get("APPWATCH_BROKER_LOG", os.devnull))

@@ -91,7 +91,7 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
               webhook_secret: str | None, duration: float | None, live_seconds: float,
               stop: asyncio.Event) -> Stats:
     stats = Stats()
-    own_secret = webhook_secret if webhook_url else new_secret()
+    own_secret = webhook_secret if webhook_url and webhook_secret else new_secret()
 
     def on_delivery(payload: dict, latency: float | None) -> None:
         data = payload["data"]

@@ -130,7 +130,7 @@ def create_app(
         store="memory://",
         autodiscover=False,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -173,7 +173,8 @@ def create_app(
 
     async def on_sent(notification) -> None:
         for a in notification.alerts:
-            await sent_topic.send(key=a.alert_id.encode(), value=f"{a.alert_id}:{a.status}".encode())
+            if f"{a.alert_id}:{a.status}" not in pipeline.pending:  # every route of it went out
+                await sent_topic.send(key=a.alert_id.encode(), value=f"{a.alert_id}:{a.status}".encode())
 
     notifications_dlq = app.topic(topics.notifications_dlq, **raw)
 
@@ -275,19 +276,27 @@ def create_app(
             if delivered.get(key):
                 delivery_metrics.deduplicated.inc()
                 continue
-            outbox[key] = alert.model_dump(mode="json")  # recorded before it is sent
-            pipeline.accept(alert)
+            # recorded before it is sent, with its partition: after a rebalance only the
+            # partition's owner sends it again (tables hold standby copies too)
+            outbox[key] = {"alert": alert.model_dump(mode="json"), "partition": event.message.partition}
             delivered[key] = {"routed": True}
+            if not pipeline.accept(alert):  # inhibited: nothing to send
+                outbox.pop(key, None)
+
+    def resume_outbox() -> None:
+        """Accept again what was recorded but never sent, on the partitions we now own."""
+        mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.alerts}
+        again = 0
+        for key, v in list(outbox.items()):
+            if key not in pipeline.pending and v.get("partition") in mine:
+                again += pipeline.accept(Alert.model_validate(v["alert"])) > 0
+        if again:
+            log.warning("outbox: %d alerts accepted again after a restart or rebalance", again)
 
     @app.task
     async def deliver_groups():
         while not state.ready:
             await asyncio.sleep(0.05)
-        pending = [Alert.model_validate(v) for v in list(outbox.values())]
-        for alert in pending:  # accepted before a crash, never sent: send again
-            pipeline.accept(alert)
-        if pending:
-            log.warning("outbox: %d alerts accepted again after a restart", len(pending))
         await pipeline.run()
 
     @app.timer(SWEEP_EVERY, on_leader=True)
@@ -351,6 +360,7 @@ def create_app(
         metrics.rebalances.inc()
         metrics.recovery.set(time.monotonic() - state.rebalance_started)
         state.ready = True
+        resume_outbox()
 
     return app
 

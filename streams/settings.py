@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     broker_flavor: Literal["kafka", "tansu"] = "kafka"
     topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$")] = "appwatch."
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
+    replication_factor: Annotated[int, Field(ge=1, le=16)] = 1  # of the topics appwatch creates
     group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = "appwatch"
     rules: Path | None = None
     allow_hosts: Annotated[list[str], NoDecode] = Field(

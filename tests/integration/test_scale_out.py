@@ -1,0 +1,37 @@
+"""Two workers in one consumer group split the partitions; stopping one mid-stream loses
+nothing and sends nothing twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import wait_until
+from tests.fault.ledger import Paced, delivered, scenario
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_worker):
+    events, expected = scenario(series=300, days=30)  # 9k events, 60 spikes
+    env = dict(APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_CONSOLE="false")
+    a = start_worker(topics, **env)
+    b = start_worker(topics, **env)
+    feed = Paced(broker, topics, events, rate=1000)
+    feed.start()
+    try:
+        # both take part: each has consumed events of its own partitions
+        wait_until(lambda: a.metric("appwatch_events_total") > 0 and b.metric("appwatch_events_total") > 0,
+                   60, "both workers consuming")
+        wait_until(lambda: feed.sent >= len(events) // 2, 60, "half the stream published")
+        b.stop()  # SIGTERM mid-stream: its partitions move to the other worker
+        feed.done.wait(60)
+        assert feed.sent == len(events)
+        hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), 180,
+                   f"all {len(expected)} expected alerts")
+    finally:
+        feed.stop.set()
+    got = delivered(hooks.verified())
+    ids = [{k.lower(): v for k, v in h.items()}["webhook-id"] for h, _, _ in hooks.requests]
+    assert set(got) == expected
+    assert all(len(v) == 1 for v in got.values())  # one notification per alert
+    assert len(ids) == len(set(ids)), "a notification was delivered twice"
