@@ -1,0 +1,71 @@
+"""A known stream of events and the alerts it must produce, from the same detector code."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from connectors.publish import Publisher
+from streams import backtest, rules
+from streams.events import AppMetric, Topics, validate
+
+START = datetime(2024, 10, 1, tzinfo=timezone(timedelta(hours=8)))
+RULE = "download-spike"
+
+
+def scenario(series: int, days: int, seed: int = 7) -> tuple[list[AppMetric], set[str]]:
+    """Daily downloads (mode total) for ``series`` apps, day by day; every fifth app
+    triples on one day. Returns the events in publishing order and the expected alert ids."""
+    rng = random.Random(seed)
+    events = []
+    for day in range(days):
+        ts = (START + timedelta(days=day)).isoformat()
+        for i in range(series):
+            base = 100_000 + (i * 7919) % 50_000
+            spike = i % 5 == 0 and day == 8 + i % (days - 8)
+            value = base * 3 if spike else round(base * rng.uniform(0.95, 1.05))
+            events.append(validate(dict(
+                event_id=f"ledger:{i}:{day}", type="app.metric", source="ledger", ts=ts,
+                app_id=f"app{i:05d}", platform="all", country="cn", metric="downloads",
+                value=value, period="day")))
+    result = backtest.run((e.to_json() for e in events), rules.load())
+    return events, {a.alert_id for a in result.alerts if a.rule == RULE}
+
+
+class Paced(threading.Thread):
+    """Publish events at about ``rate`` per second from a thread; ``done`` is set at the end."""
+
+    def __init__(self, bootstrap: str, topics: Topics, events: list, rate: float = 1000.0) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.topics, self.events, self.rate = bootstrap, topics, events, rate
+        self.done = threading.Event()
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        step = max(1, int(self.rate / 20))  # 20 batches a second
+        started = time.monotonic()
+        try:
+            with Publisher(self.bootstrap, self.topics) as pub:
+                for i in range(0, len(self.events), step):
+                    if self.stop.is_set():
+                        return
+                    pub.send_all(self.events[i:i + step])
+                    self.sent += len(self.events[i:i + step])
+                    ahead = started + self.sent / self.rate - time.monotonic()
+                    if ahead > 0:
+                        self.stop.wait(ahead)  # pacing, not synchronisation
+                pub.flush()
+        finally:
+            self.done.set()
+
+
+def delivered(verified: list[tuple[str, dict]]) -> dict[str, set[str]]:
+    """alert_id -> distinct webhook-ids the receiver got for it (receiver-side dedup)."""
+    out: dict[str, set[str]] = {}
+    for msg_id, payload in verified:
+        if payload["data"]["rule"] == RULE:
+            out.setdefault(payload["data"]["alert_id"], set()).add(msg_id)
+    return out

@@ -1,0 +1,47 @@
+"""kill -9 the worker at random points, at least 5 times, while about 1k events/s flow.
+
+The receiver dedups by webhook-id; the ledger of expected alerts comes from the same
+detector code run offline. Nothing may be missing, and each alert has one webhook-id.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.fault.ledger import Paced, delivered, scenario
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+KILLS = 5
+
+
+def test_kill_9_five_times_under_load(broker, topics, hooks, start_worker):
+    events, expected = scenario(series=800, days=30)  # 24k events, 160 spikes
+    env = dict(APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_CONSOLE="false")
+    w = start_worker(topics, **env)
+    feed = Paced(broker, topics, events, rate=1000)
+    feed.start()
+    rng = random.Random(11)
+    try:
+        for _ in range(KILLS):
+            feed.done.wait(rng.uniform(0.5, 3.0))  # a random point in the stream
+            w.proc.kill()
+            w.proc.wait(10)
+            w = start_worker(topics, **env)
+        feed.done.wait(120)
+        assert feed.sent == len(events)
+        hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), 240,
+                   f"all {len(expected)} expected alerts after {KILLS} kills")
+    finally:
+        feed.stop.set()
+    got = delivered(hooks.verified())
+    missing = expected - set(got)
+    extra = set(got) - expected
+    split = {a: ids for a, ids in got.items() if len(ids) > 1}
+    ids = [h["webhook-id"] for h, _, _ in ((({k.lower(): v for k, v in h.items()}), b, t)
+                                            for h, b, t in hooks.requests)]
+    print(f"\nworker kill: {len(events)} events, {KILLS} kills, {len(expected)} expected, {len(got)} delivered, "
+          f"{len(missing)} missing, {len(split)} with >1 id, {len(ids) - len(set(ids))} raw repeats")
+    assert not missing and not extra and not split
