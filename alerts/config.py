@@ -99,6 +99,7 @@ class JsonlConfig(_Strict):
 
 class Receiver(_Strict):
     name: Name
+    max_concurrency: Annotated[int, Field(ge=1, le=64)] = 4  # notifications in flight at once
     webhook_configs: list[WebhookConfig] = []
     slack_configs: list[SlackConfig] = []
     alertmanager_configs: list[AlertmanagerConfig] = []

@@ -49,8 +49,11 @@ async def deliver(
     """Deliver with backoff; return the outcome: ``sent``, ``failed``, ``gave_up``,
     ``gone`` (410: the receiver is disabled from now on) or ``disabled``.
 
-    ``on_failed(notifier, alert, error)`` gets the permanent failures (other 4xx,
-    410), for the notifications DLQ.
+    ``on_failed(notifier, alert, error)`` gets every notification that will not be
+    delivered, for the notifications DLQ: the permanent failures (other 4xx, 410) and
+    those given up after the last retry (a receiver down longer than the policy's
+    attempts span, about a minute with the defaults): after either, nothing else
+    keeps the alert (the worker's outbox entry is cleared once delivery has ended).
     """
     if disabled is not None and notifier.name in disabled:
         metrics.notifications.labels(notifier.name, integration(notifier), "disabled").inc()
@@ -93,7 +96,7 @@ async def deliver(
         log.error("%s: the receiver answered 410 Gone; it is disabled until restart", notifier.name)
     if err is not None:
         log.error("%s: %s %s: %s", notifier.name, outcome, alert.alert_id, err)
-        if on_failed is not None and outcome in ("failed", "gone"):
+        if on_failed is not None and outcome in ("failed", "gone", "gave_up"):
             await on_failed(notifier, alert, err)
     metrics.notifications.labels(notifier.name, integration(notifier), outcome).inc()
     metrics.latency.labels(notifier.name).observe(time.monotonic() - started)

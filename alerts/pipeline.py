@@ -164,7 +164,9 @@ class Pipeline:
 
     async def run(self) -> None:
         """Flush due groups as they come due; deliver each receiver's queue in its own task."""
-        tasks = [asyncio.create_task(self._deliver(r)) for r in self.receivers]
+        limits = {r.name: r.max_concurrency for r in self.config.receivers}
+        tasks = [asyncio.create_task(self._deliver(r)) for r in self.receivers
+                 for _ in range(limits.get(r, 1))]  # the receiver's concurrency limit
         try:
             while True:
                 self.flush()

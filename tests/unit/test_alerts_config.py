@@ -35,3 +35,9 @@ def test_errors(text, message):
     with pytest.raises(ConfigError) as exc:
         parse(text, AlertsConfig, "<t>")
     assert message in str(exc.value)
+
+
+def test_the_readme_shows_the_example_config_as_it_is():
+    readme = (EXAMPLE.parents[2] / "README.md").read_text()
+    body = EXAMPLE.read_text().split("\n", 1)[1]  # without the first comment line
+    assert body in readme

@@ -93,3 +93,44 @@ def test_a_hanging_receiver_does_not_delay_the_others():
         assert slow.got == [["doubao"]]
         runner.cancel()
     asyncio.run(main())
+
+
+def test_a_receiver_sends_at_most_max_concurrency_at_once_and_tracks_pending():
+    config = parse("""
+route: {receiver: slow, group_by: [alert_id], group_wait: 0s}
+receivers: [{name: slow, max_concurrency: 2}]
+""", AlertsConfig)
+
+    class Counting:
+        name = "slow"
+
+        def __init__(self):
+            self.now = self.peak = 0
+            self.release = asyncio.Event()
+
+        async def notify(self, a):
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            await self.release.wait()
+            self.now -= 1
+            return False, None
+
+    async def main():
+        n = Counting()
+        p = Pipeline(config, {"slow": [n]}, DeliveryMetrics(CollectorRegistry()), RetryPolicy(max_attempts=1))
+        runner = asyncio.create_task(p.run())
+        for app in ("a", "b", "c", "d"):
+            p.accept(alert(app))
+        for _ in range(100):
+            if n.now == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert n.now == 2 and len(p.pending) == 4  # two in flight, the others wait their turn
+        n.release.set()
+        for _ in range(100):
+            if not p.pending:
+                break
+            await asyncio.sleep(0.01)
+        assert n.peak == 2 and p.pending == {}
+        runner.cancel()
+    asyncio.run(main())
