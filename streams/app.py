@@ -21,7 +21,6 @@ from typing import Sequence
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -36,7 +35,7 @@ from alerts.notify import Notifier
 from alerts.pipeline import Pipeline, fanout
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
-from streams import dlq, rules
+from streams import dlq, rules, tansu
 from streams.engine import Engine
 from streams.events import AppMetric, InvalidEvent, Topics, decode, validate
 from streams.metrics import StreamMetrics, WorkerCollector
@@ -44,37 +43,10 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Tansu: short group timeouts help joins; batch size 1 keeps table recovery
-# correct (its end offsets are wrong otherwise; see shared/design.md).
-TANSU = dict(broker_session_timeout=2.0, broker_heartbeat_interval=0.5, producer_max_batch_size=1)
-# Tansu answers a fetch only when fetch_max_wait_ms ends, even with data
-# waiting; Faust hard-codes 1500 ms, which would be the latency of every hop.
-TANSU_FETCH_MAX_WAIT_MS = 20
 HEARTBEAT_EVERY = 1.0  # seconds between "source seen" messages per source and worker
 SWEEP_EVERY = 5.0  # seconds between deadman sweeps
 RELOAD_EVERY = 1.0  # seconds between rules-file checks
 BROKER_PROBE_EVERY = 2.0  # seconds between broker reachability checks (readiness)
-
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport):
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = TANSU_FETCH_MAX_WAIT_MS  # read in start()
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self):
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _TansuTransport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
-class _TansuApp(faust.App):
-    def _new_transport(self):
-        return _TansuTransport(self.conf.broker_consumer, self)
 
 
 class RulesWatcher:
@@ -123,8 +95,8 @@ def create_app(
     """
     registry = registry or CollectorRegistry()
     topics = Topics(settings.topic_prefix)
-    tansu = settings.broker_flavor == "tansu"
-    app = (_TansuApp if tansu else faust.App)(
+    flavor_tansu = settings.broker_flavor == "tansu"
+    app = (tansu.TansuApp if flavor_tansu else faust.App)(
         settings.group,
         broker=settings.broker,
         store="memory://",
@@ -136,7 +108,7 @@ def create_app(
         web_port=settings.web_port,
         web_in_thread=False,
         broker_credentials=settings.faust_credentials(),
-        **(TANSU if tansu else {}),
+        **(tansu.SETTINGS if flavor_tansu else {}),
     )
     metrics = StreamMetrics(registry)
     reloads = Counter("appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"],
@@ -148,7 +120,7 @@ def create_app(
     pipeline = (pipeline_factory(delivery_metrics) if pipeline_factory
                 else Pipeline(*fanout(notifiers), delivery_metrics))
     state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine,
-                            broker_ok=True, rebalance_started=time.monotonic())
+                            bootstrap=settings.bootstrap, broker_ok=True, rebalance_started=time.monotonic())
     app.appwatch = state
 
     def not_ready() -> list[str]:
