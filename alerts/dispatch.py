@@ -31,7 +31,7 @@ OnFailed = Callable[[Notifier, Alert, Exception], Awaitable[None]]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 8
+    max_attempts: int = 20  # 0.5+1+...+16 s, then every 30 s: about 7 minutes in all
     initial: float = 0.5  # seconds before the first retry, doubling after
     max_wait: float = 30.0
     max_age: float = 600.0  # give up after this long in total

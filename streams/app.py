@@ -36,7 +36,7 @@ from alerts.pipeline import Pipeline, fanout
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
 from streams import dlq, rules, tansu
-from streams.engine import Engine
+from streams.engine import MAX_AHEAD_SECONDS, Engine
 from streams.events import AppMetric, InvalidEvent, Topics, decode, validate
 from streams.metrics import StreamMetrics, WorkerCollector
 from streams.settings import Settings
@@ -114,7 +114,7 @@ def create_app(
     reloads = Counter("appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"],
                       registry=registry)
     engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc(),
-                    on_news=metrics.observe_news)
+                    on_news=metrics.observe_news, on_ahead=lambda ev: metrics.ahead.inc())
     watcher = RulesWatcher(engine, settings.rules, reloads) if settings.rules else None
     delivery_metrics = DeliveryMetrics(registry)
     pipeline = (pipeline_factory(delivery_metrics) if pipeline_factory
@@ -177,7 +177,7 @@ def create_app(
                 await dlq_out.send(key=event.key, value=dlq.record(
                     event.value, exc.reason, str(exc), msg.topic, msg.partition, msg.offset))
                 continue
-            metrics.observe(ev)
+            metrics.observe(ev, market=ev.ts.timestamp() - msg.timestamp <= MAX_AHEAD_SECONDS)
             if isinstance(ev, AppMetric):
                 for alert in engine.metric(ev, windows, observed_at=msg.timestamp):
                     await control.send(key=b"c", value=orjson.dumps({"alert": alert.model_dump(mode="json")}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -20,6 +21,7 @@ class Result:
 
 def run(lines: Iterable[bytes | str], ruleset: RuleSet, companies: dict[str, str] | None = None) -> Result:
     engine, state, result = Engine(ruleset, companies), {}, Result()
+    now = time.time()
     alerts: list[Alert] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -30,7 +32,7 @@ def run(lines: Iterable[bytes | str], ruleset: RuleSet, companies: dict[str, str
             result.errors.append((n, str(exc)))
             continue
         result.events.append(ev)
-        alerts.extend(engine.process(ev, state))
+        alerts.extend(engine.process(ev, state, now=now))
     alerts.extend(engine.finish(state))
     result.alerts = alerts_in_order(alerts)
     return result

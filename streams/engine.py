@@ -13,6 +13,7 @@ worker, one dict in backtest. The work is split by where its state must live:
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, MutableMapping
@@ -41,6 +42,12 @@ from streams.rules import (
 )
 
 State = MutableMapping[str, object]
+log = logging.getLogger(__name__)
+# How far an event's ``ts`` may be ahead of the time it entered Kafka (``observed_at``):
+# clock skew, a feed stamped in the wrong zone, a day total stamped at the day's end. An
+# event further ahead is refused: folded in, it would make its day the series' newest, drop
+# the real days (``keep_days`` behind it) and leave every later real event "too late".
+MAX_AHEAD_SECONDS = 86400.0
 CONTEXT_DAYS = 7
 NEWS_KEEP_DAYS = 30
 NEWS_KEEP_ITEMS = 200
@@ -54,13 +61,33 @@ def _iso(t: float) -> str:
 class Engine:
     def __init__(self, rules: RuleSet, companies: dict[str, str] | None = None,
                  on_too_late: Callable[[Event], None] | None = None,
-                 on_news: Callable[[News], None] | None = None) -> None:
+                 on_news: Callable[[News], None] | None = None,
+                 on_ahead: Callable[[Event], None] | None = None) -> None:
+        """``on_too_late(ev)``: once per event too old for a series rule's window.
+        ``on_ahead(ev)``: once per event refused for a ``ts`` more than
+        ``MAX_AHEAD_SECONDS`` after its ``observed_at``; without it, ``on_too_late``."""
         self.rules = rules.rules
         self.companies = companies or {}  # app_id -> company, from the app catalog
         self.tracked = set(self.companies.values())
         self.on_too_late = on_too_late
+        self.on_ahead = on_ahead
         self.on_news = on_news  # each news event once, enriched
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
+
+    def _ahead(self, ev: Event, observed_at: float | None) -> bool:
+        """True (and counted) when ``ev.ts`` is too far after the time it entered Kafka.
+        Without ``observed_at`` (backtest) event time is taken as it is."""
+        if observed_at is None:
+            return False
+        ahead = ev.ts.timestamp() - observed_at
+        if ahead <= MAX_AHEAD_SECONDS:
+            return False
+        log.warning("event %s refused: its ts %s is %.1f h after it entered Kafka", ev.event_id,
+                    ev.ts.isoformat(), ahead / 3600)
+        count = self.on_ahead or self.on_too_late
+        if count:
+            count(ev)
+        return True
 
     def _of(self, kind: type) -> list:
         return [r for r in self.rules if isinstance(r, kind)]
@@ -68,7 +95,9 @@ class Engine:
     # -- series rules ------------------------------------------------------
 
     def metric(self, ev: AppMetric, state: State, observed_at: float | None = None) -> list[Alert]:
-        out = []
+        if self._ahead(ev, observed_at):
+            return []
+        out, too_late = [], False
         for rule in self.rules:
             if not isinstance(rule, (SpikeRule, ChangeRule, ThresholdRule, MilestoneRule)):
                 continue
@@ -80,17 +109,20 @@ class Engine:
                     MilestoneRule: _milestone}[type(rule)]
             new, alert = step(rule, state.get(key), ev)
             if new is None:
-                if self.on_too_late:
-                    self.on_too_late(ev)
+                too_late = True
                 continue
             state[key] = new
             if alert is not None:
                 out.append(alert.model_copy(update={"observed_at": observed_at}))
+        if too_late and self.on_too_late:
+            self.on_too_late(ev)  # once per event, however many rules found it too old
         return out
 
     # -- control: ranks, news, sources -------------------------------------
 
     def rank(self, ev: AppRank, state: State, observed_at: float | None = None) -> list[Alert]:
+        if self._ahead(ev, observed_at):
+            return []  # a snapshot from the future would make every real one "older"
         out = []
         chart = {"platform": ev.platform, "country": ev.country, "chart": ev.chart,
                  "category": ev.category}
@@ -116,6 +148,8 @@ class Engine:
         return out
 
     def news(self, ev: News, state: State, observed_at: float | None = None) -> list[Alert]:
+        if self._ahead(ev, observed_at):
+            return []  # remembered, it would push every real item out of the news memory
         ev = enrich.enrich(ev)
         if self.on_news:
             self.on_news(ev)
@@ -211,7 +245,11 @@ class Engine:
 
     # -- backtest: everything, event time as the clock ------------------------
 
-    def process(self, ev: Event, state: State) -> list[Alert]:
+    def process(self, ev: Event, state: State, now: float | None = None) -> list[Alert]:
+        """``now``: when the event arrived (backtest: the wall clock), to refuse events from
+        the future; their time would become the clock of every series and source."""
+        if self._ahead(ev, now):
+            return []
         t = ev.ts.timestamp()
         clock = max(float(state.get("clock") or t), t)
         state["clock"] = clock

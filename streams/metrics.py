@@ -24,6 +24,9 @@ class StreamMetrics:
         self.too_late = Counter(
             "appwatch_events_too_late_total", "Events older than the window keeps",
             registry=registry)
+        self.ahead = Counter(
+            "appwatch_events_ahead_total", "Events refused: ts more than a day after they entered Kafka",
+            registry=registry)
         self.event_to_alert = Histogram(
             "appwatch_event_to_alert_seconds",
             "From the triggering event entering Kafka to its alert being produced",
@@ -51,8 +54,11 @@ class StreamMetrics:
         self.ready = Gauge("appwatch_worker_ready", "1 when /readyz answers ready", registry=registry)
         self._days: dict[tuple[str, str, str], str] = {}
 
-    def observe(self, ev: Event) -> None:
+    def observe(self, ev: Event, market: bool = True) -> None:
+        """Count the event; unless ``market`` is false (a refused event), update the market gauges."""
         self.events.labels(ev.type, ev.source).inc()
+        if not market:
+            return
         if isinstance(ev, AppMetric):
             if ev.metric == "downloads" and ev.period == "day":
                 self._downloads(ev)
