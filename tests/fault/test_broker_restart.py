@@ -8,6 +8,7 @@ import pytest
 
 from appwatch.broker import create_topics, embedded, free_port
 from tests.conftest import LOGS, wait_until
+from tests.fault.report import recorder
 from tests.integration.test_pipeline import publish_spike
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -20,7 +21,7 @@ def readyz(w) -> dict:
         return {}
 
 
-def test_worker_reconnects_after_a_broker_restart(topics, hooks, start_worker):
+def test_worker_reconnects_after_a_broker_restart(topics, hooks, start_worker, request):
     port = free_port()
     with embedded(port, log=LOGS / "tansu-restart.log") as bootstrap:
         create_topics(bootstrap, topics, 4)
@@ -40,6 +41,10 @@ def test_worker_reconnects_after_a_broker_restart(topics, hooks, start_worker):
     # at least once: an alert sent just before the broker died may be sent again (its
     # outbox entry was not cleared), always with the same webhook-id
     ids = {p["data"]["labels"]["app_id"]: msg_id for msg_id, p in hooks.verified()}
+    raw = [msg_id for msg_id, _ in hooks.verified()]
+    recorder(request)("broker restart (memory-only, topics re-created)", events_in=16, receiver="webhook",
+                      alerts_expected=2, delivered=len(ids), missing=2 - len(ids),
+                      duplicated=len(set(raw)) - len(ids), raw_repeats=len(raw) - len(set(raw)))
     assert len({msg_id for msg_id, _ in hooks.verified()}) == len(ids) == 2
 
 

@@ -11,13 +11,14 @@ import random
 import pytest
 
 from tests.fault.ledger import Paced, delivered, scenario
+from tests.fault.report import recorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 KILLS = 5
 
 
-def test_kill_9_five_times_under_load(broker, topics, hooks, start_worker):
+def test_kill_9_five_times_under_load(broker, topics, hooks, start_worker, request):
     events, expected = scenario(series=800, days=30)  # 24k events, 160 spikes
     env = dict(APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_CONSOLE="false")
     w = start_worker(topics, **env)
@@ -42,6 +43,7 @@ def test_kill_9_five_times_under_load(broker, topics, hooks, start_worker):
     split = {a: ids for a, ids in got.items() if len(ids) > 1}
     ids = [h["webhook-id"] for h, _, _ in ((({k.lower(): v for k, v in h.items()}), b, t)
                                             for h, b, t in hooks.requests)]
-    print(f"\nworker kill: {len(events)} events, {KILLS} kills, {len(expected)} expected, {len(got)} delivered, "
-          f"{len(missing)} missing, {len(split)} with >1 id, {len(ids) - len(set(ids))} raw repeats")
+    recorder(request)(f"worker kill -9 x{KILLS} at ~1k events/s", events_in=len(events), receiver="webhook",
+                      alerts_expected=len(expected), delivered=len(set(got) & expected), missing=len(missing),
+                      duplicated=len(split), raw_repeats=len(ids) - len(set(ids)), unexpected=len(extra))
     assert not missing and not extra and not split

@@ -7,11 +7,12 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.fault.ledger import Paced, delivered, scenario
+from tests.fault.report import recorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
-def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_worker):
+def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_worker, request):
     events, expected = scenario(series=300, days=30)  # 9k events, 60 spikes
     env = dict(APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_CONSOLE="false")
     a = start_worker(topics, **env)
@@ -32,6 +33,10 @@ def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_work
         feed.stop.set()
     got = delivered(hooks.verified())
     ids = [{k.lower(): v for k, v in h.items()}["webhook-id"] for h, _, _ in hooks.requests]
+    recorder(request)("2 workers, one stopped mid-stream", events_in=len(events), receiver="webhook",
+                      alerts_expected=len(expected), delivered=len(set(got) & expected),
+                      missing=len(expected - set(got)), duplicated=sum(len(v) > 1 for v in got.values()),
+                      raw_repeats=len(ids) - len(set(ids)), unexpected=len(set(got) - expected))
     assert set(got) == expected
     assert all(len(v) == 1 for v in got.values())  # one notification per alert
     assert len(ids) == len(set(ids)), "a notification was delivered twice"
