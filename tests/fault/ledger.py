@@ -69,3 +69,12 @@ def delivered(verified: list[tuple[str, dict]]) -> dict[str, set[str]]:
         if payload["data"]["rule"] == RULE:
             out.setdefault(payload["data"]["alert_id"], set()).add(msg_id)
     return out
+
+
+def settle(hooks, expected: set[str]) -> dict:
+    """What the receiver got against the ledger, as the fault report's counts."""
+    got = delivered(hooks.verified())
+    ids = [{k.lower(): v for k, v in h.items()}["webhook-id"] for h, _, _ in hooks.requests]
+    return dict(alerts_expected=len(expected), delivered=len(set(got) & expected),
+                missing=len(expected - set(got)), duplicated=sum(len(v) > 1 for v in got.values()),
+                raw_repeats=len(ids) - len(set(ids)), unexpected=len(set(got) - expected))

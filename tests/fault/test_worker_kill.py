@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from tests.fault.ledger import Paced, delivered, scenario
+from tests.fault.ledger import Paced, delivered, scenario, settle
 from tests.fault.report import recorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -37,13 +37,7 @@ def test_kill_9_five_times_under_load(broker, topics, hooks, start_worker, reque
                    f"all {len(expected)} expected alerts after {KILLS} kills")
     finally:
         feed.stop.set()
-    got = delivered(hooks.verified())
-    missing = expected - set(got)
-    extra = set(got) - expected
-    split = {a: ids for a, ids in got.items() if len(ids) > 1}
-    ids = [h["webhook-id"] for h, _, _ in ((({k.lower(): v for k, v in h.items()}), b, t)
-                                            for h, b, t in hooks.requests)]
+    counts = settle(hooks, expected)
     recorder(request)(f"worker kill -9 x{KILLS} at ~1k events/s", events_in=len(events), receiver="webhook",
-                      alerts_expected=len(expected), delivered=len(set(got) & expected), missing=len(missing),
-                      duplicated=len(split), raw_repeats=len(ids) - len(set(ids)), unexpected=len(extra))
-    assert not missing and not extra and not split
+                      **counts)
+    assert counts["missing"] == counts["unexpected"] == counts["duplicated"] == 0, counts

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import wait_until
-from tests.fault.ledger import Paced, delivered, scenario
+from tests.fault.ledger import Paced, delivered, scenario, settle
 from tests.fault.report import recorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -31,12 +31,7 @@ def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_work
                    f"all {len(expected)} expected alerts")
     finally:
         feed.stop.set()
-    got = delivered(hooks.verified())
-    ids = [{k.lower(): v for k, v in h.items()}["webhook-id"] for h, _, _ in hooks.requests]
-    recorder(request)("2 workers, one stopped mid-stream", events_in=len(events), receiver="webhook",
-                      alerts_expected=len(expected), delivered=len(set(got) & expected),
-                      missing=len(expected - set(got)), duplicated=sum(len(v) > 1 for v in got.values()),
-                      raw_repeats=len(ids) - len(set(ids)), unexpected=len(set(got) - expected))
-    assert set(got) == expected
-    assert all(len(v) == 1 for v in got.values())  # one notification per alert
-    assert len(ids) == len(set(ids)), "a notification was delivered twice"
+    counts = settle(hooks, expected)
+    recorder(request)("2 workers, one stopped mid-stream", events_in=len(events), receiver="webhook", **counts)
+    assert counts["missing"] == counts["unexpected"] == counts["duplicated"] == 0, counts
+    assert counts["raw_repeats"] == 0, "a notification was delivered twice"
