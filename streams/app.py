@@ -43,6 +43,7 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
+OUTBOX_RESUME_AFTER = 2.0  # seconds after a rebalance before the outbox is sent again
 HEARTBEAT_EVERY = 1.0  # seconds between "source seen" messages per source and worker
 SWEEP_EVERY = 5.0  # seconds between deadman sweeps
 RELOAD_EVERY = 1.0  # seconds between rules-file checks
@@ -143,10 +144,14 @@ def create_app(
     outbox = app.Table("outbox", partitions=settings.partitions)
     sent_topic = app.topic(topics.outbox_done, **raw)
 
+    sent_here: set[str] = set()  # sent by this worker, outbox entry not yet cleared
+
     async def on_sent(notification) -> None:
         for a in notification.alerts:
-            if f"{a.alert_id}:{a.status}" not in pipeline.pending:  # every route of it went out
-                await sent_topic.send(key=a.alert_id.encode(), value=f"{a.alert_id}:{a.status}".encode())
+            key = f"{a.alert_id}:{a.status}"
+            if key not in pipeline.pending:  # every route of it went out
+                sent_here.add(key)
+                await sent_topic.send(key=a.alert_id.encode(), value=key.encode())
 
     notifications_dlq = app.topic(topics.notifications_dlq, **raw)
 
@@ -237,6 +242,7 @@ def create_app(
             raw_msg = event.value
             if event.message.topic == topics.outbox_done:
                 outbox.pop(raw_msg.decode(), None)  # its notification went out
+                sent_here.discard(raw_msg.decode())
                 continue
             alert = Alert.model_validate_json(raw_msg)
             muted = silenced(routing_labels(alert), silences, time.time())
@@ -260,7 +266,7 @@ def create_app(
         mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.alerts}
         again = 0
         for key, v in list(outbox.items()):
-            if key not in pipeline.pending and v.get("partition") in mine:
+            if key not in pipeline.pending and key not in sent_here and v.get("partition") in mine:
                 again += pipeline.accept(Alert.model_validate(v["alert"])) > 0
         if again:
             log.warning("outbox: %d alerts accepted again after a restart or rebalance", again)
@@ -332,6 +338,12 @@ def create_app(
         metrics.rebalances.inc()
         metrics.recovery.set(time.monotonic() - state.rebalance_started)
         state.ready = True
+        app.add_future(resume_outbox_soon())
+
+    async def resume_outbox_soon():
+        # first let the dispatch agent read the outbox-done records of partitions it just
+        # got: an alert the previous owner sent just before it left is not sent again
+        await asyncio.sleep(OUTBOX_RESUME_AFTER)
         resume_outbox()
 
     return app
