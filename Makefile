@@ -6,7 +6,7 @@ PY ?= python3
 install: apt pip
 
 pip:
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 
 # Debian packages the tests use: Chromium (and CJK fonts) to screenshot the backtest report,
 # Alertmanager to receive pushed alerts.
@@ -24,4 +24,4 @@ demo: pip
 	appwatch demo
 
 bench: pip
-	$(PY) bench/import_bench.py
+	$(PY) -m bench.run

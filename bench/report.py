@@ -1,0 +1,322 @@
+"""Derived figures (ratios, goals), the Markdown table and the PNG plot of a harness run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _get(d: dict | None, *path, default=None):
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return default
+        d = d[p]
+    return d
+
+
+def _div(a, b):
+    return a / b if a is not None and b else None
+
+
+def derive(res: dict, goals: dict) -> None:
+    """Add ratios and the goals table to ``res`` (in place)."""
+    base = _get(res, "baseline", "json_per_s")
+    base_or = _get(res, "baseline", "orjson_per_s")
+    p, q = res.get("pipeline"), res.get("quix")
+    if p and "events_per_s" in p:
+        p["ratio_to_baseline"] = _div(p["events_per_s"], base)
+        p["ratio_to_orjson_baseline"] = _div(p["events_per_s"], base_or)
+    if q and "events_per_s" in q:
+        q["ratio_to_baseline"] = _div(q["events_per_s"], base)
+    h2h = {"error": _get(res, "errors", "quix")}
+    if p and q and p.get("events_per_s") and q.get("events_per_s"):
+        h2h.update(ratio=p["events_per_s"] / q["events_per_s"],
+                   cpu_ratio=_div(q.get("cpu_us_per_event"), p.get("cpu_us_per_event")),
+                   note="ratio: events/s, appwatch / Quix; cpu_ratio: Quix CPU per event / appwatch CPU "
+                        "per event (higher is better for appwatch, and less disturbed by other load)")
+    res["head_to_head"] = h2h
+
+    growth = res.get("growth")
+    if isinstance(growth, dict) and "points" in growth:
+        pts = list(growth["points"])
+        if p and p.get("events_per_s"):
+            pts.insert(0, {"series": _get(res, "workload", "series"), "workers": 1, "main_run": True,
+                           **{k: p.get(k) for k in ("events_per_s", "cpu_us_per_event", "rss_end_mb", "complete",
+                                                    "committed_events", "counted", "elapsed_s")}})
+        for pt in pts:
+            pt["ratio_to_baseline"] = _div(pt.get("events_per_s"), base)
+        growth["points"] = sorted(pts, key=lambda x: (x["workers"], x["series"] or 0))
+        one = [x["cpu_us_per_event"] for x in pts if x["workers"] == 1 and x.get("cpu_us_per_event")]
+        if len(one) >= 2:
+            growth["cpu_per_event_spread"] = max(one) / min(one)
+        two = [x for x in pts if x["workers"] == 2]
+        same = [x for x in pts if x["workers"] == 1 and two and x["series"] == two[0]["series"]]
+        if two and same and same[0].get("events_per_s"):
+            growth["two_workers_speedup"] = _div(two[0].get("events_per_s"), same[0]["events_per_s"])
+            growth["two_workers_cpu_per_event_ratio"] = _div(two[0].get("cpu_us_per_event"),
+                                                             same[0].get("cpu_us_per_event"))
+
+    lat, mem, ing = res.get("latency"), res.get("memory"), res.get("ingest")
+    imp = _get(ing, "import")
+    rows = []
+
+    def row(fig, value, goal, met, unit=""):
+        rows.append({"figure": fig, "value": value, "unit": unit, "goal": goal,
+                     "met": None if value is None else bool(met)})
+
+    pr = _get(p, "ratio_to_baseline")
+    row("2. pipeline / raw aiokafka+json.loads", pr, f">= {goals['pipeline_ratio']}",
+        pr is not None and pr >= goals["pipeline_ratio"])
+    hr = h2h.get("ratio")
+    row("3. appwatch / Quix Streams (events/s)", hr, f">= {goals['quix_ratio']}",
+        hr is not None and hr >= goals["quix_ratio"])
+    p99 = _get(lat, "p99_ms")
+    row("4. event -> webhook p99", p99, f"< {goals['p99_ms']:.0f} ms", p99 is not None and p99 < goals["p99_ms"], "ms")
+    rss = _get(mem, "rss_mb")
+    row("5. worker RSS, main run's series loaded", rss, f"< {goals['rss_mb']:.0f} MB",
+        rss is not None and rss < goals["rss_mb"], "MB")
+    imp2 = _get(imp, "import_2_workers_per_s")
+    row("6. file import (2 workers, the default)", imp2, f">= {goals['import_per_s']:,}/s",
+        imp2 is not None and imp2 >= goals["import_per_s"], "/s")
+    spread = _get(growth, "cpu_per_event_spread")
+    row("7. CPU per event, most / least series", spread, "flat (<= 1.5)", spread is not None and spread <= 1.5)
+    res["goals"] = rows
+
+
+def _fmt(x, nd=0, unit=""):
+    if x is None:
+        return "n/a"
+    if isinstance(x, float) and abs(x) < 10 and nd == 0:
+        nd = 2
+    return f"{x:,.{nd}f}{unit}"
+
+
+def markdown(res: dict) -> str:
+    b = res.get("baseline") or {}
+    p, q, lat = res.get("pipeline") or {}, res.get("quix") or {}, res.get("latency") or {}
+    mem, ing, growth = res.get("memory") or {}, res.get("ingest") or {}, res.get("growth") or {}
+    imp, http = ing.get("import") or {}, ing.get("http") or {}
+    h2h = res.get("head_to_head") or {}
+    wl = res.get("workload") or {}
+    base = b.get("json_per_s")
+    out = [f"# appwatch benchmark ({res['mode']})", "",
+           f"`{res['command']}`, {res['started_at']}, {res.get('duration_s')} s, "
+           f"{res['machine']['cpus']} CPUs, load average {res['machine']['load_avg_start'][0]} at the start, "
+           f"{res['machine'].get('load_avg_end', ['?'])[0]} at the end (the machine is shared: compare ratios).",
+           "", f"Code: sources digest {res.get('code', {}).get('sources_sha256')} (newest file "
+           f"{res.get('code', {}).get('newest')})"
+           + (" — **the sources changed during the run**" if res.get("code", {}).get("changed_during_run") else "")
+           + ".",
+           "", f"Main workload: {wl.get('events', 0):,} `app.metric` delta events over {wl.get('series', 0):,} series, "
+           f"{wl.get('events_per_day', 1)} a day per series ({wl.get('days')} days), every "
+           f"{wl.get('spike_every')}th series spiking on day {(wl.get('spike_day') or 0) + 1}; "
+           f"{wl.get('partitions')} partitions, one embedded Tansu broker.", "",
+           "| # | figure | measured | baseline (same run) | ratio | goal | met |",
+           "|---|---|---|---|---|---|---|"]
+
+    def capped(run):
+        if not run:
+            return ""
+        if run.get("complete"):
+            return ""
+        return f" (stopped: {run.get('committed_events', 0):,} of {run.get('events', 0):,} in {_fmt(run.get('elapsed_s'), 0)} s)"
+
+    def met(x):
+        return "n/a" if x is None else ("yes" if x else "**no**")
+
+    goals = {g["figure"][:1]: g for g in res.get("goals", [])}
+    out.append(f"| 1 | raw aiokafka consumer, `json.loads` (orjson) | {_fmt(base)}/s ({_fmt(b.get('orjson_per_s'))}/s) "
+               f"| - | 1.00 | - | - |")
+    out.append(f"| 2 | appwatch worker: validate, daily window, spike, alerts topic{capped(p)} | "
+               f"{_fmt(p.get('events_per_s'))}/s, {_fmt(p.get('cpu_us_per_event'))} µs CPU/event | {_fmt(base)}/s | "
+               f"{_fmt(p.get('ratio_to_baseline'), 3)} | >= 0.35 | {met(goals['2']['met'])} |")
+    if q.get("events_per_s"):
+        out.append(f"| 3 | Quix Streams, same rule, same topic{capped(q)} | {_fmt(q.get('events_per_s'))}/s, "
+                   f"{_fmt(q.get('cpu_us_per_event'))} µs CPU/event | appwatch {_fmt(p.get('events_per_s'))}/s | "
+                   f"appwatch/Quix {_fmt(h2h.get('ratio'), 3)} (CPU {_fmt(h2h.get('cpu_ratio'), 3)}) | >= 1.0 | "
+                   f"{met(goals['3']['met'])} |")
+    else:
+        out.append(f"| 3 | Quix Streams | not measured: {h2h.get('error') or q.get('skipped')} | - | - | >= 1.0 | n/a |")
+    if lat.get("p99_ms") is not None:
+        lb = " (≥: late alerts counted until the drain ended)" if lat.get("missing_counted_as_lower_bound") else ""
+        out.append(f"| 4 | event -> signed webhook at {_fmt(lat.get('rate_per_s'))}/s "
+                   f"({lat.get('alerts_received')}/{lat.get('alerts_expected')} alerts{lb}) | p50 {_fmt(lat.get('p50_ms'))} · "
+                   f"p95 {_fmt(lat.get('p95_ms'))} · p99 {_fmt(lat.get('p99_ms'))} ms | - | - | p99 < 250 ms | "
+                   f"{met(goals['4']['met'])} |")
+        for other in lat.get("at_other_rates") or []:
+            out.append(f"| 4 | the same at {_fmt(other.get('rate_per_s'))}/s ({other.get('alerts_received')}/"
+                       f"{other.get('alerts_expected')} alerts) | p50 {_fmt(other.get('p50_ms'))} · "
+                       f"p95 {_fmt(other.get('p95_ms'))} · p99 {_fmt(other.get('p99_ms'))} ms | - | - | (a rate "
+                       f"the worker sustains) | - |")
+    else:
+        out.append(f"| 4 | event -> webhook | not measured: {_get(res, 'errors', 'latency') or lat.get('skipped')} "
+                   "| - | - | p99 < 250 ms | n/a |")
+    out.append(f"| 5 | worker RSS, {_fmt(mem.get('series'))} series × {_fmt(mem.get('days_loaded'), 1)} days "
+               f"(a window keeps {mem.get('retained_days')}) | {_fmt(mem.get('rss_mb'))} MB (idle "
+               f"{_fmt(mem.get('rss_idle_mb'))}, peak {_fmt(mem.get('rss_peak_mb'))}) | - | - | < 300 MB | "
+               f"{met(goals['5']['met'])} |")
+    if imp:
+        out.append(f"| 6 | file import, 1 worker / 2 workers ({imp.get('rows'):,} rows) | "
+                   f"{_fmt(imp.get('import_1_worker_per_s'))}/s / {_fmt(imp.get('import_2_workers_per_s'))}/s | "
+                   f"raw kafka-python producer {_fmt(imp.get('raw_producer_per_s'))}/s | "
+                   f"{_fmt(imp.get('ratio_1_worker'), 2)} / {_fmt(imp.get('ratio_2_workers'), 2)} | >= 15,000/s | "
+                   f"{met(goals['6']['met'])} |")
+    if http:
+        out.append(f"| 6 | HTTP ingest, NDJSON × {http.get('batch')}, {http.get('concurrency')} clients | "
+                   f"{_fmt(http.get('http_per_s'))}/s | raw producer {_fmt(imp.get('raw_producer_per_s'))}/s | "
+                   f"{_fmt(http.get('ratio_to_raw_producer'), 2)} | - | - |")
+    if growth.get("points"):
+        out.append(f"| 7 | CPU per event, most / least series (1 worker) | {_fmt(growth.get('cpu_per_event_spread'), 2)}× | "
+                   f"- | - | flat | {met(goals['7']['met'])} |")
+    out += ["", "## Growth", "", "| series | workers | series seen | events/s | ratio to baseline | µs CPU/event | "
+            "RSS MB | run |", "|---|---|---|---|---|---|---|---|"]
+    for pt in growth.get("points", []):
+        run = "main run" if pt.get("main_run") else ""
+        if not pt.get("complete"):
+            run += (", " if run else "") + (f"stopped after {_fmt(pt.get('elapsed_s'), 0)} s: "
+                                             f"{int(pt.get('counted') or 0):,} events processed, "
+                                             f"{pt.get('committed_events', 0):,} committed")
+        done = pt.get("counted") or pt.get("committed_events") or 0
+        loaded = min(pt["series"], int(done)) if not pt.get("complete") else pt["series"]
+        out.append(f"| {pt['series']:,} | {pt['workers']} | {loaded:,} | {_fmt(pt.get('events_per_s'))} | "
+                   f"{_fmt(pt.get('ratio_to_baseline'), 4)} | {_fmt(pt.get('cpu_us_per_event'))} | "
+                   f"{_fmt(pt.get('rss_end_mb'))} | {run} |")
+    if growth.get("two_workers_speedup") is not None:
+        out.append("")
+        out.append(f"2 workers vs 1 on the same series count: {growth['two_workers_speedup']:.2f}× the events/s, "
+                   f"{growth.get('two_workers_cpu_per_event_ratio') or 0:.2f}× the CPU per event.")
+    out += ["", "## Notes", ""]
+    if p.get("alerts") is not None:
+        out.append(f"- Alerts on the output topics: appwatch {p.get('alerts')}, Quix {q.get('alerts', 'n/a')}; "
+                   f"{wl.get('expected_alerts')} expected once every event is processed (a stopped appwatch "
+                   "run has alerts still queued on its internal control topic).")
+    if lat:
+        out.append(f"- Latency: {lat.get('events', 0):,} events at {_fmt(lat.get('achieved_rate_per_s'))}/s achieved, "
+                   f"{lat.get('alert_fraction_of_events', 0):.2%} of them fire; the worker was "
+                   f"{lat.get('events_behind_when_sending_ended', 0):,} events behind when sending ended; "
+                   f"from our own send time p50 {_fmt(lat.get('p50_ms_from_send'))} / p99 {_fmt(lat.get('p99_ms_from_send'))} ms.")
+    if mem:
+        out.append(f"- Memory: {mem.get('note')}; state after 30 days == state after the last 10: "
+                   f"{mem.get('state_after_30_days_equals_last_10')} ({mem.get('state_bytes_per_series')} bytes JSON a series).")
+    out.append("- Throughput is timed from the first consume to the last committed offset (Faust commits every "
+               "2.8 s; the Quix job is given the same commit interval). A run stopped at its time cap (or, for the "
+               "main run, once every series has 11 days) is rated over the events it processed by then "
+               "(`appwatch_events_total`, the Quix job's own count); the slope of its commits is in bench.json "
+               "(`committed_events_per_s`). CPU per event is from /proc over the same events.")
+    for name, err in (res.get("errors") or {}).items():
+        out.append(f"- error in {name}: `{err[:300]}`")
+    return "\n".join(out) + "\n"
+
+
+def plot(res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
+    fig.suptitle(f"appwatch benchmark ({res['mode']}, {res['started_at']}): every figure against a baseline of the same run")
+    b = res.get("baseline") or {}
+    p, q = res.get("pipeline") or {}, res.get("quix") or {}
+
+    ax = axes[0][0]
+    names, vals = [], []
+    for n, v in (("raw aiokafka\n+json.loads", b.get("json_per_s")), ("raw aiokafka\n+orjson", b.get("orjson_per_s")),
+                 ("Quix Streams\nspike rule", q.get("events_per_s")), ("appwatch\nworker", p.get("events_per_s"))):
+        if v:
+            names.append(n)
+            vals.append(v)
+    bars = ax.bar(names, vals, color=["#999", "#bbb", "#6a9fd8", "#e07b39"][:len(vals)])
+    ax.set_yscale("log")
+    ax.set_ylabel("events/s (log)")
+    ax.set_title("1-3. consume throughput, same topic")
+    for bar, v in zip(bars, vals):
+        ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:,.0f}\n{v / vals[0]:.3f}x" if vals else "",
+                ha="center", va="bottom", fontsize=8)
+    if b.get("json_per_s"):
+        ax.axhline(0.35 * b["json_per_s"], color="green", ls="--", lw=1)
+        ax.text(0, 0.35 * b["json_per_s"], " goal 0.35x", color="green", fontsize=8, va="bottom")
+
+    ax = axes[0][1]
+    for run, label, color in ((p, "appwatch", "#e07b39"), (q, "Quix Streams", "#6a9fd8")):
+        if run.get("curve"):
+            xs, ys = zip(*run["curve"])
+            ax.plot(xs, ys, label=label, color=color)
+    ax.set_xlabel("s since first consume")
+    ax.set_ylabel("events committed")
+    ax.set_title("2-3. committed offsets over time")
+    ax.legend()
+
+    ax = axes[0][2]
+    lat = res.get("latency") or {}
+    colors = ["#e07b39", "#2f6f8f", "#5aa469"]
+    for i, one in enumerate([lat, *(lat.get("at_other_rates") or [])]):
+        if not one.get("latencies_ms"):
+            continue
+        v = sorted(one["latencies_ms"])
+        ax.plot(v, [(j + 1) / len(v) for j in range(len(v))], color=colors[i % 3],
+                label=f"{one['rate_per_s']:,.0f}/s: p50 {one['p50_ms']:,.0f}, p99 {one['p99_ms']:,.0f} ms")
+    if lat.get("latencies_ms"):
+        ax.axvline(250, color="green", lw=1, ls="--", label="goal p99 250 ms")
+        ax.set_xscale("log")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("event -> webhook, ms (log)")
+    ax.set_ylabel("fraction of alerts")
+    ax.set_title("4. event -> signed webhook (CDF)")
+
+    ax = axes[1][0]
+    pts = (res.get("growth") or {}).get("points") or []
+    if pts:
+        labels = [f"{x['series']:,} series\n{x['workers']} worker{'s' if x['workers'] > 1 else ''}" for x in pts]
+        cpu = [x.get("cpu_us_per_event") or 0 for x in pts]
+        bars = ax.bar(labels, cpu, color=["#e07b39" if x["workers"] == 1 else "#c05020" for x in pts])
+        for bar, x in zip(bars, pts):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
+                    f"{x.get('events_per_s') or 0:,.0f}/s", ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("µs CPU per event (all workers)")
+    ax.set_title("7. growth: cost per event (label: events/s)")
+
+    ax = axes[1][1]
+    mem = res.get("memory") or {}
+    names, vals = ["idle"], [mem.get("rss_idle_mb") or 0]
+    names.append(f"{mem.get('series', 0):,} series\n{mem.get('days_loaded', 0):.0f} days")
+    vals.append(mem.get("rss_mb") or 0)
+    for x in pts:
+        if not x.get("main_run"):
+            names.append(f"{x['series']:,} series\n{x['workers']}w")
+            vals.append(x.get("rss_end_mb") or 0)
+    ax.bar(names, vals, color="#8a6fb0")
+    ax.axhline(300, color="green", ls="--", lw=1)
+    ax.text(0, 300, " goal 300 MB", color="green", fontsize=8, va="bottom")
+    ax.set_ylabel("RSS MB (sum over workers)")
+    ax.set_title("5. worker memory")
+
+    ax = axes[1][2]
+    ing = res.get("ingest") or {}
+    imp, http = ing.get("import") or {}, ing.get("http") or {}
+    names, vals = [], []
+    for n, v in (("raw kafka-python\nproducer", imp.get("raw_producer_per_s")),
+                 ("import\n1 worker", imp.get("import_1_worker_per_s")),
+                 ("import\n2 workers", imp.get("import_2_workers_per_s")),
+                 ("HTTP ingest\nNDJSON", http.get("http_per_s"))):
+        if v:
+            names.append(n)
+            vals.append(v)
+    ax.bar(names, vals, color=["#999", "#5aa469", "#3d8b4f", "#2f6f8f"][:len(vals)])
+    ax.axhline(15_000, color="green", ls="--", lw=1)
+    ax.text(0, 15_000, " goal 15k/s (import)", color="green", fontsize=8, va="bottom")
+    ax.set_ylabel("events/s")
+    ax.set_title("6. ingest into the broker")
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write(res: dict, out: Path) -> dict[str, Path]:
+    md, png = out / "bench.md", out / "bench.png"
+    md.write_text(markdown(res))
+    try:
+        plot(res, png)
+    except Exception as exc:  # noqa: BLE001 - a plot failure must not lose the numbers
+        res.setdefault("errors", {})["plot"] = f"{type(exc).__name__}: {exc}"
+    return {"json": out / "bench.json", "markdown": md, "png": png}

@@ -1,0 +1,447 @@
+"""The benchmark harness: every figure against a baseline from the same run, same broker.
+
+    python -m bench.run                  # full size (500k events, 10k series), < 10 min
+    python -m bench.run --smoke          # a quick pass (3k events, 60 series), < 90 s
+    python -m bench.run --events 100000  # mid size
+
+Writes ``bench.json``, ``bench.md`` and ``bench.png`` (and ``logs/``) under ``--out``
+(default ``bench/results``, ``bench/results/smoke`` with ``--smoke``).
+
+Figures (see bench/README.md for what each measures and how):
+ 1. baseline: raw aiokafka consumer + json.loads (and orjson) over the N events;
+ 2. pipeline: the real worker (``python -m appwatch worker``) over the same N events,
+    first consume -> last committed offset; ratio to 1 (goal >= 0.35);
+ 3. head-to-head: the same spike rule in Quix Streams on the same topic (goal >= 1.0);
+ 4. latency: steady produce rate -> signed webhook, p50/p95/p99 (goal p99 < 250 ms);
+ 5. memory: worker RSS with the main run's series and days loaded (goal < 300 MB);
+ 6. ingest: file import and HTTP ingest, against a raw producer (goal import >= 15k/s);
+ 7. growth: cost per event at more series, and with 2 workers in one group.
+
+The machine is shared: phases that cannot finish in the time budget stop at a cap and
+report the rate over what they committed (``complete: false``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from appwatch.broker import TOPIC_CONFIGS, create_topics, embedded  # noqa: E402
+from bench import pipeline, workload  # noqa: E402
+from bench.procs import Procs  # noqa: E402
+from streams.events import Topics  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+GOALS = {"pipeline_ratio": 0.35, "quix_ratio": 1.0, "p99_ms": 250.0, "rss_mb": 300.0, "import_per_s": 15_000}
+
+
+@dataclass
+class Config:
+    mode: str
+    events: int
+    series: int
+    main_cap: float  # seconds the worker gets on the main topic
+    quix_cap: float
+    latency_series: int
+    latency_steps: list[tuple[float, float]]  # (events/s, seconds); the last is the figure
+    latency_drain: float
+    import_rows: int
+    http_events: int
+    growth: list[tuple[int, int, int]] = field(default_factory=list)  # (series, events, workers)
+    growth_cap: float = 35.0
+    budget: float = 560.0
+    startup: float = 12.0  # a worker's start, stop and checks around a capped run
+    main_stop_days: int | None = None  # end the main run once every series has this many days
+
+    def reserve_after(self, phase: str) -> float:
+        """Seconds the phases after ``phase`` need (their caps plus start-up)."""
+        need = {"pipeline": self.main_cap + self.startup, "quix": self.quix_cap + self.startup,
+                "latency": sum(d + self.latency_drain for _, d in self.latency_steps) + self.startup + 5,
+                "ingest": 45.0 if self.mode == "full" else 6.0,
+                "growth": len(self.growth) * (self.growth_cap + self.startup),
+                "end": 10.0 if self.mode == "full" else 4.0}
+        names = list(need)
+        return sum(need[n] for n in names[names.index(phase) + 1:])
+
+    @classmethod
+    def full(cls) -> "Config":
+        # growth: the main run is the (10k series, 1 worker) point
+        # the main run stops once every series has 11 days (a window keeps 10): the memory figure
+        return cls("full", 500_000, 10_000, main_cap=230, quix_cap=45, latency_series=500,
+                   latency_steps=[(200, 10), (1000, 15)], latency_drain=15, import_rows=60_000,
+                   http_events=40_000, growth=[(1_000, 60_000, 1), (100_000, 100_000, 1), (10_000, 60_000, 2)],
+                   growth_cap=25, budget=565, startup=10, main_stop_days=11)
+
+    @classmethod
+    def smoke(cls) -> "Config":
+        # growth: the main run is the (100 series, 1 worker) point
+        return cls("smoke", 3_000, 60, main_cap=10, quix_cap=8, latency_series=50,
+                   latency_steps=[(300, 2)], latency_drain=4, import_rows=1_000, http_events=1_000,
+                   growth=[(600, 1_200, 1), (60, 1_200, 2)], growth_cap=6, budget=85, startup=6)
+
+
+class Budget:
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.t0 = seconds, time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def left(self) -> float:
+        return self.seconds - self.elapsed()
+
+    def cap(self, want: float, reserve: float) -> float:
+        """``want`` seconds, less (down to half) if the phases still to come (``reserve``
+        seconds) would not fit in the budget otherwise."""
+        return max(want / 2, min(want, self.left() - reserve))
+
+
+def _r(x, nd=1):
+    return None if x is None else round(x, nd)
+
+
+# -- 1. baseline --------------------------------------------------------------------------
+
+async def _raw_consume(bootstrap: str, topic: str, n: int, loads) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                         enable_auto_commit=False, fetch_max_wait_ms=20, max_partition_fetch_bytes=4 * 2**20)
+    await c.start()
+    try:
+        got, t0 = 0, None
+        deadline = time.monotonic() + 120
+        while got < n:
+            batch = await c.getmany(timeout_ms=500, max_records=10_000)
+            for msgs in batch.values():
+                if t0 is None:
+                    t0 = time.perf_counter()
+                for m in msgs:
+                    loads(m.value)
+                got += len(msgs)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"raw consumer got {got} of {n}")
+        return n / (time.perf_counter() - t0)
+    finally:
+        await c.stop()
+
+
+def baseline(bootstrap: str, topic: str, n: int) -> dict:
+    import orjson
+
+    return {"json_per_s": asyncio.run(_raw_consume(bootstrap, topic, n, json.loads)),
+            "orjson_per_s": asyncio.run(_raw_consume(bootstrap, topic, n, orjson.loads))}
+
+
+# -- 3. Quix Streams -------------------------------------------------------------------------
+
+def _create(bootstrap: str, name: str, partitions: int) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-admin")
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1, topic_configs=TOPIC_CONFIGS)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+def run_quix(procs: Procs, bootstrap: str, topic: str, n: int, ends: dict, cap: float, work: Path) -> dict:
+    alerts = topic.rsplit(".", 2)[0] + ".quix-alerts"
+    _create(bootstrap, alerts, 4)
+    status, state = work / "quix-status.json", work / "quix-state"
+    status.unlink(missing_ok=True)
+    shutil.rmtree(state, ignore_errors=True)
+    group = "bench-quix"
+    q = procs.start("quix", ["-m", "bench.quix_spike", "--broker", bootstrap, "--topic", topic,
+                             "--alerts", alerts, "--group", group, "--events", str(n), "--status",
+                             str(status), "--state-dir", str(state)], {"PYTHONWARNINGS": "ignore"})
+
+    def first():
+        try:
+            s = json.loads(status.read_text())
+        except (OSError, ValueError):
+            return None
+        return (time.monotonic() - (time.time() - s["first"]), 0) if "first" in s else None
+
+    probe = workload.Committed(bootstrap)
+    try:
+        r = pipeline.measure([q], group, topic, n, ends, probe, first, cap, startup_timeout=60)
+        try:
+            r.counted = json.loads(status.read_text()).get("n")
+        except (OSError, ValueError):
+            pass
+        pipeline.processed_end(r)
+    finally:
+        probe.close()
+        procs.stop(q, timeout=2)
+        shutil.rmtree(state, ignore_errors=True)
+    return {"run": r, "alerts_topic": alerts}
+
+
+# -- 5. memory: the state a window keeps --------------------------------------------------------
+
+def state_equivalence() -> dict:
+    """A series' window state after 30 days equals its state after the last 10: the spike
+    rule keeps baseline_days + allowed_lateness_days (+ the day itself). So a worker that
+    has seen >= 10 days of every series holds what 30 days would leave."""
+    from streams import rules
+    from streams.engine import Engine
+    from streams.events import decode
+
+    w = workload.spike_workload("x", 30, 1, spike_day=7)
+    eng = Engine(rules.load())
+    full: dict = {}
+    for _, v in w.records:
+        eng.metric(decode(v), full)
+    tail: dict = {}
+    eng2 = Engine(rules.load())
+    for _, v in w.records[-10:]:
+        eng2.metric(decode(v), tail)
+    (key,) = full
+    return {"retained_days": len(full[key]["days"]), "state_after_30_days_equals_last_10": full == tail,
+            "state_bytes_per_series": len(json.dumps(full[key]))}
+
+
+# -- the harness -------------------------------------------------------------------------------
+
+def code_digest() -> dict:
+    """Which code was measured (no git here): a digest of the packages' sources, and the
+    newest change among them (other engineers edit them while benchmarks run)."""
+    import hashlib
+
+    root = HERE.parent
+    files = sorted(p for pkg in ("streams", "alerts", "connectors", "appwatch") for p in (root / pkg).rglob("*.py"))
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    newest = max(files, key=lambda f: f.stat().st_mtime)
+    return {"sources_sha256": h.hexdigest()[:16], "files": len(files),
+            "newest": f"{newest.relative_to(root)} "
+                      f"{datetime.fromtimestamp(newest.stat().st_mtime, timezone.utc).isoformat(timespec='seconds')}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="a quick pass (< 90 s)")
+    ap.add_argument("--events", type=int, help="events in the main run (default 500000; smoke 3000)")
+    ap.add_argument("--series", type=int, help="series in the main run (default 10000; smoke 60)")
+    ap.add_argument("--budget", type=float, help="seconds for the whole run (default 560; smoke 85)")
+    ap.add_argument("--out", type=Path, help="result directory (default bench/results[/smoke])")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: "
+                    "quix,latency,ingest,growth")
+    args = ap.parse_args(argv)
+    cfg = Config.smoke() if args.smoke else Config.full()
+    cfg = replace(cfg, events=args.events or cfg.events, series=args.series or cfg.series,
+                  budget=args.budget or cfg.budget)
+    out = args.out or (HERE / "results" / ("smoke" if args.smoke else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    work.mkdir(exist_ok=True)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
+
+    budget = Budget(cfg.budget)
+    wait = 2.0 if cfg.mode == "full" else 1.0  # idle time that ends counting alert records
+    res: dict = {"mode": cfg.mode, "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
+                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                             "load_avg_start": [round(x, 2) for x in os.getloadavg()]},
+                 "config": {k: v for k, v in cfg.__dict__.items()}, "code": code_digest(), "errors": {}}
+
+    def log(msg: str) -> None:
+        print(f"[{budget.elapsed():6.1f}s] {msg}", flush=True)
+
+    def phase(name: str, fn):
+        if name in skip:
+            res[name] = {"skipped": "--skip"}
+            return None
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - one phase failing must not lose the others
+            res["errors"][name] = f"{type(exc).__name__}: {exc}"
+            log(f"{name} FAILED: {exc}")
+            (out / "logs").mkdir(exist_ok=True)
+            (out / "logs" / f"{name}.traceback.txt").write_text(traceback.format_exc())
+            return None
+
+    logs = out / "logs"
+    if logs.exists():
+        shutil.rmtree(logs)
+    try:
+        with embedded(log=None) as bootstrap, Procs(logs) as procs:
+            log(f"broker {bootstrap}; mode {cfg.mode}; {cfg.events} events over {cfg.series} series")
+            main_t = Topics("bench.")
+            create_topics(bootstrap, main_t, 4)
+            t = time.perf_counter()
+            w = workload.spike_workload(main_t.metrics, cfg.events, cfg.series)
+            ends = workload.produce(bootstrap, main_t.metrics, w.records, 4)
+            n = len(w)
+            res["workload"] = {"events": n, "series": w.series, "days": w.days, **w.meta,
+                               "expected_alerts": w.expected_alerts, "partitions": 4,
+                               "produce_s": round(time.perf_counter() - t, 2)}
+            expected = w.expected_alerts
+            del w
+            log(f"produced {n} events in {res['workload']['produce_s']}s")
+
+            # 1. baseline (again at the end: the better of the two is the baseline)
+            b1 = phase("baseline", lambda: baseline(bootstrap, main_t.metrics, n))
+            log(f"baseline {b1}")
+
+            # 2 + 5. the pipeline, and memory at its end
+            def main_run():
+                cap = budget.cap(cfg.main_cap, cfg.reserve_after("pipeline") + cfg.startup)
+                log(f"pipeline: worker on {n} events, cap {cap:.0f}s")
+                stop_at = cfg.main_stop_days * cfg.series if cfg.main_stop_days else None
+                r, ws = pipeline.run_workers(procs, bootstrap, main_t.prefix, "bench-main", main_t.metrics, n,
+                                             ends, timeout=cap, name="main-worker", stop_at=stop_at)
+                procs.stop(*ws, timeout=2)
+                alerts = len(workload.count_records(bootstrap, main_t.alerts, expected if r.complete else 0, wait))
+                return r, alerts
+
+            got = phase("pipeline", main_run)
+            if got:
+                r, alerts = got
+                res["pipeline"] = {**r.summary(), "alerts": alerts, "curve": r.curve[::max(1, len(r.curve) // 200)]}
+                log(f"pipeline {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
+                    f"committed={r.committed_events} cpu/ev={r.cpu_us_per_event:.0f}us rss={r.rss_end_mb:.0f}MB")
+
+            # 3. Quix
+            def quix():
+                cap = budget.cap(cfg.quix_cap, cfg.reserve_after("quix") + cfg.startup)
+                log(f"quix: the same rule on {n} events, cap {cap:.0f}s")
+                return run_quix(procs, bootstrap, main_t.metrics, n, ends, cap, work)
+
+            if "quix" not in skip:
+                q = phase("quix", quix)
+                if q:
+                    r = q["run"]
+                    alerts = len(workload.count_records(bootstrap, q["alerts_topic"],
+                                                        expected if r.complete else 0, wait))
+                    res["quix"] = {**r.summary(), "alerts": alerts,
+                                   "curve": r.curve[::max(1, len(r.curve) // 200)]}
+                    log(f"quix {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
+                        f"committed={r.committed_events} cpu/ev={r.cpu_us_per_event:.0f}us")
+            else:
+                res["quix"] = {"skipped": "--skip"}
+
+            # 4. latency
+            def lat():
+                from bench import latency
+
+                return latency.run(bootstrap, procs, "lat.", "bench-latency", series=cfg.latency_series,
+                                   steps=cfg.latency_steps, drain=cfg.latency_drain)
+
+            if "latency" not in skip:
+                create_topics(bootstrap, Topics("lat."), 4)
+                steps = phase("latency", lat)
+                if steps:
+                    got = res["latency"] = {**steps[-1], "at_other_rates": steps[:-1]}
+                    log(f"latency p50 {_r(got['p50_ms'])} p95 {_r(got['p95_ms'])} p99 {_r(got['p99_ms'])} ms, "
+                        f"{got['alerts_received']}/{got['alerts_expected']} alerts")
+            else:
+                res["latency"] = {"skipped": "--skip"}
+
+            # 6. ingest
+            if "ingest" not in skip:
+                from bench import ingest
+
+                imp = phase("ingest_import", lambda: ingest.run_import(bootstrap, cfg.import_rows, work, "ing-"))
+                http = phase("ingest_http", lambda: ingest.run_http(bootstrap, procs, cfg.http_events))
+                res["ingest"] = {"import": imp, "http": http}
+                if imp and http:
+                    http["ratio_to_raw_producer"] = http["http_per_s"] / imp["raw_producer_per_s"]
+                log(f"ingest import {imp and round(imp['import_2_workers_per_s'])}/s "
+                    f"http {http and round(http['http_per_s'])}/s")
+            else:
+                res["ingest"] = {"skipped": "--skip"}
+
+            # 7. growth
+            if "growth" not in skip:
+                points = []
+                for i, (series, events, workers) in enumerate(cfg.growth):
+                    def one(series=series, events=events, workers=workers, i=i):
+                        left_points = len(cfg.growth) - i - 1
+                        cap = budget.cap(cfg.growth_cap, left_points * (cfg.growth_cap + cfg.startup)
+                                         + cfg.reserve_after("growth") + cfg.startup)
+                        t = Topics(f"g{i}.")
+                        create_topics(bootstrap, t, 4)
+                        gw = workload.spike_workload(t.metrics, events, series)
+                        gends = workload.produce(bootstrap, t.metrics, gw.records, 4)
+                        gn = len(gw)
+                        del gw
+                        r, ws = pipeline.run_workers(procs, bootstrap, t.prefix, f"bench-g{i}", t.metrics, gn,
+                                                     gends, workers=workers, timeout=cap, name=f"growth{i}")
+                        procs.stop(*ws, timeout=2)
+                        return {"series": series, "workers": workers, **r.summary(),
+                                "series_loaded": min(series, r.committed_events)}
+
+                    p = phase(f"growth_{series}x{workers}", one)
+                    if p:
+                        points.append(p)
+                        log(f"growth {series} series x{workers}: {p['events_per_s'] and round(p['events_per_s'])} ev/s "
+                            f"cpu/ev {p['cpu_us_per_event']:.0f}us rss {p['rss_end_mb']:.0f}MB")
+                res["growth"] = {"points": points}
+            else:
+                res["growth"] = {"skipped": "--skip"}
+
+            b2 = phase("baseline_after", lambda: baseline(bootstrap, main_t.metrics, n))
+            log(f"baseline again {b2}")
+            runs = [b for b in (b1, b2) if b]
+            if runs:
+                res["baseline"] = {"events": n, "json_per_s": max(b["json_per_s"] for b in runs),
+                                   "orjson_per_s": max(b["orjson_per_s"] for b in runs), "runs": runs,
+                                   "note": "raw aiokafka getmany + json.loads; the better of a run before "
+                                           "and one after the other phases"}
+    finally:
+        res["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+        if code_digest()["sources_sha256"] != res["code"]["sources_sha256"]:
+            res["code"]["changed_during_run"] = code_digest()
+        res["duration_s"] = round(budget.elapsed(), 1)
+        shutil.rmtree(work, ignore_errors=True)
+
+    res["memory"] = phase("memory", lambda: memory_figure(res))
+    from bench import report
+
+    report.derive(res, GOALS)
+    files = report.write(res, out)
+    res["files"] = {k: str(v) for k, v in files.items()}
+    (out / "bench.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    print((out / "bench.md").read_text())
+    log(f"wrote {', '.join(str(f) for f in files.values())}")
+    return 0
+
+
+def memory_figure(res: dict) -> dict:
+    eq = state_equivalence()
+    p = res.get("pipeline") or {}
+    wl = res.get("workload") or {}
+    series = wl.get("series", 0)
+    done = p.get("committed_events", 0)
+    days = done / series if series else 0
+    return {"rss_idle_mb": p.get("rss_idle_mb"), "rss_mb": p.get("rss_end_mb"), "rss_peak_mb": p.get("rss_peak_mb"),
+            "series": series, "days_loaded": round(days, 2), **eq,
+            "full_state_loaded": days >= eq["retained_days"],
+            "note": "RSS of the main run's worker at its end; a window keeps "
+                    f"{eq['retained_days']} days, so >= {eq['retained_days']} days loaded is the state "
+                    "30 days leave"}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
