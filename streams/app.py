@@ -111,7 +111,7 @@ def create_app(
         broker_credentials=settings.faust_credentials(),
         **(tansu.SETTINGS if flavor_tansu else {}),
     )
-    metrics = StreamMetrics(registry)
+    metrics = StreamMetrics(registry, market_apps=frozenset(companies) if companies else None)
     reloads = Counter("appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"],
                       registry=registry)
     engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc(),

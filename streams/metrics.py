@@ -13,7 +13,11 @@ USER_METRICS = ("dau", "mau", "cumulative_users")
 
 
 class StreamMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, market_apps: frozenset[str] | None = None) -> None:
+        """``market_apps``: the apps the market gauges (downloads, rank, users) follow, the
+        catalog's; None follows every app. One gauge child per series is a Prometheus
+        series each, and each costs time on every event and every scrape."""
+        self.market_apps = market_apps
         self.events = Counter(
             "appwatch_events_total", "Valid events consumed", ["type", "source"], registry=registry)
         self.invalid = Counter(
@@ -57,7 +61,7 @@ class StreamMetrics:
     def observe(self, ev: Event, market: bool = True) -> None:
         """Count the event; unless ``market`` is false (a refused event), update the market gauges."""
         self.events.labels(ev.type, ev.source).inc()
-        if not market:
+        if not market or (self.market_apps is not None and getattr(ev, "app_id", None) not in self.market_apps):
             return
         if isinstance(ev, AppMetric):
             if ev.metric == "downloads" and ev.period == "day":
