@@ -154,3 +154,23 @@ def start_worker(broker, request):
     yield start
     for w in procs:
         w.stop()
+
+
+def pytest_sessionstart(session):
+    """A fresh fault report for this run (tests/fault/report.py)."""
+    from tests.fault.report import report_path
+
+    report_path().unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault table of this run, after the results (also: python -m tests.fault.report)."""
+    from tests.fault.report import latest, read, report_path
+
+    rows = read(report_path())
+    if rows:
+        from rich.console import Console
+
+        from tests.fault.report import table
+
+        Console(file=terminalreporter._tw, width=200).print(table(latest(rows)))
