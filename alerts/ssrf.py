@@ -77,6 +77,14 @@ Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 """``await resolver(host, port) -> [ip, ...]``; raise ``OSError`` on failure."""
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Not globally reachable (IANA special-purpose registries), yet ``ipaddress`` calls them
+# global: 192.0.0.192 is a cloud metadata address (Oracle Cloud's original one).
+_NOT_GLOBAL = [
+    (ipaddress.ip_network("192.0.0.0/24"), "IETF protocol assignments (192.0.0.192: cloud metadata)"),
+    (ipaddress.ip_network("192.88.99.0/24"), "deprecated 6to4 relay anycast"),
+    (ipaddress.ip_network("fec0::/10"), "site-local"),
+    (ipaddress.ip_network("3fff::/20"), "documentation"),
+]
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 _NUMERIC_PART = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -121,6 +129,9 @@ def _own_reason(ip: IPAddress) -> str | None:
         return "link-local"
     if ip.is_multicast:
         return "multicast"
+    for net, why in _NOT_GLOBAL:
+        if ip.version == net.version and ip in net:
+            return why
     if isinstance(ip, ipaddress.IPv6Address) and ip in ipaddress.IPv6Network("fc00::/7"):
         return "unique-local"
     if ip.is_private:

@@ -1,5 +1,12 @@
 """Load a YAML file into a pydantic model, with errors that name file, line and field.
 
+Hostile YAML: only the safe loader is used, so ``!!python/...`` tags are an error
+(naming the line), never executed. Aliases are shared, not copied, when loaded, but
+anything that walks the result (validation, ``str()``) walks every path: a
+"billion laughs" file of nine nested aliases is 10^9 nodes. So a document whose
+aliases expand it beyond ``MAX_NODES`` is refused, naming the line, before it is
+validated; so is an alias that contains itself.
+
 Exceptions:
     ConfigError(ValueError) -- the file is unreadable, not YAML, or invalid;
         ``str()`` lists one ``file:line: field: message`` per problem.
@@ -19,6 +26,44 @@ M = TypeVar("M", bound=BaseModel)
 
 class ConfigError(ValueError):
     pass
+
+
+MAX_NODES = 100_000  # expanded size of a document (a real config has hundreds)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _alias_bomb(root: yaml.Node, limit: int = MAX_NODES) -> yaml.Node | None:
+    """The smallest node whose aliases expand it beyond ``limit`` nodes (or that
+    contains itself), else None. Linear in the number of distinct nodes."""
+    size: dict[int, int] = {}
+    path: set[int] = set()  # the nodes being expanded: an alias back to one is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in _children(node))
+            if size[key] > limit:
+                return node
+            continue
+        if key in size:
+            continue
+        path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in path:
+                return child
+            if id(child) not in size:
+                stack.append((child, False))
+    return None
 
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -70,6 +115,10 @@ def parse(text: str, model: type[M], source: str = "<string>") -> M:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    bomb = _alias_bomb(node) if node is not None else None
+    if bomb is not None:
+        raise ConfigError(f"{source}:{bomb.start_mark.line + 1}: aliases expand this to more than "
+                          f"{MAX_NODES} nodes, or into itself; write it out")
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:

@@ -13,7 +13,9 @@ Exceptions:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
 import orjson
@@ -24,9 +26,20 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    field_validator,
 )
 
 MAX_EVENT_BYTES = 64 * 1024
+# ``ts`` bounds: every consumer converts ``ts`` to rule time zones and steps days back
+# and forth from it; near datetime's years 1 and 9999 that overflows (an event with
+# ts 9999-12-31 crashed the detect agent). Nothing this contract describes is outside.
+TS_MIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
+TS_MAX = datetime(9999, 1, 1, tzinfo=timezone.utc)
+# Nesting of a decoded event (the object itself is level 1). orjson parses 1024 levels
+# but serialises only 254: a deeper event was accepted, then crashed the worker when it
+# was wrapped and re-serialised for the control topic. Events are flat; 32 is plenty.
+MAX_DEPTH = 32
+MAX_MESSAGE = 300  # characters of one error in an InvalidEvent message (logs, DLQ)
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 Country = Annotated[str, Field(pattern=r"^[a-z]{2}$")]  # ISO alpha-2 or "ww"
@@ -42,6 +55,17 @@ class _Event(BaseModel):
     event_id: Annotated[str, Field(min_length=1, max_length=200)]
     source: Annotated[str, Field(min_length=1, max_length=100)]
     ts: AwareDatetime
+
+    @field_validator("ts")
+    @classmethod
+    def _ts_in_range(cls, v: datetime) -> datetime:
+        try:
+            inside = TS_MIN <= v < TS_MAX
+        except OverflowError:
+            inside = False
+        if not inside:
+            raise ValueError(f"must be from {TS_MIN:%Y-%m-%d} to before {TS_MAX:%Y-%m-%d} (UTC)")
+        return v
 
     def to_json(self) -> bytes:
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
@@ -101,38 +125,72 @@ _adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 class InvalidEvent(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
+    """``reason``: a metric label (no list indexes, no input); ``field``: the full path
+    (``companies.3``); ``str()``: one printable line naming the field."""
+
+    def __init__(self, reason: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.field = field or reason.split(":")[0]
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Input echoed in pydantic messages (e.g. a ``type`` tag) must not forge log lines
+    or blow up a log or DLQ record: escape control characters, cap the length."""
+    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                            else f"\\u{ord(m[0]):04x}", text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _describe(exc: ValidationError) -> InvalidEvent:
-    def field(err) -> str:
+    def field(err, indexes: bool = True) -> str:
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             return "type"
-        return ".".join(str(p) for p in err["loc"] if p not in _TAGS) or "event"
+        return ".".join(str(p) for p in err["loc"]
+                        if p not in _TAGS and (indexes or not isinstance(p, int))) or "event"
 
     errs = exc.errors(include_url=False)
-    message = "; ".join(f"{field(e)}: {e['msg']}" for e in errs[:3])
+    message = "; ".join(f"{field(e)}: {_printable(e['msg'])}" for e in errs[:3])
     more = f" (+{len(errs) - 3} more)" if len(errs) > 3 else ""
-    return InvalidEvent(f"{field(errs[0])}:{errs[0]['type']}", message + more)
+    # the reason is a metric label: without list indexes, or a hostile producer could
+    # mint one time series per index ("companies.0", "companies.1", ...)
+    return InvalidEvent(f"{field(errs[0], indexes=False)}:{errs[0]['type']}", message + more,
+                        field=field(errs[0]))
 
 
 _TAGS = ("app.metric", "app.rank", "news")
+
+
+def _too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def validate(obj: Any) -> Event:
     """Validate a decoded JSON object against the contract."""
     if not isinstance(obj, dict):
         raise InvalidEvent("not_object", f"event must be a JSON object, got {type(obj).__name__}")
+    if _too_deep(obj):
+        raise InvalidEvent("too_deep", f"event is nested deeper than {MAX_DEPTH} levels")
     try:
         return _adapter.validate_python(obj)
     except ValidationError as exc:
         raise _describe(exc) from None
 
 
-def decode(raw: bytes | str) -> Event:
+def decode(raw: bytes | str | None) -> Event:
     """Decode one UTF-8 JSON event; raise InvalidEvent with a field-naming reason."""
+    if raw is None:  # a Kafka record with a null value (tombstone): no JSON document
+        raise InvalidEvent("json", "invalid JSON: the record has no value (null)")
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_EVENT_BYTES:
@@ -140,7 +198,7 @@ def decode(raw: bytes | str) -> Event:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidEvent("json", f"invalid JSON: {exc}") from None
+        raise InvalidEvent("json", f"invalid JSON: {_printable(str(exc))}") from None
     return validate(obj)
 
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts import yamlfile
-from alerts.matchers import Matcher, Matchers
+from alerts.matchers import Matcher, Matchers, check_regex
 from streams.detectors.change import ChangeParams
 from streams.detectors.deadman import DeadmanParams
 from streams.detectors.milestone import MilestoneParams
@@ -65,7 +65,11 @@ class Match(BaseModel):
         v = dict(v)
         parsed = list(v.pop("matchers", []))
         for key in [k for k in v if k != "type"]:
-            parsed.append(Matcher(name=key, op="=", value=str(v.pop(key))))
+            value = v.pop(key)
+            if not isinstance(value, (str, int, float, bool)):  # str() of a list/alias could be huge
+                raise ValueError(f"{key}: a shorthand matcher takes one value, not a {type(value).__name__}; "
+                                 f"use matchers: ['{key}=~\"a|b\"'] for several")
+            parsed.append(Matcher(name=str(key), op="=", value=str(value)))
         return {**v, "matchers": parsed}
 
     def matches(self, ev: Any) -> bool:
@@ -171,6 +175,17 @@ class NewsMatchRule(_Rule):
     params: NewsMatchParams = NewsMatchParams()
     event_type: ClassVar[str] = "news"
     default_summary: ClassVar[str] = "{kind}: {title} ({companies})"
+
+    @field_validator("params")
+    @classmethod
+    def _safe_keywords(cls, v: NewsMatchParams) -> NewsMatchParams:
+        """Keywords are searched in every news title and summary: the matchers' regex rules apply."""
+        for i, pattern in enumerate(v.keywords):
+            try:
+                check_regex(pattern)
+            except ValueError as exc:
+                raise ValueError(f"keywords[{i}] {pattern[:100]!r}: {exc}") from None
+        return v
 
 
 Rule = Annotated[
