@@ -209,14 +209,23 @@ class SecretError(ValueError):
     """A secret could not be read; the message names the source, never the value."""
 
 
+READ: set[str] = set()  # every secret secret_from returned: the log redactor masks them
+
+
 def secret_from(value: str | None = None, env: str | None = None, file: str | os.PathLike[str] | None = None,
                 *, what: str = "secret") -> str:
     """The secret from exactly one of ``value``, environment variable ``env`` or ``file``.
 
     A file's trailing newline(s) are stripped (``echo token > file``).  Raises
     ``SecretError`` naming the source when none or several are given, or when
-    the source is missing, empty or unreadable.
+    the source is missing, empty or unreadable. The secret is remembered in ``READ``.
     """
+    secret = _secret_from(value, env, file, what)
+    READ.add(secret)
+    return secret
+
+
+def _secret_from(value, env, file, what: str) -> str:
     given = [n for n, v in (("value", value), ("env", env), ("file", file)) if v is not None]
     if not given:
         raise SecretError(f"{what}: no source given (set one of value, env, file)")

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
+from alerts.redact import RedactingFilter
 from alerts.yamlfile import ConfigError
 from streams.settings import Settings
 
@@ -25,6 +26,7 @@ cli = typer.Typer(help="appwatch: event-stream monitoring and alerting for the A
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+REDACTOR = RedactingFilter()  # on every log handler: settings and receivers' secrets
 
 
 def settings(**overrides) -> Settings:
@@ -41,12 +43,12 @@ def settings(**overrides) -> Settings:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # at info it logs every request URL
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)  # "buffer full" noise
-    from alerts.redact import RedactingFilter
-
     secrets = [x.get_secret_value() for x in (s.webhook_secret, s.ingest_token, s.sasl_password) if x]
+    REDACTOR.add(*secrets)
     for handler in logging.getLogger().handlers:  # on handlers: child loggers' records pass here
-        handler.addFilter(RedactingFilter(secrets))
+        handler.addFilter(REDACTOR)
     return s
 
 
@@ -685,6 +687,9 @@ def _pipeline_factory(s: Settings):
     except (ConfigError, SecretError, BlockedURL) as exc:
         err.print(f"[bold red]invalid alerts config[/]\n{exc}", highlight=False)
         raise typer.Exit(2) from None
+    from alerts.redact import READ
+
+    REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
     return lambda metrics: Pipeline(cfg, receivers, metrics)
 
 

@@ -38,6 +38,7 @@ from alerts.model import Alert
 from alerts.notify import Result
 from alerts.notify.alertmanager import parse_ts, rfc3339
 from alerts.retry import retry_after
+from alerts.ssrf import BlockedAddress
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_CHARS = 1024
@@ -193,6 +194,8 @@ class PagerDutyNotifier:
         try:
             resp = await self._client.post(self.url, content=body,
                                            headers={"content-type": "application/json"})
+        except BlockedAddress as exc:  # the SSRF guard refused the address: final
+            return False, BlockedAddress(self._redact(str(exc)))
         except httpx.TransportError as exc:
             # not ``exc`` itself: it holds the request, whose body holds the routing key
             return True, PagerDutyTransportError(self._redact(f"{type(exc).__name__}: {exc}"))

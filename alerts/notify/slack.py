@@ -34,6 +34,7 @@ import orjson
 
 from alerts.model import Alert
 from alerts.notify import Result
+from alerts.redact import RedactingFilter
 from alerts.retry import retry_after, retryable
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
@@ -363,6 +364,7 @@ class SlackNotifier:
         self.title = title
         self.limiter = limiter or RateLimiter(clock=clock, sleep=sleep)
         self._now = now
+        self._redact = RedactingFilter([url]).redact  # an answer may echo the request path
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
 
     def __repr__(self) -> str:  # never show the URL: it is the credential
@@ -385,8 +387,10 @@ class SlackNotifier:
         except httpx.TransportError as exc:
             return True, exc
         retry, err = classify(resp, self._now())
-        if isinstance(err, SlackError) and err.retry_after is not None:
-            self.limiter.hold(self.url, err.retry_after)
+        if isinstance(err, SlackError):
+            err = SlackError(err.status, self._redact(err.body), retry_after=err.retry_after, gone=err.gone)
+            if err.retry_after is not None:
+                self.limiter.hold(self.url, err.retry_after)
         return retry, err
 
     async def aclose(self) -> None:

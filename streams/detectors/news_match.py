@@ -30,6 +30,9 @@ class NewsMatchParams(BaseModel):
         return v
 
 
+MAX_TEXT = 4000  # characters of title + summary the keywords see: a regex scan stays bounded
+
+
 def matches(p: NewsMatchParams, kind: str | None, companies: list[str], people: list[str],
             text: str, tracked: set[str]) -> bool:
     if p.kinds and kind not in p.kinds:
@@ -39,6 +42,7 @@ def matches(p: NewsMatchParams, kind: str | None, companies: list[str], people: 
         return False
     if p.people and not set(p.people) & set(people):
         return False
+    text = text[:MAX_TEXT]
     if p.keywords and not any(re.search(k, text, re.IGNORECASE) for k in p.keywords):
         return False
     return True

@@ -39,20 +39,6 @@ SLACK_TOKEN = "LEAKslackT0kenXyZ" + os.urandom(6).hex()
 PD_KEY = "LEAKpdR0uting" + os.urandom(10).hex()
 
 
-# Leaks this test finds whose source is in files this suite may not change (reported).
-# Any other leak fails the test; when these are fixed, the test passes.
-KNOWN_LEAKS = {
-    "Slack URL in the worker log": (
-        "SlackError keeps the receiver's answer, which can echo the request path (the Slack secret), "
-        "and alerts.dispatch logs it; at log level info httpx also logs every request URL. Fix: "
-        "alerts/notify/slack.py redacts its URL from the answer (as pagerduty.py does with its key), and "
-        "appwatch/cli.py registers the alerts-config secrets with the RedactingFilter and sets the httpx "
-        "logger to WARNING"),
-    "Slack URL in the notifications DLQ": (
-        "streams/app.py writes str(error) of that SlackError into the record; fixed with slack.py's redaction"),
-}
-
-
 def forms(secret: str | bytes) -> set[bytes]:
     """A secret as text, URL-encoded, base64 (standard, URL-safe, unpadded) and hex."""
     raw = secret if isinstance(secret, bytes) else secret.encode()
@@ -170,7 +156,4 @@ allow_hosts: [127.0.0.1]
                "Slack URL": forms(slack_url) | forms(SLACK_TOKEN), "PagerDuty key": forms(PD_KEY)}
     leaks = [f"{what} in the {where}" for where, data in places.items()
              for what, variants in secrets.items() if any(v in data for v in variants)]
-    unexpected = [leak for leak in leaks if leak not in KNOWN_LEAKS]
-    assert not unexpected, unexpected
-    if leaks:  # a known leak whose fix is outside this suite's files: see KNOWN_LEAKS
-        pytest.xfail("; ".join(f"{leak}: {KNOWN_LEAKS[leak]}" for leak in leaks))
+    assert not leaks, leaks

@@ -185,10 +185,7 @@ async def deliver_once(notifier) -> tuple[str, int, Exception | None]:
 
 @pytest.mark.parametrize("answers", ANSWERS, ids=lambda a: "+".join(a))
 @pytest.mark.parametrize("kind", [
-    *INTEGRATIONS[:3],
-    pytest.param("pagerduty", marks=pytest.mark.xfail(
-        strict=True, reason="PagerDutyNotifier re-wraps every TransportError (BlockedAddress included) "
-                            "as a retryable PagerDutyTransportError: refused, but retried until it gives up")),
+    *INTEGRATIONS[:3], "pagerduty",
 ])
 def test_names_resolving_to_non_public_addresses_are_refused_once(kind, answers, resolver, monkeypatch, tripwire):
     table, calls = resolver
@@ -204,7 +201,7 @@ def test_names_resolving_to_non_public_addresses_are_refused_once(kind, answers,
 
 @pytest.mark.parametrize("kind", INTEGRATIONS)
 def test_names_resolving_to_non_public_addresses_never_connect(kind, resolver, monkeypatch, tripwire):
-    """Whatever the retry policy makes of it (see the xfail above), no request leaves."""
+    """Whatever the retry policy makes of it, no request leaves."""
     table, _ = resolver
     for answers in ANSWERS:
         table[httpx.URL(NAMES[kind]).host] = answers

@@ -331,8 +331,6 @@ def test_a_long_value_is_matched_on_its_head_in_bounded_time():
     assert time.perf_counter() - t0 < 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="news keywords are re.search'ed over the whole title+summary "
-                                       "(streams/detectors/news_match.py, not capped): quadratic on a long summary")
 def test_news_keywords_on_a_huge_summary_are_bounded():
     ruleset = yamlfile.parse("rules:\n  - {name: n, kind: news_match, params: {keywords: ['hire.*bytedance']}}\n",
                              rules.RuleSet)
