@@ -1,7 +1,7 @@
 # `make test` installs everything the tests need, then runs them.
 PY ?= python3
 
-.PHONY: install apt pip test demo bench
+.PHONY: install apt pip test demo bench audit
 
 install: apt pip
 
@@ -25,3 +25,6 @@ demo: pip
 
 bench: pip
 	$(PY) -m bench.run
+
+audit: pip
+	bash tests/fault/audit.sh
