@@ -18,7 +18,7 @@ apt:
 	fi
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=12
 
 demo: pip
 	appwatch demo

@@ -17,7 +17,13 @@ from alerts.notify.console import ConsoleNotifier, line
 from alerts.notify.webhook import WebhookNotifier
 from appwatch.receiver import new_secret
 
-NOW = float(int(time.time()))  # a fixed clock; verification rejects stale timestamps
+NOW = float(int(time.time()))  # a fixed clock per test (below): verification rejects stale timestamps
+
+
+@pytest.fixture(autouse=True)
+def _now():
+    global NOW
+    NOW = float(int(time.time()))
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 
 
