@@ -96,6 +96,19 @@ class Hooks:
 
 
 @pytest.fixture
+def local_server():
+    """A real HTTP server on 127.0.0.1 of its own (not the shared ``httpserver``)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
 def hooks(httpserver) -> Hooks:
     return Hooks(httpserver, new_secret())
 

@@ -285,3 +285,24 @@ def hostile_bytes():
                   st.integers(0, 300), st.binary(min_size=1, max_size=3)),
         json_value.map(orjson.dumps),
     )
+
+
+def within_bounds(call, error: type[Exception], *, seconds: float, megabytes: float) -> Exception:
+    """``call()`` must raise ``error`` within ``seconds`` and ``megabytes`` (tracemalloc peak)."""
+    import time
+    import tracemalloc
+
+    import pytest
+
+    tracemalloc.start()
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(error) as info:
+            call()
+        elapsed = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert elapsed < seconds, f"{elapsed:.2f}s"
+    assert peak < megabytes * 2**20, f"peak {peak / 2**20:.1f} MB"
+    return info.value

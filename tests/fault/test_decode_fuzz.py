@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import time
-import tracemalloc
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -39,7 +37,7 @@ from streams.events import (
     decode,
     validate,
 )
-from tests.fault.strategies import hostile_bytes, mutated_events, seeds, valid_events
+from tests.fault.strategies import hostile_bytes, mutated_events, seeds, valid_events, within_bounds
 
 FIELDS = {*AppMetric.model_fields, *AppRank.model_fields, *News.model_fields, "event"}
 SIMPLE_REASONS = ("json", "too_large", "too_deep", "not_object")
@@ -271,19 +269,7 @@ def test_input_echoed_in_the_message_cannot_forge_log_lines():
 
 
 def bounded(raw: bytes, *, seconds: float = 1.0, megabytes: float = 50.0) -> InvalidEvent:
-    """decode(raw) must reject it within ``seconds`` and ``megabytes`` of peak allocation."""
-    tracemalloc.start()
-    try:
-        t0 = time.perf_counter()
-        with pytest.raises(InvalidEvent) as info:
-            decode(raw)
-        elapsed = time.perf_counter() - t0
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert elapsed < seconds, f"{elapsed:.2f}s"
-    assert peak < megabytes * 2**20, f"peak {peak / 2**20:.1f} MB"
-    exc = info.value
+    exc = within_bounds(lambda: decode(raw), InvalidEvent, seconds=seconds, megabytes=megabytes)
     rec = orjson.loads(dlq.record(raw, exc.reason, str(exc), "t", 0, 0))
     assert matches(rec, raw)
     return exc

@@ -16,7 +16,6 @@ import sys
 import textwrap
 import threading
 import time
-import tracemalloc
 
 import orjson
 import pytest
@@ -30,6 +29,7 @@ from alerts.yamlfile import ConfigError
 from streams import rules
 from streams.engine import Engine
 from streams.events import validate
+from tests.fault.strategies import within_bounds
 
 ALERTS_OK = """\
 route:
@@ -50,18 +50,8 @@ rules:
 
 def refused(path, model=None, *, seconds: float = 1.0, megabytes: float = 50.0) -> str:
     """Load ``path`` (rules, or ``model``); it must raise ConfigError fast and small. Returns the message."""
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        with pytest.raises(ConfigError) as info:
-            rules.load(path) if model is None else yamlfile.load(path, model)
-        elapsed = time.perf_counter() - t0
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert elapsed < seconds, f"{elapsed:.2f}s"
-    assert peak < megabytes * 2**20, f"{peak / 2**20:.0f} MB"
-    return str(info.value)
+    return str(within_bounds(lambda: rules.load(path) if model is None else yamlfile.load(path, model),
+                             ConfigError, seconds=seconds, megabytes=megabytes))
 
 
 # --------------------------------------------------------------------------- unsafe tags

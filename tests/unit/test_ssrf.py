@@ -281,16 +281,6 @@ def test_check_url_message_does_not_leak_the_url_secret():
 # --------------------------------------------------------------------------- real loopback
 
 
-@pytest.fixture
-def local_server():
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
-
-
 def test_allow_hosts_lets_a_real_local_server_receive(local_server):
     local_server.expect_request("/hook", method="POST").respond_with_data("", status=204)
     url = f"http://127.0.0.1:{local_server.port}/hook"
