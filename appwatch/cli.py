@@ -125,6 +125,9 @@ def worker(
     _check_rules(s)
     _need_port(s)
     factory = _pipeline_factory(s)  # a bad alerts config fails before any broker starts
+    if factory and (s.webhook_url or s.alerts_jsonl):
+        err.print("[yellow]APPWATCH_ALERTS_CONFIG is set: APPWATCH_WEBHOOK_URL and APPWATCH_ALERTS_JSONL are "
+                  "not used; add them to the config's receivers[/]", highlight=False)
 
     async def serve(s: Settings) -> None:
         stop = _stop_event()

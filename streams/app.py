@@ -44,6 +44,7 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 OUTBOX_RESUME_AFTER = 2.0  # seconds after a rebalance before the outbox is sent again
+MAX_DLQ_KEY = 1024  # bytes of a bad record's key kept on the DLQ (the record must fit the topic)
 HEARTBEAT_EVERY = 1.0  # seconds between "source seen" messages per source and worker
 SWEEP_EVERY = 5.0  # seconds between deadman sweeps
 RELOAD_EVERY = 1.0  # seconds between rules-file checks
@@ -179,7 +180,7 @@ def create_app(
             except InvalidEvent as exc:
                 metrics.invalid.labels(exc.reason).inc()
                 log.warning("invalid event %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, exc)
-                await dlq_out.send(key=event.key, value=dlq.record(
+                await dlq_out.send(key=(event.key or b"")[:MAX_DLQ_KEY] or None, value=dlq.record(
                     event.value, exc.reason, str(exc), msg.topic, msg.partition, msg.offset))
                 continue
             metrics.observe(ev, market=ev.ts.timestamp() - msg.timestamp <= MAX_AHEAD_SECONDS)
