@@ -27,8 +27,9 @@ FETCH_MAX_WAIT_MS = 20
 
 async def true_ends(bootstrap: str, ends: Mapping, timeout: float = 5.0) -> dict:
     """``ends`` (partition -> end offset as Tansu reports it) corrected by reading, from
-    the last batch's base offset, up to the last record there is. A partition whose last
-    batch cannot be read in ``timeout`` keeps the reported end (logged)."""
+    the last batch's base offset, up to the last record there is. A partition with no
+    record to read in ``timeout`` is taken as empty (logged): after Tansu restarts empty
+    it can report an end for a changelog it cannot serve, and recovery would wait forever."""
     out = dict(ends)
     todo = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end}
     if not todo:
@@ -49,9 +50,10 @@ async def true_ends(bootstrap: str, ends: Mapping, timeout: float = 5.0) -> dict
                     key = todo[tp]
                     out[key] = max(out[key], records[-1].offset + 1)
                     pending.discard(tp)
-        if pending:  # e.g. a broker that just restarted empty
-            log.warning("could not read the last batch of %s; using the reported end offsets",
-                        sorted(map(tuple, pending)))
+        for tp in pending:
+            log.warning("no record to read in %s at or after offset %d; recovering it as empty",
+                        tuple(tp), ends[todo[tp]] - 1)
+            out[todo[tp]] = 0
     finally:
         await consumer.stop()
     return out
