@@ -36,5 +36,10 @@ class Alert(BaseModel):
     late: bool = False
     resolves: bool = False  # a state (threshold, deadman) that will resolve; else a one-off event
 
+    @property
+    def delivery_key(self) -> str:
+        """``alert_id:status``: what dedup, the outbox and delivery tracking key on."""
+        return f"{self.alert_id}:{self.status}"
+
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

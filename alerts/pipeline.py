@@ -117,7 +117,7 @@ class Pipeline:
         """Route an alert into its groups; return how many routes took it (0: inhibited)."""
         taken = self._route(alert)
         if taken:
-            key = f"{alert.alert_id}:{alert.status}"
+            key = alert.delivery_key
             self.pending[key] = self.pending.get(key, 0) + taken
         return taken
 
@@ -152,7 +152,7 @@ class Pipeline:
                                            self.disabled, self.on_failed)
                                    for x in self.receivers.get(receiver, [])))
             for a in n.alerts:
-                key = f"{a.alert_id}:{a.status}"
+                key = a.delivery_key
                 left = self.pending.get(key, 1) - 1
                 if left > 0:
                     self.pending[key] = left

@@ -443,7 +443,7 @@ def alerts_list(
             continue
         alert = Alert.model_validate_json(msg.value)
         if rule is None or alert.rule == rule:
-            seen[f"{alert.alert_id}:{alert.status}"] = alert
+            seen[alert.delivery_key] = alert
     consumer.close()
     alerts = sorted(seen.values(), key=lambda a: a.event_ts)
     if as_json:

@@ -36,7 +36,7 @@ from alerts.pipeline import Pipeline, fanout
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
 from streams import dlq, rules, tansu
-from streams.engine import MAX_AHEAD_SECONDS, Engine
+from streams.engine import Engine, too_far_ahead
 from streams.events import AppMetric, InvalidEvent, Topics, decode, validate
 from streams.metrics import StreamMetrics, WorkerCollector
 from streams.settings import Settings
@@ -149,7 +149,7 @@ def create_app(
 
     async def on_sent(notification) -> None:
         for a in notification.alerts:
-            key = f"{a.alert_id}:{a.status}"
+            key = a.delivery_key
             if key not in pipeline.pending:  # every route of it went out
                 sent_here.add(key)
                 await sent_topic.send(key=a.alert_id.encode(), value=key.encode())
@@ -183,7 +183,7 @@ def create_app(
                 await dlq_out.send(key=(event.key or b"")[:MAX_DLQ_KEY] or None, value=dlq.record(
                     event.value, exc.reason, str(exc), msg.topic, msg.partition, msg.offset))
                 continue
-            metrics.observe(ev, market=ev.ts.timestamp() - msg.timestamp <= MAX_AHEAD_SECONDS)
+            metrics.observe(ev, market=not too_far_ahead(ev, msg.timestamp))
             if isinstance(ev, AppMetric):
                 for alert in engine.metric(ev, windows, observed_at=msg.timestamp):
                     await control.send(key=b"c", value=orjson.dumps({"alert": alert.model_dump(mode="json")}))
@@ -251,7 +251,7 @@ def create_app(
                 delivery_metrics.silenced.inc()
                 log.info("alert %s silenced by %s", alert.alert_id, muted.id)
                 continue
-            key = f"{alert.alert_id}:{alert.status}"
+            key = alert.delivery_key
             if delivered.get(key):
                 delivery_metrics.deduplicated.inc()
                 continue

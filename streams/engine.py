@@ -54,6 +54,12 @@ NEWS_KEEP_ITEMS = 200
 CONTEXT_ITEMS = 5
 
 
+def too_far_ahead(ev: Event, observed_at: float | None) -> bool:
+    """``ev.ts`` more than ``MAX_AHEAD_SECONDS`` after the time it entered Kafka. Without
+    ``observed_at`` (backtest) event time is taken as it is."""
+    return observed_at is not None and ev.ts.timestamp() - observed_at > MAX_AHEAD_SECONDS
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat()
 
@@ -75,15 +81,11 @@ class Engine:
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
 
     def _ahead(self, ev: Event, observed_at: float | None) -> bool:
-        """True (and counted) when ``ev.ts`` is too far after the time it entered Kafka.
-        Without ``observed_at`` (backtest) event time is taken as it is."""
-        if observed_at is None:
-            return False
-        ahead = ev.ts.timestamp() - observed_at
-        if ahead <= MAX_AHEAD_SECONDS:
+        """True (and counted) when ``ev.ts`` is too far after the time it entered Kafka."""
+        if not too_far_ahead(ev, observed_at):
             return False
         log.warning("event %s refused: its ts %s is %.1f h after it entered Kafka", ev.event_id,
-                    ev.ts.isoformat(), ahead / 3600)
+                    ev.ts.isoformat(), (ev.ts.timestamp() - observed_at) / 3600)
         count = self.on_ahead or self.on_too_late
         if count:
             count(ev)
