@@ -23,7 +23,7 @@ async def start(app: faust.App, ready_timeout: float = 60.0) -> faust.Worker:
                      quiet=True, loop=asyncio.get_running_loop())
     await worker.start()
     deadline = asyncio.get_running_loop().time() + ready_timeout
-    while not app.appwatch.ready:
+    while app.appwatch.not_ready():
         if worker.crash_reason:
             raise RuntimeError(f"worker crashed: {worker.crash_reason}")
         if asyncio.get_running_loop().time() > deadline:

@@ -189,7 +189,8 @@ def run_workers(procs: Procs, bootstrap: str, prefix: str, group: str, topic: st
         return poll_ready()
 
     try:
-        r = measure(ws, group, topic, n, ends, probe, first, timeout, idle=idle, stop_at=stop_at)
+        # the event topics are read by the detect stage, in its own group (streams/stage.py)
+        r = measure(ws, f"{group}-detect", topic, n, ends, probe, first, timeout, idle=idle, stop_at=stop_at)
         r.counted = sum(metric(client, w, "appwatch_events_total") for w in ws)
         processed_end(r)
         return r, ws

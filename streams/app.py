@@ -1,6 +1,7 @@
 """The Faust app factory. Agents are thin glue around ``Engine`` and ``Pipeline``.
 
-    events.* (N partitions) --detect--> series rules (table ``windows``)
+    events.* (N partitions) --detect stage--> series rules (streams/stage.py: batches,
+        |                                      its own group and changelog, not a Faust agent)
         |  ranks, news, heartbeats, series alerts
         v
     internal.control (1 partition) --control--> ranks, news, deadman, correlation
@@ -35,17 +36,16 @@ from alerts.notify import Notifier
 from alerts.pipeline import Pipeline, fanout
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
-from streams import dlq, rules, tansu
-from streams.engine import Engine, too_far_ahead
-from streams.events import AppMetric, InvalidEvent, Topics, decode, validate
+from streams import rules, tansu
+from streams.engine import Engine
+from streams.events import Topics, validate
 from streams.metrics import StreamMetrics, WorkerCollector
 from streams.settings import Settings
+from streams.stage import DetectStage, Stage
 
 log = logging.getLogger(__name__)
 
 OUTBOX_RESUME_AFTER = 2.0  # seconds after a rebalance before the outbox is sent again
-MAX_DLQ_KEY = 1024  # bytes of a bad record's key kept on the DLQ (the record must fit the topic)
-HEARTBEAT_EVERY = 1.0  # seconds between "source seen" messages per source and worker
 SWEEP_EVERY = 5.0  # seconds between deadman sweeps
 RELOAD_EVERY = 1.0  # seconds between rules-file checks
 BROKER_PROBE_EVERY = 2.0  # seconds between broker reachability checks (readiness)
@@ -116,30 +116,33 @@ def create_app(
     reloads = Counter("appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"],
                       registry=registry)
     engine = Engine(rules.load(settings.rules), companies, on_too_late=lambda ev: metrics.too_late.inc(),
-                    on_news=metrics.observe_news, on_ahead=lambda ev: metrics.ahead.inc())
+                    on_news=metrics.observe_news, on_ahead=lambda ev: metrics.ahead.inc(),
+                    on_duplicate=lambda ev: metrics.duplicates.inc())
     watcher = RulesWatcher(engine, settings.rules, reloads) if settings.rules else None
     delivery_metrics = DeliveryMetrics(registry)
     pipeline = (pipeline_factory(delivery_metrics) if pipeline_factory
                 else Pipeline(*fanout(notifiers), delivery_metrics))
-    state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine,
+    stage = DetectStage(Stage(engine, topics, metrics), settings, metrics)
+    app.service(stage)
+    state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine, stage=stage,
                             bootstrap=settings.bootstrap, broker_ok=True, rebalance_started=time.monotonic())
     app.appwatch = state
 
     def not_ready() -> list[str]:
         """Why /readyz says no: empty when ready."""
         return [why for why, bad in (("not joined or tables recovering", not state.ready),
+                                     ("detect stage joining or restoring", not stage.ready),
                                      ("rebalancing", app.rebalancing),
                                      ("broker unreachable", not state.broker_ok)) if bad]
 
-    registry.register(WorkerCollector(lambda: _lag(app, topics.prefix), lambda: engine.evaluations))
+    state.not_ready = not_ready
+    registry.register(WorkerCollector(lambda: [*stage.lag(), *_lag(app, topics.prefix)],
+                                      lambda: engine.evaluations))
     metrics.ready.set_function(lambda: 0 if not_ready() else 1)
 
-    windows = app.Table("windows", partitions=settings.partitions)
     control_state = app.Table("control", partitions=1)
     delivered = app.Table("delivered", partitions=settings.partitions)
     raw = dict(key_serializer="raw", value_serializer="raw")
-    events_in = app.topic(*topics.events, **raw)
-    dlq_out = app.topic(topics.dlq, **raw)
     control = app.topic(topics.control, partitions=1, **raw)
     alerts_topic = app.topic(topics.alerts, **raw)
     outbox = app.Table("outbox", partitions=settings.partitions)
@@ -163,37 +166,12 @@ def create_app(
 
     pipeline.on_sent = on_sent
     pipeline.on_failed = on_failed
-    heartbeats: dict[str, float] = {}
 
     async def emit(alert: Alert) -> None:
         metrics.alerts.labels(alert.rule, alert.severity).inc()
         if alert.observed_at:
             metrics.event_to_alert.observe(max(0.0, time.time() - alert.observed_at))
         await alerts_topic.send(key=alert.alert_id.encode(), value=alert.to_json())
-
-    @app.agent(events_in, name="detect")
-    async def detect(stream):
-        async for event in stream.events():
-            msg = event.message
-            try:
-                ev = decode(event.value)
-            except InvalidEvent as exc:
-                metrics.invalid.labels(exc.reason).inc()
-                log.warning("invalid event %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, exc)
-                await dlq_out.send(key=(event.key or b"")[:MAX_DLQ_KEY] or None, value=dlq.record(
-                    event.value, exc.reason, str(exc), msg.topic, msg.partition, msg.offset))
-                continue
-            metrics.observe(ev, market=not too_far_ahead(ev, msg.timestamp))
-            if isinstance(ev, AppMetric):
-                for alert in engine.metric(ev, windows, observed_at=msg.timestamp):
-                    await control.send(key=b"c", value=orjson.dumps({"alert": alert.model_dump(mode="json")}))
-            else:
-                await control.send(key=b"c", value=orjson.dumps(
-                    {"event": orjson.loads(event.value), "observed_at": msg.timestamp}))
-            if msg.timestamp - heartbeats.get(ev.source, 0.0) >= HEARTBEAT_EVERY:
-                heartbeats[ev.source] = msg.timestamp
-                await control.send(key=b"c", value=orjson.dumps(
-                    {"seen": ev.source, "type": ev.type, "at": msg.timestamp}))
 
     @app.agent(control, name="control")
     async def control_agent(stream):
@@ -317,8 +295,8 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web, request):
-        """Liveness: the process runs its event loop."""
-        return web.json({"ok": True, "ready": state.ready})
+        """Liveness: the process runs its event loop; ``ready``: joined and restored (both groups)."""
+        return web.json({"ok": True, "ready": state.ready and stage.ready})
 
     @app.page("/readyz")
     async def readyz(web, request):

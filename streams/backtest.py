@@ -1,4 +1,9 @@
-"""Run the worker's detector code over a JSONL file, with no Kafka."""
+"""Run the worker's detector code over a JSONL file, with no Kafka.
+
+Events are decoded as the detect stage decodes them (``decode_fast``) and folded by the
+same ``Engine``; an event already folded in (its ``event_id`` again) changes nothing, is
+left out of ``Result.events`` and counted in ``Result.duplicates``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Iterable
 
 from alerts.model import Alert
 from streams.engine import Engine, alerts_in_order
-from streams.events import Event, InvalidEvent, decode
+from streams.events import Event, InvalidEvent, decode_fast
 from streams.rules import RuleSet
 
 
@@ -16,23 +21,32 @@ from streams.rules import RuleSet
 class Result:
     alerts: list[Alert] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, message)
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # each distinct event once
+    duplicates: int = 0  # events seen before (same event_id), left out
 
 
 def run(lines: Iterable[bytes | str], ruleset: RuleSet, companies: dict[str, str] | None = None) -> Result:
-    engine, state, result = Engine(ruleset, companies), {}, Result()
+    result = Result()
+    repeats: list[Event] = []
+    engine, state = Engine(ruleset, companies, on_duplicate=repeats.append), {}
     now = time.time()
     alerts: list[Alert] = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        if isinstance(line, str):
+            line = line.encode("utf-8", "surrogatepass")
         try:
-            ev = decode(line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n"))
+            ev = decode_fast(line.rstrip(b"\r\n"))
         except InvalidEvent as exc:
             result.errors.append((n, str(exc)))
             continue
-        result.events.append(ev)
         alerts.extend(engine.process(ev, state, now=now))
+        if repeats:
+            repeats.clear()
+            result.duplicates += 1
+        else:
+            result.events.append(ev)
     alerts.extend(engine.finish(state))
     result.alerts = alerts_in_order(alerts)
     return result

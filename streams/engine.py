@@ -1,13 +1,16 @@
 """Apply rules to events. The same code runs in the Faust worker and in backtest.
 
-``state`` is any mutable mapping of key -> JSON-able value: Faust tables in the
-worker, one dict in backtest. The work is split by where its state must live:
+The work is split by where its state must live:
 
-- ``metric``: series rules (spike, change, threshold, milestone); state per series,
-  so it runs on the partition that owns the app's series;
+- ``metric``: series rules (spike, change, threshold, milestone) over a dict of
+  ``series.SeriesState``; the worker's detect stage keeps one such dict per partition of
+  the metrics topic, backtest one for everything. O(1) per event, and idempotent: an
+  event already folded in (same ``event_id``, or an input offset the state holds) is
+  counted as a duplicate and changes nothing;
 - ``rank``, ``news``, ``seen``, ``sweep``, ``correlate``: chart snapshots, recent news,
-  sources' last-seen times; these need every event of their kind, so the worker
-  runs them on one partition (the control topic);
+  sources' last-seen times, over any mutable mapping of JSON-able values (a Faust table
+  in the worker); these need every event of their kind, so the worker runs them on one
+  partition (the control topic);
 - ``process``: all of it in order, with event time as the clock (backtest).
 """
 
@@ -19,7 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, MutableMapping
 
 from alerts.model import Alert, alert_id
-from streams import enrich, windows
+from streams import enrich, series, windows
 from streams.detectors import (
     change,
     deadman,
@@ -29,7 +32,7 @@ from streams.detectors import (
     spike,
     threshold,
 )
-from streams.events import AppMetric, AppRank, Event, News
+from streams.events import AppMetric, AppRank, Event, MetricEvent, News
 from streams.rules import (
     ChangeRule,
     DeadmanRule,
@@ -52,6 +55,10 @@ CONTEXT_DAYS = 7
 NEWS_KEEP_DAYS = 30
 NEWS_KEEP_ITEMS = 200
 CONTEXT_ITEMS = 5
+# Event ids are remembered (and events refused as too late) this many days beyond the
+# largest ``allowed_lateness_days`` of the rules: day windows cut in any time zone, DST.
+HORIZON_SLACK_DAYS = 2
+SERIES_FIELDS = frozenset({"type", "app_id", "platform", "country", "metric"})  # fixed per series
 
 
 def too_far_ahead(ev: Event, observed_at: float | None) -> bool:
@@ -68,17 +75,41 @@ class Engine:
     def __init__(self, rules: RuleSet, companies: dict[str, str] | None = None,
                  on_too_late: Callable[[Event], None] | None = None,
                  on_news: Callable[[News], None] | None = None,
-                 on_ahead: Callable[[Event], None] | None = None) -> None:
+                 on_ahead: Callable[[Event], None] | None = None,
+                 on_duplicate: Callable[[Event], None] | None = None) -> None:
         """``on_too_late(ev)``: once per event too old for a series rule's window.
         ``on_ahead(ev)``: once per event refused for a ``ts`` more than
-        ``MAX_AHEAD_SECONDS`` after its ``observed_at``; without it, ``on_too_late``."""
-        self.rules = rules.rules
+        ``MAX_AHEAD_SECONDS`` after its ``observed_at``; without it, ``on_too_late``.
+        ``on_duplicate(ev)``: once per event already folded in (or already seen, for news)."""
         self.companies = companies or {}  # app_id -> company, from the app catalog
         self.tracked = set(self.companies.values())
         self.on_too_late = on_too_late
         self.on_ahead = on_ahead
         self.on_news = on_news  # each news event once, enriched
+        self.on_duplicate = on_duplicate
+        self.on_rules: Callable[[], None] | None = None  # called after ``rules`` changes
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
+        self.rules = rules.rules
+
+    @property
+    def rules(self) -> list:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: list) -> None:
+        self._rules = rules
+        kinds = (SpikeRule, ChangeRule, ThresholdRule, MilestoneRule)
+        mine = [r for r in rules if isinstance(r, kinds)]
+        fixed = [r for r in mine if all(m.name in SERIES_FIELDS for m in r.match.matchers)]
+        self._fixed = fixed  # whether they apply depends on the series only: decided once per series
+        self._varying = [r for r in mine if r not in fixed]
+        self._for_series: dict[str, tuple] = {}
+        self._up = {r.name: r.params.model_copy(update={"direction": "up"}) for r in mine
+                    if isinstance(r, ChangeRule)}
+        lateness = [r.params.allowed_lateness_days for r in mine if isinstance(r, (SpikeRule, ChangeRule))]
+        self.horizon = (max(lateness, default=2) + HORIZON_SLACK_DAYS) * 86400.0
+        if self.on_rules:
+            self.on_rules()
 
     def _ahead(self, ev: Event, observed_at: float | None) -> bool:
         """True (and counted) when ``ev.ts`` is too far after the time it entered Kafka."""
@@ -94,31 +125,160 @@ class Engine:
     def _of(self, kind: type) -> list:
         return [r for r in self.rules if isinstance(r, kind)]
 
+    def _duplicate(self, ev: Event) -> list[Alert]:
+        if self.on_duplicate:
+            self.on_duplicate(ev)
+        return []
+
     # -- series rules ------------------------------------------------------
 
-    def metric(self, ev: AppMetric, state: State, observed_at: float | None = None) -> list[Alert]:
+    def metric(self, ev: AppMetric | MetricEvent, state: dict[str, series.SeriesState],
+               observed_at: float | None = None, offset: int | None = None,
+               changed: set[str] | None = None) -> list[Alert]:
+        """Fold ``ev`` into its series in ``state``; the alerts it fires. ``offset``: its
+        input offset (the detect stage), to skip what the state already holds after a
+        replay. The series' key is added to ``changed`` when its state changed."""
         if self._ahead(ev, observed_at):
             return []
-        out, too_late = [], False
-        for rule in self.rules:
-            if not isinstance(rule, (SpikeRule, ChangeRule, ThresholdRule, MilestoneRule)):
-                continue
-            if not rule.applies(ev):
-                continue
+        key = series.key(ev)
+        st = state.get(key)
+        if st is None:
+            st = state[key] = series.SeriesState()
+        if (offset is not None and offset <= st.offset) or ev.event_id in st.ids:
+            return self._duplicate(ev)
+        t = ev.ts.timestamp()
+        if t < st.newest - self.horizon:  # its id may be forgotten: it could be a repeat
+            if self.on_too_late:
+                self.on_too_late(ev)
+            return []
+        rules = self._for_series.get(key)
+        if rules is None:
+            rules = self._for_series[key] = tuple(r for r in self._fixed if r.applies(ev))
+        if self._varying:
+            rules += tuple(r for r in self._varying if r.applies(ev))
+        out, too_late, folds = [], False, st.rules
+        for rule in rules:
             self.evaluations[rule.name] += 1
-            key = f"{rule.name}|{ev.app_id}|{ev.platform}|{ev.country}|{ev.metric}"
-            step = {SpikeRule: _daily, ChangeRule: _daily, ThresholdRule: _threshold,
-                    MilestoneRule: _milestone}[type(rule)]
-            new, alert = step(rule, state.get(key), ev)
-            if new is None:
-                too_late = True
-                continue
-            state[key] = new
+            if isinstance(rule, (SpikeRule, ChangeRule)):
+                fold = folds.get(rule.name)
+                if fold.__class__ is not windows.Daily:
+                    fold = folds[rule.name] = windows.Daily()
+                took, alert = self._daily(rule, fold, ev)
+                too_late |= not took
+            elif isinstance(rule, ThresholdRule):
+                alert = self._threshold(rule, folds, ev, t)
+            else:
+                alert = self._milestone(rule, folds, ev)
             if alert is not None:
-                out.append(alert.model_copy(update={"observed_at": observed_at}))
+                alert.observed_at = observed_at
+                out.append(alert)
         if too_late and self.on_too_late:
             self.on_too_late(ev)  # once per event, however many rules found it too old
+        st.ids[ev.event_id] = t
+        if offset is not None:
+            st.offset = offset
+        if t > st.newest:
+            if t // 86400 != st.newest // 86400:  # forget old ids once a day (event time)
+                st.ids = {i: x for i, x in st.ids.items() if x >= t - self.horizon}
+            st.newest = t
+        if changed is not None:
+            changed.add(key)
         return out
+
+    def forget_baselines(self, states: Iterable[series.SeriesState]) -> None:
+        """After a rules change: the baselines kept in the windows were computed with the
+        old parameters."""
+        for st in states:
+            for fold in st.rules.values():
+                if fold.__class__ is windows.Daily:
+                    fold.base_for = 0
+
+    def _daily(self, rule: SpikeRule | ChangeRule, w: windows.Daily, ev) -> tuple[bool, Alert | None]:
+        """Spike and change: fold into daily windows, decide once per day. False if too late.
+
+        A running (``mode: delta``) day can only be judged upward while it runs; a
+        change rule judges it downward when the next day's first event closes it.
+        """
+        p, tz = rule.params, rule.tz
+        spiking = rule.__class__ is SpikeRule
+        lookback = p.baseline_days if spiking else p.lag_days
+        day = ev.ts.astimezone(tz).toordinal()
+        newest = w.newest if w.days else day
+        if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days,
+                           p.allowed_lateness_days):
+            return False, None
+        judge, params = day, p
+        if not spiking and ev.mode == "delta" and p.direction != "up":
+            if newest < day and newest not in w.fired:
+                judge = newest  # yesterday is over: judge it fully
+            elif p.direction == "both":
+                params = self._up[rule.name]  # today, so far: only upward
+            else:
+                return True, None
+        if judge in w.fired:
+            return True, None
+        value = w.days.get(judge)
+        if value is None:
+            return True, None
+        if spiking:
+            if w.base_for != judge:
+                w.base = spike.baseline(windows.history(w, judge, p.baseline_days), p)
+                w.base_for = judge
+            hit = spike.judge(value, w.base, p)
+            if hit is None:
+                return True, None
+            base, extra = hit.baseline, dict(ratio=hit.ratio, zscore=hit.zscore or 0.0,
+                                             baseline_days=p.baseline_days)
+        else:
+            base = w.days.get(judge - p.lag_days)
+            pct = change.detect(value, base, params)
+            if pct is None:
+                return True, None
+            extra = dict(change=pct, ratio=value / base)
+        w.fired.append(judge)
+        labels = _series_labels(rule, ev)
+        start, end = windows.bounds(judge, tz)
+        fields = _fields(rule, ev, value=value, baseline=base, day=date_of(judge), **extra)
+        return True, Alert(
+            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind=rule.kind,
+            severity=rule.severity, labels=labels, value=value, baseline=base, window_start=start,
+            window_end=end, event_ts=ev.ts.isoformat(), summary=rule.render(fields),
+            late=judge < newest, source_event_id=ev.event_id)
+
+    def _threshold(self, rule: ThresholdRule, folds: dict, ev, t: float) -> Alert | None:
+        before = folds.get(rule.name)
+        if before.__class__ is not threshold.State:
+            before = None
+        new, transition = threshold.step(rule.params, before, ev.value, t)
+        folds[rule.name] = new
+        if transition is None:
+            return None
+        since = (before or new).since if transition == "resolved" else new.since
+        labels = _series_labels(rule, ev)
+        start = _iso(since)
+        return Alert(
+            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="threshold",
+            status=transition, severity=rule.severity, labels=labels, value=ev.value, resolves=True,
+            baseline=rule.params.value, window_start=start,
+            window_end=ev.ts.isoformat() if transition == "resolved" else None, event_ts=ev.ts.isoformat(),
+            summary=rule.render(_fields(rule, ev, value=ev.value, threshold=rule.params.value)),
+            source_event_id=ev.event_id)
+
+    def _milestone(self, rule: MilestoneRule, folds: dict, ev) -> Alert | None:
+        before = folds.get(rule.name)
+        previous = before.last if before.__class__ is milestone.State else None
+        folds[rule.name] = milestone.State(max(ev.value, previous or 0.0))
+        hit = milestone.step(rule.params, previous, ev.value)
+        if hit is None:
+            return None
+        labels = _series_labels(rule, ev)
+        start = f"{hit:.0f}"
+        return Alert(
+            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="milestone",
+            severity=rule.severity, labels={**labels, "milestone": f"{hit:.0f}"}, value=ev.value,
+            baseline=hit, window_start=ev.ts.isoformat(), event_ts=ev.ts.isoformat(),
+            summary=rule.render(_fields(rule, ev, value=ev.value, milestone=hit)),
+            source_event_id=ev.event_id)
 
     # -- control: ranks, news, sources -------------------------------------
 
@@ -152,6 +312,8 @@ class Engine:
     def news(self, ev: News, state: State, observed_at: float | None = None) -> list[Alert]:
         if self._ahead(ev, observed_at):
             return []  # remembered, it would push every real item out of the news memory
+        if self._news_seen(ev, state):
+            return self._duplicate(ev)
         ev = enrich.enrich(ev)
         if self.on_news:
             self.on_news(ev)
@@ -176,6 +338,24 @@ class Engine:
                 summary=rule.render(fields), context=[_brief(ev)], observed_at=observed_at,
                 source_event_id=ev.event_id))
         return out
+
+    def _news_seen(self, ev: News, state: State) -> bool:
+        """True if this ``event_id`` came before (then nothing else happens); else recorded.
+        Ids are kept per UTC day of ``ts``, for ``NEWS_KEEP_DAYS`` behind the newest day."""
+        day = ev.ts.astimezone(timezone.utc).date()
+        key = f"news-seen|{day}"
+        ids = state.get(key) or []
+        if ev.event_id in ids:
+            return True
+        state[key] = [*ids, ev.event_id]
+        days = state.get("news-seen") or []
+        if day.isoformat() not in days:
+            days = sorted([*days, day.isoformat()])
+            cutoff = (date.fromisoformat(days[-1]) - timedelta(days=NEWS_KEEP_DAYS)).isoformat()
+            for old in (d for d in days if d < cutoff):
+                del state[f"news-seen|{old}"]
+            state["news-seen"] = [d for d in days if d >= cutoff]
+        return False
 
     def _remember(self, ev: News, state: State) -> None:
         t = ev.ts.timestamp()
@@ -255,9 +435,9 @@ class Engine:
         t = ev.ts.timestamp()
         clock = max(float(state.get("clock") or t), t)
         state["clock"] = clock
-        if isinstance(ev, AppMetric):
-            alerts = self.metric(ev, state)
-        elif isinstance(ev, AppRank):
+        if ev.type == "app.metric":
+            alerts = self.metric(ev, state.setdefault("series", {}))
+        elif ev.type == "app.rank":
             alerts = self.rank(ev, state)
         else:
             alerts = self.news(ev, state)
@@ -276,101 +456,19 @@ def _brief(ev: News) -> dict:
             "kind": ev.kind, "companies": ev.companies or [], "people": ev.people or []}
 
 
-# -- series steps: (rule, state, event) -> (new state or None if too late, alert) --
-
-def _series_labels(rule, ev: AppMetric) -> dict[str, str]:
+def _series_labels(rule, ev) -> dict[str, str]:
     return {"app_id": ev.app_id, "platform": ev.platform, "country": ev.country,
             "metric": ev.metric, **rule.labels}
 
 
-def _fields(rule, ev: AppMetric, **extra) -> dict:
+def _fields(rule, ev, **extra) -> dict:
     return dict(rule=rule.name, severity=rule.severity, app_id=ev.app_id,
                 app_name=ev.app_name or ev.app_id, platform=ev.platform, country=ev.country,
                 metric=ev.metric, **extra)
 
 
-def _daily(rule: SpikeRule | ChangeRule, state: dict | None, ev: AppMetric) -> tuple[dict | None, Alert | None]:
-    """Spike and change: fold into daily windows, decide once per day.
-
-    A running (``mode: delta``) day can only be judged upward while it runs; a
-    change rule judges it downward when the next day's first event closes it.
-    """
-    p, tz = rule.params, rule.tz
-    lookback = p.baseline_days if isinstance(rule, SpikeRule) else p.lag_days
-    day = windows.day_of(ev.ts, tz)
-    state = state or windows.init()
-    newest = max(state["days"], default=day.isoformat())
-    new = windows.add(state, day, ev.value, ev.mode, keep_days=lookback + p.allowed_lateness_days,
-                      lateness_days=p.allowed_lateness_days)
-    if new is None:
-        return None, None
-    judge, params = day, p
-    if isinstance(rule, ChangeRule) and ev.mode == "delta" and p.direction != "up":
-        closed = date.fromisoformat(newest)
-        if closed < day and not windows.has_fired(new, closed):
-            judge = closed  # yesterday is over: judge it fully
-        elif p.direction == "both":
-            params = p.model_copy(update={"direction": "up"})  # today, so far: only upward
-        else:
-            return new, None
-    if windows.has_fired(new, judge):
-        return new, None
-    value = new["days"].get(judge.isoformat())
-    if value is None:
-        return new, None
-    if isinstance(rule, SpikeRule):
-        hit = spike.detect(value, windows.history(new, judge, p.baseline_days), p)
-        if hit is None:
-            return new, None
-        base, extra = hit.baseline, dict(ratio=hit.ratio, zscore=hit.zscore or 0.0,
-                                         baseline_days=p.baseline_days)
-    else:
-        base = new["days"].get((judge - timedelta(days=p.lag_days)).isoformat())
-        pct = change.detect(value, base, params)
-        if pct is None:
-            return new, None
-        extra = dict(change=pct, ratio=value / base)
-    labels = _series_labels(rule, ev)
-    start, end = windows.bounds(judge, tz)
-    alert = Alert(
-        alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind=rule.kind,
-        severity=rule.severity, labels=labels, value=value, baseline=base, window_start=start,
-        window_end=end, event_ts=ev.ts.isoformat(),
-        summary=rule.render(_fields(rule, ev, value=value, baseline=base, day=judge.isoformat(), **extra)),
-        late=judge.isoformat() < newest, source_event_id=ev.event_id)
-    return windows.mark_fired(new, judge), alert
-
-
-def _threshold(rule: ThresholdRule, state: dict | None, ev: AppMetric) -> tuple[dict, Alert | None]:
-    new, transition = threshold.step(rule.params, state, ev.value, ev.ts.timestamp())
-    if transition is None:
-        return new, None
-    since = (state or new)["since"] if transition == "resolved" else new["since"]
-    labels = _series_labels(rule, ev)
-    start = _iso(since)
-    return new, Alert(
-        alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="threshold",
-        status=transition, severity=rule.severity, labels=labels, value=ev.value, resolves=True,
-        baseline=rule.params.value, window_start=start,
-        window_end=ev.ts.isoformat() if transition == "resolved" else None, event_ts=ev.ts.isoformat(),
-        summary=rule.render(_fields(rule, ev, value=ev.value, threshold=rule.params.value)),
-        source_event_id=ev.event_id)
-
-
-def _milestone(rule: MilestoneRule, state: dict | None, ev: AppMetric) -> tuple[dict, Alert | None]:
-    previous = (state or {}).get("last")
-    new = {"last": max(ev.value, previous or 0.0)}
-    hit = milestone.step(rule.params, previous, ev.value)
-    if hit is None:
-        return new, None
-    labels = _series_labels(rule, ev)
-    start = f"{hit:.0f}"
-    return new, Alert(
-        alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="milestone",
-        severity=rule.severity, labels={**labels, "milestone": f"{hit:.0f}"}, value=ev.value,
-        baseline=hit, window_start=ev.ts.isoformat(), event_ts=ev.ts.isoformat(),
-        summary=rule.render(_fields(rule, ev, value=ev.value, milestone=hit)),
-        source_event_id=ev.event_id)
+def date_of(day: int) -> str:
+    return date.fromordinal(day).isoformat()
 
 
 def alerts_in_order(alerts: Iterable[Alert]) -> list[Alert]:

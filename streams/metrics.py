@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from streams.events import AppMetric, AppRank, Event, News
+from streams.events import Event, News
 
 USER_METRICS = ("dau", "mau", "cumulative_users")
 
@@ -56,19 +56,45 @@ class StreamMetrics:
             "How long the last rebalance took until tables were recovered and agents ran",
             registry=registry)
         self.ready = Gauge("appwatch_worker_ready", "1 when /readyz answers ready", registry=registry)
+        self.duplicates = Counter(
+            "appwatch_events_duplicate_total",
+            "Events already folded in (the same event_id again, or a replayed offset): changed nothing",
+            registry=registry)
+        self.series = Gauge(
+            "appwatch_state_series", "Series the detect stage holds state for (its partitions)",
+            registry=registry)
+        self.restore = Gauge(
+            "appwatch_state_restore_seconds",
+            "How long the detect stage's last restore from its changelog took", registry=registry)
+        self.restored = Counter(
+            "appwatch_state_restored_total", "Series states read back from the changelog",
+            registry=registry)
         self._days: dict[tuple[str, str, str], str] = {}
 
     def observe(self, ev: Event, market: bool = True) -> None:
-        """Count the event; unless ``market`` is false (a refused event), update the market gauges."""
-        self.events.labels(ev.type, ev.source).inc()
-        if not market or (self.market_apps is not None and getattr(ev, "app_id", None) not in self.market_apps):
+        """One event: count it; unless ``market`` is false (a refused event), update the market gauges."""
+        self.count({(ev.type, ev.source): 1})
+        if market:
+            self.market(ev)
+
+    def count(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """(type, source) -> valid events, once per batch."""
+        for (kind, source), n in counts.items():
+            self.events.labels(kind, source).inc(n)
+
+    def follows(self, ev: Event) -> bool:
+        return self.market_apps is None or getattr(ev, "app_id", None) in self.market_apps
+
+    def market(self, ev: Event) -> None:
+        """The market gauges of the apps followed (``follows``)."""
+        if not self.follows(ev):
             return
-        if isinstance(ev, AppMetric):
+        if ev.type == "app.metric":
             if ev.metric == "downloads" and ev.period == "day":
                 self._downloads(ev)
             elif ev.metric in USER_METRICS and ev.mode == "total":
                 self.users.labels(ev.app_id, ev.country, ev.platform, ev.metric).set(ev.value)
-        elif isinstance(ev, AppRank):
+        elif ev.type == "app.rank":
             self.rank.labels(ev.app_id, ev.chart, ev.country, ev.platform).set(ev.rank)
 
     def observe_news(self, ev: News) -> None:
@@ -76,7 +102,7 @@ class StreamMetrics:
         for company in ev.companies or ["unknown"]:
             self.news.labels(company, ev.kind or "other").inc()
 
-    def _downloads(self, ev: AppMetric) -> None:
+    def _downloads(self, ev) -> None:
         series = (ev.app_id, ev.country, ev.platform)
         day, last = ev.ts.date().isoformat(), self._days.get(series, "")
         if day < last:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -11,6 +12,10 @@ class MilestoneParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     values: Annotated[list[float], Field(min_length=1)]
+
+
+class State(msgspec.Struct, array_like=True, frozen=True, tag=2):
+    last: float | None = None  # the highest value seen
 
 
 def step(p: MilestoneParams, previous: float | None, value: float) -> float | None:

@@ -37,26 +37,40 @@ class Spike:
     zscore: float | None = None
 
 
-def detect(value: float, history: Sequence[float], p: SpikeParams) -> Spike | None:
-    """A spike when ``value >= ratio * baseline`` and/or its z-score reaches ``zscore``.
+Baseline = tuple[float, float, float]  # (baseline, mean, sd of the history)
 
-    Needs ``min_history`` days of history and a baseline of at least
-    ``min_baseline`` (and above zero), so that a 0 -> N jump never fires. With both
-    ``ratio`` and ``zscore`` set, both must hold. The standard deviation is floored
-    at 1% of the mean, so a perfectly flat history still has a finite z-score.
-    """
+
+def baseline(history: Sequence[float], p: SpikeParams) -> Baseline | None:
+    """What a day is judged against, or None when there is too little history or the
+    baseline is below ``min_baseline``. The standard deviation is floored at 1% of the
+    mean, so a perfectly flat history still has a finite z-score."""
     if len(history) < p.min_history:
         return None
     base = statistics.median(history) if p.baseline == "median" else statistics.fmean(history)
     if base <= 0 or base < p.min_baseline:
         return None
+    mean = statistics.fmean(history)
+    sd = max(statistics.pstdev(history), 0.01 * mean) if p.zscore is not None else 0.0
+    return base, mean, sd
+
+
+def judge(value: float, b: Baseline | None, p: SpikeParams) -> Spike | None:
+    """A spike when ``value >= ratio * baseline`` and/or its z-score reaches ``zscore``
+    (both, when both are set). O(1): the baseline is computed once per day."""
+    if b is None:
+        return None
+    base, mean, sd = b
     if p.ratio is not None and value < p.ratio * base:
         return None
     z = None
     if p.zscore is not None:
-        mean = statistics.fmean(history)
-        sd = max(statistics.pstdev(history), 0.01 * mean)
         z = (value - mean) / sd
         if z < p.zscore:
             return None
     return Spike(value=value, baseline=base, ratio=value / base, zscore=z)
+
+
+def detect(value: float, history: Sequence[float], p: SpikeParams) -> Spike | None:
+    """``judge`` against the ``baseline`` of ``history``. Needs ``min_history`` days and a
+    baseline of at least ``min_baseline`` (and above zero), so that 0 -> N never fires."""
+    return judge(value, baseline(history, p), p)

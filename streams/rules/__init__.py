@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -115,7 +116,7 @@ class _Rule(BaseModel):
             raise ValueError(f"a {self.kind} rule matches {self.event_type} events, not {self.match.type}")
         return self
 
-    @property
+    @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

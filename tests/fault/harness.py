@@ -150,7 +150,7 @@ def expected_alerts(events: Iterable[Event], *, arrival: float | None = None, ru
 def metric(app_id: str, ts: str, value: float, *, mode: str = "total", country: str = "cn",
            source: str = "fault", tag: str = "") -> AppMetric:
     return validate(dict(
-        event_id=f"fault:{app_id}:{ts}:{mode}{tag}", type="app.metric", source=source, ts=ts,
+        event_id=f"fault:{app_id}:{ts}:{mode}:{value:g}{tag}", type="app.metric", source=source, ts=ts,
         app_id=app_id, app_name=app_id.title(), platform="all", country=country, metric="downloads",
         value=value, period="day", mode=mode))
 

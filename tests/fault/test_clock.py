@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -52,6 +52,11 @@ def feed(e: Engine, events, state=None, observed_at=None):
     for ev in events:
         out += e.metric(ev, state, observed_at=observed_at)
     return out, state
+
+
+def days(state, rule: str = "s", series: str = "app|all|cn|downloads") -> dict[str, float]:
+    """A rule's daily totals of one series, by ISO date."""
+    return {date.fromordinal(d).isoformat(): v for d, v in state[series].rules[rule].days.items()}
 
 
 def ids(alerts) -> set[str]:
@@ -103,9 +108,7 @@ def test_reordering_within_the_lateness_fires_the_same_alerts(series):
     got, state = feed(engine(on_too_late=too_late.append), shuffled)
     assert too_late == []
     assert len(want) == 1 and ids(got) == ids(want)  # the same alert: rule, series, day
-    (key,) = state
-    ref = feed(engine(), in_order)[1][key]["days"]
-    assert state[key]["days"] == pytest.approx(ref)  # every day sums to the same total
+    assert days(state) == pytest.approx(days(feed(engine(), in_order)[1]))  # every day sums to the same total
 
 
 def test_deltas_of_a_day_in_any_order_sum_and_fire_once(request):
@@ -118,7 +121,7 @@ def test_deltas_of_a_day_in_any_order_sum_and_fire_once(request):
         got, state = feed(engine(), history + order)
         ledger = engine_ledger({want}, got)
         assert ledger.missing_ids == set() and ledger.unexpected_ids == set() and ledger.raw_repeats == 0
-        assert state["s|app|all|cn|downloads"]["days"]["2024-11-08"] == 680_000
+        assert days(state)["2024-11-08"] == 680_000
     recorder(request)("out of order: one day's deltas shuffled (engine, 20 orders, the last)",
                       events_in=len(history) + len(deltas), ledger=ledger, receiver="engine")
 
@@ -130,12 +133,12 @@ def test_late_within_the_lateness_fires_marked_late_and_beyond_it_is_counted():
     e = engine(on_too_late=too_late.append)
     history = [day("app", d, 100_000) for d in range(1, 8)] + [day("app", 10, 100_000)]
     _, state = feed(e, history)
-    before = dict(state["s|app|all|cn|downloads"]["days"])
+    before = dict(days(state))
 
     # day 7 is 3 days behind day 10: beyond allowed_lateness_days (2): counted, no alert,
     # the day keeps its value
     assert feed(e, [day("app", 7, 900_000)], state)[0] == [] and len(too_late) == 1
-    assert state["s|app|all|cn|downloads"]["days"] == before
+    assert days(state) == before
     # day 8 is 2 days behind: it updates its day and fires, marked late, on its own window
     (alert,), _ = feed(e, [day("app", 8, 300_000)], state)
     assert alert.late is True and len(too_late) == 1
@@ -171,11 +174,11 @@ def test_an_event_from_the_far_future_is_refused_and_does_not_poison_the_series(
     too_late, ahead = [], []
     e = engine(on_too_late=too_late.append, on_ahead=ahead.append)
     _, state = feed(e, [day("app", d, 100_000) for d in range(1, 8)], observed_at=now)
-    before = {k: dict(v["days"]) for k, v in state.items()}
+    before = {k: days(state, "s", k) for k in state}
     future = metric("app", "2099-01-01T00:00:00+08:00", 100_000)
     assert feed(e, [future], state, observed_at=now)[0] == []
     assert ahead == [future] and too_late == [] and e.evaluations["s"] == 7  # refused before any rule
-    assert {k: v["days"] for k, v in state.items()} == before
+    assert {k: days(state, "s", k) for k in state} == before
     got, _ = feed(e, [day("app", 8, 300_000)], state, observed_at=now)
     ledger = engine_ledger({spike_id("s", "app", "2024-11-08T00:00:00+08:00")}, got)
     recorder(request)("far-future event (2099) in a series (engine)", events_in=9, ledger=ledger, receiver="engine")
@@ -257,10 +260,10 @@ def test_a_dst_day_sums_its_own_hours_and_its_window_is_local_midnights(change, 
 
     events = hourly(first, last, per_hour)
     alerts, state = feed(engine(NY_SPIKE), events)
-    days = state["ny|nyapp|all|us|downloads"]["days"]
-    assert days[change] == 300 * hours  # 23 or 25 hours, not 24
-    assert days[(changed - timedelta(days=1)).isoformat()] == 2400
-    assert days[(changed + timedelta(days=1)).isoformat()] == 2400
+    totals = days(state, "ny", "nyapp|all|us|downloads")
+    assert totals[change] == 300 * hours  # 23 or 25 hours, not 24
+    assert totals[(changed - timedelta(days=1)).isoformat()] == 2400
+    assert totals[(changed + timedelta(days=1)).isoformat()] == 2400
     (alert,) = alerts
     assert alert.window_start == f"{change}T00:00:00{offsets[0]}"
     assert alert.window_end == f"{(changed + timedelta(days=1)).isoformat()}T00:00:00{offsets[1]}"
@@ -285,8 +288,8 @@ def test_the_same_instants_make_different_days_in_different_zones():
     sh = "rules: [{name: sh, kind: spike}]"
     _, ny_state = feed(engine(NY_SPIKE), events)
     _, sh_state = feed(engine(sh), events)
-    assert ny_state["ny|nyapp|all|us|downloads"]["days"]["2024-03-10"] == 2300
-    assert sh_state["sh|nyapp|all|us|downloads"]["days"]["2024-03-10"] == 2400  # no DST in Shanghai
+    assert days(ny_state, "ny", "nyapp|all|us|downloads")["2024-03-10"] == 2300
+    assert days(sh_state, "sh", "nyapp|all|us|downloads")["2024-03-10"] == 2400  # no DST in Shanghai
 
 
 # -- through the real worker: out of order, late, too late and far future -------------------

@@ -68,40 +68,73 @@ def test_params_are_validated():
 # -- the fold -------------------------------------------------------------
 
 D = date(2024, 11, 14)
+DAY = D.toordinal()
 
 
 @given(st.lists(st.tuples(st.integers(0, 20), st.floats(0, 1e6)), max_size=60))
 def test_fold_keeps_only_recent_days(obs):
-    s = windows.init()
+    w = windows.Daily()
     for offset, v in obs:
-        s = windows.add(s, D + timedelta(days=offset), v, "delta", keep_days=9) or s
-    if s["days"]:
-        newest = max(map(date.fromisoformat, s["days"]))
-        assert all((newest - date.fromisoformat(d)).days <= 9 for d in s["days"])
+        windows.add(w, DAY + offset, v, "delta", keep_days=9, lateness_days=9)
+    if w.days:
+        assert w.newest == max(w.days)
+        assert all(w.newest - d <= 9 for d in w.days)
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.floats(0, 1e6), st.sampled_from(["total", "delta"])),
+                max_size=80), st.integers(0, 9), st.integers(1, 9))
+def test_fold_matches_a_plain_recomputation(obs, lateness, lookback):
+    """The in-place fold keeps exactly the days a from-scratch computation would."""
+    keep = lookback + lateness
+    w, taken = windows.Daily(), []
+    for day, v, mode in obs:
+        newest = max((d for d, _, _ in taken), default=day)
+        ok = windows.add(w, DAY + day, v, mode, keep_days=keep, lateness_days=lateness)
+        assert ok == (newest - day <= lateness)
+        if ok:
+            taken.append((day, v, mode))
+    totals: dict[int, float] = {}
+    for day, v, mode in taken:
+        totals[day] = totals.get(day, 0.0) + v if mode == "delta" else v
+    if taken:
+        newest = max(d for d, _, _ in taken)
+        assert w.days == {DAY + d: v for d, v in totals.items() if d >= newest - keep}
 
 
 def test_total_last_wins_and_delta_adds():
-    s = windows.add(windows.init(), D, 5, "total", 9)
-    s = windows.add(s, D, 7, "total", 9)
-    assert s["days"] == {"2024-11-14": 7}
-    s = windows.add(s, D, 3, "delta", 9)
-    assert s["days"] == {"2024-11-14": 10}
-    assert windows.add(s, D - timedelta(days=10), 1, "total", 9) is None  # too old
+    w = windows.Daily()
+    windows.add(w, DAY, 5, "total", 9, 9)
+    windows.add(w, DAY, 7, "total", 9, 9)
+    assert w.days == {DAY: 7}
+    windows.add(w, DAY, 3, "delta", 9, 9)
+    assert w.days == {DAY: 10}
+    assert windows.add(w, DAY - 10, 1, "total", 9, 9) is False  # too old
+    assert w.days == {DAY: 10}
 
 
 def test_history_skips_missing_days():
-    s = windows.init()
+    w = windows.Daily()
     for back in (1, 2, 4):
-        s = windows.add(s, D - timedelta(days=back), back, "total", 9)
-    assert windows.history(s, D, 7) == [4, 2, 1]
+        windows.add(w, DAY - back, back, "total", 9, 9)
+    assert windows.history(w, DAY, 7) == [4, 2, 1]
+
+
+def test_a_late_change_to_a_baseline_day_drops_the_kept_baseline():
+    w = windows.Daily()
+    windows.add(w, DAY, 1, "total", 9, 2)
+    w.base_for, w.base = DAY, (1.0, 1.0, 0.0)
+    windows.add(w, DAY, 2, "delta", 9, 2)  # the judged day itself: not part of its baseline
+    assert w.base_for == DAY
+    windows.add(w, DAY - 1, 2, "total", 9, 2)  # a day of its history
+    assert w.base_for == 0
 
 
 def test_day_is_computed_in_the_rule_timezone():
     from datetime import datetime, timezone
 
     late_utc = datetime(2024, 11, 13, 17, 0, tzinfo=timezone.utc)  # 01:00 on the 14th in Shanghai
-    assert windows.day_of(late_utc, ZoneInfo("Asia/Shanghai")) == D
-    assert windows.day_of(late_utc, ZoneInfo("UTC")) == D - timedelta(days=1)
+    assert windows.day_of(late_utc, ZoneInfo("Asia/Shanghai")) == DAY
+    assert windows.day_of(late_utc, ZoneInfo("UTC")) == DAY - 1
 
 
 # -- the rule through the engine (same code as the worker) ---------------

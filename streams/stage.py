@@ -1,0 +1,387 @@
+"""The detect stage: event topics in, in batches, with its own state, outside Faust's
+per-message path.
+
+    events.metrics ─┐                               ┌─> internal.control: series alerts, rank
+    events.ranks  ──┼─ getmany, group ``G-detect`` ─┤    and news events, "source seen"
+    events.news   ──┘                               ├─> dlq: invalid records
+                                                    └─> ``G-series-changelog`` (compacted): one
+                                                        record per series a batch changed
+
+One batch (``Stage.process``, no I/O): decode every record (msgspec; pydantic only for what
+msgspec refuses), fold each metric into its partition's series state (``Engine.metric``,
+O(1) per event). Then ``DetectStage`` writes it out, in this order:
+
+1. the control and DLQ records, and waits until the broker has them;
+2. each changed series to the changelog, on the partition of its input, and waits;
+3. commits the input offsets.
+
+A crash anywhere replays from the committed offsets, and the state knows what it holds:
+each series keeps its last input offset and its recent event ids, so a replay (or an
+event published twice) changes nothing and fires nothing new. Alerts can be produced a
+second time only when step 1 had not finished; they carry the same ids, and dispatch
+delivers an id once.
+
+On assignment the stage restores its partitions from the changelog before it processes
+anything (a partition it kept, whose changelog nobody else wrote, is kept as it is); on
+revocation it first finishes the batch in hand, commit included.
+
+Exceptions: nothing escapes ``process``; ``DetectStage`` retries writes on
+``aiokafka.errors.KafkaError`` until they succeed or the worker stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, NamedTuple, Sequence
+
+import msgspec
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    CommitFailedError,
+    ConsumerStoppedError,
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+)
+from mode import Service
+
+from streams import dlq, series, tansu
+from streams.engine import Engine, too_far_ahead
+from streams.events import InvalidEvent, Topics, decode_fast
+from streams.metrics import StreamMetrics
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_DLQ_KEY = 1024  # bytes of a bad record's key kept on the DLQ (the record must fit the topic)
+HEARTBEAT_EVERY = 1.0  # seconds (of Kafka time) between "source seen" records per source
+MAX_RECORDS = 10_000  # records per batch
+CHANGELOG_BATCH = 512 * 1024  # bytes per produced record batch (brokers take 1 MB)
+CHANGELOG_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
+WRITE_RETRY_MAX = 5.0  # seconds between attempts to write a batch out, at most
+
+
+class Record(NamedTuple):
+    """What ``process`` reads of a consumed record (an aiokafka ``ConsumerRecord`` has it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int  # ms
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Output:
+    control: list[bytes] = field(default_factory=list)  # values for the control topic
+    dlq: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, value)
+    changelog: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)  # partition -> records
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> next offset
+    alerts: int = 0
+
+
+class Stage:
+    """The stage without Kafka: state per partition of the metrics topic, and ``process``."""
+
+    def __init__(self, engine: Engine, topics: Topics, metrics: StreamMetrics | None = None) -> None:
+        self.engine, self.topics, self.metrics = engine, topics, metrics
+        self.state: dict[int, dict[str, series.SeriesState]] = {}  # partition -> series key -> state
+        self._seen: dict[str, float] = {}  # source -> Kafka time of its last "seen" record
+        engine.on_rules = lambda: engine.forget_baselines(self.states())
+
+    def states(self) -> Iterable[series.SeriesState]:
+        for part in self.state.values():
+            yield from part.values()
+
+    def series_count(self) -> int:
+        return sum(map(len, self.state.values()))
+
+    def restore(self, partition: int, records: Iterable[tuple[bytes, bytes | None]]) -> int:
+        """Replace ``partition``'s state with the changelog's ``records`` (oldest first;
+        the last per key wins, a null value deletes). Returns the series restored."""
+        latest: dict[bytes, bytes] = {}
+        for k, v in records:
+            if v is None:
+                latest.pop(k, None)
+            else:
+                latest[k] = v
+        state = {}
+        for k, v in latest.items():
+            try:
+                state[k.decode()] = series.decode(v)
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+                log.error("changelog record for %r is unreadable (%s); that series starts again empty", k, exc)
+        self.state[partition] = state
+        return len(state)
+
+    def drop(self, partition: int) -> None:
+        self.state.pop(partition, None)
+
+    def process(self, batch: Mapping[object, Sequence[Record]]) -> Output:
+        """Fold one batch (records grouped by partition, each group in offset order).
+        Ranks and news go first: a spike in the same batch then finds its news."""
+        out, counts = Output(), Counter()
+        metrics_topic = self.topics.metrics
+        for records in sorted(batch.values(), key=lambda rs: rs[0].topic == metrics_topic):
+            if records:
+                self._partition(records, out, counts)
+        if self.metrics:
+            self.metrics.count(counts)
+        return out
+
+    def _partition(self, records: Sequence[Record], out: Output, counts: Counter) -> None:
+        first = records[0]
+        topic, part = first.topic, first.partition
+        state = self.state.setdefault(part, {}) if topic == self.topics.metrics else None
+        changed: set[str] = set()
+        engine, metrics, control = self.engine, self.metrics, out.control
+        follow = metrics.market_apps if metrics else frozenset()
+        for r in records:
+            try:
+                ev = decode_fast(r.value)
+            except InvalidEvent as exc:
+                self._dead(out, r, exc.reason, str(exc))
+                continue
+            at = r.timestamp / 1000
+            kind = ev.type
+            if kind == "app.metric":
+                if state is None:
+                    self._dead(out, r, "type:wrong_topic", f"type: an app.metric event on {topic}; "
+                               f"metrics go to {self.topics.metrics}")
+                    continue
+                alerts = engine.metric(ev, state, observed_at=at, offset=r.offset, changed=changed)
+                for a in alerts:
+                    control.append(orjson.dumps({"alert": a.model_dump(mode="json")}))
+                out.alerts += len(alerts)
+            else:
+                control.append(orjson.dumps({"event": orjson.loads(r.value), "observed_at": at}))
+            counts[(kind, ev.source)] += 1
+            if metrics and (follow is None or getattr(ev, "app_id", None) in follow) \
+                    and not too_far_ahead(ev, at):
+                metrics.market(ev)
+            if at - self._seen.get(ev.source, 0.0) >= HEARTBEAT_EVERY:
+                self._seen[ev.source] = at
+                control.append(orjson.dumps({"seen": ev.source, "type": kind, "at": at}))
+        if changed:
+            out.changelog[part] = [(k.encode(), series.encode(state[k])) for k in changed]
+        out.offsets[(topic, part)] = records[-1].offset + 1
+
+    def _dead(self, out: Output, r: Record, reason: str, message: str) -> None:
+        if self.metrics:
+            self.metrics.invalid.labels(reason).inc()
+        log.warning("invalid event %s/%d@%d: %s", r.topic, r.partition, r.offset, message)
+        out.dlq.append(((r.key or b"")[:MAX_DLQ_KEY] or None,
+                        dlq.record(r.value, reason, message, r.topic, r.partition, r.offset)))
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, stage: "DetectStage") -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self.stage.revoked()
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self.stage.assigned(assigned)
+
+
+class DetectStage(Service):
+    """``Stage`` on Kafka: one consumer in its own group, one producer, the changelog."""
+
+    def __init__(self, stage: Stage, settings: Settings, metrics: StreamMetrics, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.stage, self.settings, self.metrics = stage, settings, metrics
+        self.topics = stage.topics
+        self.group = f"{settings.group}-detect"
+        self.changelog = f"{settings.group}-series-changelog"
+        self.on_tansu = settings.broker_flavor == "tansu"
+        self.lock = asyncio.Lock()
+        self.ready = False
+        self.assignment: frozenset[TopicPartition] = frozenset()
+        self.done: dict[TopicPartition, int] = {}  # next offset to read, per assigned partition
+        self.written: dict[int, int] = {}  # changelog partition -> its end after our last write
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        metrics.series.set_function(stage.series_count)
+
+    def _client(self) -> dict:
+        return dict(bootstrap_servers=self.settings.bootstrap, **self.settings.aiokafka_config())
+
+    def _fetch(self) -> dict:
+        # Tansu answers a fetch only when its wait ends, even with data there (streams/tansu.py)
+        return dict(fetch_max_wait_ms=tansu.FETCH_MAX_WAIT_MS if self.on_tansu else 500)
+
+    async def on_start(self) -> None:
+        self.producer = AIOKafkaProducer(acks="all", max_batch_size=CHANGELOG_BATCH, **self._client())
+        await self.producer.start()
+        group = dict(session_timeout_ms=10_000, heartbeat_interval_ms=1_000) if self.on_tansu else {}
+        self.consumer = AIOKafkaConsumer(group_id=self.group, enable_auto_commit=False,
+                                         auto_offset_reset="earliest", **group, **self._fetch(),
+                                         **self._client())
+        self.consumer.subscribe(list(self.topics.events), listener=_Listener(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        async with self.lock:  # the batch in hand is written and committed first
+            self.ready = False
+            if self.consumer is not None:
+                await self.consumer.stop()
+            if self.producer is not None:
+                await self.producer.stop()
+
+    @Service.task
+    async def _consume(self) -> None:
+        while not self.should_stop:
+            try:
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=MAX_RECORDS)
+            except ConsumerStoppedError:
+                return
+            if batch:
+                await self.handle(batch)
+
+    async def handle(self, batch: Mapping[TopicPartition, Sequence]) -> None:
+        async with self.lock:
+            if self.should_stop:
+                return
+            batch = {tp: rs for tp, rs in batch.items() if tp in self.assignment}
+            if not batch:
+                return
+            out = self.stage.process(batch)
+            await self._write(out)
+            for tp, rs in batch.items():
+                self.done[tp] = rs[-1].offset + 1
+            offsets = {TopicPartition(t, p): o for (t, p), o in out.offsets.items()}
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as exc:
+                # the group moved on: the new owner replays from the last commit, which
+                # changes nothing that this batch's durable state already holds
+                log.warning("detect stage: commit refused (%s); the next owner replays", exc)
+
+    async def _write(self, out: Output) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._send(out)
+                return
+            except KafkaError as exc:
+                if self.should_stop:
+                    raise
+                log.warning("detect stage: writing a batch failed (%r); again in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, WRITE_RETRY_MAX)
+
+    async def _send(self, out: Output) -> None:
+        p = self.producer
+        futures = [await p.send(self.topics.control, v, key=b"c") for v in out.control]
+        futures += [await p.send(self.topics.dlq, v, key=k) for k, v in out.dlq]
+        if futures:  # alerts are durable before the state that says they were fired
+            await asyncio.gather(*futures)
+        sent = []
+        for part, records in out.changelog.items():
+            batch, n = p.create_batch(), 0
+            for k, v in records:
+                if batch.append(key=k, value=v, timestamp=None) is None:
+                    batch.close()
+                    sent.append((part, n, await p.send_batch(batch, self.changelog, partition=part)))
+                    batch, n = p.create_batch(), 0
+                    batch.append(key=k, value=v, timestamp=None)
+                n += 1
+            batch.close()
+            sent.append((part, n, await p.send_batch(batch, self.changelog, partition=part)))
+        for part, n, fut in sent:
+            md = await fut
+            self.written[part] = max(self.written.get(part, 0), md.offset + n)
+
+    # -- rebalancing ---------------------------------------------------------------
+
+    async def revoked(self) -> None:
+        async with self.lock:  # the batch in hand is written and committed first
+            self.ready = False
+
+    async def assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        async with self.lock:
+            self.assignment = frozenset(assigned)
+            self.done = {tp: v for tp, v in self.done.items() if tp in self.assignment}
+            mine = sorted(tp.partition for tp in self.assignment if tp.topic == self.topics.metrics)
+            for part in [p for p in self.stage.state if p not in mine]:
+                self.stage.drop(part)
+                self.written.pop(part, None)
+            if mine:
+                await self._restore(mine)
+            self.ready = True
+
+    async def _restore(self, parts: list[int]) -> None:
+        """Read the changelog of ``parts`` whose state is not here, or was written by
+        another worker since (its end moved), from the start to its end."""
+        started = time.monotonic()
+        await self._ensure_changelog()
+        reader = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                  max_partition_fetch_bytes=8 * 2**20, **self._fetch(), **self._client())
+        await reader.start()
+        try:
+            tps = [TopicPartition(self.changelog, p) for p in parts]
+            reader.assign(tps)
+            ends = await reader.end_offsets(tps)
+            if self.on_tansu:
+                ends = await tansu.true_ends(self.settings.bootstrap, ends)
+            todo = [tp for tp in tps
+                    if tp.partition not in self.stage.state or self.written.get(tp.partition) != ends[tp]]
+            if not todo:
+                return
+            starts = await reader.beginning_offsets(todo)
+            records: dict[int, list] = {tp.partition: [] for tp in todo}
+            pending = set()
+            for tp in todo:
+                if ends[tp] > starts[tp]:
+                    reader.seek(tp, starts[tp])
+                    pending.add(tp)
+            while pending:
+                for tp, got in (await reader.getmany(*pending, timeout_ms=500)).items():
+                    records[tp.partition].extend((r.key, r.value) for r in got)
+                    if got and got[-1].offset + 1 >= ends[tp]:
+                        pending.discard(tp)
+        finally:
+            await reader.stop()
+        restored = sum(self.stage.restore(tp.partition, records[tp.partition]) for tp in todo)
+        self.written.update({tp.partition: ends[tp] for tp in todo})
+        took = time.monotonic() - started
+        self.metrics.restore.set(took)
+        self.metrics.restored.inc(restored)
+        log.info("detect stage: restored %d series of partitions %s in %.2fs", restored,
+                 [tp.partition for tp in todo], took)
+
+    async def _ensure_changelog(self) -> None:
+        """Create the changelog if it is missing, with the metrics topic's partitions (a broker
+        that restarted empty lost it)."""
+        parts = self.consumer.partitions_for_topic(self.topics.metrics) or ()
+        admin = AIOKafkaAdminClient(**self._client())
+        await admin.start()
+        try:
+            if self.changelog in await admin.list_topics():
+                return
+            try:
+                await admin.create_topics([NewTopic(self.changelog, max(len(parts), 1),
+                                                    self.settings.replication_factor,
+                                                    topic_configs=CHANGELOG_CONFIG)])
+            except TopicAlreadyExistsError:
+                pass
+        finally:
+            await admin.close()
+
+    def lag(self) -> list[tuple[str, int, int]]:
+        """(topic, partition, records behind) for each assigned partition fetched from: its
+        end as the last fetch saw it, less what the stage has processed."""
+        out = []
+        for tp in sorted(self.assignment):
+            end = self.consumer.highwater(tp) if self.consumer is not None else None
+            if end is not None:
+                out.append((tp.topic, tp.partition, max(0, end - self.done.get(tp, end))))
+        return out
