@@ -64,7 +64,7 @@ SERIES_FIELDS = frozenset({"type", "app_id", "platform", "country", "metric"})  
 def too_far_ahead(ev: Event, observed_at: float | None) -> bool:
     """``ev.ts`` more than ``MAX_AHEAD_SECONDS`` after the time it entered Kafka. Without
     ``observed_at`` (backtest) event time is taken as it is."""
-    return observed_at is not None and ev.ts.timestamp() - observed_at > MAX_AHEAD_SECONDS
+    return observed_at is not None and ev.epoch - observed_at > MAX_AHEAD_SECONDS
 
 
 def _iso(t: float) -> str:
@@ -138,15 +138,16 @@ class Engine:
         """Fold ``ev`` into its series in ``state``; the alerts it fires. ``offset``: its
         input offset (the detect stage), to skip what the state already holds after a
         replay. The series' key is added to ``changed`` when its state changed."""
-        if self._ahead(ev, observed_at):
+        t = ev.epoch
+        if observed_at is not None and t - observed_at > MAX_AHEAD_SECONDS and self._ahead(ev, observed_at):
             return []
-        key = series.key(ev)
+        key = f"{ev.app_id}|{ev.platform}|{ev.country}|{ev.metric}"  # series.key, inlined
         st = state.get(key)
         if st is None:
             st = state[key] = series.SeriesState()
-        if (offset is not None and offset <= st.offset) or ev.event_id in st.ids:
+        ids = st.ids
+        if (offset is not None and offset <= st.offset) or ev.event_id in ids:
             return self._duplicate(ev)
-        t = ev.ts.timestamp()
         if t < st.newest - self.horizon:  # its id may be forgotten: it could be a repeat
             if self.on_too_late:
                 self.on_too_late(ev)
@@ -156,16 +157,17 @@ class Engine:
             rules = self._for_series[key] = tuple(r for r in self._fixed if r.applies(ev))
         if self._varying:
             rules += tuple(r for r in self._varying if r.applies(ev))
-        out, too_late, folds = [], False, st.rules
+        out, too_late, folds, evaluations = [], False, st.rules, self.evaluations
         for rule in rules:
-            self.evaluations[rule.name] += 1
-            if isinstance(rule, (SpikeRule, ChangeRule)):
+            evaluations[rule.name] += 1
+            kind = rule.__class__
+            if kind is SpikeRule or kind is ChangeRule:
                 fold = folds.get(rule.name)
                 if fold.__class__ is not windows.Daily:
                     fold = folds[rule.name] = windows.Daily()
                 took, alert = self._daily(rule, fold, ev)
                 too_late |= not took
-            elif isinstance(rule, ThresholdRule):
+            elif kind is ThresholdRule:
                 alert = self._threshold(rule, folds, ev, t)
             else:
                 alert = self._milestone(rule, folds, ev)
@@ -174,13 +176,17 @@ class Engine:
                 out.append(alert)
         if too_late and self.on_too_late:
             self.on_too_late(ev)  # once per event, however many rules found it too old
-        st.ids[ev.event_id] = t
+        ids[ev.event_id] = t
         if offset is not None:
             st.offset = offset
         if t > st.newest:
-            if t // 86400 != st.newest // 86400:  # forget old ids once a day (event time)
-                st.ids = {i: x for i, x in st.ids.items() if x >= t - self.horizon}
+            cutoff = t - self.horizon
             st.newest = t
+            while True:  # forget the ids behind the horizon: the oldest come first, mostly
+                first = next(iter(ids))
+                if ids[first] >= cutoff:
+                    break
+                del ids[first]
         if changed is not None:
             changed.add(key)
         return out
@@ -202,7 +208,7 @@ class Engine:
         p, tz = rule.params, rule.tz
         spiking = rule.__class__ is SpikeRule
         lookback = p.baseline_days if spiking else p.lag_days
-        day = ev.ts.astimezone(tz).toordinal()
+        day = windows.day_of(ev.ts, tz)
         newest = w.newest if w.days else day
         if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days,
                            p.allowed_lateness_days):

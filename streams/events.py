@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
@@ -77,6 +78,11 @@ class _Event(BaseModel):
 
     def to_json(self) -> bytes:
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
+
+    @cached_property
+    def epoch(self) -> float:
+        """``ts`` in unix seconds."""
+        return self.ts.timestamp()
 
 
 class AppMetric(_Event):
@@ -213,52 +219,77 @@ def decode(raw: bytes | str | None) -> Event:
 # -- the fast path -------------------------------------------------------------------
 
 # What both parsers read the same way: RFC 3339 with seconds, at most 6 fraction digits
-# and an explicit offset. Anything else (a space for T, nanoseconds, unix seconds that
-# pydantic's lax mode takes) goes the slow way.
-_RFC3339 = r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)\Z"
-# msgspec checks patterns with Python's ``re.search``, where ``$`` also matches before a
-# final newline; pydantic's does not. ``\A...\Z`` match the same strings in both.
-_SLUG = r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z"
-_COUNTRY = r"\A[a-z]{2}\Z"
+# and an explicit offset, years 1971-9997 (inside TS_MIN..TS_MAX whatever the offset).
+# Anything else (a space for T, nanoseconds, unix seconds that pydantic's lax mode
+# takes, the edges of the range) goes the slow way.
+_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_COUNTRY = re.compile(r"[a-z]{2}")
+MEMO = 65_536  # strings each memo keeps (then it starts again)
 
 
 class MetricEvent(msgspec.Struct, tag_field="type", tag="app.metric"):
     """An ``app.metric`` event as the detect stage reads it: the contract's fields and
-    checks (``AppMetric``). ``ts`` arrives as text and ``decode_fast`` replaces it with
-    the datetime. Extra fields are not kept (nothing on the metric path reads them)."""
+    checks (``AppMetric``). ``decode_fast`` replaces the text of ``ts`` with its datetime
+    and fills ``epoch``. Extra fields are not kept (nothing on the metric path reads them)."""
 
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     source: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    ts: Annotated[str, msgspec.Meta(pattern=_RFC3339)]
-    app_id: Annotated[str, msgspec.Meta(pattern=_SLUG)]
+    ts: str
+    app_id: str
     platform: Platform
-    country: Annotated[str, msgspec.Meta(pattern=_COUNTRY)]
+    country: str
     metric: MetricName
     value: Annotated[float, msgspec.Meta(ge=0)]
     period: Literal["day", "month", "instant"]
     app_name: str | None = None
     mode: Literal["total", "delta"] = "total"
+    epoch: float = 0.0  # ``ts`` in unix seconds
 
     type = "app.metric"
 
 
 _fast = msgspec.json.Decoder(MetricEvent)
+_times: dict[str, tuple[datetime, float] | None] = {}
+_slugs: dict[str, bool] = {}
+_countries: dict[str, bool] = {}
+
+
+def _memo(memo: dict, key: str, compute):
+    got = memo.get(key, memo)
+    if got is memo:
+        if len(memo) >= MEMO:
+            memo.clear()
+        got = memo[key] = compute(key)
+    return got
+
+
+def _time(text: str) -> tuple[datetime, float] | None:
+    if _TS.fullmatch(text) is None or not "1971" <= text[:4] <= "9997":
+        return None
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return ts, ts.timestamp()
 
 
 def decode_fast(raw: bytes | None) -> Event | MetricEvent:
-    """``decode`` for the hot path: a valid ``app.metric`` record as a ``MetricEvent`` (``ts`` a
-    datetime), any other record as ``decode`` gives it; raises InvalidEvent as ``decode``."""
+    """``decode`` for the hot path: a valid ``app.metric`` record as a ``MetricEvent``
+    (about 1 µs: the checks of repeated strings are memoised), any other record as
+    ``decode`` gives it; raises InvalidEvent as ``decode`` does."""
     # more brackets than MAX_DEPTH might nest too deep: decode measures it
     if raw is None or len(raw) > MAX_EVENT_BYTES or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
         return decode(raw)
     try:
         ev = _fast.decode(raw)
-        ts = datetime.fromisoformat(ev.ts)
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+    except (msgspec.ValidationError, msgspec.DecodeError):
         return decode(raw)
-    if not TS_MIN <= ts < TS_MAX:
+    when = _memo(_times, ev.ts, _time)
+    if (when is None or not _memo(_slugs, ev.app_id, lambda s: _SLUG.fullmatch(s) is not None)
+            or not _memo(_countries, ev.country, lambda s: _COUNTRY.fullmatch(s) is not None)):
         return decode(raw)
-    ev.ts = ts
+    ev.ts, ev.epoch = when
     return ev
 
 

@@ -9,17 +9,21 @@ per-message path.
 
 One batch (``Stage.process``, no I/O): decode every record (msgspec; pydantic only for what
 msgspec refuses), fold each metric into its partition's series state (``Engine.metric``,
-O(1) per event). Then ``DetectStage`` writes it out, in this order:
+O(1) per event). ``DetectStage`` sends the batch's control and DLQ records at once (an
+alert leaves as soon as its batch is folded) and remembers which series changed. Every
+``COMMIT_EVERY`` seconds (and before a rebalance or a stop) it commits, in this order:
 
-1. the control and DLQ records, and waits until the broker has them;
-2. each changed series to the changelog, on the partition of its input, and waits;
+1. waits until the broker has every control and DLQ record sent since the last commit;
+2. writes each series changed since then to the changelog (one record per series, on
+   the partition of its input) and waits;
 3. commits the input offsets.
 
-A crash anywhere replays from the committed offsets, and the state knows what it holds:
-each series keeps its last input offset and its recent event ids, so a replay (or an
-event published twice) changes nothing and fires nothing new. Alerts can be produced a
-second time only when step 1 had not finished; they carry the same ids, and dispatch
-delivers an id once.
+So a series that changed a hundred times in a second is written once, as Kafka Streams
+does with its record cache. A crash anywhere replays from the committed offsets, and the
+state knows what it holds: each series keeps its last input offset and its recent event
+ids, so a replay (or an event published twice) changes nothing that the state already
+holds. What the state did not hold yet is folded again and fires the same alerts again,
+with the same ids: dispatch delivers an id once.
 
 On assignment the stage restores its partitions from the changelog before it processes
 anything (a partition it kept, whose changelog nobody else wrote, is kept as it is); on
@@ -46,6 +50,7 @@ from aiokafka.errors import (
     CommitFailedError,
     ConsumerStoppedError,
     IllegalStateError,
+    KafkaConnectionError,
     KafkaError,
     TopicAlreadyExistsError,
 )
@@ -62,6 +67,7 @@ log = logging.getLogger(__name__)
 MAX_DLQ_KEY = 1024  # bytes of a bad record's key kept on the DLQ (the record must fit the topic)
 HEARTBEAT_EVERY = 1.0  # seconds (of Kafka time) between "source seen" records per source
 MAX_RECORDS = 10_000  # records per batch
+COMMIT_EVERY = 1.0  # seconds between commits (state to the changelog, then input offsets)
 CHANGELOG_BATCH = 512 * 1024  # bytes per produced record batch (brokers take 1 MB)
 CHANGELOG_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
 WRITE_RETRY_MAX = 5.0  # seconds between attempts to write a batch out, at most
@@ -82,7 +88,7 @@ class Record(NamedTuple):
 class Output:
     control: list[bytes] = field(default_factory=list)  # values for the control topic
     dlq: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, value)
-    changelog: dict[int, list[tuple[bytes, bytes]]] = field(default_factory=dict)  # partition -> records
+    changed: dict[int, set[str]] = field(default_factory=dict)  # partition -> series keys
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> next offset
     alerts: int = 0
 
@@ -170,8 +176,17 @@ class Stage:
                 self._seen[ev.source] = at
                 control.append(orjson.dumps({"seen": ev.source, "type": kind, "at": at}))
         if changed:
-            out.changelog[part] = [(k.encode(), series.encode(state[k])) for k in changed]
+            out.changed[part] = changed
         out.offsets[(topic, part)] = records[-1].offset + 1
+
+    def changelog(self, changed: Mapping[int, Iterable[str]]) -> dict[int, list[tuple[bytes, bytes]]]:
+        """The changelog records of the ``changed`` series, per partition (of those still here)."""
+        out = {}
+        for part, keys in changed.items():
+            state = self.state.get(part)
+            if state is not None:
+                out[part] = [(k.encode(), series.encode(state[k])) for k in keys]
+        return out
 
     def _dead(self, out: Output, r: Record, reason: str, message: str) -> None:
         if self.metrics:
@@ -206,6 +221,10 @@ class DetectStage(Service):
         self.ready = False
         self.assignment: frozenset[TopicPartition] = frozenset()
         self.done: dict[TopicPartition, int] = {}  # next offset to read, per assigned partition
+        self.pending: dict[TopicPartition, int] = {}  # offsets to commit next
+        self.dirty: dict[int, set[str]] = {}  # partition -> series changed since the last commit
+        self.unacked: list = []  # (topic, key, value, future) sent since the last commit
+        self.committed_at = time.monotonic()
         self.written: dict[int, int] = {}  # changelog partition -> its end after our last write
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -229,8 +248,13 @@ class DetectStage(Service):
         await self.consumer.start()
 
     async def on_stop(self) -> None:
-        async with self.lock:  # the batch in hand is written and committed first
+        async with self.lock:  # what was folded is written and committed first
             self.ready = False
+            if self.pending:
+                try:
+                    await self._commit()
+                except KafkaError as exc:
+                    log.warning("detect stage: the last commit failed (%r); the next owner replays", exc)
             if self.consumer is not None:
                 await self.consumer.stop()
             if self.producer is not None:
@@ -243,49 +267,68 @@ class DetectStage(Service):
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=MAX_RECORDS)
             except ConsumerStoppedError:
                 return
-            if batch:
-                await self.handle(batch)
+            await self.handle(batch)  # an empty one still commits when it is time
 
     async def handle(self, batch: Mapping[TopicPartition, Sequence]) -> None:
         async with self.lock:
             if self.should_stop:
                 return
             batch = {tp: rs for tp, rs in batch.items() if tp in self.assignment}
-            if not batch:
-                return
-            out = self.stage.process(batch)
-            await self._write(out)
-            for tp, rs in batch.items():
-                self.done[tp] = rs[-1].offset + 1
-            offsets = {TopicPartition(t, p): o for (t, p), o in out.offsets.items()}
-            try:
-                await self.consumer.commit(offsets)
-            except (CommitFailedError, IllegalStateError) as exc:
-                # the group moved on: the new owner replays from the last commit, which
-                # changes nothing that this batch's durable state already holds
-                log.warning("detect stage: commit refused (%s); the next owner replays", exc)
+            if batch:
+                out = self.stage.process(batch)
+                await self._send([(self.topics.control, b"c", v) for v in out.control]
+                                 + [(self.topics.dlq, k, v) for k, v in out.dlq])
+                for part, keys in out.changed.items():
+                    self.dirty.setdefault(part, set()).update(keys)
+                for (topic, part), offset in out.offsets.items():
+                    tp = TopicPartition(topic, part)
+                    self.pending[tp] = self.done[tp] = offset
+            if self.pending and time.monotonic() - self.committed_at >= COMMIT_EVERY:
+                await self._commit()
 
-    async def _write(self, out: Output) -> None:
+    async def _send(self, records: list[tuple[str, bytes | None, bytes]]) -> None:
+        """Send now, in order (an alert leaves with its batch); ``_commit`` waits for them."""
+        for topic, key, value in records:
+            try:
+                delivered = await self.producer.send(topic, value, key=key)
+            except KafkaError as exc:  # not even queued (no metadata): ``_commit`` sends it again
+                log.warning("detect stage: could not send to %s (%r)", topic, exc)
+                delivered = None
+            self.unacked.append((topic, key, value, delivered))
+
+    async def _commit(self) -> None:
+        """Control and DLQ records acknowledged, then the changed series, then the offsets.
+        Writes are retried until they succeed (or the worker stops)."""
         delay = 0.1
         while True:
             try:
-                await self._send(out)
-                return
+                await self._write()
+                break
             except KafkaError as exc:
                 if self.should_stop:
                     raise
-                log.warning("detect stage: writing a batch failed (%r); again in %.1fs", exc, delay)
+                log.warning("detect stage: writing out failed (%r); again in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, WRITE_RETRY_MAX)
+                again, self.unacked = self.unacked, []
+                await self._send([(t, k, v) for t, k, v, _ in again])
+        offsets, self.pending = self.pending, {}
+        self.committed_at = time.monotonic()
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # the group moved on: the new owner replays from the last commit, and what this
+            # worker's state wrote is in the changelog it restores from
+            log.warning("detect stage: commit refused (%s); the next owner replays", exc)
 
-    async def _send(self, out: Output) -> None:
-        p = self.producer
-        futures = [await p.send(self.topics.control, v, key=b"c") for v in out.control]
-        futures += [await p.send(self.topics.dlq, v, key=k) for k, v in out.dlq]
-        if futures:  # alerts are durable before the state that says they were fired
-            await asyncio.gather(*futures)
-        sent = []
-        for part, records in out.changelog.items():
+    async def _write(self) -> None:
+        for topic, *_, delivered in self.unacked:  # alerts are durable before the state that says they fired
+            if delivered is None:
+                raise KafkaConnectionError(f"a record for {topic} was never sent")
+            await delivered
+        self.unacked = []
+        p, sent = self.producer, []
+        for part, records in self.stage.changelog(self.dirty).items():
             batch, n = p.create_batch(), 0
             for k, v in records:
                 if batch.append(key=k, value=v, timestamp=None) is None:
@@ -299,12 +342,15 @@ class DetectStage(Service):
         for part, n, fut in sent:
             md = await fut
             self.written[part] = max(self.written.get(part, 0), md.offset + n)
+        self.dirty = {}
 
     # -- rebalancing ---------------------------------------------------------------
 
     async def revoked(self) -> None:
-        async with self.lock:  # the batch in hand is written and committed first
+        async with self.lock:  # what was folded is written and committed first
             self.ready = False
+            if self.pending:
+                await self._commit()
 
     async def assigned(self, assigned: Iterable[TopicPartition]) -> None:
         async with self.lock:

@@ -24,8 +24,18 @@ class Daily(msgspec.Struct, array_like=True, tag=0):
     base: tuple[float, float, float] | None = None  # (baseline, mean, sd); None: too little history
 
 
+_days: dict[tuple[datetime, ZoneInfo], int] = {}
+MEMO = 65_536  # instants the day memo keeps (then it starts again)
+
+
 def day_of(ts: datetime, tz: ZoneInfo) -> int:
-    return ts.astimezone(tz).toordinal()
+    """The ordinal of ``ts``'s day in ``tz``; memoised (events share their timestamps)."""
+    got = _days.get((ts, tz))
+    if got is None:
+        if len(_days) >= MEMO:
+            _days.clear()
+        got = _days[ts, tz] = ts.astimezone(tz).toordinal()
+    return got
 
 
 def bounds(day: int, tz: ZoneInfo) -> tuple[str, str]:

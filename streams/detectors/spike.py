@@ -44,14 +44,20 @@ def baseline(history: Sequence[float], p: SpikeParams) -> Baseline | None:
     """What a day is judged against, or None when there is too little history or the
     baseline is below ``min_baseline``. The standard deviation is floored at 1% of the
     mean, so a perfectly flat history still has a finite z-score."""
-    if len(history) < p.min_history:
+    n = len(history)
+    if n < p.min_history:
         return None
-    base = statistics.median(history) if p.baseline == "median" else statistics.fmean(history)
+    if p.baseline == "median":
+        s = sorted(history)
+        base = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+    else:
+        base = statistics.fmean(history)
     if base <= 0 or base < p.min_baseline:
         return None
+    if p.zscore is None:
+        return base, 0.0, 0.0
     mean = statistics.fmean(history)
-    sd = max(statistics.pstdev(history), 0.01 * mean) if p.zscore is not None else 0.0
-    return base, mean, sd
+    return base, mean, max(statistics.pstdev(history), 0.01 * mean)
 
 
 def judge(value: float, b: Baseline | None, p: SpikeParams) -> Spike | None:

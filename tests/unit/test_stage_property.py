@@ -113,33 +113,40 @@ def new_stage(kafka: Kafka) -> Stage:
 
 
 def run(kafka: Kafka, rng: random.Random, crash_rate: float) -> None:
+    """Batches as they come; every so often a commit: the changed series to the changelog,
+    then the offsets. A crash restarts from what the broker has."""
     stage = new_stage(kafka)
-    pos = dict(kafka.committed)
-    while any(pos[p] < len(kafka.logs[p]) for p in pos):
+    pos, dirty, pending = dict(kafka.committed), {}, {}
+    while any(pos[p] < len(kafka.logs[p]) for p in pos) or pending:
         batch = {}
         for p in range(PARTITIONS):
             take = rng.randint(0, 6)
             if take and pos[p] < len(kafka.logs[p]):
                 batch[p] = kafka.logs[p][pos[p]:pos[p] + take]
                 pos[p] += len(batch[p])
-        if not batch:
-            continue
         out = stage.process(batch)
         crash = rng.random() < crash_rate
         phase = rng.choice(["control", "changelog", "commit"]) if crash else "none"
         cut = rng.random()
-        # 1. control records (alerts); a crash may leave a prefix of them written
+        # the batch's control records (alerts) go out at once; a crash may cut them short
         kafka.control += out.control[:int(len(out.control) * cut)] if phase == "control" else out.control
         if phase == "control":
             return run(kafka, rng, crash_rate / 2)
-        # 2. the changelog: a crash may leave a prefix of each partition's records
-        for p, recs in out.changelog.items():
+        for p, keys in out.changed.items():
+            dirty.setdefault(p, set()).update(keys)
+        for (_, p), offset in out.offsets.items():
+            pending[p] = offset
+        at_end = all(pos[p] == len(log) for p, log in kafka.logs.items())
+        if phase == "none" and not at_end and rng.random() < 0.6:
+            continue  # not time to commit yet
+        # the commit: each changed series to the changelog (a crash may leave a prefix of
+        # each partition's records), then the offsets
+        for p, recs in stage.changelog(dirty).items():
             kafka.changelog[p] += recs[:int(len(recs) * cut)] if phase == "changelog" else recs
         if phase in ("changelog", "commit"):
             return run(kafka, rng, crash_rate / 2)
-        # 3. the commit
-        for (_, p), offset in out.offsets.items():
-            kafka.committed[p] = offset
+        kafka.committed.update(pending)
+        dirty, pending = {}, {}
 
 
 def distinct(alerts) -> dict[tuple[str, str], tuple]:
