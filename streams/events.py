@@ -228,11 +228,14 @@ _COUNTRY = re.compile(r"[a-z]{2}")
 MEMO = 65_536  # strings each memo keeps (then it starts again)
 
 
-class MetricEvent(msgspec.Struct, tag_field="type", tag="app.metric"):
+class MetricEvent(msgspec.Struct, forbid_unknown_fields=True):
     """An ``app.metric`` event as the detect stage reads it: the contract's fields and
     checks (``AppMetric``). ``decode_fast`` replaces the text of ``ts`` with its datetime
-    and fills ``epoch``. Extra fields are not kept (nothing on the metric path reads them)."""
+    and fills ``epoch``. A record with fields the contract does not name takes the slow
+    path: msgspec would skip them unread, where orjson refuses what they may hold
+    (invalid UTF-8, a number out of range)."""
 
+    type: Literal["app.metric"]
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     source: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     ts: str
@@ -245,8 +248,6 @@ class MetricEvent(msgspec.Struct, tag_field="type", tag="app.metric"):
     app_name: str | None = None
     mode: Literal["total", "delta"] = "total"
     epoch: float = 0.0  # ``ts`` in unix seconds
-
-    type = "app.metric"
 
 
 _fast = msgspec.json.Decoder(MetricEvent)

@@ -33,8 +33,10 @@ from streams.events import (
     AppMetric,
     AppRank,
     InvalidEvent,
+    MetricEvent,
     News,
     decode,
+    decode_fast,
     validate,
 )
 from tests.fault.strategies import hostile_bytes, mutated_events, seeds, valid_events, within_bounds
@@ -88,15 +90,40 @@ def through(raw: bytes | str):
     """decode -> the event, or the DLQ record of the rejection. Any other exception fails.
 
     An accepted event must survive what the worker and the connectors do next:
-    re-serialised (``to_json``) and wrapped for the control topic (``orjson.dumps``)."""
+    re-serialised (``to_json``) and wrapped for the control topic (``orjson.dumps``).
+    The detect stage's ``decode_fast`` must agree: the same event, or the same error."""
+    fast = fast_or_error(raw)
     try:
         ev = decode(raw)
     except InvalidEvent as exc:
         check_rejected(raw, exc)
+        assert isinstance(fast, InvalidEvent), f"decode_fast took what decode refuses ({exc}): {fast!r}"
+        assert (fast.reason, str(fast)) == (exc.reason, str(exc))
         return exc
+    assert_same(fast, ev)
     ev.to_json()
     orjson.dumps({"event": orjson.loads(raw), "observed_at": 1.0})
     return ev
+
+
+def fast_or_error(raw: bytes | str):
+    try:
+        return decode_fast(as_bytes(raw))
+    except InvalidEvent as exc:
+        return exc
+
+
+def assert_same(fast, ev) -> None:
+    """``decode_fast``'s event is ``decode``'s: the same fields, the same instant and offset."""
+    assert not isinstance(fast, InvalidEvent), f"decode_fast refused a valid event: {fast}"
+    if not isinstance(fast, MetricEvent):
+        assert fast == ev
+        return
+    for name in ("event_id", "source", "app_id", "app_name", "platform", "country", "metric", "value",
+                 "period", "mode", "type"):
+        assert getattr(fast, name) == getattr(ev, name), name
+    assert fast.ts == ev.ts and fast.ts.utcoffset() == ev.ts.utcoffset() and fast.ts.isoformat() == ev.ts.isoformat()
+    assert fast.epoch == ev.epoch
 
 
 def assert_unchanged(obj: dict, ev) -> None:
@@ -154,6 +181,25 @@ def test_one_broken_field_rich(case):
 @given(valid_events(), st.booleans())
 def test_valid_events_rich(obj, indent):
     check_valid(obj, indent)
+
+
+FAST_EDGES = st.one_of(
+    st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+                  r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?\n?\Z"),
+    st.sampled_from(["1969-12-31T23:30:00-01:00", "1970-01-01T00:30:00+01:00", "1970-01-01T00:00:00Z",
+                     "9998-12-31T23:00:00-05:00", "9999-01-01T00:00:00Z", "2024-11-14T24:00:00+08:00",
+                     "2024-02-30T00:00:00Z", "2024-11-14T00:00:00+24:00", "2024-11-14T00:00:00.1234567Z"]),
+)
+
+
+@settings(FUZZ, max_examples=600)
+@given(FAST_EDGES, st.sampled_from(["cn", "us", "CN", "cn\n", "c", ""]),
+       st.sampled_from(["doubao", "dou bao", "-x", "a" * 64, "a" * 65, "doubao\n", "豆包"]))
+def test_decode_fast_agrees_at_the_edges_of_what_it_takes(ts, country, app_id):
+    """Timestamps, countries and app ids at the edges of the fast path's own checks: it
+    takes them as pydantic does, or hands them to it."""
+    through(orjson.dumps(dict(event_id="e", type="app.metric", source="s", ts=ts, app_id=app_id,
+                              platform="all", country=country, metric="downloads", value=1, period="day")))
 
 
 def check_mutation(obj: dict, field: str) -> None:
