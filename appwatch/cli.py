@@ -668,7 +668,8 @@ def backtest(
         report.write_text(report_mod.render(result, ruleset, title=f"appwatch backtest: {events.name}"),
                           encoding="utf-8")
         err.print(f"report written to {report}", highlight=False)
-    err.print(f"{len(result.events)} events, {len(result.errors)} invalid, {len(result.alerts)} alerts "
+    err.print(f"{len(result.events)} events, {result.duplicates} repeated, {len(result.errors)} invalid, "
+              f"{len(result.alerts)} alerts "
               f"({len(ruleset.rules)} rules) in {time.monotonic() - started:.2f}s")
     raise typer.Exit(1 if result.errors else 0)
 

@@ -1,8 +1,9 @@
 """Run the worker's detector code over a JSONL file, with no Kafka.
 
 Events are decoded as the detect stage decodes them (``decode_fast``) and folded by the
-same ``Engine``; an event already folded in (its ``event_id`` again) changes nothing, is
-left out of ``Result.events`` and counted in ``Result.duplicates``.
+same ``Engine``, which ignores an event it already folded in (its ``event_id`` again)
+as the worker does. An ``event_id`` the file had before is also left out of
+``Result.events`` (what the report charts) and counted in ``Result.duplicates``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ class Result:
 
 
 def run(lines: Iterable[bytes | str], ruleset: RuleSet, companies: dict[str, str] | None = None) -> Result:
-    result = Result()
-    repeats: list[Event] = []
-    engine, state = Engine(ruleset, companies, on_duplicate=repeats.append), {}
+    result, seen = Result(), set()
+    engine, state = Engine(ruleset, companies), {}
     now = time.time()
     alerts: list[Alert] = []
     for n, line in enumerate(lines, 1):
@@ -42,10 +42,10 @@ def run(lines: Iterable[bytes | str], ruleset: RuleSet, companies: dict[str, str
             result.errors.append((n, str(exc)))
             continue
         alerts.extend(engine.process(ev, state, now=now))
-        if repeats:
-            repeats.clear()
+        if ev.event_id in seen:
             result.duplicates += 1
         else:
+            seen.add(ev.event_id)
             result.events.append(ev)
     alerts.extend(engine.finish(state))
     result.alerts = alerts_in_order(alerts)

@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_worker, request):
-    events, expected = scenario(series=300, days=30)  # 9k events, 60 spikes
+    events, expected = scenario(series=150, days=30)
+    assert (len(events), len(expected)) == (9_000, 30)  # totals and deltas; 30 spikes
     env = dict(APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_CONSOLE="false")
     a = start_worker(topics, **env)
     b = start_worker(topics, **env)

@@ -56,6 +56,32 @@ def test_backtest_on_the_seed_fires_the_story_and_nothing_else(seed):
     assert r.returncode == 1
 
 
+def test_backtest_of_the_seed_published_twice_prints_each_alert_once(seed, tmp_path):
+    """Redelivery changes nothing: the story twice over is the story, every alert once."""
+    once = run("backtest", "--events", str(seed))
+    twice_file = tmp_path / "twice.jsonl"
+    twice_file.write_bytes(seed.read_bytes() * 2)
+    twice = run("backtest", "--events", str(twice_file))
+    assert twice.stdout == once.stdout and len(twice.stdout.splitlines()) == len(STORY)
+    n_events = len(seed.read_bytes().splitlines()) - 5  # the last five lines are malformed
+    assert f"{n_events} events, {n_events} repeated, 10 invalid, 7 alerts" in twice.stderr.decode()
+
+
+def test_one_days_deltas_published_twice_fire_no_false_spike(tmp_path):
+    def ev(day, value, mode="total", hour=0):
+        return orjson.dumps(dict(event_id=f"d{day}:{hour}:{mode}", type="app.metric", source="t",
+                                 ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00", app_id="a", platform="all",
+                                 country="cn", metric="downloads", value=value, period="day", mode=mode))
+
+    history = [ev(d, 10_000) for d in range(1, 8)]
+    deltas = [ev(8, 2_500, "delta", h) for h in (6, 12, 18, 23)]  # a normal day: 10,000
+    path = tmp_path / "deltas.jsonl"
+    path.write_bytes(b"\n".join([*history, *deltas, *deltas]) + b"\n")
+    r = run("backtest", "--events", str(path))
+    assert r.returncode == 0 and r.stdout == b"", r.stdout  # 20,000 would be 2x the baseline
+    assert "11 events, 4 repeated, 0 invalid, 0 alerts" in r.stderr.decode()
+
+
 def test_backtest_output_is_ordered_by_event_ts_and_clean_input_exits_0(tmp_path):
     def series(app, spike_day):
         for day in range(1, 11):
