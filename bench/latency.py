@@ -80,7 +80,7 @@ def history(series: int) -> list:
 
 
 async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: int,
-               steps: list[tuple[float, float]], drain: float, argv: list[str] | None = None) -> list[dict]:
+               steps: list[tuple[float, float]], drain: float) -> list[dict]:
     """``steps``: (rate, seconds), one day each, in one worker, drained in between."""
     from aiokafka import AIOKafkaProducer
 
@@ -97,7 +97,7 @@ async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: in
 
     receiver = Receiver(secret, on_delivery)
     url = await receiver.start(free_port())
-    worker = start_worker(procs, "latency-worker", bootstrap, prefix, group, *([argv] if argv else []),
+    worker = start_worker(procs, "latency-worker", bootstrap, prefix, group,
                           APPWATCH_WEBHOOK_URL=url,
                           APPWATCH_WEBHOOK_SECRET=secret, APPWATCH_ALLOW_HOSTS="127.0.0.1")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
@@ -182,5 +182,5 @@ async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: in
 
 
 def run(bootstrap: str, procs: Procs, prefix: str, group: str, *, series: int,
-        steps: list[tuple[float, float]], drain: float, argv: list[str] | None = None) -> list[dict]:
-    return asyncio.run(_run(bootstrap, procs, prefix, group, series, steps, drain, argv))
+        steps: list[tuple[float, float]], drain: float) -> list[dict]:
+    return asyncio.run(_run(bootstrap, procs, prefix, group, series, steps, drain))

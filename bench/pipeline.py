@@ -27,7 +27,7 @@ import psutil
 from bench.procs import Proc, Procs, metric, start_worker
 from bench.workload import Committed
 
-POLL = 0.2
+POLL = 0.05
 
 
 @dataclass
@@ -154,13 +154,13 @@ def processed_end(r: Run) -> None:
 def run_workers(procs: Procs, bootstrap: str, prefix: str, group: str, topic: str, n: int,
                 ends: dict[int, int], *, workers: int = 1, timeout: float = 300.0, name: str = "worker",
                 extra_env: dict[str, str] | None = None, on_started=None,
-                argv: list[str] | None = None, stop_at: int | None = None) -> tuple[Run, list[Proc]]:
+                stop_at: int | None = None) -> tuple[Run, list[Proc]]:
     """``workers`` appwatch workers in one group on the backlog. The first consume is
     when every worker is ready and ``appwatch_events_total`` is above zero; /metrics
     is polled only until then: it holds one gauge per series
     (``appwatch_app_downloads``), so each scrape costs the worker O(series) time (42%
     of its CPU when polled every 0.2 s with 10k series). The workers are left running."""
-    ws = [start_worker(procs, f"{name}-{i}", bootstrap, prefix, group, argv, **(extra_env or {}))
+    ws = [start_worker(procs, f"{name}-{i}", bootstrap, prefix, group, **(extra_env or {}))
           for i in range(workers)]
     client = httpx.Client(timeout=2.0)
     probe = Committed(bootstrap)

@@ -2,7 +2,7 @@
 
 Every child gets ``PR_SET_PDEATHSIG(SIGKILL)``, so even a harness killed with SIGKILL
 leaves no worker behind; ``Procs.stop_all`` sends SIGTERM, then SIGKILL after a timeout
-(a Faust worker can hang on SIGTERM, see shared/design.md).
+(a Faust worker can hang on SIGTERM).
 """
 
 from __future__ import annotations
@@ -111,10 +111,9 @@ WORKER = ["-m", "appwatch", "worker"]
 
 
 def start_worker(procs: Procs, name: str, bootstrap: str, prefix: str, group: str,
-                 argv: list[str] | None = None, **extra: str) -> Proc:
-    """``argv``: the command after ``python`` (default ``-m appwatch worker``)."""
+                 **extra: str) -> Proc:
     port = free_port()
-    return procs.start(name, argv or WORKER, worker_env(bootstrap, prefix, group, port, **extra), port=port)
+    return procs.start(name, WORKER, worker_env(bootstrap, prefix, group, port, **extra), port=port)
 
 
 def wait_ready(p: Proc, timeout: float) -> float:

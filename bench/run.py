@@ -1,8 +1,8 @@
 """The benchmark harness: every figure against a baseline from the same run, same broker.
 
-    python -m bench.run                  # full size (500k events, 10k series), < 10 min
-    python -m bench.run --smoke          # a quick pass (3k events, 60 series), < 90 s
-    python -m bench.run --events 100000  # mid size
+    python -m bench.run                  # full size (200k events, 10k series), < 10 min
+    python -m bench.run --smoke          # a quick pass (60k events, 600 series), < 2 min
+    python -m bench.run --events 100000  # another size
 
 Writes ``bench.json``, ``bench.md`` and ``bench.png`` (and ``logs/``) under ``--out``
 (default ``bench/results``, ``bench/results/smoke`` with ``--smoke``).
@@ -10,12 +10,14 @@ Writes ``bench.json``, ``bench.md`` and ``bench.png`` (and ``logs/``) under ``--
 Figures (see bench/README.md for what each measures and how):
  1. baseline: raw aiokafka consumer + json.loads (and orjson) over the N events;
  2. pipeline: the real worker (``python -m appwatch worker``) over the same N events,
-    first consume -> last committed offset; ratio to 1 (goal >= 0.35);
+    first consume -> last committed offset; ratio to 1 (goal >= 0.35), CPU per event
+    (goal <= 20 µs). 1 and 2 run three times, interleaved; the medians count;
  3. head-to-head: the same spike rule in Quix Streams on the same topic (goal >= 1.0);
- 4. latency: steady produce rate -> signed webhook, p50/p95/p99 (goal p99 < 250 ms);
- 5. memory: worker RSS with the main run's series and days loaded (goal < 300 MB);
+ 4. latency: steady produce rate -> signed webhook, p50/p95/p99 (goal p99 < 100 ms at 1k/s);
+ 5. memory: worker RSS with the main run's series and days loaded (goal < 300 MB), and
+    the restore of that state by a new worker after kill -9 (goal < 5 s);
  6. ingest: file import and HTTP ingest, against a raw producer (goal import >= 15k/s);
- 7. growth: cost per event at more series, and with 2 workers in one group.
+ 7. growth: throughput, cost per event and RSS from 1k to 100k series, and 2 workers.
 
 The machine is shared: phases that cannot finish in the time budget stop at a cap and
 report the rate over what they committed (``complete: false``).
@@ -46,7 +48,8 @@ from bench.procs import Procs  # noqa: E402
 from streams.events import Topics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-GOALS = {"pipeline_ratio": 0.35, "quix_ratio": 1.0, "p99_ms": 250.0, "rss_mb": 300.0, "import_per_s": 15_000}
+GOALS = {"pipeline_ratio": 0.35, "cpu_us": 20.0, "quix_ratio": 1.0, "p99_ms": 100.0, "rss_mb": 300.0,
+         "restore_s": 5.0, "import_per_s": 15_000}
 
 
 @dataclass
@@ -54,7 +57,7 @@ class Config:
     mode: str
     events: int
     series: int
-    main_cap: float  # seconds the worker gets on the main topic
+    main_cap: float  # seconds a worker gets on the main topic, each run
     quix_cap: float
     latency_series: int
     latency_steps: list[tuple[float, float]]  # (events/s, seconds); the last is the figure
@@ -64,12 +67,13 @@ class Config:
     growth: list[tuple[int, int, int]] = field(default_factory=list)  # (series, events, workers)
     growth_cap: float = 35.0
     budget: float = 560.0
-    startup: float = 12.0  # a worker's start, stop and checks around a capped run
-    main_stop_days: int | None = None  # end the main run once every series has this many days
+    startup: float = 12.0  # a worker's start, stop and checks around a run
+    runs: int = 3  # interleaved baseline and pipeline runs; the medians count
 
     def reserve_after(self, phase: str) -> float:
         """Seconds the phases after ``phase`` need (their caps plus start-up)."""
-        need = {"pipeline": self.main_cap + self.startup, "quix": self.quix_cap + self.startup,
+        need = {"pipeline": self.runs * (self.main_cap + self.startup), "restore": 30.0,
+                "quix": self.quix_cap + self.startup,
                 "latency": sum(d + self.latency_drain for _, d in self.latency_steps) + self.startup + 5,
                 "ingest": 45.0 if self.mode == "full" else 6.0,
                 "growth": len(self.growth) * (self.growth_cap + self.startup),
@@ -79,19 +83,18 @@ class Config:
 
     @classmethod
     def full(cls) -> "Config":
-        # growth: the main run is the (10k series, 1 worker) point
-        # the main run stops once every series has 11 days (a window keeps 10): the memory figure
-        return cls("full", 500_000, 10_000, main_cap=230, quix_cap=45, latency_series=500,
+        # growth: the main run is the (10k series, 1 worker) point; the others keep >= 10 days a series
+        return cls("full", 200_000, 10_000, main_cap=60, quix_cap=60, latency_series=500,
                    latency_steps=[(200, 10), (1000, 15)], latency_drain=15, import_rows=60_000,
-                   http_events=40_000, growth=[(1_000, 60_000, 1), (100_000, 100_000, 1), (10_000, 60_000, 2)],
-                   growth_cap=25, budget=565, startup=10, main_stop_days=11)
+                   http_events=40_000, growth=[(1_000, 100_000, 1), (100_000, 1_000_000, 1), (10_000, 200_000, 2)],
+                   growth_cap=45, budget=600, startup=10)
 
     @classmethod
     def smoke(cls) -> "Config":
-        # growth: the main run is the (100 series, 1 worker) point
-        return cls("smoke", 3_000, 60, main_cap=10, quix_cap=8, latency_series=50,
+        # growth: the main run is the (600 series, 1 worker) point
+        return cls("smoke", 60_000, 600, main_cap=15, quix_cap=8, latency_series=50,
                    latency_steps=[(300, 2)], latency_drain=4, import_rows=1_000, http_events=1_000,
-                   growth=[(600, 1_200, 1), (60, 1_200, 2)], growth_cap=6, budget=85, startup=6)
+                   growth=[(200, 20_000, 1), (600, 60_000, 2)], growth_cap=8, budget=110, startup=6)
 
 
 class Budget:
@@ -195,28 +198,85 @@ def run_quix(procs: Procs, bootstrap: str, topic: str, n: int, ends: dict, cap: 
     return {"run": r, "alerts_topic": alerts}
 
 
+# -- 1, 2: the medians of the interleaved runs ------------------------------------------------
+
+def median(xs: list[float]) -> float | None:
+    xs = sorted(x for x in xs if x is not None)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2 if xs else None
+
+
+def main_result(res: dict, runs: list[dict], n: int) -> None:
+    """``baseline`` and ``pipeline``: the medians of the runs, each run kept beside them."""
+    bases = [r["baseline"] for r in runs if r["baseline"]]
+    if bases:
+        res["baseline"] = {"events": n, "json_per_s": median([b["json_per_s"] for b in bases]),
+                           "orjson_per_s": median([b["orjson_per_s"] for b in bases]), "runs": bases,
+                           "note": f"raw aiokafka getmany + json.loads; the median of {len(bases)} runs, "
+                                   "each just before a pipeline run on its own copy of the topic"}
+    done = [r for r in runs if r["run"].events_per_s]
+    if not done:
+        return
+    by_rate = sorted(done, key=lambda r: r["run"].events_per_s)
+    mid = by_rate[len(by_rate) // 2]
+    res["pipeline"] = {**mid["run"].summary(), "alerts": mid["alerts"],
+                       "events_per_s": median([r["run"].events_per_s for r in done]),
+                       "cpu_us_per_event": median([r["run"].cpu_us_per_event for r in done]),
+                       "rss_end_mb": median([r["run"].rss_end_mb for r in done]),
+                       "runs": [{**r["run"].summary(), "alerts": r["alerts"]} for r in runs],
+                       "curve": mid["run"].curve[::max(1, len(mid["run"].curve) // 200)],
+                       "note": f"medians of {len(done)} runs (events/s, CPU per event, RSS); the curve and "
+                               "the other fields are the median run's"}
+
+
+# -- 5. restore after kill -9 ------------------------------------------------------------------
+
+def restore_after_kill(procs: Procs, worker, bootstrap: str, prefix: str, group: str) -> dict:
+    """kill -9 a worker that holds the main run's state, start another in its group, and
+    read how long its detect stage took to restore that state from the changelog."""
+    import httpx
+
+    from bench.procs import metric, start_worker, wait_ready
+
+    worker.popen.kill()
+    worker.popen.wait(10)
+    started = time.monotonic()
+    again = start_worker(procs, "restore-worker", bootstrap, prefix, group)
+    ready = wait_ready(again, timeout=120)
+    with httpx.Client(timeout=2.0) as client:
+        out = {"restore_s": metric(client, again, "appwatch_state_restore_seconds"),
+               "series_restored": int(metric(client, again, "appwatch_state_restored_total")),
+               "restart_to_ready_s": ready - started,
+               "note": "restore_s: the new worker's detect stage reading the changelog of its 4 partitions "
+                       "and rebuilding the series (appwatch_state_restore_seconds); restart_to_ready_s: from "
+                       "the new process to /healthz ready, which includes Python start-up and the group "
+                       "waiting for the killed member's session (10 s) to expire"}
+    procs.stop(again, timeout=2)
+    return out
+
+
 # -- 5. memory: the state a window keeps --------------------------------------------------------
 
 def state_equivalence() -> dict:
     """A series' window state after 30 days equals its state after the last 10: the spike
     rule keeps baseline_days + allowed_lateness_days (+ the day itself). So a worker that
     has seen >= 10 days of every series holds what 30 days would leave."""
-    from streams import rules
+    from streams import rules, series
     from streams.engine import Engine
-    from streams.events import decode
+    from streams.events import decode_fast
 
     w = workload.spike_workload("x", 30, 1, spike_day=7)
     eng = Engine(rules.load())
     full: dict = {}
     for _, v in w.records:
-        eng.metric(decode(v), full)
+        eng.metric(decode_fast(v), full)
     tail: dict = {}
     eng2 = Engine(rules.load())
     for _, v in w.records[-10:]:
-        eng2.metric(decode(v), tail)
+        eng2.metric(decode_fast(v), tail)
     (key,) = full
-    return {"retained_days": len(full[key]["days"]), "state_after_30_days_equals_last_10": full == tail,
-            "state_bytes_per_series": len(json.dumps(full[key]))}
+    return {"retained_days": len(full[key].rules["download-spike"].days),
+            "state_after_30_days_equals_last_10": full == tail,
+            "state_bytes_per_series": len(series.encode(full[key]))}
 
 
 # -- the harness -------------------------------------------------------------------------------
@@ -287,40 +347,49 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with embedded(log=None) as bootstrap, Procs(logs) as procs:
             log(f"broker {bootstrap}; mode {cfg.mode}; {cfg.events} events over {cfg.series} series")
-            main_t = Topics("bench.")
-            create_topics(bootstrap, main_t, 4)
             t = time.perf_counter()
-            w = workload.spike_workload(main_t.metrics, cfg.events, cfg.series)
-            ends = workload.produce(bootstrap, main_t.metrics, w.records, 4)
-            n = len(w)
+            w = workload.spike_workload("", cfg.events, cfg.series)
+            n, expected = len(w), w.expected_alerts
             res["workload"] = {"events": n, "series": w.series, "days": w.days, **w.meta,
-                               "expected_alerts": w.expected_alerts, "partitions": 4,
-                               "produce_s": round(time.perf_counter() - t, 2)}
-            expected = w.expected_alerts
+                               "expected_alerts": expected, "partitions": 4,
+                               "generate_s": round(time.perf_counter() - t, 2)}
+            log(f"{n} events over {cfg.series} series; {cfg.runs} interleaved runs of 1 and 2")
+
+            # 1, 2 and 5: baseline and pipeline interleaved, each run on its own copy of the
+            # topic (a worker's internal topics are per prefix); then kill -9 and restore
+            runs: list = []
+            for i in range(cfg.runs):
+                main_t = Topics(f"main{i}.")
+                create_topics(bootstrap, main_t, 4)
+                ends = workload.produce(bootstrap, main_t.metrics, w.records, 4)
+                b = phase(f"baseline_{i}", lambda: baseline(bootstrap, main_t.metrics, n))
+                log(f"baseline {i}: {b}")
+
+                def main_run(i=i, main_t=main_t, ends=ends):
+                    cap = budget.cap(cfg.main_cap, (cfg.runs - i - 1) * (cfg.main_cap + cfg.startup)
+                                     + cfg.reserve_after("pipeline") + cfg.startup)
+                    r, ws = pipeline.run_workers(procs, bootstrap, main_t.prefix, f"bench-main-{i}", main_t.metrics,
+                                                 n, ends, timeout=cap, name=f"main-worker-{i}")
+                    alerts = len(workload.count_records(bootstrap, main_t.alerts, expected if r.complete else 0,
+                                                        wait))
+                    restored = None
+                    if i == cfg.runs - 1:
+                        restored = phase("restore", lambda: restore_after_kill(procs, ws[0], bootstrap, main_t.prefix,
+                                                                               f"bench-main-{i}"))
+                    procs.stop(*ws, timeout=2)
+                    return r, alerts, restored
+
+                got = phase(f"pipeline_{i}", main_run)
+                if got:
+                    r, alerts, restored = got
+                    runs.append({"baseline": b, "run": r, "alerts": alerts})
+                    log(f"pipeline {i}: {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
+                        f"cpu/ev={r.cpu_us_per_event:.1f}us rss={r.rss_end_mb:.0f}MB alerts={alerts}")
+                    if restored:
+                        res["restore"] = restored
+                        log(f"restore after kill -9: {restored}")
             del w
-            log(f"produced {n} events in {res['workload']['produce_s']}s")
-
-            # 1. baseline (again at the end: the better of the two is the baseline)
-            b1 = phase("baseline", lambda: baseline(bootstrap, main_t.metrics, n))
-            log(f"baseline {b1}")
-
-            # 2 + 5. the pipeline, and memory at its end
-            def main_run():
-                cap = budget.cap(cfg.main_cap, cfg.reserve_after("pipeline") + cfg.startup)
-                log(f"pipeline: worker on {n} events, cap {cap:.0f}s")
-                stop_at = cfg.main_stop_days * cfg.series if cfg.main_stop_days else None
-                r, ws = pipeline.run_workers(procs, bootstrap, main_t.prefix, "bench-main", main_t.metrics, n,
-                                             ends, timeout=cap, name="main-worker", stop_at=stop_at)
-                procs.stop(*ws, timeout=2)
-                alerts = len(workload.count_records(bootstrap, main_t.alerts, expected if r.complete else 0, wait))
-                return r, alerts
-
-            got = phase("pipeline", main_run)
-            if got:
-                r, alerts = got
-                res["pipeline"] = {**r.summary(), "alerts": alerts, "curve": r.curve[::max(1, len(r.curve) // 200)]}
-                log(f"pipeline {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
-                    f"committed={r.committed_events} cpu/ev={r.cpu_us_per_event:.0f}us rss={r.rss_end_mb:.0f}MB")
+            main_result(res, runs, n)
 
             # 3. Quix
             def quix():
@@ -401,14 +470,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 res["growth"] = {"skipped": "--skip"}
 
-            b2 = phase("baseline_after", lambda: baseline(bootstrap, main_t.metrics, n))
-            log(f"baseline again {b2}")
-            runs = [b for b in (b1, b2) if b]
-            if runs:
-                res["baseline"] = {"events": n, "json_per_s": max(b["json_per_s"] for b in runs),
-                                   "orjson_per_s": max(b["orjson_per_s"] for b in runs), "runs": runs,
-                                   "note": "raw aiokafka getmany + json.loads; the better of a run before "
-                                           "and one after the other phases"}
     finally:
         res["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
         if code_digest()["sources_sha256"] != res["code"]["sources_sha256"]:

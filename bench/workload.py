@@ -6,7 +6,7 @@
 - ``produce``: pre-serialized records, keyed and partitioned as the contract says
   (murmur2 of ``app_id|country``), sent in aiokafka batches; returns the offset each
   partition must reach (from the broker's own answers, not from end offsets, which
-  Tansu reports wrong; see shared/design.md).
+  Tansu reports as the last batch's base offset + 1).
 - ``Committed``: a consumer group's committed offsets (kafka-python admin).
 """
 

@@ -274,6 +274,13 @@ class DetectStage(Service):
             if self.should_stop:
                 return
             batch = {tp: rs for tp, rs in batch.items() if tp in self.assignment}
+            for tp, rs in batch.items():
+                if tp.topic == self.topics.metrics and rs[0].offset < self.done.get(tp, 0):
+                    # the log went backwards under us (a broker that came back empty): the
+                    # offsets the series hold belong to a log that is gone
+                    log.warning("detect stage: %s restarts at offset %d, below %d; its series start again",
+                                tp, rs[0].offset, self.done[tp])
+                    self.stage.restore(tp.partition, [])
             if batch:
                 out = self.stage.process(batch)
                 await self._send([(self.topics.control, b"c", v) for v in out.control]
@@ -355,7 +362,7 @@ class DetectStage(Service):
     async def assigned(self, assigned: Iterable[TopicPartition]) -> None:
         async with self.lock:
             self.assignment = frozenset(assigned)
-            self.done = {tp: v for tp, v in self.done.items() if tp in self.assignment}
+            self.done = {}  # reading starts again from the committed offsets
             mine = sorted(tp.partition for tp in self.assignment if tp.topic == self.topics.metrics)
             for part in [p for p in self.stage.state if p not in mine]:
                 self.stage.drop(part)
