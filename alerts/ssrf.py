@@ -59,6 +59,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore  # noqa: F401 - httpx imports it on the first request, inside the event loop
 import httpx
 
 __all__ = [
@@ -289,7 +290,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self.guard = guard or Guard()
         self._inner = transport
-        self._kwargs = transport_kwargs
+        # one TLS context for every host's pool: building one takes 20-40 ms of the event loop
+        self._kwargs = {"verify": httpx.create_ssl_context(), **transport_kwargs}
         self._pools: dict[str, httpx.AsyncBaseTransport] = {}
         self._resolve = resolver or system_resolver
 

@@ -36,7 +36,7 @@ from alerts.notify import Notifier
 from alerts.pipeline import Pipeline, fanout
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
-from streams import rules, tansu
+from streams import faustapp, rules, tansu
 from streams.engine import Engine
 from streams.events import Topics, validate
 from streams.metrics import StreamMetrics, WorkerCollector
@@ -98,7 +98,7 @@ def create_app(
     registry = registry or CollectorRegistry()
     topics = Topics(settings.topic_prefix)
     flavor_tansu = settings.broker_flavor == "tansu"
-    app = (tansu.TansuApp if flavor_tansu else faust.App)(
+    app = (tansu.TansuApp if flavor_tansu else faustapp.App)(
         settings.group,
         broker=settings.broker,
         store="memory://",

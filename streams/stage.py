@@ -11,7 +11,8 @@ One batch (``Stage.process``, no I/O): decode every record (msgspec; pydantic on
 msgspec refuses), fold each metric into its partition's series state (``Engine.metric``,
 O(1) per event). ``DetectStage`` sends the batch's control and DLQ records at once (an
 alert leaves as soon as its batch is folded) and remembers which series changed. Every
-``COMMIT_EVERY`` seconds (and before a rebalance or a stop) it commits, in this order:
+``COMMIT_EVERY`` seconds, and as soon as it has caught up (and before a rebalance or a
+stop), it commits, in this order:
 
 1. waits until the broker has every control and DLQ record sent since the last commit;
 2. writes each series changed since then to the changelog (one record per series, on
@@ -240,7 +241,7 @@ class DetectStage(Service):
     async def on_start(self) -> None:
         self.producer = AIOKafkaProducer(acks="all", max_batch_size=CHANGELOG_BATCH, **self._client())
         await self.producer.start()
-        group = dict(session_timeout_ms=10_000, heartbeat_interval_ms=1_000) if self.on_tansu else {}
+        group = dict(session_timeout_ms=6_000, heartbeat_interval_ms=500) if self.on_tansu else {}
         self.consumer = AIOKafkaConsumer(group_id=self.group, enable_auto_commit=False,
                                          auto_offset_reset="earliest", **group, **self._fetch(),
                                          **self._client())
@@ -290,7 +291,8 @@ class DetectStage(Service):
                 for (topic, part), offset in out.offsets.items():
                     tp = TopicPartition(topic, part)
                     self.pending[tp] = self.done[tp] = offset
-            if self.pending and time.monotonic() - self.committed_at >= COMMIT_EVERY:
+            # every COMMIT_EVERY seconds, and at once when the stage has caught up (an empty batch)
+            if self.pending and (not batch or time.monotonic() - self.committed_at >= COMMIT_EVERY):
                 await self._commit()
 
     async def _send(self, records: list[tuple[str, bytes | None, bytes]]) -> None:

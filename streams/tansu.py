@@ -15,9 +15,9 @@ import asyncio
 import logging
 from typing import Mapping
 
-import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams import faustapp
 
 log = logging.getLogger(__name__)
 # Short group timeouts help joins.
@@ -59,7 +59,7 @@ async def true_ends(bootstrap: str, ends: Mapping, timeout: float = 5.0) -> dict
     return out
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+class _ConsumerThread(faustapp.ConsumerThread):
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read in start()
@@ -70,15 +70,13 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return await true_ends(self.app.appwatch.bootstrap, ends)
 
 
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self):
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+class _Consumer(faustapp.Consumer):
+    thread_class = _ConsumerThread
 
 
-class _Transport(faust_aiokafka.Transport):
+class _Transport(faustapp.Transport):
     Consumer = _Consumer
 
 
-class TansuApp(faust.App):
-    def _new_transport(self):
-        return _Transport(self.conf.broker_consumer, self)
+class TansuApp(faustapp.App):
+    transport_class = _Transport
