@@ -1,6 +1,6 @@
 """Where the detect stage's µs go, step by step, and in the real worker with py-spy.
 
-    python -m bench.profile [--events 200000] [--series 10000]
+    python -m bench.profile [--events 1000000] [--series 10000]
 
 1. Steps, in this process, on the bench workload (a steady state: every series already
    has history): the raw fetch (aiokafka ``getmany``, no decode), the decoders, the fold
@@ -38,6 +38,7 @@ from streams.events import Topics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BATCH = 10_000  # records per batch, as the stage's getmany
+STEP_EVENTS = 200_000  # events the in-process steps take (the profiled run takes them all)
 
 
 # -- 1. steps ---------------------------------------------------------------------------------
@@ -64,6 +65,7 @@ def steps(records: list[tuple[bytes, bytes]], bootstrap: str, topic: str) -> dic
     from streams.metrics import StreamMetrics
     from streams.stage import Record, Stage
 
+    records = records[:STEP_EVENTS]
     values = [v for _, v in records]
     n = len(values)
     half = n // 2
@@ -186,7 +188,11 @@ def _size_per_series(stage) -> float:
 # -- 2. py-spy of the worker --------------------------------------------------------------------
 
 FRAME = re.compile(r"^(?P<fn>.+?) \((?P<file>[^:()]+):(?P<line>\d+)\)$")
-CATEGORIES = [  # (test on a frame's file and function, category): the deepest project frame decides
+CATEGORIES = [  # (test on a frame's file and function, category): the frame nearest the leaf decides
+    (lambda f, fn: "aiokafka/producer" in f, "Kafka produce (aiokafka: changelog, control, commits)"),
+    (lambda f, fn: "aiokafka/consumer/fetcher" in f or "aiokafka/record" in f,
+     "Kafka fetch (aiokafka fetcher, record parsing)"),
+    (lambda f, fn: "aiokafka" in f, "Kafka client: other (connections, coordinator, protocol)"),
     (lambda f, fn: f.endswith("streams/events.py"), "decode (msgspec, memoised checks)"),
     (lambda f, fn: f.endswith(("streams/windows.py", "detectors/spike.py")), "fold: day window, baseline, judge"),
     (lambda f, fn: f.endswith("streams/engine.py"), "fold: Engine.metric (dedup, rules, series)"),
@@ -196,6 +202,8 @@ CATEGORIES = [  # (test on a frame's file and function, category): the deepest p
     (lambda f, fn: f.endswith("streams/stage.py") and fn.startswith(("Stage.", "Stage._")),
      "stage: per-record loop (process)"),
     (lambda f, fn: f.endswith("streams/stage.py"), "stage: I/O glue (send, commit, rebalance)"),
+    (lambda f, fn: "faust/" in f or "mode/" in f or f.endswith(("streams/app.py", "alerts/pipeline.py")),
+     "Faust: control, dispatch, timers, its own consumer thread"),
 ]
 
 
@@ -207,15 +215,6 @@ def classify(frames: list[str]) -> str:
         for test, cat in CATEGORIES:
             if test(p["file"], p["fn"]):
                 return cat
-    files = [p["file"] for p in parsed]
-    if any("aiokafka/producer" in f for f in files):
-        return "Kafka produce (aiokafka sender: changelog, control, commits)"
-    if any("aiokafka/consumer" in f or "aiokafka/record" in f for f in files):
-        return "Kafka fetch (aiokafka fetcher, record parsing)"
-    if any("aiokafka" in f for f in files):
-        return "Kafka client: other (connections, coordinator)"
-    if any("faust/" in f or "mode/" in f for f in files):
-        return "Faust: control, dispatch, timers, its own consumer thread"
     return "asyncio event loop and other"
 
 
@@ -269,7 +268,7 @@ def profiled_run(w, bootstrap: str, procs: Procs, out: Path, seconds: float) -> 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--series", type=int, default=10_000)
     ap.add_argument("--seconds", type=float, default=30.0, help="cap of the profiled run")
     ap.add_argument("--classify", type=Path, help="only print the breakdown of this py-spy raw file")

@@ -346,3 +346,87 @@ def write(res: dict, out: Path) -> dict[str, Path]:
     except Exception as exc:  # noqa: BLE001 - a plot failure must not lose the numbers
         res.setdefault("errors", {})["plot"] = f"{type(exc).__name__}: {exc}"
     return {"json": out / "bench.json", "markdown": md, "png": png}
+
+
+# -- the README's Performance table ------------------------------------------------------------
+
+README_BEGIN = "<!-- bench:begin (python -m bench.report --readme writes this from bench/results/bench.json) -->"
+README_END = "<!-- bench:end -->"
+
+
+def readme(res: dict) -> str:
+    """The README's Performance table: every figure from ``res`` (a full run's bench.json)."""
+    b, p, q = res.get("baseline") or {}, res.get("pipeline") or {}, res.get("quix") or {}
+    lat, mem, rst = res.get("latency") or {}, res.get("memory") or {}, res.get("restore") or {}
+    imp = _get(res, "ingest", "import") or {}
+    http = _get(res, "ingest", "http") or {}
+    growth = res.get("growth") or {}
+    goals = {g["figure"]: g for g in res.get("goals", [])}
+
+    def met(prefix):
+        g = next((g for name, g in goals.items() if name.startswith(prefix)), None)
+        return "n/a" if g is None or g["met"] is None else ("yes" if g["met"] else "no")
+
+    m, wl = res["machine"], res.get("workload") or {}
+    runs = len(p.get("runs") or [])
+    out = [f"Full-size run of `{res['command']}`, {res['started_at'][:10]}: {m['cpus']} cores, load average "
+           f"{m['load_avg_start'][0]} at the start and {m.get('load_avg_end', ['?'])[0]} at the end. "
+           f"{wl.get('events', 0):,} `app.metric` delta events over {wl.get('series', 0):,} series, "
+           f"{wl.get('partitions')} partitions; 1 and 2 are medians of {runs} interleaved runs.", "",
+           "| # | figure | measured | ratio | goal | met |", "|---|---|---|---|---|---|",
+           f"| 1 | raw aiokafka consumer + `json.loads` (baseline) | {_fmt(b.get('json_per_s'))}/s | 1.00 | - | - |",
+           f"| 2 | appwatch worker: decode → series state → spike → alerts | {_fmt(p.get('events_per_s'))}/s | "
+           f"{_fmt(p.get('ratio_to_baseline'), 3)} | ≥ 0.35 | {met('2. pipeline')} |",
+           f"| 2 | its CPU per event | {_fmt(p.get('cpu_us_per_event'), 1)} µs | - | ≤ 20 µs | {met('2. worker CPU')} |",
+           f"| 3 | Quix Streams, the same rule on the same topic | {_fmt(q.get('events_per_s'))}/s, "
+           f"{_fmt(q.get('cpu_us_per_event'))} µs CPU/event | appwatch ÷ Quix "
+           f"{_fmt(_get(res, 'head_to_head', 'ratio'), 2)} | ≥ 1.0 | {met('3')} |",
+           f"| 4 | event → signed webhook at {_fmt(lat.get('rate_per_s'))} events/s (group_wait 0) | "
+           f"p50 {_fmt(lat.get('p50_ms'))} · p99 {_fmt(lat.get('p99_ms'))} ms | - | p99 < 100 ms | {met('4')} |"]
+    for other in lat.get("at_other_rates") or []:
+        out.append(f"| 4 | the same at {_fmt(other.get('rate_per_s'))} events/s | p50 {_fmt(other.get('p50_ms'))} · "
+                   f"p99 {_fmt(other.get('p99_ms'))} ms | - | - | - |")
+    out += [f"| 5 | worker RSS, {_fmt(mem.get('series'))} series with full windows | {_fmt(mem.get('rss_mb'))} MB | - | "
+            f"< 300 MB | {met('5. worker RSS')} |",
+            f"| 5 | restore of {_fmt(rst.get('series_restored'))} series after kill -9 (new process to ready: "
+            f"{_fmt(rst.get('restart_to_ready_s'), 1)} s) | {_fmt(rst.get('restore_s'), 2)} s | - | < 5 s | "
+            f"{met('5. restore')} |",
+            f"| 6 | file import, 1 / 2 workers | {_fmt(imp.get('import_1_worker_per_s'))}/s / "
+            f"{_fmt(imp.get('import_2_workers_per_s'))}/s | {_fmt(imp.get('ratio_1_worker'), 2)} / "
+            f"{_fmt(imp.get('ratio_2_workers'), 2)} of a raw producer | ≥ 15k/s | {met('6')} |",
+            f"| 6 | HTTP ingest, NDJSON batches of {http.get('batch')} | {_fmt(http.get('http_per_s'))}/s | "
+            f"{_fmt(http.get('ratio_to_raw_producer'), 2)} | - | - |"]
+    one = sorted((x for x in growth.get("points", []) if x["workers"] == 1), key=lambda x: x["series"])
+    if one:
+        series = " / ".join(f"{x['series'] // 1000:,}k" for x in one)
+        out.append(f"| 7 | events/s, CPU per event and RSS at {series} series | "
+                   f"{' / '.join(_fmt(x.get('events_per_s')) for x in one)}/s; "
+                   f"{' / '.join(_fmt(x.get('cpu_us_per_event'), 1) for x in one)} µs; "
+                   f"{' / '.join(_fmt(x.get('rss_end_mb')) for x in one)} MB | "
+                   f"CPU spread {_fmt(growth.get('cpu_per_event_spread'), 2)}× | flat (≤ 1.5×) | {met('7')} |")
+    if growth.get("two_workers_speedup") is not None:
+        out += ["", f"Two workers in one group: {growth['two_workers_speedup']:.2f}× the events/s of one, at "
+                    f"{growth.get('two_workers_cpu_per_event_ratio') or 0:.2f}× the CPU per event."]
+    return "\n".join(out) + "\n"
+
+
+def write_readme(res: dict, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(f"{head}{README_BEGIN}\n{readme(res)}{README_END}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description="Rewrite the README's Performance table from a bench.json")
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    ap.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / "bench.json")
+    args = ap.parse_args()
+    res = json.loads(args.json.read_text())
+    if args.readme:
+        write_readme(res, Path(__file__).resolve().parent.parent / "README.md")
+    else:
+        print(readme(res), end="")

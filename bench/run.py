@@ -249,7 +249,7 @@ def restore_after_kill(procs: Procs, worker, bootstrap: str, prefix: str, group:
                "note": "restore_s: the new worker's detect stage reading the changelog of its 4 partitions "
                        "and rebuilding the series (appwatch_state_restore_seconds); restart_to_ready_s: from "
                        "the new process to /healthz ready, which includes Python start-up and the group "
-                       "waiting for the killed member's session (10 s) to expire"}
+                       "waiting for the killed member's session to expire (6 s on Tansu)"}
     procs.stop(again, timeout=2)
     return out
 

@@ -74,5 +74,5 @@ def add(w: Daily, day: int, value: float, mode: str, keep_days: int, lateness_da
 
 def history(w: Daily, day: int, n: int) -> list[float]:
     """Totals of the ``n`` days before ``day`` that are present, oldest first."""
-    days = w.days
-    return [days[d] for d in range(day - n, day) if d in days]
+    get = w.days.get
+    return [v for d in range(day - n, day) if (v := get(d)) is not None]
