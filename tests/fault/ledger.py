@@ -80,3 +80,19 @@ def settle(hooks, expected: set[str]) -> dict:
     return dict(alerts_expected=len(expected), delivered=len(set(got) & expected),
                 missing=len(expected - set(got)), duplicated=sum(len(v) > 1 for v in got.values()),
                 raw_repeats=len(ids) - len(set(ids)), unexpected=len(set(got) - expected))
+
+
+def finish(feed: Paced, hooks, expected: set[str], request, fault: str, wait: float = 180) -> dict:
+    """Wait for the feed to end and for every expected alert, then record the fault row;
+    returns the counts (``settle``). The feed stops whatever happens."""
+    from tests.fault.report import recorder
+
+    try:
+        feed.done.wait(120)
+        assert feed.sent == len(feed.events)
+        hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), wait, f"all {len(expected)} expected alerts")
+    finally:
+        feed.stop.set()
+    counts = settle(hooks, expected)
+    recorder(request)(fault, events_in=len(feed.events), receiver="webhook", **counts)
+    return counts

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fault.ledger import Paced, delivered, scenario, settle
-from tests.fault.report import recorder
+from tests.fault.ledger import Paced, finish, scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -25,15 +24,10 @@ def test_kill_9_after_the_state_write_before_the_commit(broker, topics, hooks, s
     try:
         assert crashing.proc.wait(60) == -9, "the worker did not die at its third state write"
         w = start_worker(topics, **env)
-        feed.done.wait(60)
-        assert feed.sent == len(events)
-        hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), 180,
-                   f"all {len(expected)} expected alerts")
-    finally:
+    except BaseException:
         feed.stop.set()
-    counts = settle(hooks, expected)
-    recorder(request)("kill -9 between state write and offset commit", events_in=len(events),
-                      receiver="webhook", **counts)
+        raise
+    counts = finish(feed, hooks, expected, request, "kill -9 between state write and offset commit")
     assert counts["missing"] == counts["unexpected"] == counts["duplicated"] == 0, counts
     # the replay was real: the state already held events that the commit did not cover
     assert w.metric("appwatch_events_duplicate_total") > 0

@@ -10,8 +10,7 @@ import random
 
 import pytest
 
-from tests.fault.ledger import Paced, delivered, scenario, settle
-from tests.fault.report import recorder
+from tests.fault.ledger import Paced, finish, scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -32,13 +31,8 @@ def test_kill_9_five_times_under_load(broker, topics, hooks, start_worker, reque
             w.proc.kill()
             w.proc.wait(10)
             w = start_worker(topics, **env)
-        feed.done.wait(120)
-        assert feed.sent == len(events)
-        hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), 240,
-                   f"all {len(expected)} expected alerts after {KILLS} kills")
-    finally:
+    except BaseException:
         feed.stop.set()
-    counts = settle(hooks, expected)
-    recorder(request)(f"worker kill -9 x{KILLS} at ~1k events/s", events_in=len(events), receiver="webhook",
-                      **counts)
+        raise
+    counts = finish(feed, hooks, expected, request, f"worker kill -9 x{KILLS} at ~1k events/s", wait=240)
     assert counts["missing"] == counts["unexpected"] == counts["duplicated"] == 0, counts

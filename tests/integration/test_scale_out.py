@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import wait_until
-from tests.fault.ledger import Paced, delivered, scenario, settle
-from tests.fault.report import recorder
+from tests.fault.ledger import Paced, finish, scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -26,13 +25,9 @@ def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_work
                    60, "both workers consuming")
         wait_until(lambda: feed.sent >= len(events) // 2, 60, "half the stream published")
         b.stop()  # SIGTERM mid-stream: its partitions move to the other worker
-        feed.done.wait(60)
-        assert feed.sent == len(events)
-        hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), 180,
-                   f"all {len(expected)} expected alerts")
-    finally:
+    except BaseException:
         feed.stop.set()
-    counts = settle(hooks, expected)
-    recorder(request)("2 workers, one stopped mid-stream", events_in=len(events), receiver="webhook", **counts)
+        raise
+    counts = finish(feed, hooks, expected, request, "2 workers, one stopped mid-stream")
     assert counts["missing"] == counts["unexpected"] == counts["duplicated"] == 0, counts
     assert counts["raw_repeats"] == 0, "a notification was delivered twice"
