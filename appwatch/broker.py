@@ -6,6 +6,7 @@ Exceptions:
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from streams.events import Topics
 
 # Tansu returns empty topic configs unless they are set at creation.
 TOPIC_CONFIGS = {"retention.ms": "-1", "retention.bytes": "-1"}
+_PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -39,10 +41,29 @@ def tansu_binary() -> Path:
     return path
 
 
+def _child_setup() -> None:
+    """In the broker child, before exec: die with the parent (``PR_SET_PDEATHSIG``), and take
+    SIGINT and SIGTERM again if the parent blocked them (``appwatch broker`` waits on them)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the parent's stop() is the only way
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
 
 
 def wait_port(port: int, timeout: float) -> None:
@@ -72,14 +93,18 @@ def stop(proc: subprocess.Popen, timeout: float = 3.0) -> None:
 def embedded(port: int | None = None, log: Path | None = None) -> Iterator[str]:
     """Run Tansu on loopback; yield its bootstrap ``127.0.0.1:PORT``; stop it on exit."""
     port = port or free_port()
+    if not port_free("127.0.0.1", port):
+        raise BrokerError(f"port {port} on 127.0.0.1 is in use (another broker?)")
     url = f"tcp://127.0.0.1:{port}"
     out = open(log, "ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [str(tansu_binary()), "broker", "--cluster-id", "appwatch", "--listener-url", url,
          "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup)
     try:
         wait_port(port, 10.0)
+        if proc.poll() is not None:
+            raise BrokerError(f"the broker exited at start ({proc.returncode})")
         yield f"127.0.0.1:{port}"
     finally:
         stop(proc)

@@ -97,16 +97,22 @@ def broker(port: int = typer.Option(9092, help="Port on 127.0.0.1"),
     from appwatch.broker import create_topics, embedded
     from streams.events import Topics
 
+    from appwatch.broker import BrokerError
+
     s = settings(partitions=partitions)
-    with embedded(port) as bootstrap:
-        created = create_topics(bootstrap, Topics(s.topic_prefix), s.partitions)
-        out.print(f"bootstrap: {bootstrap}")
-        out.print(f"export APPWATCH_BROKER=kafka://{bootstrap} APPWATCH_BROKER_FLAVOR=tansu")
-        out.print(f"[dim]topics: {', '.join(created)}; memory only; Ctrl-C stops[/]")
-        try:
+    # SIGINT and SIGTERM wait for sigwait below, so that the broker child is always stopped
+    # (the child takes them again, and dies with this process: appwatch/broker.py)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        with embedded(port) as bootstrap:
+            created = create_topics(bootstrap, Topics(s.topic_prefix), s.partitions)
+            out.print(f"bootstrap: {bootstrap}")
+            out.print(f"export APPWATCH_BROKER=kafka://{bootstrap} APPWATCH_BROKER_FLAVOR=tansu")
+            out.print(f"[dim]topics: {', '.join(created)}; memory only; Ctrl-C stops[/]")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        except KeyboardInterrupt:
-            pass
+    except BrokerError as exc:
+        err.print(f"[bold red]{exc}[/]", highlight=False)
+        raise typer.Exit(2) from None
 
 
 @cli.command()
@@ -176,7 +182,7 @@ def demo(
         except BlockedURL as exc:
             err.print(f"[red]--webhook-url refused[/]: {exc} (APPWATCH_ALLOW_HOSTS lists hosts to permit)")
             raise typer.Exit(2) from None
-    if web_port is None and not _port_free(s.web_host, s.web_port):
+    if web_port is None and not port_free(s.web_host, s.web_port):
         from appwatch.broker import free_port
 
         s = s.model_copy(update={"web_port": free_port()})
@@ -191,23 +197,18 @@ def demo(
         asyncio.run(main(s))
 
 
+def port_free(host: str, port: int) -> bool:
+    from appwatch import broker  # kafka-python: imported only by the commands that use Kafka
+
+    return broker.port_free(host, port)
+
+
 def _need_port(s: Settings) -> None:
     """A busy metrics port fails at start-up, before any broker starts."""
-    if not _port_free(s.web_host, s.web_port):
+    if not port_free(s.web_host, s.web_port):
         err.print(f"[bold red]port {s.web_port} on {s.web_host} is in use[/] "
                   "(set APPWATCH_WEB_PORT or --web-port)", highlight=False)
         raise typer.Exit(2)
-
-
-def _port_free(host: str, port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-            return True
-        except OSError:
-            return False
 
 
 def _export(path: Path) -> None:

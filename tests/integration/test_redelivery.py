@@ -68,3 +68,6 @@ def test_the_seed_story_published_twice_fires_its_seven_alerts_once(broker, topi
                                       "download-spike", "rank-number-one", "org-change"])
     assert w.metric("appwatch_alerts_total") == 7  # the story's alerts, each produced once
     assert len(hooks.requests) == 7
+    # correlation on the control path: the 14 Nov spike carries the hiring story of the week before
+    spike = next(p["data"] for _, p in hooks.verified() if p["data"]["window_start"].startswith("2024-11-14"))
+    assert [c["title"] for c in spike["context"]] == ["ByteDance hires core tech lead of Alibaba's Tongyi Qianwen"]
