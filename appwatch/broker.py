@@ -7,6 +7,7 @@ Exceptions:
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import socket
@@ -41,14 +42,23 @@ def tansu_binary() -> Path:
     return path
 
 
-def _child_setup() -> None:
-    """In the broker child, before exec: die with the parent (``PR_SET_PDEATHSIG``), and take
-    SIGINT and SIGTERM again if the parent blocked them (``appwatch broker`` waits on them)."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+def die_with_parent(parent: int | None = None) -> None:
+    """In a child process: be killed when the parent dies, even by SIGKILL (Linux
+    ``PR_SET_PDEATHSIG``; elsewhere the parent's own clean-up is all there is).
+    ``parent``: its pid; if it died before this call (the signal would never come), exit now."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the parent's stop() is the only way
-        pass
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def _child_setup(parent: int) -> None:
+    """In the broker child, before exec: die with the parent, and take SIGINT and SIGTERM
+    again if the parent blocked them (``appwatch broker`` waits on them with sigwait)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    die_with_parent(parent)
 
 
 def free_port() -> int:
@@ -58,7 +68,10 @@ def free_port() -> int:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Nobody listens on ``host:port`` (connections of a server that just stopped, still in
+    TIME_WAIT, do not count: servers bind with SO_REUSEADDR, and so does this check)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
             return True
@@ -100,7 +113,8 @@ def embedded(port: int | None = None, log: Path | None = None) -> Iterator[str]:
     proc = subprocess.Popen(
         [str(tansu_binary()), "broker", "--cluster-id", "appwatch", "--listener-url", url,
          "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup)
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=functools.partial(_child_setup, os.getpid()))
     try:
         wait_port(port, 10.0)
         if proc.poll() is not None:

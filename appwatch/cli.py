@@ -52,19 +52,41 @@ def settings(**overrides) -> Settings:
     return s
 
 
+EMBEDDED = typer.Option(
+    False, "--embedded", help="Without APPWATCH_BROKER: a throwaway in-memory broker for this command only; "
+                              "nothing published to it outlives the command, and no checkpoint is written")
+
+
+def need_broker(s: Settings, embedded: bool = False, what: str = "") -> None:
+    """Refuse, before anything else happens, to run without a broker to keep the data."""
+    if s.broker or embedded:
+        return
+    err.print(f"[bold red]APPWATCH_BROKER is not set[/]{what}: set it to your Kafka "
+              "(APPWATCH_BROKER=kafka://host:9092), or start one with `appwatch broker`; "
+              "--embedded runs against a throwaway in-memory broker instead", highlight=False)
+    raise typer.Exit(2)
+
+
 @contextmanager
-def broker_for(s: Settings) -> Iterator[Settings]:
-    """Use APPWATCH_BROKER, or start the embedded Tansu broker for the duration."""
+def broker_for(s: Settings, embedded: bool = False, demo: bool = False) -> Iterator[Settings]:
+    """Use APPWATCH_BROKER; with ``embedded`` (or for the demo) without it, the embedded
+    Tansu broker for the duration, loudly. Without either, refuse (``need_broker``)."""
     from appwatch import broker
 
     if s.broker:
         broker.create_topics(s.bootstrap, _topics(s), s.partitions, s.replication_factor, **s.kafka_config())
         yield s
         return
+    need_broker(s, embedded or demo)
     log = Path(os.environ.get("APPWATCH_BROKER_LOG", os.devnull))
     with broker.embedded(log=log if log.name != os.devnull else None) as bootstrap:
-        err.print(f"[dim]embedded Tansu broker on {bootstrap} (memory only: "
-                  "everything is lost when it stops)[/]")
+        if demo:
+            err.print(f"[dim]embedded Tansu broker on {bootstrap} (memory only: "
+                      "everything is lost when it stops)[/]")
+        else:
+            err.print(f"[bold yellow]--embedded: a throwaway in-memory broker on {bootstrap}. Everything "
+                      "published to it is gone when this command ends, and no checkpoint is written.[/]",
+                      highlight=False)
         s = s.model_copy(update={"broker": f"kafka://{bootstrap}", "broker_flavor": "tansu"})
         broker.create_topics(bootstrap, _topics(s), s.partitions)
         yield s
@@ -120,6 +142,7 @@ def worker(
     rules: Optional[Path] = typer.Option(None, help="Rules YAML (default: the shipped pack)"),
     webhook_url: Optional[str] = typer.Option(None, help="Signed webhook receiver URL"),
     web_port: Optional[int] = typer.Option(None, help="Port for /metrics and /healthz"),
+    embedded: bool = EMBEDDED,
 ) -> None:
     """Run the Faust worker: detect, alert and deliver."""
     from alerts.notify.console import ConsoleNotifier
@@ -128,6 +151,7 @@ def worker(
     from streams.app import create_app
 
     s = settings(rules=rules, webhook_url=webhook_url, web_port=web_port)
+    need_broker(s, embedded)
     _check_rules(s)
     _need_port(s)
     factory = _pipeline_factory(s)  # a bad alerts config fails before any broker starts
@@ -152,7 +176,7 @@ def worker(
         await stop.wait()
         await runner.stop(w)
 
-    with broker_for(s) as s:
+    with broker_for(s, embedded) as s:
         asyncio.run(serve(s))
 
 
@@ -193,7 +217,7 @@ def demo(
         await demo_mod.run(s, out, webhook_url=webhook_url or s.webhook_url, webhook_secret=secret,
                            duration=duration, live_seconds=live_seconds, stop=_stop_event())
 
-    with broker_for(s) as s:
+    with broker_for(s, demo=True) as s:
         asyncio.run(main(s))
 
 
@@ -232,9 +256,7 @@ def publish(
     from streams.events import InvalidEvent, Topics, decode
 
     s = settings()
-    if not s.broker:
-        err.print("[red]APPWATCH_BROKER is not set[/]: start one with `appwatch broker`")
-        raise typer.Exit(2)
+    need_broker(s)
     topics = Topics(s.topic_prefix)
     lines = file.read_bytes().splitlines()
     bad = sent = 0
@@ -265,44 +287,71 @@ def import_(
     set_: list[str] = typer.Option([], "--set", help="field=value: a constant for every row"),
     timezone: str = typer.Option("Asia/Shanghai", help="Timezone of dates without a time"),
     restart: bool = typer.Option(False, help="Ignore the checkpoint and start from line 1"),
-    state_dir: Path = typer.Option(Path(".appwatch"), help="Where checkpoints are kept"),
+    state_dir: Path = typer.Option(Path(".appwatch"), help="Where checkpoints (and rejected rows) are kept"),
     workers: int = typer.Option(min(2, os.cpu_count() or 1), min=1, max=16,
                                 help="Processes, each publishing a shard of the series"),
+    embedded: bool = EMBEDDED,
 ) -> None:
     """Import a vendor export into Kafka: map columns, validate, publish, resume where it stopped."""
+    from appwatch.broker import die_with_parent
     from connectors import catalog, file_import
     from connectors.publish import Publisher
 
     s = settings()
+    need_broker(s, embedded)
     try:
         mapping = file_import.Mapping.parse(map_, set_, timezone)
     except Exception as exc:  # noqa: BLE001 - any bad flag is a usage error
         err.print(f"[red]bad mapping[/]: {exc}")
         raise typer.Exit(2) from None
-    if restart:
+    keep = None if embedded and not s.broker else state_dir  # a throwaway broker: no checkpoint
+    if restart and keep:
         for i in range(workers):
-            file_import.Checkpoint(state_dir, file, (i, workers)).save(0)
+            file_import.Checkpoint(keep, file, (i, workers)).save(0)
     total = file_import.count_lines(file)
     started = time.monotonic()
-    with broker_for(s) as s, Progress(console=err) as progress:
-        task = progress.add_task(f"importing {file.name}", total=total)
-        show = lambda n: progress.update(task, completed=n)  # noqa: E731
-        if workers == 1:
-            with Publisher(s.bootstrap, _topics(s), **BULK, **s.kafka_config()) as pub:
-                summary = file_import.run(file, pub, mapping, catalog.shipped(),
-                                          file_import.Checkpoint(state_dir, file), show)
-        else:
-            summary = file_import.run_parallel(file, s.bootstrap, s.topic_prefix, mapping,
-                                               state_dir, workers, {**BULK, **s.kafka_config()}, show)
+    try:
+        with broker_for(s, embedded) as s, Progress(console=err) as progress:
+            task = progress.add_task(f"importing {file.name}", total=total)
+            show = lambda n: progress.update(task, completed=n)  # noqa: E731
+            if workers == 1:
+                with Publisher(s.bootstrap, _topics(s), **BULK, **s.kafka_config()) as pub:
+                    summary = file_import.run(file, pub, mapping, catalog.shipped(),
+                                              file_import.Checkpoint(keep, file) if keep else None, show)
+            else:
+                summary = file_import.run_parallel(file, s.bootstrap, s.topic_prefix, mapping, keep, workers,
+                                                   {**BULK, **s.kafka_config()}, show, die_with_parent)
+    except file_import.PublishError as exc:
+        err.print(f"[bold red]publishing failed[/]: {exc}; the checkpoint stays where the broker last "
+                  "acknowledged everything: run the same command again", highlight=False)
+        raise typer.Exit(1) from None
     took = time.monotonic() - started
-    for n, msg in summary.invalid[:50]:
+    for n, msg, _ in summary.invalid[:50]:
         err.print(f"{file}:{n}: {msg}", markup=False, highlight=False)
     if len(summary.invalid) > 50:
         err.print(f"... and {len(summary.invalid) - 50} more invalid lines")
     err.print(f"published {summary.published} events in {took:.1f}s "
               f"({summary.published / max(took, 1e-9):,.0f}/s), {len(summary.invalid)} invalid, "
               f"{summary.skipped} lines skipped (already imported)")
+    if summary.invalid:
+        _rejected(file, summary, state_dir)
     raise typer.Exit(1 if summary.invalid else 0)
+
+
+def _rejected(file: Path, summary, state_dir: Path) -> None:
+    """Say where the invalid rows went (a JSONL of line, error and row) and where the next run starts."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / f"rejected-{file.stem}.jsonl"
+    with path.open("wb") as f:
+        for n, msg, row in summary.invalid:
+            f.write(orjson.dumps({"line": n, "error": msg, "row": row}, default=str) + b"\n")
+    first = summary.invalid[0][0]
+    where = ("no checkpoint was kept (--embedded)" if summary.checkpoint is None else
+             f"the checkpoint stays at line {summary.checkpoint}, before line {first}, the first invalid "
+             f"one: fix the file and run the same command again (the valid rows after line {first} are "
+             "sent again, with the same event_ids, which the worker drops as repeats)")
+    err.print(f"[bold red]{len(summary.invalid)} rows were not published[/]: they are in {path} with their "
+              f"line numbers and errors; {where}", highlight=False)
 
 
 BULK = dict(linger_ms=20, batch_size=512 * 1024)
@@ -313,6 +362,7 @@ def serve(
     port: int = typer.Option(8080, help="Port to listen on"),
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     max_body: int = typer.Option(1_000_000, help="Largest request body in bytes"),
+    embedded: bool = EMBEDDED,
 ) -> None:
     """HTTP ingest: POST /v1/events (JSON or NDJSON, bearer token) -> Kafka; /healthz, /metrics, /docs."""
     import uvicorn
@@ -321,10 +371,11 @@ def serve(
     from connectors.publish import Publisher
 
     s = settings()
+    need_broker(s, embedded)
     if not s.ingest_token:
         err.print("[red]APPWATCH_INGEST_TOKEN is not set[/]: the ingest endpoint requires a bearer token")
         raise typer.Exit(2)
-    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
+    with broker_for(s, embedded) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
         app = ingest.create_app(pub, s.ingest_token.get_secret_value(), max_body=max_body)
         err.print(f"ingest on http://{host}:{port}/v1/events (OpenAPI at /openapi.json)")
         uvicorn.run(app, host=host, port=port, log_level=s.log_level)
@@ -483,12 +534,6 @@ def _silences(s: Settings) -> dict:
     return found
 
 
-def _need_broker(s: Settings) -> None:
-    if not s.broker:
-        err.print("[red]APPWATCH_BROKER is not set[/]: silences live in the broker's silences topic")
-        raise typer.Exit(2)
-
-
 def _publish_silence(s: Settings, sil) -> None:
     from kafka import KafkaProducer
 
@@ -511,7 +556,7 @@ def silence_add(
     from alerts.yamlfile import Duration
 
     s = settings()
-    _need_broker(s)
+    need_broker(s, what=" (silences live in the broker's silences topic)")
     try:
         seconds = TypeAdapter(Duration).validate_python(duration)
         sil = Silence(matchers=matcher, ends_at=time.time() + seconds, created_by=author, comment=comment)
@@ -530,7 +575,7 @@ def silence_list(all_: bool = typer.Option(False, "--all", help="Expired ones to
     from alerts.silence import dump_matchers
 
     s = settings()
-    _need_broker(s)
+    need_broker(s, what=" (silences live in the broker's silences topic)")
     now = time.time()
     table = Table()
     for col in ("id", "matchers", "ends", "by", "comment", "state"):
@@ -546,7 +591,7 @@ def silence_list(all_: bool = typer.Option(False, "--all", help="Expired ones to
 def silence_expire(silence_id: str = typer.Argument(..., help="The silence id")) -> None:
     """End a silence now."""
     s = settings()
-    _need_broker(s)
+    need_broker(s, what=" (silences live in the broker's silences topic)")
     sil = _silences(s).get(silence_id)
     if sil is None:
         err.print(f"[red]no silence {silence_id}[/]")
@@ -600,8 +645,15 @@ def connect(
     once: bool = typer.Option(False, "--once", help="Poll each instance once and exit"),
     state_dir: Path = typer.Option(Path(".appwatch/connectors"), help="Checkpoints"),
     metrics_port: Optional[int] = typer.Option(None, help="Serve /metrics, /healthz and /readyz on this port"),
+    embedded: bool = EMBEDDED,
 ) -> None:
-    """Run connectors: fetch sources, publish contract events to Kafka."""
+    """Run connectors: fetch sources, publish contract events to Kafka.
+
+    Exit codes: 0 every instance fetched in full (or skipped: not configured), 1 one failed
+    or was only partly fetched, 2 bad configuration, 130 interrupted (Ctrl-C).
+    """
+    import tempfile
+
     from prometheus_client import CollectorRegistry
 
     from connectors import ops
@@ -609,28 +661,39 @@ def connect(
     from connectors.publish import Publisher
 
     s = settings()
+    need_broker(s, embedded)
     path = _connectors_file(config)
     instances = _load_connectors(path, names or [])
     registry = CollectorRegistry()
-    publisher: list = []  # set once the broker is up: /readyz answers ready when it is connected
+    publisher: list = []  # set once the broker is up: /readyz answers ready when it is reachable
     if metrics_port:
         ops.serve(s.web_host, metrics_port, registry, lambda: bool(publisher) and publisher[0].connected())
     err.print(f"connectors from {path}: {', '.join(i.name for i in instances)}")
 
-    async def main(pub) -> list:
-        stop = None if once else _stop_event()
-        return await crunner.run(instances, pub, once=once, state_dir=state_dir,
-                                 registry=registry, stop=stop)
+    async def main(pub, state: Path) -> tuple[list, bool]:
+        stop = _stop_event()
+        results = await crunner.run(instances, pub, once=once, state_dir=state, registry=registry, stop=stop)
+        return results, stop.is_set()
 
-    with broker_for(s) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
-        publisher.append(pub)
-        results = asyncio.run(main(pub))
+    with tempfile.TemporaryDirectory(prefix="appwatch-connect-") as scratch:
+        state = Path(scratch) if embedded and not s.broker else state_dir  # throwaway broker: no checkpoint
+        with broker_for(s, embedded) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
+            publisher.append(pub)
+            results, stopped = asyncio.run(main(pub, state))
     for r in results:
-        colour = {"ok": "green", "partial": "yellow"}.get(r.outcome, "red")
+        colour = {"ok": "green", "skipped": "dim", "partial": "yellow"}.get(r.outcome, "red")
         out.print(f"[{colour}]{r.outcome:<8}[/] {r.name:<24} {r.published} published, "
                   f"{r.duplicates} repeats", highlight=False)
         for e in r.errors:
             out.print(f"         {e}", markup=False, highlight=False)
+    if stopped and once:
+        err.print("interrupted: the instances still polling were given up; what they had not published "
+                  "is fetched again next time (their checkpoints did not move)")
+        raise typer.Exit(130)
+    partial = [r.name for r in results if r.outcome == "partial"]
+    if partial:
+        err.print(f"[yellow]only partly fetched: {', '.join(partial)}[/] (the errors above); what was fetched is "
+                  "published and checkpointed, the rest is tried again next time", highlight=False)
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 

@@ -7,7 +7,7 @@ leaves no worker behind; ``Procs.stop_all`` sends SIGTERM, then SIGKILL after a 
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -17,17 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from appwatch.broker import free_port
+from appwatch.broker import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 class Proc:
@@ -72,7 +64,7 @@ class Procs:
         out = open(log, "wb")
         popen = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})}, cwd=ROOT,
                                  stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 preexec_fn=_die_with_parent)
+                                 preexec_fn=functools.partial(die_with_parent, os.getpid()))
         out.close()
         p = Proc(name, popen, log, port)
         self.procs.append(p)

@@ -12,9 +12,11 @@ poll (counted; nothing from that poll is published).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from datetime import datetime, timezone
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, Callable, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -130,3 +132,29 @@ class Context:
                 self.checkpoint.http[url] = v
             else:
                 self.checkpoint.http.pop(url, None)
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a daemon thread of its own. ``asyncio.to_thread`` uses the
+    loop's executor, which ``asyncio.run`` waits for at exit: one call that never returns
+    (a library with no socket timeout) kept ``connect --once`` alive for good. A daemon
+    thread cannot; the caller's ``wait_for`` or deadline gives up on the call."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = fn(*args, **kwargs), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop is gone: nobody waits any more
+            pass
+
+    threading.Thread(target=run, daemon=True, name=f"in-thread-{getattr(fn, '__name__', 'call')}").start()
+    return await future

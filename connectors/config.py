@@ -9,6 +9,7 @@ Validated with pydantic through ``alerts.yamlfile``, so every error is a
         kind: apple_charts
         interval: 1h          # seconds, or 30s / 15m / 1h / 1d
         jitter: 0.1           # each wait is interval * (1 +/- jitter)
+        deadline: 5m          # one poll may take this long at the most
         params: {countries: [cn, us], charts: [top-free]}
 """
 
@@ -27,6 +28,7 @@ from pydantic import (
     Tag,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from alerts import yamlfile
@@ -46,6 +48,7 @@ class Instance(BaseModel):
     kind: str
     interval: Seconds = 3600.0
     jitter: float = Field(0.1, ge=0, le=1)
+    deadline: Seconds = 300.0  # a poll that has not finished by then is given up (an error)
     params: BaseModel
 
 
@@ -75,6 +78,15 @@ def _config_model(kinds: dict[str, type[Connector]]) -> type[BaseModel]:
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
         connectors: Annotated[list[Item], Field(min_length=1)]  # type: ignore[valid-type]
+
+        @model_validator(mode="before")
+        @classmethod
+        def _top(cls, v: Any) -> Any:
+            if isinstance(v, list):
+                raise ValueError("the file is a bare list of instances; put it under a top-level "
+                                 "`connectors:` key: `connectors:` on the first line, then the list "
+                                 "(`  - name: ...`) indented below it")
+            return v
 
         @field_validator("connectors")
         @classmethod

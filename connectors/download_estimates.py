@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import Connector, Context, Country, Params
-from connectors.errors import FetchError, PayloadError, SourceError
+from connectors.errors import FetchError, NotConfigured, PayloadError, SourceError
 from streams.events import Event, InvalidEvent
 
 StoreId = Annotated[str, Field(pattern=r"^[0-9]{1,15}$|^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")]
@@ -88,17 +88,12 @@ class DownloadEstimates(Connector):
         p = self.params
         token = p.token.get_secret_value() if p.token else os.environ.get(p.token_env or "", "")
         if not token:
-            raise FetchError(f"{self.url()}: no auth token: environment variable "
-                             f"{p.token_env} is not set", "auth")
+            raise NotConfigured(f"no auth token: the environment variable {p.token_env} is not set")
         REDACT.add(token)
         return token
 
     async def poll(self, ctx: Context) -> list[Event]:
-        try:
-            token = self.token()
-        except SourceError as exc:
-            ctx.failed(exc)
-            return []
+        token = self.token()  # NotConfigured: the runner skips the instance
         p = self.params
         start, end = self.window(ctx.now)
         query = {"app_ids": ",".join(p.app_ids), "countries": ",".join(c.upper() for c in p.countries),

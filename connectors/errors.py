@@ -1,4 +1,10 @@
-"""Connector errors. ``.reason`` is a short, low-cardinality metric label."""
+"""Connector errors. ``.reason`` is a short, low-cardinality metric label.
+
+    SourceError
+    ├── FetchError      HTTP status, timeout or connection failure (after retries)
+    ├── PayloadError    the body is not the shape the connector expects
+    └── NotConfigured   a token or the like is missing: the instance is skipped
+"""
 
 from __future__ import annotations
 
@@ -25,3 +31,10 @@ class PayloadError(SourceError):
     """The body is not JSON, or not the shape the connector expects."""
 
     reason = "bad_payload"
+
+
+class NotConfigured(SourceError):
+    """The instance lacks something only its operator can give (a vendor token): it is
+    skipped, with one warning, and does not fail the run."""
+
+    reason = "not_configured"

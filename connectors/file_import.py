@@ -6,9 +6,13 @@ time become the start of that day in ``timezone``; numbers may carry thousands
 separators; a missing ``event_id`` is derived from the row's fact, so that
 importing the same file twice publishes the same ids.
 
-The checkpoint (the number of the last line published and acknowledged, with the
-file's size and a hash of its head) makes a second run resume where the first
-stopped, also after lines were appended; a rewritten file starts over.
+The checkpoint (with the file's size and a hash of its head) makes a second run resume
+where the first stopped, also after lines were appended; a rewritten file starts over.
+It advances only past lines the broker acknowledged: never past an invalid line (the
+next run starts there again, once the file is fixed), and not at all when a send failed.
+
+Exceptions:
+    PublishError(RuntimeError) -- a record the broker did not take; the checkpoint stays.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import multiprocessing
+import os
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -54,11 +59,16 @@ class Mapping:
         return cls(pairs(maps, "--map"), pairs(sets, "--set"), timezone)
 
 
+class PublishError(RuntimeError):
+    pass
+
+
 @dataclass
 class Summary:
     published: int = 0
     skipped: int = 0  # lines before the checkpoint
-    invalid: list[tuple[int, str]] = field(default_factory=list)
+    invalid: list[tuple[int, str, dict | None]] = field(default_factory=list)  # (line, error, row)
+    checkpoint: int | None = None  # the line the checkpoint now holds (None: no checkpoint kept)
 
 
 def rows(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
@@ -171,12 +181,23 @@ def run(path: Path, publisher, mapping: Mapping, catalog: Catalog, checkpoint: C
         on_line: Callable[[int], None] = lambda n: None, shard: tuple[int, int] = (0, 1)) -> Summary:
     """Publish every valid record of this shard after the checkpoint; return what happened.
 
-    Shard 0 also reports the lines that cannot be mapped to a series.
+    Shard 0 also reports the lines that cannot be mapped to a series. The checkpoint moves
+    to the line before this shard's first invalid line at the most, and only after the
+    broker acknowledged every record up to it.
     """
     summary, source = Summary(), f"import:{path.name}"
     me, shards = shard
     start = checkpoint.load() if checkpoint else 0
-    last = saved = start
+    last, saved, bad, sent = start, start, None, []
+
+    def save() -> None:
+        nonlocal saved
+        _acked(publisher, sent)
+        upto = last if bad is None else min(last, bad - 1)
+        if checkpoint and upto > saved:
+            checkpoint.save(upto)
+            saved = upto
+
     for n, row, error in rows(path):
         if n % 1000 == 0:
             on_line(n)
@@ -193,29 +214,40 @@ def run(path: Path, publisher, mapping: Mapping, catalog: Catalog, checkpoint: C
                 if shard_of(obj, shards) != me:
                     continue
                 try:
-                    publisher.send(validate(obj))
+                    sent.append(publisher.send(validate(obj)))
                     summary.published += 1
                 except InvalidEvent as exc:
-                    summary.invalid.append((n, str(exc)))
-        if error is not None and me == 0:
-            summary.invalid.append((n, error))
-        if checkpoint and last - saved >= CHECKPOINT_EVERY:
-            publisher.flush()  # everything up to ``last`` is acknowledged
-            checkpoint.save(last)
-            saved = last
-    publisher.flush()
-    if checkpoint:
-        checkpoint.save(last)
+                    summary.invalid.append((n, str(exc), row))
+                    bad = bad or n
+        if error is not None:  # every shard stops its checkpoint here: the fix may be any shard's
+            bad = bad or n
+            if me == 0:
+                summary.invalid.append((n, error, row))
+        if len(sent) >= CHECKPOINT_EVERY:
+            save()
+    save()
+    summary.checkpoint = saved if checkpoint else None
     on_line(last)
     return summary
+
+
+def _acked(publisher, sent: list) -> None:
+    """Flush, then raise if the broker refused any of ``sent`` (kafka-python's flush does not)."""
+    publisher.flush()
+    for future in sent:
+        if future is not None and callable(getattr(future, "failed", None)) and future.failed():
+            raise PublishError(f"the broker did not take a record: {future.exception!r}")
+    sent.clear()
 
 
 _progress = None  # per worker process: the shared line counters
 
 
-def _init_shard(progress) -> None:
+def _init_shard(progress, child_setup, parent: int) -> None:
     global _progress
     _progress = progress
+    if child_setup:
+        child_setup(parent)
 
 
 def _shard_main(args: tuple) -> Summary:
@@ -235,13 +267,15 @@ def _shard_main(args: tuple) -> Summary:
 
 def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, state_dir: Path | None,
                  workers: int, producer_config: dict,
-                 on_line: Callable[[int], None] = lambda n: None) -> Summary:
-    """``run`` in ``workers`` processes, each with its own producer and a shard of the series."""
+                 on_line: Callable[[int], None] = lambda n: None,
+                 child_setup: Callable[[int], None] | None = None) -> Summary:
+    """``run`` in ``workers`` processes, each with its own producer and a shard of the series;
+    ``child_setup(this pid)`` runs first in each (the CLI's: die with this process)."""
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Array("q", workers, lock=False)
     jobs = [(path, bootstrap, prefix, mapping, state_dir, (i, workers), producer_config)
             for i in range(workers)]
-    with ctx.Pool(workers, initializer=_init_shard, initargs=(progress,)) as pool:
+    with ctx.Pool(workers, initializer=_init_shard, initargs=(progress, child_setup, os.getpid())) as pool:
         pending = pool.map_async(_shard_main, jobs)
         while not pending.ready():
             pending.wait(0.2)
@@ -251,7 +285,9 @@ def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, stat
     for part in parts:
         total.published += part.published
         total.invalid.extend(part.invalid)
-    total.invalid.sort()
+    total.invalid.sort(key=lambda x: x[0])
+    kept = [part.checkpoint for part in parts if part.checkpoint is not None]
+    total.checkpoint = min(kept) if kept else None
     on_line(max(progress))
     return total
 

@@ -3,9 +3,10 @@
 Through the ``google-play-scraper`` library: ``app(package, lang, country)`` scrapes
 play.google.com/store/apps/details and returns a dict with ``realInstalls`` (the exact
 install count), ``installs`` ("100,000,000+"), ``ratings``, ``score``, ``title``, ``appId``...
-The library blocks (urllib, no timeout), so each call runs in a thread under
-``timeout``; a call that times out is counted, though its thread may linger until
-the socket gives up. No retries here: the next poll tries again.
+The library blocks (urllib, no timeout), so each call runs in a daemon thread of its own
+under ``timeout`` (``connectors.base.in_thread``); a call that times out is counted, and
+its thread, which may never end, cannot keep the process alive. No retries here: the
+next poll tries again.
 
 The counts are worldwide whatever store front is asked (``country``), so events carry
 ``country: ww``. Per package:
@@ -27,7 +28,7 @@ from typing import Annotated, Any, Callable
 
 from pydantic import Field, model_validator
 
-from connectors.base import Connector, Context, Country, Params, catalog_apps
+from connectors.base import Connector, Context, Country, Params, catalog_apps, in_thread
 from connectors.errors import FetchError, PayloadError, SourceError
 from streams.events import Event, InvalidEvent
 
@@ -83,7 +84,7 @@ class GooglePlay(Connector):
     async def get(self, package: str) -> dict:
         p = self.params
         where = f"google play {package} ({p.lang}-{p.country})"
-        call = asyncio.to_thread(self.fetch, package, lang=p.lang, country=p.country)
+        call = in_thread(self.fetch, package, lang=p.lang, country=p.country)
         try:
             data = await asyncio.wait_for(call, p.timeout)
         except SourceError:

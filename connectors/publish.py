@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Iterable
 
 from kafka import KafkaProducer
@@ -10,9 +12,25 @@ from kafka.partitioner.default import murmur2
 from streams.events import Event, Topics
 
 
+PROBE_EVERY = 2.0  # seconds between reachability probes (readiness)
+
+
+def reachable(bootstrap: str, timeout: float = 1.0) -> bool:
+    """True when any of the bootstrap brokers (``host:port,...``) accepts a TCP connection."""
+    for hostport in bootstrap.split(","):
+        host, _, port = hostport.strip().rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout).close()
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 class Publisher:
     def __init__(self, bootstrap: str, topics: Topics, **producer_config) -> None:
-        self.topics = topics
+        self.topics, self.bootstrap = topics, bootstrap
+        self._probe: tuple[float, bool] = (float("-inf"), False)
         config = {"acks": "all", "linger_ms": 5, "client_id": "appwatch-connector", **producer_config}
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, **config)
         self._partitions: dict[tuple[str, bytes], int] = {}
@@ -49,7 +67,14 @@ class Publisher:
         self.producer.flush(timeout)
 
     def connected(self) -> bool:
-        return self.producer.bootstrap_connected()
+        """The broker accepts connections (probed at most every ``PROBE_EVERY`` seconds).
+        Not kafka-python's ``bootstrap_connected()``: with kafka-python 3.0 it never
+        reports connected once the producer has its metadata."""
+        at, ok = self._probe
+        if time.monotonic() - at >= PROBE_EVERY:
+            ok = reachable(self.bootstrap)
+            self._probe = (time.monotonic(), ok)
+        return ok
 
     def close(self) -> None:
         self.producer.close(timeout=10)

@@ -7,8 +7,13 @@ Per poll of an instance:
 4. publish the new ones (``send`` each, then ``flush``);
 5. only then save the checkpoint: seen ids, ETags/Last-Modified, connector state.
 
-A failing poll is counted and never stops the runner. Delivery is at least once:
-a crash between 4 and 5 republishes those events, with the same ids.
+A failing poll is counted and never stops the runner; a poll that outlives its
+instance's ``deadline`` is given up; an instance that is not configured (a missing
+vendor token) is skipped with one warning. Delivery is at least once: a crash between
+4 and 5 republishes those events, with the same ids.
+
+Outcomes: ok, partial (some of the source failed), skipped (not configured), error,
+interrupted (``stop`` came first).
 """
 
 from __future__ import annotations
@@ -25,10 +30,10 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from connectors import catalog as catalog_mod
-from connectors.base import Connector, Context
+from connectors.base import Connector, Context, in_thread
 from connectors.checkpoint import SEEN_LIMIT, Checkpoint
 from connectors.config import Instance
-from connectors.errors import SourceError
+from connectors.errors import NotConfigured, SourceError
 from connectors.http import Http, HttpOptions
 from connectors.metrics import ConnectorMetrics
 from connectors.publish import publish_acked
@@ -49,14 +54,15 @@ class Publisher(Protocol):
 @dataclass
 class PollResult:
     name: str
-    outcome: str  # ok | partial | error
+    outcome: str  # ok | partial | skipped | error | interrupted
     published: int = 0
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)  # "reason: message"
 
     @property
     def ok(self) -> bool:
-        return self.outcome != "error"
+        """Everything the instance is configured for was fetched (or it is not configured)."""
+        return self.outcome in ("ok", "skipped")
 
 
 class Runner:
@@ -96,19 +102,33 @@ class Runner:
     def checkpoint_path(self, name: str) -> Path:
         return self.state_dir / f"{name}.json"
 
-    async def run_once(self) -> list[PollResult]:
-        """Poll every instance once, concurrently."""
-        return list(await asyncio.gather(*(self.poll(i) for i in self.instances)))
+    async def run_once(self, stop: asyncio.Event | None = None) -> list[PollResult]:
+        """Poll every instance once, concurrently; when ``stop`` is set first, the polls still
+        running are cancelled and reported ``interrupted``."""
+        tasks = [asyncio.ensure_future(self.poll(i)) for i in self.instances]
+        await _until(asyncio.gather(*tasks, return_exceptions=True), stop)
+        out = []
+        for inst, task in zip(self.instances, tasks):
+            if not task.done() or task.cancelled():
+                task.cancel()
+                out.append(PollResult(inst.name, "interrupted", errors=["interrupted: stopped before the poll ended"]))
+            elif task.exception() is not None:
+                out.append(PollResult(inst.name, "error", errors=[f"crash: {task.exception()!r}"]))
+            else:
+                out.append(task.result())
+        return out
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
-        """Poll each instance now, then every ``interval`` (+/- jitter) until ``stop`` is set."""
+        """Poll each instance now, then every ``interval`` (+/- jitter) until ``stop`` is set;
+        a poll in progress when it is set is cancelled."""
         stop = stop or asyncio.Event()
         await asyncio.gather(*(self._loop(i, stop) for i in self.instances))
 
     async def _loop(self, inst: Instance, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await self.poll(inst)
+                if not await _until(self.poll(inst), stop):
+                    return
             except Exception:  # noqa: BLE001 - e.g. an unwritable state dir; try again later
                 log.exception("connector %s: poll failed", inst.name)
                 self.metrics.errors.labels(inst.name, "crash").inc()
@@ -142,7 +162,15 @@ class Runner:
                               failed=("checkpoint", f"{path}: {exc}"))
         ctx = Context(name, self.http, cp, self.clock())
         try:
-            events = await self.connectors[name].poll(ctx)
+            events = await asyncio.wait_for(self.connectors[name].poll(ctx), inst.deadline)
+        except NotConfigured as exc:
+            log.warning("connector %s: skipped: %s", name, exc)
+            result.outcome, result.errors = "skipped", [f"skipped: {exc}"]
+            m.polls.labels(name, "skipped").inc()
+            return result
+        except TimeoutError:
+            return self._done(result, ctx, failed=("deadline", f"the poll did not end within its deadline "
+                                                               f"({inst.deadline:g}s); given up"))
         except Exception as exc:  # noqa: BLE001 - a connector bug must not stop the others
             if isinstance(exc, SourceError):
                 reason = exc.reason
@@ -161,7 +189,7 @@ class Runner:
             seen_now.add(ev.event_id)
             new.append(ev)
         try:
-            await asyncio.to_thread(self._publish, new)
+            await in_thread(self._publish, new)
         except Exception as exc:  # noqa: BLE001 - counted; the checkpoint is not advanced
             log.error("connector %s: publishing %d events failed: %r", name, len(new), exc)
             return self._done(result, ctx, failed=("publish", repr(exc)))
@@ -210,12 +238,29 @@ class Runner:
         return result
 
 
+async def _until(aw: Awaitable, stop: asyncio.Event | None) -> bool:
+    """Await ``aw`` unless ``stop`` is set first; True if ``aw`` finished (its task is
+    cancelled otherwise)."""
+    task = asyncio.ensure_future(aw)
+    if stop is None:
+        await task
+        return True
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    return False
+
+
 async def run(instances: Sequence[Instance], publisher: Publisher, *, once: bool,
               state_dir: str | Path = DEFAULT_STATE_DIR, registry: CollectorRegistry,
               stop: asyncio.Event | None = None, **kw: Any) -> list[PollResult]:
     """What a CLI calls: poll every instance once (results returned), or loop until ``stop``."""
     async with Runner(instances, publisher, state_dir=state_dir, registry=registry, **kw) as r:
         if once:
-            return await r.run_once()
+            return await r.run_once(stop)
         await r.run_forever(stop)
         return []

@@ -108,3 +108,12 @@ def test_the_shipped_example_is_valid():
     names = [i.name for i in config.parse(ref.read_text(encoding="utf-8"), str(ref))]
     assert {"apple-charts", "ios-ratings", "news-feeds", "hn-china-ai"} <= set(names)
     assert len(names) == len(set(names))
+
+
+def test_a_bare_list_is_refused_saying_what_to_write():
+    """Regression: a bare list (as the README once showed) failed with "(top): Input should be
+    a valid dictionary or instance of Config", which said nothing about the missing key."""
+    with pytest.raises(ConfigError) as exc:
+        config.parse("- name: apple\n  kind: apple_charts\n", "c.yaml")
+    msg = str(exc.value)
+    assert msg.startswith("c.yaml:1: (top): ") and "top-level `connectors:` key" in msg

@@ -39,7 +39,8 @@ INSTANCES = ["apple-charts", "ios-ratings", "news-feeds", "hn-china-ai", "estima
 # the catalog's iOS ids of [doubao, kimi, tongyi, wenxiaoyan, yuanbao, chatgpt], in config order
 IOS_IDS = "6459478672,6474233312,6466733523,6446882473,6480446430,6448311069"
 ANDROID_IDS = "com.larus.nova,com.moonshot.kimichat,com.aliyun.tongyi,com.openai.chatgpt"
-LINE = re.compile(r"^(ok|partial|error)\s+(\S+)\s+(\d+) published, (\d+) repeats$", re.MULTILINE)
+LINE = re.compile(r"^(ok|partial|skipped|error|interrupted)\s+(\S+)\s+(\d+) published, (\d+) repeats$",
+                  re.MULTILINE)
 
 
 def without(xml: str, tag: str, *markers: str) -> str:
@@ -371,3 +372,19 @@ def test_example_config_once_publishes_every_source(broker, topics, api, data, t
     assert sorted(p.name for p in (tmp_path / "state").glob("*.json")) == sorted(
         f"{n}.json" for n in INSTANCES)
     api.check()
+
+
+def test_example_config_without_vendor_tokens_skips_those_sources_and_exits_0(broker, topics, api, data,
+                                                                               tmp_path):
+    """A new user has no Sensor Tower token: the two estimates instances are skipped, each
+    with one warning that names the variable, and the run still succeeds."""
+    urls, _ = serve_sources(api, data, datetime.now(timezone.utc))
+    env = {k: v for k, v in os.environ.items() if k != "SENSORTOWER_TOKEN"}
+    env |= {**urls, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix,
+            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    rc, out, err, results = connect(env, tmp_path)
+    assert rc == 0, f"{out}\n{err[-3000:]}"
+    assert {n: r[0] for n, r in results.items()} == {
+        **{n: "ok" for n in INSTANCES}, "estimates-ios": "skipped", "estimates-android": "skipped"}, out
+    warnings = [line for line in err.splitlines() if "SENSORTOWER_TOKEN is not set" in line]
+    assert len(warnings) == 2 and all("skipped" in w for w in warnings), err

@@ -136,3 +136,25 @@ def test_help_lists_every_command():
     out = run("--help").stdout.decode()
     for cmd in ("broker", "worker", "demo", "publish", "backtest"):
         assert cmd in out
+
+
+@pytest.mark.parametrize("command", [
+    ["import", "events.jsonl"], ["connect", "--once", "--config", "c.yaml"], ["serve"], ["worker"],
+    ["publish", "events.jsonl"]])
+def test_without_a_broker_every_command_but_the_demo_refuses_and_writes_nothing(command, tmp_path):
+    """Regression: import, connect and serve used to start a memory-only broker, publish into
+    it, exit 0 and record their checkpoints, so a rerun against the real broker published nothing."""
+    (tmp_path / "events.jsonl").write_bytes(orjson.dumps(dict(
+        event_id="e1", type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00", app_id="a",
+        platform="all", country="cn", metric="downloads", value=1, period="day")) + b"\n")
+    (tmp_path / "c.yaml").write_text("connectors: [{name: hn, kind: hn_search, params: "
+                                     "{base_url: 'http://127.0.0.1:9', queries: [x]}}]\n")  # loopback only
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "APPWATCH_BROKER"}
+    env["APPWATCH_INGEST_TOKEN"] = "tok"
+    r = subprocess.run([*APPWATCH, *command], capture_output=True, timeout=60, cwd=tmp_path, env=env)
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert "APPWATCH_BROKER is not set" in err and "--embedded" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "events.jsonl"]  # no checkpoint, no state
