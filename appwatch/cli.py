@@ -348,10 +348,12 @@ def _rejected(file: Path, summary, state_dir: Path) -> None:
     first = summary.invalid[0][0]
     where = ("no checkpoint was kept (--embedded)" if summary.checkpoint is None else
              f"the checkpoint stays at line {summary.checkpoint}, before line {first}, the first invalid "
-             f"one: fix the file and run the same command again (the valid rows after line {first} are "
-             "sent again, with the same event_ids, which the worker drops as repeats)")
-    err.print(f"[bold red]{len(summary.invalid)} rows were not published[/]: they are in {path} with their "
-              f"line numbers and errors; {where}", highlight=False)
+             "one: fix the file and run the same command again (rows already published are sent again "
+             "with the same event_ids, which the worker drops as repeats)")
+    n = len(summary.invalid)
+    err.print(f"[bold red]{n} {'row was' if n == 1 else 'rows were'} not published[/]: {'it is' if n == 1 else 'they are'} "
+              f"in {path} with {'its line number and error' if n == 1 else 'their line numbers and errors'}; "
+              f"{where}", highlight=False)
 
 
 BULK = dict(linger_ms=20, batch_size=512 * 1024)

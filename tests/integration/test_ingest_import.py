@@ -94,7 +94,7 @@ def test_import_maps_columns_reports_bad_lines_and_resumes(broker, topics, tmp_p
     assert "published 2 events" in err
     # where the bad row went, and where the next run starts
     rejected = state / "rejected-export.jsonl"
-    assert f"1 rows were not published: they are in {rejected}" in err.replace("\n", "")
+    assert f"1 row was not published: it is in {rejected}" in err.replace("\n", "")
     assert "checkpoint stays at line 2, before line 3" in err.replace("\n", "")
     (bad,) = map(orjson.loads, rejected.read_bytes().splitlines())
     assert bad["line"] == 3 and bad["row"]["Downloads"] == "not a number" and bad["error"].startswith("value:")
