@@ -123,8 +123,10 @@ async def test_token_env(api, sink, make_runner, monkeypatch):
     registry = CollectorRegistry()
     async with make_runner(est_yaml(api, auth="token_env: ST_TOKEN"), sink, registry=registry) as r:
         [res] = await r.run_once()
-    assert res.outcome == "error" and "ST_TOKEN is not set" in res.errors[0]
-    assert sample(registry, "appwatch_connector_errors_total", connector="st", reason="auth") == 1
+    # no token: the instance is skipped (not an error), saying which variable to set
+    assert res.outcome == "skipped" and res.ok and "ST_TOKEN is not set" in res.errors[0]
+    assert sample(registry, "appwatch_connector_polls_total", connector="st", outcome="skipped") == 1
+    assert sample(registry, "appwatch_connector_errors_total", connector="st", reason="auth") == 0
 
 
 async def test_a_bad_row_is_skipped_and_counted(api, sink, registry, make_runner):
