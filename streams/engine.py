@@ -89,6 +89,7 @@ class Engine:
         self.on_duplicate = on_duplicate
         self.on_rules: Callable[[], None] | None = None  # called after ``rules`` changes
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
+        self.earliest_due = float("-inf")  # the soonest a pending threshold can fire: -inf, look
         self.rules = rules.rules
 
     @property
@@ -168,7 +169,10 @@ class Engine:
                 took, alert = self._daily(rule, fold, ev)
                 too_late |= not took
             elif kind is ThresholdRule:
-                alert = self._threshold(rule, folds, ev, t)
+                timed, alert = self._threshold(rule, folds, ev, t, observed_at)
+                if timed is not None:
+                    timed.observed_at = observed_at
+                    out.append(timed)
             else:
                 alert = self._milestone(rule, folds, ev)
             if alert is not None:
@@ -251,24 +255,69 @@ class Engine:
             window_end=end, event_ts=ev.ts.isoformat(), summary=rule.render(fields),
             late=judge < newest, source_event_id=ev.event_id)
 
-    def _threshold(self, rule: ThresholdRule, folds: dict, ev, t: float) -> Alert | None:
+    def _threshold(self, rule: ThresholdRule, folds: dict, ev, t: float,
+                   observed_at: float | None) -> tuple[Alert | None, Alert | None]:
+        """(the timer's firing alert, had its time come before this event; this event's alert)."""
         before = folds.get(rule.name)
         if before.__class__ is not threshold.State:
             before = None
-        new, transition = threshold.step(rule.params, before, ev.value, t)
+        labels, timed = _series_labels(rule, ev), None
+        if before is not None and threshold.expired(before, t if observed_at is None else observed_at):
+            timed = self._threshold_alert(rule, labels, before.since, before.value, "firing",
+                                          _iso(before.due), ev.app_name, None)
+            before = threshold.State(before.since, True, None, before.value)
+        new, transition = threshold.step(rule.params, before, ev.value, t, observed_at)
         folds[rule.name] = new
+        if new.due is not None:
+            self.earliest_due = min(self.earliest_due, new.due)
         if transition is None:
-            return None
+            return timed, None
         since = (before or new).since if transition == "resolved" else new.since
-        labels = _series_labels(rule, ev)
+        return timed, self._threshold_alert(rule, labels, since, ev.value, transition, ev.ts.isoformat(),
+                                            ev.app_name, ev.event_id)
+
+    def sweep_series(self, parts: dict[int, dict[str, series.SeriesState]], now: float,
+                     changed: dict[int, set[str]] | None = None) -> list[Alert]:
+        """Fire the threshold breaches whose ``for`` has passed by ``now`` with no event to
+        say so (Prometheus evaluates ``for:`` on a timer too). ``parts``: partition ->
+        series; the keys it changes are added to ``changed[partition]``."""
+        if now < self.earliest_due:
+            return []
+        rules = {r.name: r for r in self._fixed + self._varying if r.__class__ is ThresholdRule}
+        out, earliest = [], float("inf")
+        for part, state in parts.items():
+            for key, st in state.items():
+                for name, fold in st.rules.items():
+                    if fold.__class__ is not threshold.State or fold.due is None or fold.firing:
+                        continue
+                    rule = rules.get(name)
+                    if rule is None:
+                        continue
+                    if not threshold.expired(fold, now):
+                        earliest = min(earliest, fold.due)
+                        continue
+                    st.rules[name] = threshold.State(fold.since, True, None, fold.value)
+                    app_id, platform, country, metric = key.split("|")
+                    labels = {"app_id": app_id, "platform": platform, "country": country, "metric": metric,
+                              **rule.labels}
+                    out.append(self._threshold_alert(rule, labels, fold.since, fold.value, "firing",
+                                                     _iso(fold.due), None, None))
+                    if changed is not None:
+                        changed.setdefault(part, set()).add(key)
+        self.earliest_due = earliest
+        return out
+
+    def _threshold_alert(self, rule: ThresholdRule, labels: dict, since: float, value: float, status: str,
+                         at: str, app_name: str | None, source: str | None) -> Alert:
         start = _iso(since)
+        fields = dict(rule=rule.name, severity=rule.severity, app_name=app_name or labels["app_id"],
+                      **{k: labels[k] for k in ("app_id", "platform", "country", "metric")},
+                      value=value, threshold=rule.params.value)
         return Alert(
-            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="threshold",
-            status=transition, severity=rule.severity, labels=labels, value=ev.value, resolves=True,
-            baseline=rule.params.value, window_start=start,
-            window_end=ev.ts.isoformat() if transition == "resolved" else None, event_ts=ev.ts.isoformat(),
-            summary=rule.render(_fields(rule, ev, value=ev.value, threshold=rule.params.value)),
-            source_event_id=ev.event_id)
+            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="threshold", status=status,
+            severity=rule.severity, labels=labels, value=value, resolves=True, baseline=rule.params.value,
+            window_start=start, window_end=at if status == "resolved" else None, event_ts=at,
+            summary=rule.render(fields), source_event_id=source)
 
     def _milestone(self, rule: MilestoneRule, folds: dict, ev) -> Alert | None:
         before = folds.get(rule.name)
@@ -452,9 +501,15 @@ class Engine:
         return [self.correlate(a, state) for a in alerts]
 
     def finish(self, state: State) -> list[Alert]:
-        """At the end of a backtest: sweep once more at the last event time."""
+        """At the end of a backtest: sweep once more at the last event time. Threshold
+        breaches are swept only here: a file's event-time clock can run ahead of a series
+        (other series' later events come first), and a series' own later events already
+        fire or end its breach; what none of them judged fires now, if its ``for`` ended
+        by the last event time (the worker's timer runs on the wall clock instead)."""
         clock = state.get("clock")
-        return self.sweep(float(clock), state) if clock else []
+        if not clock:
+            return []
+        return self.sweep(float(clock), state) + self.sweep_series({0: state.setdefault("series", {})}, clock)
 
 
 def _brief(ev: News) -> dict:

@@ -69,6 +69,7 @@ MAX_DLQ_KEY = 1024  # bytes of a bad record's key kept on the DLQ (the record mu
 HEARTBEAT_EVERY = 1.0  # seconds (of Kafka time) between "source seen" records per source
 MAX_RECORDS = 10_000  # records per batch
 COMMIT_EVERY = 1.0  # seconds between commits (state to the changelog, then input offsets)
+SWEEP_EVERY = 1.0  # seconds between looks for threshold breaches whose ``for`` has passed
 CHANGELOG_BATCH = 512 * 1024  # bytes per produced record batch (brokers take 1 MB)
 CHANGELOG_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
 WRITE_RETRY_MAX = 5.0  # seconds between attempts to write a batch out, at most
@@ -126,6 +127,7 @@ class Stage:
             except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
                 log.error("changelog record for %r is unreadable (%s); that series starts again empty", k, exc)
         self.state[partition] = state
+        self.engine.earliest_due = float("-inf")  # its pending thresholds are not known yet
         return len(state)
 
     def drop(self, partition: int) -> None:
@@ -179,6 +181,14 @@ class Stage:
         if changed:
             out.changed[part] = changed
         out.offsets[(topic, part)] = records[-1].offset + 1
+
+    def sweep(self, now: float) -> Output:
+        """The timer: threshold breaches whose ``for`` has passed by ``now`` fire."""
+        out = Output()
+        for a in self.engine.sweep_series(self.state, now, out.changed):
+            out.control.append(orjson.dumps({"alert": a.model_dump(mode="json")}))
+            out.alerts += 1
+        return out
 
     def changelog(self, changed: Mapping[int, Iterable[str]]) -> dict[int, list[tuple[bytes, bytes]]]:
         """The changelog records of the ``changed`` series, per partition (of those still here)."""
@@ -269,6 +279,17 @@ class DetectStage(Service):
             except ConsumerStoppedError:
                 return
             await self.handle(batch)  # an empty one still commits when it is time
+
+    @Service.timer(SWEEP_EVERY)
+    async def _sweep(self) -> None:
+        async with self.lock:
+            if self.should_stop or not self.ready:
+                return
+            out = self.stage.sweep(time.time())
+            if out.control:
+                await self._send([(self.topics.control, b"c", v) for v in out.control])
+                for part, keys in out.changed.items():
+                    self.dirty.setdefault(part, set()).update(keys)
 
     async def handle(self, batch: Mapping[TopicPartition, Sequence]) -> None:
         async with self.lock:

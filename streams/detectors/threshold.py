@@ -21,13 +21,19 @@ class ThresholdParams(BaseModel):
 class State(msgspec.Struct, array_like=True, frozen=True, tag=1):
     since: float | None = None  # event time the breach began
     firing: bool = False
+    due: float | None = None  # pending: when the timer fires it, on the caller's clock
+    value: float | None = None  # the last breaching value (what the timer's alert reports)
 
 
-def step(p: ThresholdParams, state: State | None, value: float, ts: float) -> tuple[State, str | None]:
+def step(p: ThresholdParams, state: State | None, value: float, ts: float,
+         now: float | None = None) -> tuple[State, str | None]:
     """Return the new state and ``"firing"`` / ``"resolved"`` on a transition, else None.
 
-    Fires once the condition has held for ``for`` seconds of event time; resolves
-    on the first observation that no longer breaches.
+    Fires once the condition has held for ``for`` seconds: when an event ``for`` after the
+    breach began says so, or (``due``) when ``expired`` finds that time has passed on the
+    caller's clock (``now``: when this event arrived; default its event time), as
+    Prometheus evaluates ``for:`` on a timer. Resolves on the first observation that no
+    longer breaches.
     """
     state = state or State()
     breach = value > p.value if p.op == "above" else value < p.value
@@ -36,6 +42,12 @@ def step(p: ThresholdParams, state: State | None, value: float, ts: float) -> tu
     since = state.since if state.since is not None else ts
     if state.firing:
         return State(since, True), None
-    if ts - since >= p.for_seconds:
+    held = ts - since
+    if held >= p.for_seconds:
         return State(since, True), "firing"
-    return State(since, False), None
+    return State(since, False, (ts if now is None else now) + p.for_seconds - held, value), None
+
+
+def expired(state: State, now: float) -> bool:
+    """A pending breach whose ``for`` has passed by ``now`` (the timer fires it)."""
+    return state.due is not None and not state.firing and state.due <= now
