@@ -53,6 +53,14 @@ COMMANDS = {  # name -> (argv after `appwatch`, python children expected besides
 }
 
 
+def command(p: psutil.Process) -> str:
+    """Its command line ("" once it is gone: children come and go while we look)."""
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def listening_port(p: psutil.Process) -> int | None:
     try:
         ports = [c.laddr.port for c in p.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
@@ -96,10 +104,10 @@ def test_no_child_outlives_its_parent(name, sig, tmp_path):
             if proc.poll() is not None:
                 pytest.fail(f"{name} exited {proc.returncode}: {log.read_text()[-2000:]}")
             kids = parent.children(recursive=True)
-            brokers = [k for k in kids if "tansu" in " ".join(k.cmdline())]
+            brokers = [k for k in kids if "tansu" in command(k)]
             found["port"] = listening_port(brokers[0]) if brokers else None
             found["kids"] = kids
-            workers = [k for k in kids if "python" in os.path.basename(k.exe() if k.is_running() else "")]
+            workers = [k for k in kids if "python" in command(k)]
             return found["port"] and len(workers) >= pythons
 
         wait_until(started, 60, f"{name}: its broker listening and its workers running")
