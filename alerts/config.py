@@ -26,6 +26,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.route import InhibitRule, Route
+from alerts.yamlfile import Duration
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Url = Annotated[str, Field(pattern=r"^https?://")]
@@ -76,6 +77,7 @@ class SlackConfig(_Secret):
 class AlertmanagerConfig(_Strict):
     url: Url
     generator_url_base: Url | None = None
+    resend_interval: Annotated[Duration, Field(gt=0)] = 60.0  # firing alerts re-pushed this often
 
 
 class PagerDutyConfig(_Secret):
@@ -108,7 +110,16 @@ class Receiver(_Strict):
     jsonl_configs: list[JsonlConfig] = []
 
 
+class Global(_Strict):
+    # how long an alert without an end (a one-off: spike, rank move, news) counts as
+    # firing, for inhibition and while muted; Alertmanager's global resolve_timeout
+    resolve_timeout: Annotated[Duration, Field(gt=0)] = 300.0
+
+
 class AlertsConfig(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    global_: Global = Field(default_factory=Global, alias="global")
     route: Route
     receivers: Annotated[list[Receiver], Field(min_length=1)]
     inhibit_rules: list[InhibitRule] = []

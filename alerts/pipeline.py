@@ -1,12 +1,18 @@
-"""Routed delivery: route -> inhibit -> group -> one queue per receiver -> notifiers.
+"""Routed delivery: route -> group (inhibition at flush) -> one queue per receiver -> notifiers.
 
 The routes come from an alerts config file (``APPWATCH_ALERTS_CONFIG``), or from
-``fanout`` without one. Each receiver has its own queue and task, so a slow or
-dead receiver never delays the others. Time comes from an injected clock; ``run()`` flushes due groups.
+``fanout`` without one. Each receiver has its own queue and tasks, so a slow or dead
+receiver never delays the others. Time comes from an injected clock.
 
-The worker keeps an outbox (a Faust table) of accepted alerts and clears an
-entry through ``on_sent`` once its notification went out; after a crash the
-restarted worker accepts the outbox again, and receivers dedup by webhook-id.
+State lives in two stores the caller owns (dicts in tests and the demo; in the worker
+a Faust table and a dict fed by a compacted topic, see ``streams.app``):
+- ``groups``: group key -> ``alerts.group.Group`` as a dict, with the notifications not
+  yet sent. A worker flushes and resumes only the groups it ``owns`` (their partition);
+- ``firing``: alert_id -> {"labels", "until"}: what may inhibit (every worker sees all).
+
+Two ways in: ``accept(alert)`` routes and groups in one process; in the worker the
+dispatch agent calls ``note`` and ``routes`` and sends each (route, alert) to the
+partition of its group, where ``add`` puts it in the group.
 """
 
 from __future__ import annotations
@@ -14,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, Sequence
+from typing import Awaitable, Callable, MutableMapping, Sequence
 
+from alerts import group as grouping
 from alerts.config import AlertsConfig, Receiver
 from alerts.dispatch import RetryPolicy, deliver
-from alerts.group import Grouper, Notification, routing_labels
+from alerts.group import Group, Notification, routing_labels
 from alerts.metrics import DeliveryMetrics
 from alerts.model import Alert
 from alerts.notify import Notifier, Result
 from alerts.redact import secret_from
-from alerts.route import inhibited, match
+from alerts.route import Resolved, inhibited, match, node
 
 log = logging.getLogger(__name__)
+FLUSH_EVERY = 1.0  # seconds between looks for due groups, at the most
 
 
 def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[Notifier]:
@@ -52,8 +60,8 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
         out.append(SlackNotifier(url, name=f"{name}/slack/{i}", title=c.title, transport=guarded))
     for i, c in enumerate(receiver.alertmanager_configs):
         guard.check_url(c.url)
-        out.append(AlertmanagerNotifier(f"{name}/alertmanager/{i}", c.url,
-                                        generator_url_base=c.generator_url_base, transport=guarded))
+        out.append(AlertmanagerNotifier(f"{name}/alertmanager/{i}", c.url, generator_url_base=c.generator_url_base,
+                                        resend_interval=c.resend_interval, transport=guarded))
     for i, c in enumerate(receiver.pagerduty_configs):
         key = secret_from(env=c.routing_key_env, file=c.routing_key_file, what=f"{name} routing key")
         guard.check_url(c.url)
@@ -74,6 +82,10 @@ def fanout(notifiers: Sequence[Notifier]) -> tuple[AlertsConfig, dict[str, list[
                   "routes": [{"receiver": name, "continue": True} for name in names]},
         "receivers": [{"name": name} for name in names]})
     return config, {n.name: [n] for n in notifiers}
+
+
+def is_alertmanager(notifier: Notifier) -> bool:
+    return type(notifier).__name__ == "AlertmanagerNotifier"
 
 
 class _Grouped:
@@ -100,83 +112,187 @@ class Pipeline:
                  metrics: DeliveryMetrics, policy: RetryPolicy = RetryPolicy(),
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 on_sent: Callable[[Notification], Awaitable[None]] | None = None) -> None:
-        """``on_sent(notification)`` runs once a notification's deliveries have ended."""
+                 groups: MutableMapping[str, dict] | None = None,
+                 firing: MutableMapping[str, dict] | None = None,
+                 owns: Callable[[str], bool] = lambda key: True,
+                 retention: float = 7 * 86400.0) -> None:
+        """``owns(group_key)``: whether this process flushes that group (its partition).
+        ``retention``: how long a group remembers what it notified (replays dedup)."""
         self.config, self.receivers, self.metrics = config, receivers, metrics
-        self.on_sent = on_sent
         self.on_failed = None  # (notifier, alert, error) for the notifications DLQ
         self.disabled: set[str] = set()
         self.policy, self.clock, self.sleep = policy, clock, sleep
-        self.grouper = Grouper()
-        self.firing: dict[str, dict[str, str]] = {}  # alert_id -> routing labels, for inhibition
+        self.groups = {} if groups is None else groups
+        self.firing = {} if firing is None else firing
+        self.owns = owns
+        self.retention = retention
+        self.resolve_timeout = config.global_.resolve_timeout
         self.queues: dict[str, asyncio.Queue[Notification]] = {}
-        self.pending: dict[str, int] = {}  # "alert_id:status" -> notifications still to send
+        self.in_flight: set[str] = set()  # notification ids queued or being sent here
+        self._routes: dict[str, Resolved] = {}  # "receiver:path" -> route, as routing found them
+        self._muted: set[str] = set()  # alert ids inhibited when last looked at
         self._wake = asyncio.Event()
 
-    def accept(self, alert: Alert) -> int:
-        """Route an alert into its groups; return how many routes took it (0: inhibited)."""
-        taken = self._route(alert)
-        if taken:
-            key = alert.delivery_key
-            self.pending[key] = self.pending.get(key, 0) + taken
-        return taken
+    # -- in: routing, the firing set, groups ------------------------------------
 
-    def _route(self, alert: Alert) -> int:
-        labels = routing_labels(alert)
-        if alert.status == "firing":
-            self.firing[alert.alert_id] = labels
-        else:
+    def routes(self, alert: Alert) -> list[Resolved]:
+        found = match(self.config.route, routing_labels(alert))
+        for r in found:
+            self._routes[f"{r.receiver}:{r.path}"] = r
+        return found
+
+    def firing_entry(self, alert: Alert) -> dict | None:
+        """What the firing set holds for ``alert`` (None: it leaves). A one-off counts as
+        firing for ``resolve_timeout``, as Alertmanager treats an alert without an end."""
+        if alert.status == "resolved":
+            return None
+        until = None if alert.resolves else self.clock() + self.resolve_timeout
+        return {"labels": routing_labels(alert), "until": until}
+
+    def note(self, alert: Alert) -> None:
+        """Keep the firing set (inhibition sources) up to date with ``alert``."""
+        entry = self.firing_entry(alert)
+        if entry is None:
             self.firing.pop(alert.alert_id, None)
-        others = [lab for aid, lab in self.firing.items() if aid != alert.alert_id]
-        if alert.status == "firing" and inhibited(labels, others, self.config.inhibit_rules):
-            self.metrics.inhibited.inc()
-            return 0
-        routes = match(self.config.route, labels)
-        now = self.clock()
-        for route in routes:
-            self.grouper.add(alert, route, now)
+        else:
+            self.firing[alert.alert_id] = entry
+
+    def add(self, alert: Alert, route: Resolved) -> bool:
+        """Put ``alert`` in its group of ``route``; False if the group had it (a replay)."""
+        key = grouping.group_key(route, alert)
+        self._routes[f"{route.receiver}:{route.path}"] = route
+        raw = self.groups.get(key)
+        group, new = grouping.add(Group.from_dict(raw) if raw else None, key, alert, route, self.clock())
+        if not new:
+            self.metrics.deduplicated.inc()
+            return False
+        self.groups[key] = group.to_dict()
         self._wake.set()
-        return len(routes)
+        return True
+
+    def accept(self, alert: Alert) -> int:
+        """``note``, route and group in this process; how many groups took it (0: a replay)."""
+        self.note(alert)
+        return sum(self.add(alert, route) for route in self.routes(alert))
+
+    # -- out: flush, refresh, deliver --------------------------------------------
+
+    def muted(self, labels: dict[str, str]) -> bool:
+        """Inhibited now: a firing source alert matches an inhibit rule for these labels."""
+        if not self.config.inhibit_rules:
+            return False
+        now, aid = self.clock(), labels.get("alert_id", "")
+        sources = [f["labels"] for other, f in list(self.firing.items())
+                   if other != aid and (f["until"] is None or f["until"] > now)]
+        hit = inhibited(labels, sources, self.config.inhibit_rules)
+        if hit and aid not in self._muted:
+            self.metrics.inhibited.inc()  # once per alert, however many flushes keep it muted
+        (self._muted.add if hit else self._muted.discard)(aid)
+        return hit
+
+    def _route_of(self, group: Group) -> Resolved:
+        route = self._routes.get(f"{group.receiver}:{group.path}")
+        if route is None:  # a group restored from the store: find its node in the tree
+            route = node(self.config.route, group.path)
+            self._routes[f"{group.receiver}:{group.path}"] = route
+        return route
 
     def flush(self) -> list[Notification]:
-        due = self.grouper.due(self.clock())
-        for n in due:
-            self.queues.setdefault(n.receiver, asyncio.Queue()).put_nowait(n)
-        return due
+        """Notifications of the due groups this process owns, queued for their receivers."""
+        now, out = self.clock(), []
+        for key, raw in list(self.groups.items()):
+            if raw["next_flush"] > now or not self.owns(key):
+                continue
+            group = Group.from_dict(raw)
+            route = self._route_of(group)
+            after, ntf = grouping.flush(group, route, now, self.muted, self.resolve_timeout, self.retention)
+            refresh, every = None, self._resend(group.receiver)
+            if after is not None and every is not None:
+                refresh = grouping.refresh(after, now, every, self.muted)
+            if after is None:
+                self.groups.pop(key, None)
+            else:
+                self.groups[key] = after.to_dict()
+            for n in (ntf, refresh):
+                if n is not None:
+                    out.append(n)
+                    self._queue(n)
+        self._expire(now)
+        if self._muted:  # forget the muted alerts that left their groups
+            held = {aid for raw in list(self.groups.values()) for aid in raw["alerts"]}
+            self._muted &= held
+        return out
+
+    def _resend(self, receiver: str) -> float | None:
+        """How often the receiver's Alertmanagers want firing alerts again (None: it has none)."""
+        return min((n.resend_interval for n in self.receivers.get(receiver, []) if is_alertmanager(n)),
+                   default=None)
+
+    def _expire(self, now: float) -> None:
+        for aid in [a for a, f in list(self.firing.items()) if f["until"] is not None and f["until"] <= now]:
+            self.firing.pop(aid, None)
+
+    def _queue(self, n: Notification) -> None:
+        if n.id in self.in_flight:
+            return
+        self.in_flight.add(n.id)
+        self.queues.setdefault(n.receiver, asyncio.Queue()).put_nowait(n)
+
+    def resume(self) -> int:
+        """Queue again what the groups this process owns have not sent (after a restart
+        or a rebalance): receivers get the same notification id, and dedup by it."""
+        again = 0
+        for key, raw in list(self.groups.items()):
+            if not raw.get("pending") or not self.owns(key):
+                continue
+            for ntf in raw["pending"].values():
+                n = Notification.from_dict(ntf)
+                if n.id not in self.in_flight:
+                    self._queue(n)
+                    again += 1
+        if again:
+            log.warning("delivery: %d notifications queued again after a restart or rebalance", again)
+        return again
 
     async def _deliver(self, receiver: str) -> None:
         queue = self.queues.setdefault(receiver, asyncio.Queue())
         while True:
             n = await queue.get()
-            await asyncio.gather(*(deliver(_Grouped(x, n), n.alerts[0], self.policy, self.metrics, self.sleep,
-                                           self.disabled, self.on_failed)
-                                   for x in self.receivers.get(receiver, [])))
-            for a in n.alerts:
-                key = a.delivery_key
-                left = self.pending.get(key, 1) - 1
-                if left > 0:
-                    self.pending[key] = left
-                else:
-                    self.pending.pop(key, None)
-            if self.on_sent is not None:
-                await self.on_sent(n)
-            queue.task_done()
+            notifiers = [x for x in self.receivers.get(receiver, []) if not n.refresh or is_alertmanager(x)]
+            try:
+                await asyncio.gather(*(deliver(_Grouped(x, n), n.alerts[0], self.policy, self.metrics, self.sleep,
+                                               self.disabled, self.on_failed) for x in notifiers))
+                self._sent(n)
+            finally:
+                self.in_flight.discard(n.id)
+                queue.task_done()
+
+    def _sent(self, n: Notification) -> None:
+        raw = self.groups.get(n.group_key)
+        if raw is not None and n.id in raw.get("pending", {}):
+            group = Group.from_dict(raw)
+            grouping.sent(group, n.id)
+            self.groups[n.group_key] = group.to_dict()
 
     async def run(self) -> None:
-        """Flush due groups as they come due; deliver each receiver's queue in its own task."""
+        """Flush due groups as they come due; deliver each receiver's queue in its own tasks."""
         limits = {r.name: r.max_concurrency for r in self.config.receivers}
         tasks = [asyncio.create_task(self._deliver(r)) for r in self.receivers
                  for _ in range(limits.get(r, 1))]  # the receiver's concurrency limit
         try:
             while True:
                 self.flush()
-                wake = self.grouper.next_wakeup()
-                timeout = 1.0 if wake is None else max(0.0, min(1.0, wake - self.clock()))
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    await asyncio.wait_for(self._wake.wait(), self._until_next())
                 except asyncio.TimeoutError:
                     pass
         finally:
             for t in tasks:
                 t.cancel()
+
+    def _until_next(self) -> float:
+        soonest = min((raw["next_flush"] for raw in list(self.groups.values())), default=None)
+        return FLUSH_EVERY if soonest is None else max(0.0, min(FLUSH_EVERY, soonest - self.clock()))
+
+

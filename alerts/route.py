@@ -87,6 +87,15 @@ def _resolve(route: Route, parent: Resolved, path: str) -> Resolved:
     )
 
 
+def node(root: Route, path: str) -> Resolved:
+    """The resolved route at ``path`` ("0.1.0": the root's second child's first child)."""
+    here = _resolve(root, ROOT_DEFAULTS, "0")
+    for i in path.split(".")[1:]:
+        root = root.routes[int(i)]
+        here = _resolve(root, here, f"{here.path}.{i}")
+    return here
+
+
 def match(root: Route, labels: dict[str, str]) -> list[Resolved]:
     """Every route that takes an alert with these labels (the root takes what nothing else does)."""
     return _walk(root, _resolve(root, ROOT_DEFAULTS, "0"), labels)

@@ -132,10 +132,11 @@ def create_topics(bootstrap: str, topics: Topics, partitions: int, replication: 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin", **client)
     try:
         existing = set(admin.list_topics())
-        counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts, topics.outbox_done,
+        counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts, topics.groups,
                                              topics.notifications_dlq)},
-                  topics.control: 1, topics.silences: 1}
-        configs = {topics.silences: {**TOPIC_CONFIGS, "cleanup.policy": "compact"}}
+                  topics.control: 1, topics.silences: 1, topics.firing: 1}
+        compact = {**TOPIC_CONFIGS, "cleanup.policy": "compact"}
+        configs = {topics.silences: compact, topics.firing: compact}
         new = [NewTopic(n, c, replication, topic_configs=configs.get(n, TOPIC_CONFIGS))
                for n, c in counts.items() if n not in existing]
         if new:

@@ -759,8 +759,19 @@ def _pipeline_factory(s: Settings):
         raise typer.Exit(2) from None
     from alerts.redact import READ
 
+    longest = max(_repeat_intervals(cfg.route))
+    if s.delivered_retention <= longest:
+        err.print(f"[bold red]APPWATCH_DELIVERED_RETENTION[/] ({s.delivered_retention:g}s) must be longer than the "
+                  f"longest repeat_interval of {s.alerts_config} ({longest:g}s): a group forgets what it "
+                  "notified after it", highlight=False)
+        raise typer.Exit(2)
     REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
-    return lambda metrics: Pipeline(cfg, receivers, metrics)
+    return lambda metrics, **stores: Pipeline(cfg, receivers, metrics, **stores)
+
+
+def _repeat_intervals(route, inherited: float = 4 * 3600.0) -> list[float]:
+    here = route.repeat_interval or inherited
+    return [here, *(x for child in route.routes for x in _repeat_intervals(child, here))]
 
 
 def _companies() -> dict[str, str]:

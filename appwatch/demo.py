@@ -117,7 +117,7 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
     receivers = {"market-slack": [slack], "everything": [ConsoleNotifier(console), webhook]}
     config = yamlfile.parse(ROUTES, AlertsConfig, "<demo routes>")
     app = create_app(settings, registry=registry, companies=catalog.shipped().companies(),
-                     pipeline_factory=lambda metrics: Pipeline(config, receivers, metrics))
+                     pipeline_factory=lambda metrics, **stores: Pipeline(config, receivers, metrics, **stores))
     console.print(f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
                   f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
                   f"webhook {webhook_url}")

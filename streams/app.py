@@ -6,8 +6,12 @@
         v
     internal.control (1 partition) --control--> ranks, news, deadman, correlation
         v                                        (table ``control``)
-    alerts (N partitions) --dispatch--> silence, dedup (table ``delivered``), outbox (table
-        ``outbox``), then route -> group -> one queue per receiver -> notifiers
+    alerts (N partitions) --dispatch--> silence, the firing set (``internal.firing``, every
+        |                               worker reads all of it: inhibition), route
+        v  (group key, alert) per route
+    internal.groups (N partitions, keyed by group key) --group--> the group (table ``groups``:
+        its alerts, what it notified, what it has not sent yet); the owner of the group's
+        partition flushes it (inhibition at flush) -> one queue per receiver -> notifiers
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Sequence
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
+from faust.serializers import codecs as faust_codecs
+from kafka.partitioner.default import murmur2
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,11 +35,12 @@ from prometheus_client import (
     generate_latest,
 )
 
-from alerts.group import routing_labels
+from alerts.group import group_key, routing_labels
 from alerts.metrics import DeliveryMetrics
 from alerts.model import Alert
 from alerts.notify import Notifier
 from alerts.pipeline import Pipeline, fanout
+from alerts.route import node
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
 from streams import faustapp, rules, tansu
@@ -45,7 +52,6 @@ from streams.stage import DetectStage, Stage
 
 log = logging.getLogger(__name__)
 
-OUTBOX_RESUME_AFTER = 2.0  # seconds after a rebalance before the outbox is sent again
 SWEEP_EVERY = 5.0  # seconds between deadman sweeps
 RELOAD_EVERY = 1.0  # seconds between rules-file checks
 BROKER_PROBE_EVERY = 2.0  # seconds between broker reachability checks (readiness)
@@ -120,8 +126,18 @@ def create_app(
                     on_duplicate=lambda ev: metrics.duplicates.inc())
     watcher = RulesWatcher(engine, settings.rules, reloads) if settings.rules else None
     delivery_metrics = DeliveryMetrics(registry)
-    pipeline = (pipeline_factory(delivery_metrics) if pipeline_factory
-                else Pipeline(*fanout(notifiers), delivery_metrics))
+    # keys and values JSON (Faust's default), as the records of internal.groups: a group's
+    # changelog partition is its topic partition
+    groups_table = app.Table("groups", partitions=settings.partitions, use_partitioner=True)
+    firing: dict[str, dict] = {}  # fed by follow_firing: every worker sees every firing alert
+    group_partitions: set[int] = set()  # partitions of internal.groups this worker owns
+
+    def owns(key: str) -> bool:
+        return _partition_of(key, settings.partitions) in group_partitions
+
+    stores = dict(groups=groups_table, firing=firing, owns=owns, retention=settings.delivered_retention)
+    pipeline = (pipeline_factory(delivery_metrics, **stores) if pipeline_factory
+                else Pipeline(*fanout(notifiers), delivery_metrics, **stores))
     stage = DetectStage(Stage(engine, topics, metrics), settings, metrics)
     app.service(stage)
     state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine, stage=stage,
@@ -141,21 +157,11 @@ def create_app(
     metrics.ready.set_function(lambda: 0 if not_ready() else 1)
 
     control_state = app.Table("control", partitions=1)
-    delivered = app.Table("delivered", partitions=settings.partitions)
     raw = dict(key_serializer="raw", value_serializer="raw")
     control = app.topic(topics.control, partitions=1, **raw)
     alerts_topic = app.topic(topics.alerts, **raw)
-    outbox = app.Table("outbox", partitions=settings.partitions)
-    sent_topic = app.topic(topics.outbox_done, **raw)
-
-    sent_here: set[str] = set()  # sent by this worker, outbox entry not yet cleared
-
-    async def on_sent(notification) -> None:
-        for a in notification.alerts:
-            key = a.delivery_key
-            if key not in pipeline.pending:  # every route of it went out
-                sent_here.add(key)
-                await sent_topic.send(key=a.alert_id.encode(), value=key.encode())
+    groups_topic = app.topic(topics.groups, key_serializer="json", value_serializer="raw")
+    firing_topic = app.topic(topics.firing, partitions=1, **raw)
 
     notifications_dlq = app.topic(topics.notifications_dlq, **raw)
 
@@ -164,7 +170,6 @@ def create_app(
             "receiver": notifier.name, "status": getattr(error, "status", None), "error": str(error),
             "alert": alert.model_dump(mode="json"), "failed_at": time.time()}))
 
-    pipeline.on_sent = on_sent
     pipeline.on_failed = on_failed
 
     async def emit(alert: Alert) -> None:
@@ -200,55 +205,51 @@ def create_app(
     @app.task
     async def follow_silences():
         """Every worker reads the whole compacted silences topic, outside the group."""
-        consumer = AIOKafkaConsumer(topics.silences, bootstrap_servers=settings.bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", fetch_max_wait_ms=50,
-                                    **settings.aiokafka_config())
-        await consumer.start()
-        try:
-            async for msg in consumer:
-                try:
-                    s = Silence.model_validate_json(msg.value)
-                except ValueError as exc:
-                    log.warning("bad silence record at offset %d: %s", msg.offset, exc)
-                    continue
-                silences[s.id] = s
-        finally:
-            await consumer.stop()
 
-    @app.agent(app.topic(topics.alerts, topics.outbox_done, **raw), name="dispatch")
+        def apply(key: bytes, value: bytes | None, offset: int) -> None:
+            try:
+                s = Silence.model_validate_json(value)
+            except ValueError as exc:
+                log.warning("bad silence record at offset %d: %s", offset, exc)
+                return
+            silences[s.id] = s
+
+        await _follow(settings, topics.silences, apply)
+
+    @app.task
+    async def follow_firing():
+        """Every worker reads the whole compacted firing topic: what may inhibit what."""
+
+        def apply(key: bytes, value: bytes | None, offset: int) -> None:
+            if value is None:
+                firing.pop(key.decode(), None)
+            else:
+                firing[key.decode()] = orjson.loads(value)
+
+        await _follow(settings, topics.firing, apply)
+
+    @app.agent(alerts_topic, name="dispatch")
     async def dispatch(stream):
-        async for event in stream.events():
-            raw_msg = event.value
-            if event.message.topic == topics.outbox_done:
-                outbox.pop(raw_msg.decode(), None)  # its notification went out
-                sent_here.discard(raw_msg.decode())
-                continue
+        """Silence, note what fires, then to the partition of each group the alert goes to."""
+        async for raw_msg in stream:
             alert = Alert.model_validate_json(raw_msg)
             muted = silenced(routing_labels(alert), silences, time.time())
             if muted is not None:
                 delivery_metrics.silenced.inc()
                 log.info("alert %s silenced by %s", alert.alert_id, muted.id)
                 continue
-            key = alert.delivery_key
-            if delivered.get(key):
-                delivery_metrics.deduplicated.inc()
-                continue
-            # recorded before it is sent, with its partition: after a rebalance only the
-            # partition's owner sends it again (tables hold standby copies too)
-            outbox[key] = {"alert": alert.model_dump(mode="json"), "partition": event.message.partition}
-            delivered[key] = {"routed": True}
-            if not pipeline.accept(alert):  # inhibited: nothing to send
-                outbox.pop(key, None)
+            entry = pipeline.firing_entry(alert)
+            await firing_topic.send(key=alert.alert_id.encode(), value=orjson.dumps(entry) if entry else None)
+            for route in pipeline.routes(alert):
+                await groups_topic.send(key=group_key(route, alert), value=orjson.dumps(
+                    {"path": route.path, "alert": alert.model_dump(mode="json")}))
 
-    def resume_outbox() -> None:
-        """Accept again what was recorded but never sent, on the partitions we now own."""
-        mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.alerts}
-        again = 0
-        for key, v in list(outbox.items()):
-            if key not in pipeline.pending and key not in sent_here and v.get("partition") in mine:
-                again += pipeline.accept(Alert.model_validate(v["alert"])) > 0
-        if again:
-            log.warning("outbox: %d alerts accepted again after a restart or rebalance", again)
+    @app.agent(groups_topic, name="group")
+    async def group_agent(stream):
+        """The group's owner puts the alert in it (a replay changes nothing)."""
+        async for raw_msg in stream:
+            item = orjson.loads(raw_msg)
+            pipeline.add(Alert.model_validate(item["alert"]), node(pipeline.config.route, item["path"]))
 
     @app.task
     async def deliver_groups():
@@ -316,16 +317,32 @@ def create_app(
     async def _ready(sender, **kwargs):
         metrics.rebalances.inc()
         metrics.recovery.set(time.monotonic() - state.rebalance_started)
+        group_partitions.clear()
+        group_partitions.update(tp.partition for tp in app.assignor.assigned_actives()
+                                if tp.topic == topics.groups)
         state.ready = True
-        app.add_future(resume_outbox_soon())
-
-    async def resume_outbox_soon():
-        # first let the dispatch agent read the outbox-done records of partitions it just
-        # got: an alert the previous owner sent just before it left is not sent again
-        await asyncio.sleep(OUTBOX_RESUME_AFTER)
-        resume_outbox()
+        pipeline.resume()  # the groups of the partitions it took: what they had not sent yet
 
     return app
+
+
+def _partition_of(key: str, partitions: int) -> int:
+    """The partition of a key the way the producer places it: murmur2 of its bytes as the
+    topic and the table serialise it (JSON)."""
+    return (murmur2(faust_codecs.dumps("json", key)) & 0x7FFFFFFF) % partitions
+
+
+async def _follow(settings: Settings, topic: str, apply) -> None:
+    """Read the whole of a compacted topic, outside any group, for good: ``apply(key,
+    value, offset)`` for each record (value None: deleted)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap, group_id=None,
+                                auto_offset_reset="earliest", fetch_max_wait_ms=50, **settings.aiokafka_config())
+    await consumer.start()
+    try:
+        async for msg in consumer:
+            apply(msg.key, msg.value, msg.offset)
+    finally:
+        await consumer.stop()
 
 
 def _lag(app: faust.App, prefix: str):

@@ -335,9 +335,14 @@ class Topics:
         return f"{self.prefix}notifications.dlq"
 
     @property
-    def outbox_done(self) -> str:
-        """Internal, as many partitions as ``alerts``: "this notification went out"."""
-        return f"{self.prefix}internal.outbox-done"
+    def groups(self) -> str:
+        """Internal, as many partitions as ``alerts``, keyed by group key: one owner per group."""
+        return f"{self.prefix}internal.groups"
+
+    @property
+    def firing(self) -> str:
+        """Internal, compacted, one partition: the firing alerts that may inhibit (every worker reads all)."""
+        return f"{self.prefix}internal.firing"
 
     @property
     def silences(self) -> str:

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from standardwebhooks import Webhook
 
 from alerts.ssrf import Guard
+from alerts.yamlfile import Duration
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     ingest_token: SecretStr | None = None
     alerts_config: Path | None = Field(None, description="routes, receivers and inhibit rules (YAML)")
     alerts_jsonl: Path | None = Field(None, description="append every alert to this JSONL file")
+    delivered_retention: Annotated[Duration, Field(gt=0)] = Field(
+        7 * 86400.0, description="how long a group remembers what it notified (replays dedup); "
+                                 "longer than the longest repeat_interval")
     console: bool = True
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066

@@ -11,17 +11,15 @@ Each alert becomes one v2 ``PostableAlert``:
                  firing:   now + ``firing_ttl`` (see below), or omitted
     generatorURL ``{generator_url_base}/alerts/{alert_id}`` when a base is set
 
-Why a firing alert carries an explicit ``endsAt``: Alertmanager expects a
-client to re-push active alerts (Prometheus does so every evaluation with
-``endsAt`` a few resend intervals ahead) and resolves an alert it has not
-heard about once ``endsAt`` passes; a missing ``endsAt`` means "now +
-resolve_timeout" (5 min by default). appwatch delivers each (alert, status)
-exactly once and never re-pushes, so omitting ``endsAt`` would make every
-alert auto-resolve (and send a "resolved" notification) after five minutes.
-``firing_ttl`` (default 1 h, i.e. a dozen default resolve timeouts) states how
-long a firing alert stays active without news; a later "resolved" alert with
-the same ``alert_id`` (same labels, so the same fingerprint) ends it earlier.
-``firing_ttl=None`` omits ``endsAt`` and defers to Alertmanager's resolve_timeout.
+Why a firing alert carries an explicit ``endsAt``: Alertmanager expects a client to
+re-push active alerts, and resolves an alert it has not heard about once ``endsAt``
+passes (a missing ``endsAt`` means "now + resolve_timeout", 5 min by default). So, as
+Prometheus does, the pipeline re-pushes every firing state alert (threshold, deadman)
+every ``resend_interval`` (default 1 min, ``alerts.pipeline`` ``refresh``), whatever the
+other receivers' ``repeat_interval``, and ``endsAt`` is ``firing_ttl`` = 4 resend
+intervals ahead: a missed push or two does not resolve it. A one-off (a spike) is pushed
+once and ends ``firing_ttl`` later; a "resolved" alert with the same ``alert_id`` (the
+same labels, so the same fingerprint) ends a state alert at once.
 
 Errors returned (never raised), see ``alerts.notify``:
     ValueError             the alert has an unparsable timestamp        -> permanent
@@ -46,7 +44,8 @@ from alerts.model import Alert
 from alerts.notify import Result
 from alerts.retry import retryable
 
-FIRING_TTL = 3600.0  # seconds a firing alert stays active in Alertmanager without a resolve
+RESEND_INTERVAL = 60.0  # seconds between re-pushes of a firing alert (Prometheus' resend delay)
+FIRING_TTL = 4 * RESEND_INTERVAL  # seconds a firing alert stays active in Alertmanager without a push
 NEWS_LINES = 5
 TITLE_CHARS = 160
 _BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
@@ -178,7 +177,7 @@ class AlertmanagerNotifier:
         url: str,
         *,
         generator_url_base: str | None = None,
-        firing_ttl: float | None = FIRING_TTL,
+        resend_interval: float = RESEND_INTERVAL,
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -188,7 +187,8 @@ class AlertmanagerNotifier:
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/api/v2/alerts"
         self.generator_url_base = generator_url_base
-        self.firing_ttl = firing_ttl
+        self.resend_interval = resend_interval  # the pipeline re-pushes firing alerts this often
+        self.firing_ttl = 4 * resend_interval
         self._headers = headers or {}
         self._clock = clock
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)

@@ -1,4 +1,4 @@
-"""Delivery survives kill -9: the restarted worker re-sends from its outbox, same webhook-id."""
+"""Delivery survives kill -9: the restarted worker re-sends what its groups had not sent, same webhook-id."""
 
 import pytest
 
@@ -28,9 +28,9 @@ receivers:
     failed_ids = {msg_id for msg_id, _ in hooks.verified()}
     assert len(failed_ids) == 1
 
-    second = start_worker(topics, **env)  # same group: recovers the outbox table
+    second = start_worker(topics, **env)  # same group: recovers the groups table
     wait_until(lambda: second.metric("appwatch_notifications_total", outcome="sent") >= 1, 30,
                "a successful delivery after the restart")
     ids = [msg_id for msg_id, _ in hooks.verified()]
     assert set(ids) == failed_ids  # the same webhook-id: the receiver can dedup
-    assert "outbox: 1 alerts accepted again after a restart or rebalance" in second.log.read_text()
+    assert "delivery: 1 notifications queued again after a restart or rebalance" in second.log.read_text()

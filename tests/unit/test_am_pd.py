@@ -61,8 +61,8 @@ def test_postable_firing():
     assert "- ByteDance ships Doubao 2 <https://news.test/doubao-2>" in desc
     assert "- No link here" in desc
     assert p["startsAt"] == "2024-11-13T16:00:00.000Z"  # window_start, in UTC
-    assert p["endsAt"] == "2024-11-14T13:00:00.000Z"  # now + FIRING_TTL
-    assert FIRING_TTL == 3600
+    assert p["endsAt"] == "2024-11-14T12:04:00.000Z"  # now + FIRING_TTL: 4 resend intervals
+    assert FIRING_TTL == 240
     assert p["generatorURL"] == f"https://appwatch.test/alerts/{a.alert_id}"
     json.dumps(p)  # plain JSON
 

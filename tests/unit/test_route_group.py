@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.group import Grouper, routing_labels
+from alerts import group as grouping
+from alerts.group import group_key, routing_labels
 from alerts.model import Alert, alert_id
 from alerts.route import InhibitRule, Route, inhibited, match
 from alerts.yamlfile import ConfigError, parse
@@ -73,6 +74,38 @@ def route_for(a):
     return match(ROOT, routing_labels(a))[0]  # slack-market: wait 30s, interval 5m, repeat 4h
 
 
+class Grouper:
+    """The group functions over a dict, as the pipeline uses them."""
+
+    def __init__(self, muted=lambda labels: False, resolve_timeout=300.0, retention=7 * 86400.0):
+        self.groups, self.routes = {}, {}
+        self.muted, self.resolve_timeout, self.retention = muted, resolve_timeout, retention
+
+    def add(self, a, route, now) -> bool:
+        key = group_key(route, a)
+        self.routes[key] = route
+        self.groups[key], new = grouping.add(self.groups.get(key), key, a, route, now)
+        return new
+
+    def due(self, now):
+        out = []
+        for key, g in list(self.groups.items()):
+            after, n = grouping.flush(g, self.routes[key], now, self.muted, self.resolve_timeout, self.retention)
+            if after is None:
+                del self.groups[key]
+            if n is not None:
+                grouping.sent(after or g, n.id)
+                out.append(n)
+        return out
+
+    def next_wakeup(self):
+        return min((g.next_flush for g in self.groups.values()), default=None)
+
+    def held(self) -> int:
+        """Alerts still held (a group may stay for its ledger of what it notified)."""
+        return sum(len(g.alerts) for g in self.groups.values())
+
+
 def test_group_wait_then_group_interval_then_repeat():
     g, r = Grouper(), route_for(alert())
     g.add(alert(day="14"), r, now=0)
@@ -88,14 +121,14 @@ def test_group_wait_then_group_interval_then_repeat():
     assert rep.id == n2.id  # same content, same id
 
 
-def test_resolved_is_sent_once_then_the_group_goes():
+def test_resolved_is_sent_once_then_the_group_holds_nothing():
     g, r = Grouper(), route_for(alert())
     g.add(alert(), r, 0)
     g.due(30)
     g.add(alert(status="resolved"), r, 100)
     (n,) = g.due(330)
     assert n.status == "resolved" and [a.status for a in n.alerts] == ["resolved"]
-    assert g.groups == {}
+    assert g.held() == 0
 
 
 def test_a_one_off_alert_is_sent_once_and_never_repeats():
@@ -103,11 +136,22 @@ def test_a_one_off_alert_is_sent_once_and_never_repeats():
     g.add(alert(day="14", resolves=False), r, 0)
     (n,) = g.due(30)
     assert [a.status for a in n.alerts] == ["firing"]
-    assert g.groups == {}  # nothing kept: memory stays bounded however many spikes fire
+    assert g.held() == 0  # only its ledger: memory stays bounded however many spikes fire
     assert g.due(30 + 5 * 3600) == []
-    g.add(alert(day="15", resolves=False), r, 40)  # the next one starts a new group
-    (n2,) = g.due(70)
+    g.add(alert(day="15", resolves=False), r, 30 + 5 * 3600 + 10)  # the next one, in the same group
+    (n2,) = g.due(30 + 5 * 3600 + 300)
     assert [a.event_ts[:10] for a in n2.alerts] == ["2024-11-15"]
+
+
+def test_a_replayed_alert_changes_nothing_until_the_ledger_forgets_it():
+    g, r = Grouper(retention=3600), route_for(alert())
+    a = alert(resolves=False)
+    assert g.add(a, r, 0)
+    g.due(30)
+    assert not g.add(a, r, 60)  # a replay: notified already
+    assert g.due(330) == []
+    g.due(4000)  # past the retention: the group, ledger and all, goes
+    assert g.groups == {}
 
 
 def test_resolved_before_first_notice_is_not_sent():
@@ -115,6 +159,36 @@ def test_resolved_before_first_notice_is_not_sent():
     g.add(alert(), r, 0)
     g.add(alert(status="resolved"), r, 10)
     assert g.due(30) == [] and g.groups == {}
+
+
+def test_inhibition_mutes_while_the_source_fires_and_no_longer():
+    firing = {"source": True}
+    g = Grouper(muted=lambda labels: firing["source"] and labels["severity"] == "warning")
+    r = route_for(alert())
+    g.add(alert(), r, 0)
+    assert g.due(30) == []  # muted: nothing sent, the alert stays
+    firing["source"] = False  # the source resolved
+    (n,) = g.due(330)
+    assert [a.status for a in n.alerts] == ["firing"]
+
+
+def test_a_muted_one_off_leaves_unsent_after_resolve_timeout():
+    g = Grouper(muted=lambda labels: True, resolve_timeout=300)
+    r = route_for(alert())
+    g.add(alert(resolves=False), r, 0)
+    assert g.due(30) == [] and g.held() == 1
+    assert g.due(330) == [] and g.held() == 0
+
+
+def test_refresh_pushes_firing_state_alerts_every_interval():
+    r = route_for(alert())
+    key = group_key(r, alert())
+    group, _ = grouping.add(None, key, alert(), r, 0)
+    group, n = grouping.flush(group, r, 30, lambda labels: False, 300, 86400)
+    assert n is not None and grouping.refresh(group, 60, 60, lambda labels: False) is None  # just sent
+    again = grouping.refresh(group, 91, 60, lambda labels: False)
+    assert again.refresh and [a.alert_id for a in again.alerts] == [alert().alert_id]
+    assert grouping.refresh(group, 100, 60, lambda labels: False) is None
 
 
 def test_groups_split_by_group_by():
