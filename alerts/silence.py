@@ -41,4 +41,5 @@ def silenced(labels: dict[str, str], silences: dict[str, Silence], now: float) -
 
 
 def dump_matchers(s: Silence) -> str:
-    return ", ".join(f'{m.name}{m.op}"{m.value}"' for m in s.matchers)
+    """The matchers as Alertmanager prints them (quoted, escaped): the text parses back to them."""
+    return ", ".join(str(m) for m in s.matchers)

@@ -554,6 +554,7 @@ def silence_add(
     """Mute alerts whose labels match every matcher, from now for DURATION."""
     from pydantic import TypeAdapter
 
+    from alerts.matchers import Matcher
     from alerts.silence import Silence, dump_matchers
     from alerts.yamlfile import Duration
 
@@ -561,7 +562,8 @@ def silence_add(
     need_broker(s, what=" (silences live in the broker's silences topic)")
     try:
         seconds = TypeAdapter(Duration).validate_python(duration)
-        sil = Silence(matchers=matcher, ends_at=time.time() + seconds, created_by=author, comment=comment)
+        matchers = [Matcher.model_validate(m) for m in matcher]  # each -m is one matcher, as in amtool
+        sil = Silence(matchers=matchers, ends_at=time.time() + seconds, created_by=author, comment=comment)
     except ValidationError as exc:
         err.print(f"[red]bad silence[/]: {exc.errors(include_url=False)[0]['msg']}")
         raise typer.Exit(2) from None

@@ -193,10 +193,10 @@ def test_pathological_regexes_are_refused_at_load_time(tmp_path, pattern):
     path = tmp_path / "r.yaml"  # rules: file, line, rule and field
     path.write_text(f"rules:\n  - name: x\n    kind: spike\n    match:\n      matchers: [{quoted}]\n")
     msg = refused(path)
-    assert msg.startswith(f"{path}:5: rules[0](x).match.matchers: Value error, unsafe regex in "), msg
+    assert msg.startswith(f"{path}:5: rules[0](x).match.matchers[0]: Value error, unsafe regex in "), msg
     alerts = tmp_path / "a.yaml"  # routes and inhibitions
     alerts.write_text(ALERTS_OK.replace("""['app_id="doubao"']""", f"[{quoted}]"))
-    assert refused(alerts, AlertsConfig).startswith(f"{alerts}:4: route.routes[0].matchers: Value error, unsafe regex")
+    assert refused(alerts, AlertsConfig).startswith(f"{alerts}:4: route.routes[0].matchers[0]: Value error, unsafe regex")
     path.write_text(f"rules:\n  - name: x\n    kind: news_match\n    params:\n      keywords: [{orjson.dumps(pattern).decode()}]\n")
     msg = refused(path)  # news keywords: searched in every news title and summary
     assert msg.startswith(f"{path}:5: rules[0](x).params: Value error, keywords[0]"), msg

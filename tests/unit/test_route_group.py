@@ -57,7 +57,7 @@ def test_routing_depth_first_with_continue_and_inheritance():
 
 
 def test_route_config_errors_name_the_line():
-    with pytest.raises(ConfigError, match=r"<t>:3: routes\[0\].matchers: Value error, bad matcher"):
+    with pytest.raises(ConfigError, match=r"<t>:3: routes\[0\].matchers\[0\]: Value error, bad matcher"):
         parse("receiver: a\nroutes:\n  - matchers: ['app_id~doubao']\n", Route, "<t>")
 
 

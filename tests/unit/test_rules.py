@@ -61,7 +61,8 @@ def test_every_kind_parses():
     ("rules:\n  - name: x\n    kind: rank\n    params: {}\n",
      "rules[0](x).params: Value error, give exactly one of entered_top"),
     ("rules:\n  - name: x\n    kind: spike\n    match:\n      matchers: ['country=~\"(\"']\n",
-     "<t>:5: rules[0](x).match.matchers: Value error, bad regex"),
+     "<t>:5: rules[0](x).match.matchers[0]: Value error, bad matcher 'country=~\"(\"': error parsing regexp: "
+     "missing closing ): `^(?:()$`"),  # Alertmanager's error
     ("rules:\n  - name: x\n    kind: spike\n    summary: '{nope}'\n",
      "<t>:4: rules[0](x).summary: Value error, bad summary template"),
     ("rules:\n  - name: x\n    kind: spike\n    timezone: Mars/Olympus\n",
