@@ -85,7 +85,8 @@ def fanout(notifiers: Sequence[Notifier]) -> tuple[AlertsConfig, dict[str, list[
 
 
 def is_alertmanager(notifier: Notifier) -> bool:
-    return type(notifier).__name__ == "AlertmanagerNotifier"
+    """A notifier that wants firing alerts pushed again every ``resend_interval``."""
+    return getattr(notifier, "resend_interval", None) is not None
 
 
 class _Grouped:
@@ -201,11 +202,13 @@ class Pipeline:
         """Notifications of the due groups this process owns, queued for their receivers."""
         now, out = self.clock(), []
         for key, raw in list(self.groups.items()):
-            if raw["next_flush"] > now or not self.owns(key):
+            if self._due(raw) > now or not self.owns(key):
                 continue
             group = Group.from_dict(raw)
-            route = self._route_of(group)
-            after, ntf = grouping.flush(group, route, now, self.muted, self.resolve_timeout, self.retention)
+            after, ntf = group, None
+            if group.next_flush <= now:
+                after, ntf = grouping.flush(group, self._route_of(group), now, self.muted, self.resolve_timeout,
+                                            self.retention)
             refresh, every = None, self._resend(group.receiver)
             if after is not None and every is not None:
                 refresh = grouping.refresh(after, now, every, self.muted)
@@ -222,6 +225,13 @@ class Pipeline:
             held = {aid for raw in list(self.groups.values()) for aid in raw["alerts"]}
             self._muted &= held
         return out
+
+    def _due(self, raw: dict) -> float:
+        """When the group next needs a look: its flush, or its refresh if sooner."""
+        every = self._resend(raw["receiver"])
+        if every is None or raw["refreshed"] is None:
+            return raw["next_flush"]
+        return min(raw["next_flush"], raw["refreshed"] + every)
 
     def _resend(self, receiver: str) -> float | None:
         """How often the receiver's Alertmanagers want firing alerts again (None: it has none)."""
@@ -292,7 +302,7 @@ class Pipeline:
                 t.cancel()
 
     def _until_next(self) -> float:
-        soonest = min((raw["next_flush"] for raw in list(self.groups.values())), default=None)
+        soonest = min((self._due(raw) for raw in list(self.groups.values())), default=None)
         return FLUSH_EVERY if soonest is None else max(0.0, min(FLUSH_EVERY, soonest - self.clock()))
 
 

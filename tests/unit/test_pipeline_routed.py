@@ -154,3 +154,32 @@ receivers: [{name: slow, max_concurrency: 2}]
         assert n.peak == 2 and unsent() == 0 and p.in_flight == set()
         runner.cancel()
     asyncio.run(main())
+
+
+def test_alertmanager_receivers_get_firing_alerts_every_resend_interval_whatever_the_group_interval():
+    """Regression: the re-push to Alertmanager ran only when the group flushed (every
+    group_interval, 5 min by default), later than the endsAt it set (4 x 60 s): the alert
+    resolved in Alertmanager between pushes. A change still waits for group_interval."""
+    async def main():
+        now = [0.0]
+        am = Recorder("am")
+        am.resend_interval = 60.0
+        config = parse("route: {receiver: am, group_by: [rule], group_wait: 0s}\nreceivers: [{name: am}]\n",
+                       AlertsConfig)
+        p = Pipeline(config, {"am": [am]}, DeliveryMetrics(CollectorRegistry()), RetryPolicy(max_attempts=1),
+                     clock=lambda: now[0])
+        runner = asyncio.create_task(p.run())
+        state = alert("kimi", "critical").model_copy(update={"resolves": True})
+        p.accept(state)
+        await asyncio.sleep(0.05)
+        assert am.got == [["kimi"]]
+        for t in range(60, 301, 60):
+            now[0] = float(t)
+            if t == 60:
+                p.accept(alert("doubao", rule="download-spike").model_copy(update={"resolves": True}))
+            p._wake.set()
+            await asyncio.sleep(0.05)
+        # a push every 60 s (doubao, new at 60 s, waits for the group flush at 300 s)
+        assert am.got == [["kimi"], ["kimi"], ["kimi"], ["kimi"], ["kimi"], ["kimi", "doubao"]], am.got
+        runner.cancel()
+    asyncio.run(main())
