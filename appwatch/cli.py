@@ -745,6 +745,7 @@ def backtest(
 def _pipeline_factory(s: Settings):
     """Routed delivery from APPWATCH_ALERTS_CONFIG; a bad file or secret fails at start-up."""
     if not s.alerts_config:
+        _check_retention(s, 4 * 3600.0, "the default repeat_interval")
         return None
     from alerts import yamlfile
     from alerts.config import AlertsConfig
@@ -761,14 +762,16 @@ def _pipeline_factory(s: Settings):
         raise typer.Exit(2) from None
     from alerts.redact import READ
 
-    longest = max(_repeat_intervals(cfg.route))
-    if s.delivered_retention <= longest:
-        err.print(f"[bold red]APPWATCH_DELIVERED_RETENTION[/] ({s.delivered_retention:g}s) must be longer than the "
-                  f"longest repeat_interval of {s.alerts_config} ({longest:g}s): a group forgets what it "
-                  "notified after it", highlight=False)
-        raise typer.Exit(2)
+    _check_retention(s, max(_repeat_intervals(cfg.route)), f"the longest repeat_interval of {s.alerts_config}")
     REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
     return lambda metrics, **stores: Pipeline(cfg, receivers, metrics, **stores)
+
+
+def _check_retention(s: Settings, longest: float, what: str) -> None:
+    if s.delivered_retention <= longest:
+        err.print(f"[bold red]APPWATCH_DELIVERED_RETENTION[/] ({s.delivered_retention:g}s) must be longer than "
+                  f"{what} ({longest:g}s): a group forgets what it notified after it", highlight=False)
+        raise typer.Exit(2)
 
 
 def _repeat_intervals(route, inherited: float = 4 * 3600.0) -> list[float]:

@@ -296,8 +296,12 @@ def create_app(
 
     @app.page("/healthz")
     async def healthz(web, request):
-        """Liveness: the process runs its event loop; ``ready``: joined and restored (both groups)."""
-        return web.json({"ok": True, "ready": state.ready and stage.ready})
+        """Liveness: the process runs its event loop; ``ready``: joined and restored (both
+        groups); ``partitions``: what this worker owns, of the events it detects on and of the
+        alert groups it sends."""
+        detect = sorted(tp.partition for tp in stage.assignment if tp.topic == topics.metrics)
+        return web.json({"ok": True, "ready": state.ready and stage.ready,
+                         "partitions": {"detect": detect, "groups": sorted(group_partitions)}})
 
     @app.page("/readyz")
     async def readyz(web, request):

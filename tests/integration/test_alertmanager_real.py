@@ -190,3 +190,71 @@ def test_alertmanager_validation_errors_are_permanent(alertmanager):
     alertmanager.stop()
     retry, err = push(alertmanager.url, make_alert("firing", "2024-11-14T00:00:00+08:00"))
     assert retry is True and isinstance(err, httpx.TransportError)
+
+
+@pytest.mark.timeout(90)
+def test_a_firing_alert_stays_active_in_alertmanager_between_resends(alertmanager, hook, request):
+    """Regression: a state alert was pushed with endsAt one hour ahead and pushed again
+    only every repeat_interval (4 h): Alertmanager resolved it in between, told its
+    receivers, and fired it again later. Now the pipeline re-pushes firing alerts every
+    ``resend_interval`` (1 s here), with endsAt 4 intervals ahead, whatever the group's
+    group_interval (default 5 min) and repeat_interval: across 3+ of its endsAt periods the
+    alert stays active, and Alertmanager sends firing once and resolved only at the end."""
+    from prometheus_client import CollectorRegistry
+
+    from alerts.config import AlertsConfig
+    from alerts.metrics import DeliveryMetrics
+    from alerts.pipeline import Pipeline, build
+    from alerts.yamlfile import parse
+    from tests.fault.report import recorder
+
+    rec = recorder(request)
+    config = parse(f"""\
+route: {{receiver: am, group_by: [rule], group_wait: 0s}}
+receivers:
+  - name: am
+    alertmanager_configs: [{{url: "{alertmanager.url}", resend_interval: 1s}}]
+allow_hosts: [127.0.0.1]
+""", AlertsConfig)
+    (am_receiver,) = config.receivers
+    start = datetime.fromtimestamp(int(time.time()) - 60, timezone.utc).isoformat()
+    firing = make_alert("firing", start, resolves=True, kind="threshold")
+    ttl = 4 * 1.0
+
+    async def scenario():
+        pipeline = Pipeline(config, {"am": build(am_receiver, config.allow_hosts)},
+                            DeliveryMetrics(CollectorRegistry()))
+        runner = asyncio.create_task(pipeline.run())
+        try:
+            pipeline.accept(firing)
+            seen: list[dict] = []
+            async with httpx.AsyncClient(timeout=2) as client:
+                began = time.monotonic()
+                while time.monotonic() - began < 3.5 * ttl:  # the window observed: 3.5 endsAt periods
+                    resp = await client.get(f"{alertmanager.url}/api/v2/alerts",
+                                            params={"filter": f'alert_id="{firing.alert_id}"', "active": "true",
+                                                    "inhibited": "true", "silenced": "true", "unprocessed": "true"})
+                    resp.raise_for_status()
+                    seen.append({"at": time.monotonic() - began, "alerts": resp.json()})
+                    await asyncio.sleep(0.25)  # polling cadence of an observer, not synchronisation
+            pipeline.accept(make_alert("resolved", start, resolves=True, kind="threshold",
+                                       window_end=datetime.now(timezone.utc).isoformat()))
+            await asyncio.to_thread(hook.wait, lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)),
+                                    15, "alertmanager's resolved webhook")
+            return seen
+        finally:
+            runner.cancel()
+
+    seen = asyncio.run(scenario())
+    after_first = [s for s in seen if s["alerts"]]
+    assert after_first and after_first[0]["at"] < 2, "the first push reached Alertmanager"
+    states = [s["alerts"][0]["status"]["state"] if s["alerts"] else "gone" for s in after_first]
+    assert states.count("active") == len(states), f"not active at some point: {states}"
+    assert after_first[-1]["at"] - after_first[0]["at"] >= 3 * ttl
+    ends = sorted({parse_ts(s["alerts"][0]["endsAt"]) for s in after_first})
+    assert len(ends) >= 3 * ttl, f"endsAt moved forward with each re-push: {len(ends)} values"  # ~1 per second
+    statuses = [p["status"] for p in payloads(hook.requests)]
+    assert statuses == ["firing", "resolved"], statuses  # no resolved-and-fired-again in between
+    rec("alert active in a real Alertmanager between resends", events_in=2, receiver="alertmanager",
+        alerts_expected=2, delivered=len(statuses), missing=2 - len(set(statuses)),
+        duplicated=len(statuses) - len(set(statuses)))

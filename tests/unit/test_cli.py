@@ -158,3 +158,25 @@ def test_without_a_broker_every_command_but_the_demo_refuses_and_writes_nothing(
     assert r.returncode == 2, err
     assert "APPWATCH_BROKER is not set" in err and "--embedded" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "events.jsonl"]  # no checkpoint, no state
+
+
+@pytest.mark.parametrize("config,retention,longest", [
+    (None, "1h", "the default repeat_interval (14400s)"),
+    ("route: {receiver: r, repeat_interval: 2d}\nreceivers: [{name: r}]\n", "1d",
+     "the longest repeat_interval of {path} (172800s)"),
+    ("route: {receiver: r, routes: [{receiver: r, repeat_interval: 12h}]}\nreceivers: [{name: r}]\n", "12h",
+     "the longest repeat_interval of {path} (43200s)"),
+])
+def test_a_dedup_retention_not_longer_than_the_repeat_interval_is_refused_at_start(config, retention, longest,
+                                                                                  tmp_path):
+    """A group forgets what it notified after APPWATCH_DELIVERED_RETENTION: shorter than a
+    repeat_interval, a replay after it would notify again. Refused before anything starts."""
+    env = {"APPWATCH_BROKER": "kafka://127.0.0.1:9", "APPWATCH_DELIVERED_RETENTION": retention}
+    path = tmp_path / "alerts.yaml"
+    if config:
+        path.write_text(config)
+        env["APPWATCH_ALERTS_CONFIG"] = str(path)
+    r = run("worker", env=env)
+    err = " ".join(r.stderr.decode().split())
+    assert r.returncode == 2, err
+    assert f"must be longer than {longest.format(path=path)}: a group forgets what it notified after it" in err
