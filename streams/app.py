@@ -43,7 +43,7 @@ from alerts.pipeline import Pipeline, fanout
 from alerts.route import node
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
-from streams import faustapp, rules, tansu
+from streams import faustapp, rewind, rules, tansu
 from streams.engine import Engine
 from streams.events import Topics, validate
 from streams.metrics import StreamMetrics, WorkerCollector
@@ -138,7 +138,9 @@ def create_app(
     stores = dict(groups=groups_table, firing=firing, owns=owns, retention=settings.delivered_retention)
     pipeline = (pipeline_factory(delivery_metrics, **stores) if pipeline_factory
                 else Pipeline(*fanout(notifiers), delivery_metrics, **stores))
-    stage = DetectStage(Stage(engine, topics, metrics), settings, metrics)
+    checks = rewind.Checks()  # every consumer's positions against its logs' ends
+    checks.add("streams")
+    stage = DetectStage(Stage(engine, topics, metrics), settings, metrics, checks)
     app.service(stage)
     state = SimpleNamespace(ready=False, registry=registry, topics=topics, engine=engine, stage=stage,
                             bootstrap=settings.bootstrap, broker_ok=True, rebalance_started=time.monotonic())
@@ -149,7 +151,9 @@ def create_app(
         return [why for why, bad in (("not joined or tables recovering", not state.ready),
                                      ("detect stage joining or restoring", not stage.ready),
                                      ("rebalancing", app.rebalancing),
-                                     ("broker unreachable", not state.broker_ok)) if bad]
+                                     ("broker unreachable", not state.broker_ok),
+                                     ("positions not yet compared with the logs", bool(checks.pending())))
+                if bad]
 
     state.not_ready = not_ready
     registry.register(WorkerCollector(lambda: [*stage.lag(), *_lag(app, topics.prefix)],
@@ -214,7 +218,7 @@ def create_app(
                 return
             silences[s.id] = s
 
-        await _follow(settings, topics.silences, apply)
+        await _follow(settings, topics.silences, apply, checks)
 
     @app.task
     async def follow_firing():
@@ -226,7 +230,7 @@ def create_app(
             else:
                 firing[key.decode()] = orjson.loads(value)
 
-        await _follow(settings, topics.firing, apply)
+        await _follow(settings, topics.firing, apply, checks)
 
     @app.agent(alerts_topic, name="dispatch")
     async def dispatch(stream):
@@ -309,13 +313,27 @@ def create_app(
         why = not_ready()
         return web.json({"ready": not why, "reasons": why}, status=503 if why else 200)
 
+    async def check_streams():
+        return await rewind.rewind_faust(app.consumer, app.tables.changelog_topics)
+
+    async def check_after_rebalance():
+        while app.rebalancing:  # Faust seeks to the committed offsets last
+            await asyncio.sleep(0.05)
+        await checks.run("streams", check_streams)
+
     @app.timer(BROKER_PROBE_EVERY)
     async def probe_broker():
-        state.broker_ok = await _reachable(settings.bootstrap)
+        ok = await _reachable(settings.bootstrap)
+        if ok and not state.broker_ok:
+            checks.broker_back()  # it may have come back without its data
+        state.broker_ok = ok
+        if ok and state.ready and not app.rebalancing:
+            await checks.run("streams", check_streams)
 
     @app.on_partitions_revoked.connect
     async def _rebalancing(sender, revoked, **kwargs):
         state.rebalance_started = time.monotonic()
+        checks.moved("streams")
 
     @app.on_rebalance_complete.connect
     async def _ready(sender, **kwargs):
@@ -324,6 +342,7 @@ def create_app(
         group_partitions.clear()
         group_partitions.update(tp.partition for tp in app.assignor.assigned_actives()
                                 if tp.topic == topics.groups)
+        asyncio.ensure_future(check_after_rebalance())
         state.ready = True
         pipeline.resume()  # the groups of the partitions it took: what they had not sent yet
 
@@ -336,15 +355,19 @@ def _partition_of(key: str, partitions: int) -> int:
     return (murmur2(faust_codecs.dumps("json", key)) & 0x7FFFFFFF) % partitions
 
 
-async def _follow(settings: Settings, topic: str, apply) -> None:
+async def _follow(settings: Settings, topic: str, apply, checks: rewind.Checks) -> None:
     """Read the whole of a compacted topic, outside any group, for good: ``apply(key,
     value, offset)`` for each record (value None: deleted)."""
+    checks.add(topic)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap, group_id=None,
                                 auto_offset_reset="earliest", fetch_max_wait_ms=50, **settings.aiokafka_config())
     await consumer.start()
     try:
-        async for msg in consumer:
-            apply(msg.key, msg.value, msg.offset)
+        while True:
+            await checks.run(topic, lambda: rewind.rewind(consumer, tansu.ends_corrector(settings)))
+            batch = await consumer.getmany(timeout_ms=500)
+            for msg in (m for records in batch.values() for m in records):
+                apply(msg.key, msg.value, msg.offset)
     finally:
         await consumer.stop()
 

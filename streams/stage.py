@@ -57,7 +57,7 @@ from aiokafka.errors import (
 )
 from mode import Service
 
-from streams import dlq, series, tansu
+from streams import dlq, rewind, series, tansu
 from streams.engine import Engine, too_far_ahead
 from streams.events import InvalidEvent, Topics, decode_fast
 from streams.metrics import StreamMetrics
@@ -221,9 +221,12 @@ class _Listener(ConsumerRebalanceListener):
 class DetectStage(Service):
     """``Stage`` on Kafka: one consumer in its own group, one producer, the changelog."""
 
-    def __init__(self, stage: Stage, settings: Settings, metrics: StreamMetrics, **kwargs) -> None:
+    def __init__(self, stage: Stage, settings: Settings, metrics: StreamMetrics,
+                 checks: rewind.Checks | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.stage, self.settings, self.metrics = stage, settings, metrics
+        self.checks = checks or rewind.Checks()  # positions against the logs' ends (streams.rewind)
+        self.checks.add("detect")
         self.topics = stage.topics
         self.group = f"{settings.group}-detect"
         self.changelog = f"{settings.group}-series-changelog"
@@ -279,6 +282,8 @@ class DetectStage(Service):
             except ConsumerStoppedError:
                 return
             await self.handle(batch)  # an empty one still commits when it is time
+            # a broker back without its data: handle() then sees the log went backwards
+            await self.checks.run("detect", lambda: rewind.rewind(self.consumer, tansu.ends_corrector(self.settings)))
 
     @Service.timer(SWEEP_EVERY)
     async def _sweep(self) -> None:
@@ -385,6 +390,7 @@ class DetectStage(Service):
     async def assigned(self, assigned: Iterable[TopicPartition]) -> None:
         async with self.lock:
             self.assignment = frozenset(assigned)
+            self.checks.moved("detect")
             self.done = {}  # reading starts again from the committed offsets
             mine = sorted(tp.partition for tp in self.assignment if tp.topic == self.topics.metrics)
             for part in [p for p in self.stage.state if p not in mine]:

@@ -59,6 +59,13 @@ async def true_ends(bootstrap: str, ends: Mapping, timeout: float = 5.0) -> dict
     return out
 
 
+def ends_corrector(settings):
+    """``true_ends`` on this broker when it is Tansu; None elsewhere (its ends are true)."""
+    if settings.broker_flavor != "tansu":
+        return None
+    return lambda ends: true_ends(settings.bootstrap, ends)
+
+
 class _ConsumerThread(faustapp.ConsumerThread):
     def _create_worker_consumer(self, transport):
         consumer = super()._create_worker_consumer(transport)

@@ -39,7 +39,7 @@ def test_worker_reconnects_after_a_broker_restart(topics, hooks, start_worker, r
         publish_spike(bootstrap, topics, "kimi", 250_000)
         wait_until(lambda: "kimi" in apps(hooks), 120, "an alert after the restart")
     # at least once: an alert sent just before the broker died may be sent again (its
-    # outbox entry was not cleared), always with the same webhook-id
+    # group's pending entry was not cleared), always with the same webhook-id
     ids = {p["data"]["labels"]["app_id"]: msg_id for msg_id, p in hooks.verified()}
     raw = [msg_id for msg_id, _ in hooks.verified()]
     recorder(request)("broker restart (memory-only, topics re-created)", events_in=16, receiver="webhook",
