@@ -44,28 +44,23 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
     from alerts.notify.pagerduty import PagerDutyNotifier
     from alerts.notify.slack import SlackNotifier
     from alerts.notify.webhook import WebhookNotifier
-    from alerts.ssrf import Guard, GuardedTransport
 
-    guard = Guard(frozenset(allow_hosts))
-    guarded = GuardedTransport(guard)  # every receiver URL: public addresses or allow_hosts only
     out: list[Notifier] = []
     name = receiver.name
+    guard = dict(allow_hosts=allow_hosts)  # every receiver URL: public addresses or allow_hosts only
     for i, c in enumerate(receiver.webhook_configs):
         secret = secret_from(env=c.secret_env, file=c.secret_file) if (c.secret_env or c.secret_file) else None
         out.append(WebhookNotifier(f"{name}/webhook/{i}", c.url, secret, headers=c.headers,
-                                   allow_hosts=allow_hosts, template=c.template))
+                                   template=c.template, **guard))
     for i, c in enumerate(receiver.slack_configs):
         url = secret_from(env=c.url_env, file=c.url_file, what=f"{name} slack url")
-        guard.check_url(url)
-        out.append(SlackNotifier(url, name=f"{name}/slack/{i}", title=c.title, transport=guarded))
+        out.append(SlackNotifier(url, name=f"{name}/slack/{i}", title=c.title, **guard))
     for i, c in enumerate(receiver.alertmanager_configs):
-        guard.check_url(c.url)
         out.append(AlertmanagerNotifier(f"{name}/alertmanager/{i}", c.url, generator_url_base=c.generator_url_base,
-                                        resend_interval=c.resend_interval, transport=guarded))
+                                        resend_interval=c.resend_interval, **guard))
     for i, c in enumerate(receiver.pagerduty_configs):
         key = secret_from(env=c.routing_key_env, file=c.routing_key_file, what=f"{name} routing key")
-        guard.check_url(c.url)
-        out.append(PagerDutyNotifier(f"{name}/pagerduty/{i}", key, url=c.url, transport=guarded))
+        out.append(PagerDutyNotifier(f"{name}/pagerduty/{i}", key, url=c.url, **guard))
     for i, _ in enumerate(receiver.console_configs):
         out.append(ConsoleNotifier(console, name=f"{name}/console/{i}"))
     for i, c in enumerate(receiver.jsonl_configs):

@@ -368,3 +368,15 @@ def _pinned(request: httpx.Request, address: str, host: str) -> httpx.Request:
     return httpx.Request(request.method, request.url.copy_with(host=address),
                          headers=headers, stream=request.stream, extensions=extensions)
 
+
+
+def guarded_client(url: str, *, allow_hosts: Sequence[str] = (), timeout: float = 10.0,
+                   transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The one way a notifier gets its HTTP client: ``url`` checked now (``BlockedURL``),
+    every connection checked when it is made (``GuardedTransport``), redirects never
+    followed. ``transport`` replaces the guarded one: tests pass a ``MockTransport``, and
+    ``alerts.pipeline.build`` one ``GuardedTransport`` per receiver."""
+    guard = Guard(frozenset(allow_hosts))
+    guard.check_url(url)
+    return httpx.AsyncClient(transport=transport or GuardedTransport(guard), timeout=timeout,
+                             follow_redirects=False)

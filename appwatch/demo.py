@@ -26,7 +26,6 @@ from alerts.notify.console import ConsoleNotifier
 from alerts.notify.slack import SlackNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.pipeline import Pipeline
-from alerts.ssrf import Guard, GuardedTransport
 from appwatch import runner
 from appwatch.broker import free_port
 from appwatch.receiver import Receiver, new_secret
@@ -112,8 +111,7 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
     registry = CollectorRegistry()
     allow = [*settings.allow_hosts, "127.0.0.1"]  # our own receivers
     webhook = WebhookNotifier("webhook", webhook_url, webhook_secret, allow_hosts=allow)
-    slack = SlackNotifier(own_url.replace("/hook", "/slack"), name="market-slack",
-                          transport=GuardedTransport(Guard(frozenset(allow))))
+    slack = SlackNotifier(own_url.replace("/hook", "/slack"), name="market-slack", allow_hosts=allow)
     receivers = {"market-slack": [slack], "everything": [ConsoleNotifier(console), webhook]}
     config = yamlfile.parse(ROUTES, AlertsConfig, "<demo routes>")
     app = create_app(settings, registry=registry, companies=catalog.shipped().companies(),

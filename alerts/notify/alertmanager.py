@@ -35,7 +35,7 @@ import json
 import re
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import httpx
 import orjson
@@ -43,6 +43,7 @@ import orjson
 from alerts.model import Alert
 from alerts.notify import Result
 from alerts.retry import retryable
+from alerts.ssrf import guarded_client
 
 RESEND_INTERVAL = 60.0  # seconds between re-pushes of a firing alert (Prometheus' resend delay)
 FIRING_TTL = 4 * RESEND_INTERVAL  # seconds a firing alert stays active in Alertmanager without a push
@@ -181,6 +182,7 @@ class AlertmanagerNotifier:
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_hosts: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -191,7 +193,7 @@ class AlertmanagerNotifier:
         self.firing_ttl = 4 * resend_interval
         self._headers = headers or {}
         self._clock = clock
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+        self._client = guarded_client(url, allow_hosts=allow_hosts, timeout=timeout, transport=transport)
 
     def request(self, alert: Alert) -> tuple[bytes, dict[str, str]]:
         postable = to_postable(alert, self.generator_url_base, now=self._clock(), firing_ttl=self.firing_ttl)

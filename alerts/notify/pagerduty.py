@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import httpx
 import orjson
@@ -38,7 +38,7 @@ from alerts.model import Alert
 from alerts.notify import Result
 from alerts.notify.alertmanager import parse_ts, rfc3339
 from alerts.retry import retry_after
-from alerts.ssrf import BlockedAddress
+from alerts.ssrf import BlockedAddress, guarded_client
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_CHARS = 1024
@@ -158,6 +158,7 @@ class PagerDutyNotifier:
         generator_url_base: str | None = None,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_hosts: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -166,7 +167,7 @@ class PagerDutyNotifier:
         self.generator_url_base = generator_url_base
         self._routing_key = routing_key
         self._clock = clock
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+        self._client = guarded_client(url, allow_hosts=allow_hosts, timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         return f"PagerDutyNotifier(name={self.name!r}, url={self.url!r})"

@@ -36,6 +36,7 @@ from alerts.model import Alert
 from alerts.notify import Result
 from alerts.redact import RedactingFilter
 from alerts.retry import retry_after, retryable
+from alerts.ssrf import guarded_client
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
 MAX_BLOCKS = 50
@@ -355,6 +356,7 @@ class SlackNotifier:
         title: str | None = None,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_hosts: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         now: Callable[[], float] = time.time,
@@ -365,7 +367,7 @@ class SlackNotifier:
         self.limiter = limiter or RateLimiter(clock=clock, sleep=sleep)
         self._now = now
         self._redact = RedactingFilter([url]).redact  # an answer may echo the request path
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+        self._client = guarded_client(url, allow_hosts=allow_hosts, timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:  # never show the URL: it is the credential
         return f"SlackNotifier(name={self.name!r})"

@@ -27,7 +27,7 @@ from standardwebhooks import Webhook
 from alerts.model import Alert
 from alerts.notify import Result
 from alerts.retry import retry_after, retryable
-from alerts.ssrf import BlockedAddress, Guard, GuardedTransport
+from alerts.ssrf import BlockedAddress, guarded_client
 
 
 def _compile(source: str):
@@ -74,13 +74,11 @@ class WebhookNotifier:
         self.name = name
         self.url = url
         self._template = _compile(template) if template else None
-        guard = Guard(frozenset(allow_hosts))
-        guard.check_url(url)
-        transport = transport or GuardedTransport(guard)
         self._signer = Webhook(secret) if secret else None
+        self.signed = self._signer is not None
         self._headers = headers or {}
         self._clock = clock
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+        self._client = guarded_client(url, allow_hosts=allow_hosts, timeout=timeout, transport=transport)
 
     def request(self, alert: Alert) -> tuple[bytes, dict[str, str]]:
         now = datetime.fromtimestamp(self._clock(), timezone.utc)

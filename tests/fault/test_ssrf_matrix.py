@@ -113,12 +113,27 @@ def test_non_public_receiver_urls_are_refused_at_config_time(kind, url, monkeypa
     assert tripwire == []
 
 
+def direct(kind: str, url: str, **kwargs):
+    """A notifier as anyone would build it, default settings: no transport, no allow_hosts
+    (the APPWATCH_WEBHOOK_URL path, the demo, a library user)."""
+    from alerts.notify.alertmanager import AlertmanagerNotifier
+    from alerts.notify.pagerduty import PagerDutyNotifier
+    from alerts.notify.slack import SlackNotifier
+
+    return {"webhook": lambda: WebhookNotifier("webhook", url, "whsec_" + "A" * 32, **kwargs),
+            "slack": lambda: SlackNotifier(url, **kwargs),
+            "alertmanager": lambda: AlertmanagerNotifier("am", url, **kwargs),
+            "pagerduty": lambda: PagerDutyNotifier("pd", PD_KEY, url=url, **kwargs)}[kind]()
+
+
 @pytest.mark.parametrize("url", BRIEF + MORE)
-def test_webhook_notifier_refuses_them_directly(url, tripwire):
-    """The APPWATCH_WEBHOOK_URL path: WebhookNotifier(url) without an alerts config."""
-    with pytest.raises(BlockedURL):
-        WebhookNotifier("webhook", url, "whsec_" + "A" * 32)
-    assert tripwire == []
+@pytest.mark.parametrize("kind", INTEGRATIONS)
+def test_every_notifier_refuses_them_by_default(kind, url, tripwire):
+    if kind == "slack" and url.startswith("http"):
+        url = slack_path(url)
+    with pytest.raises(BlockedURL) as info:
+        direct(kind, url)
+    assert SLACK_SECRET not in str(info.value) and tripwire == []
 
 
 @pytest.mark.parametrize("allow, url", [
@@ -197,6 +212,27 @@ def test_names_resolving_to_non_public_addresses_are_refused_once(kind, answers,
     assert SLACK_SECRET not in str(error) and PD_KEY not in str(error)
     assert (outcome, attempts) == ("failed", 1), (outcome, attempts, error)  # refused for good, not retried
     assert isinstance(error, BlockedAddress)
+
+
+@pytest.mark.parametrize("kind", INTEGRATIONS)
+def test_built_directly_a_name_resolving_to_a_non_public_address_is_refused(kind, resolver, tripwire):
+    table, calls = resolver
+    for answers in ANSWERS:
+        table[httpx.URL(NAMES[kind]).host] = answers
+        notifier = direct(kind, NAMES[kind])
+        outcome, attempts, error = run(deliver_once(notifier))
+        assert (outcome, attempts) == ("failed", 1) and isinstance(error, BlockedAddress), (answers, error)
+    assert calls and tripwire == []
+
+
+@pytest.mark.parametrize("kind", INTEGRATIONS)
+def test_built_directly_a_redirect_is_not_followed(kind, local_server, tripwire):
+    local_server.expect_request(re.compile(".*")).respond_with_response(
+        Response(status=307, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+    notifier = direct(kind, local_url(kind, local_server), allow_hosts=["127.0.0.1"])
+    retry, error = run(notifier.notify(ALERT))
+    run(notifier.aclose())
+    assert error is not None and len(local_server.log) == 1 and tripwire == ["127.0.0.1"]
 
 
 @pytest.mark.parametrize("kind", INTEGRATIONS)
