@@ -1,6 +1,7 @@
 """HTTP ingest: ``POST /v1/events`` (JSON object, JSON array or NDJSON) -> Kafka.
 
-- A bearer token is required (401 without it, compared in constant time).
+- A bearer token with the ``write`` scope is required (``streams.auth``: 401 without a
+  known token, 403 with a read-only one, compared in constant time).
 - The body is limited to ``max_body`` bytes (413).
 - Each invalid event is reported with its index and field path (422); the valid
   ones in the same request are still accepted.
@@ -13,14 +14,14 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
+import html
 import logging
 from collections import OrderedDict
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,6 +30,7 @@ from prometheus_client import (
 )
 
 from connectors.publish import publish_acked
+from streams.auth import Tokens
 from streams.events import InvalidEvent, validate
 
 NDJSON = "application/x-ndjson"
@@ -73,8 +75,9 @@ def _schema() -> dict:
     return event
 
 
-def create_app(publisher, token: str, *, registry: CollectorRegistry | None = None,
+def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None = None,
                max_body: int = 1_000_000, recent: int = 100_000) -> FastAPI:
+    """``tokens``: posting events needs a ``write`` token (``streams.auth``)."""
     registry = registry or CollectorRegistry()
     requests = Counter("appwatch_ingest_requests_total", "Ingest requests by status",
                        ["status"], registry=registry)
@@ -82,8 +85,7 @@ def create_app(publisher, token: str, *, registry: CollectorRegistry | None = No
                      ["outcome"], registry=registry)
     seen = RecentIds(recent)
     lock = asyncio.Lock()
-    expected = f"Bearer {token}".encode()
-    app = FastAPI(title="appwatch ingest", version="1")
+    app = FastAPI(title="appwatch ingest", version="1", docs_url=None, redoc_url=None)
 
     def reply(status: int, body: dict, **headers: str) -> JSONResponse:
         requests.labels(str(status)).inc()
@@ -100,17 +102,18 @@ def create_app(publisher, token: str, *, registry: CollectorRegistry | None = No
                 "application/json": {"schema": body_schema},
                 NDJSON: {"schema": {"type": "string"}}}},
             "responses": {"200": {"description": "all accepted"},
-                          "401": {"description": "missing or wrong bearer token"},
+                          "401": {"description": "missing or unknown bearer token"},
+                          "403": {"description": "a read-only token"},
                           "413": {"description": "body too large"},
                           "415": {"description": "unsupported content type"},
                           "422": {"description": "some events invalid; the valid ones accepted"}},
         },
     )
     async def ingest(request: Request) -> Response:
-        auth = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(auth, expected):
-            return reply(401, {"error": "a valid bearer token is required"},
-                         **{"WWW-Authenticate": "Bearer"})
+        denied = tokens.check(request.headers.get("authorization"), "write")
+        if denied:
+            return reply(denied.status, {"error": denied.message},
+                         **({"WWW-Authenticate": "Bearer"} if denied.status == 401 else {}))
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_body:
             return reply(413, {"error": f"body over {max_body} bytes"})
@@ -180,5 +183,33 @@ def create_app(publisher, token: str, *, registry: CollectorRegistry | None = No
         return spec
 
     app.openapi = openapi
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """The API described from its OpenAPI document, with nothing loaded from elsewhere
+        (an air-gapped host has no CDN)."""
+        return HTMLResponse(docs_page(app.openapi()))
+
     return app
+
+
+def docs_page(spec: dict) -> str:
+    """One self-contained HTML page: each operation, its request bodies and its answers."""
+    esc = html.escape
+    rows = []
+    for path, ops in spec.get("paths", {}).items():
+        for method, op in ops.items():
+            bodies = ", ".join(esc(t) for t in op.get("requestBody", {}).get("content", {}))
+            answers = "".join(f"<li><code>{esc(code)}</code> {esc(r.get('description', ''))}</li>"
+                              for code, r in op.get("responses", {}).items())
+            rows.append(f"<h2><code>{esc(method.upper())} {esc(path)}</code></h2>"
+                        f"<p>{esc(op.get('description') or op.get('summary') or '')}</p>"
+                        + (f"<p>Body: {bodies}</p>" if bodies else "") + f"<ul>{answers}</ul>")
+    title = esc(spec.get("info", {}).get("title", "API"))
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em}"
+            "code{background:#f3f3f3;padding:0 .2em}</style></head>"
+            f"<body><h1>{title}</h1><p>Authorization: <code>Bearer &lt;token&gt;</code>. "
+            "The machine-readable document: <a href='/openapi.json'>/openapi.json</a>.</p>"
+            + "".join(rows) + "</body></html>")
 

@@ -44,6 +44,7 @@ from alerts.route import node
 from alerts.silence import Silence, silenced
 from alerts.yamlfile import ConfigError
 from streams import faustapp, rewind, rules, tansu
+from streams.auth import Tokens
 from streams.engine import Engine
 from streams.events import Topics, validate
 from streams.metrics import StreamMetrics, WorkerCollector
@@ -115,6 +116,9 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
+        # Faust's own pages (/router, /table/<name>: the tables' contents, /stats) are off:
+        # the worker serves only its API (streams.auth) and /metrics, /healthz, /readyz
+        web_router_enabled=False, web_tables_enabled=False, web_stats_enabled=False,
         broker_credentials=settings.faust_credentials(),
         **(tansu.SETTINGS if flavor_tansu else {}),
     )
@@ -274,13 +278,27 @@ def create_app(
     async def metrics_view(web, request):
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+    tokens = Tokens.from_settings(settings)
+
+    def denied(view: faust.web.View, request, need: str):
+        """The 401/403 answer if the request's token lacks ``need`` (streams.auth), else None."""
+        why = tokens.check(request.headers.get("Authorization"), need)
+        if why is None:
+            return None
+        headers = {"WWW-Authenticate": "Bearer"} if why.status == 401 else None
+        return view.json({"error": why.message}, status=why.status, headers=headers)
+
     @app.page("/api/silences")
     class SilencesView(faust.web.View):
         async def get(self, request):
+            if (no := denied(self, request, "read")) is not None:
+                return no
             now = time.time()
             return self.json([s.model_dump() for s in silences.values() if s.ends_at > now])
 
         async def post(self, request):
+            if (no := denied(self, request, "write")) is not None:
+                return no
             try:
                 s = Silence.model_validate(await request.json())
             except ValueError as exc:
@@ -291,6 +309,8 @@ def create_app(
     @app.page("/api/silences/{silence_id}/expire")
     class ExpireView(faust.web.View):
         async def post(self, request, silence_id):
+            if (no := denied(self, request, "write")) is not None:
+                return no
             s = silences.get(silence_id)
             if s is None:
                 return self.json({"error": f"no silence {silence_id}"}, status=404)

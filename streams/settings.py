@@ -14,7 +14,8 @@ from alerts.yamlfile import Duration
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="APPWATCH_", extra="ignore")
+    # an error names the variable, never its value (it may be a token or a secret)
+    model_config = SettingsConfigDict(env_prefix="APPWATCH_", extra="ignore", hide_input_in_errors=True)
 
     broker: str | None = Field(
         None, description="kafka://host:port[,host:port]; unset starts the embedded Tansu broker")
@@ -29,7 +30,12 @@ class Settings(BaseSettings):
         description="hosts receivers may reach although private or loopback (comma-separated)")
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    ingest_token: SecretStr | None = None
+    ingest_token: SecretStr | None = Field(None, description="a write token of appwatch serve")
+    api_write_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="bearer tokens that may change state and read (comma-separated)")
+    api_read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="bearer tokens that may only read (comma-separated)")
+    api_anonymous_read: bool = Field(False, description="reading alerts and silences needs no token")
     alerts_config: Path | None = Field(None, description="routes, receivers and inhibit rules (YAML)")
     alerts_jsonl: Path | None = Field(None, description="append every alert to this JSONL file")
     delivered_retention: Annotated[Duration, Field(gt=0)] = Field(
@@ -65,6 +71,17 @@ class Settings(BaseSettings):
     @classmethod
     def _hosts(cls, v):
         return [h.strip() for h in v.split(",") if h.strip()] if isinstance(v, str) else v
+
+    @field_validator("api_write_tokens", "api_read_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, v):
+        tokens = [t.strip() for t in v.split(",") if t.strip()] if isinstance(v, str) else v
+        for t in tokens:
+            t = t.get_secret_value() if isinstance(t, SecretStr) else t
+            if len(t) < 16 or any(c.isspace() or c == "," for c in t):
+                raise ValueError("each token needs 16 characters or more, without spaces or commas "
+                                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')")
+        return tokens
 
     @field_validator("webhook_url")
     @classmethod

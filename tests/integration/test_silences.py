@@ -49,19 +49,24 @@ def test_silence_from_the_cli_stops_kimi_within_a_second(broker, topics, hooks, 
     assert "expired" in cli(broker, topics, "list", "--all")
 
 
+WRITE = "w-" + "a1b2c3d4e5f6a7b8c9d0"
+
+
 def test_silence_http_api(broker, topics, hooks, start_worker):
-    w = signed_worker(start_worker, topics, hooks)
+    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret,
+                     APPWATCH_API_WRITE_TOKENS=WRITE)
     api = f"{w.url}/api/silences"
+    auth = {"Authorization": f"Bearer {WRITE}"}
     assert httpx.post(api, json={"matchers": ["bad matcher"], "ends_at": 2e9, "created_by": "a",
-                                 "comment": "c"}).status_code == 400
+                                 "comment": "c"}, headers=auth).status_code == 400
     r = httpx.post(api, json={"matchers": ['app_id=~"tong.*"'], "ends_at": time.time() + 3600,
-                              "created_by": "ops", "comment": "known"})
+                              "created_by": "ops", "comment": "known"}, headers=auth)
     assert r.status_code == 201
     sid = r.json()["id"]
-    wait_until(lambda: [s["id"] for s in httpx.get(api).json()] == [sid], 10, "the silence listed")
+    wait_until(lambda: [s["id"] for s in httpx.get(api, headers=auth).json()] == [sid], 10, "the silence listed")
     publish_spike(broker, topics, "tongyi", 100_000)
     wait_until(lambda: w.metric("appwatch_alerts_silenced_total") == 1, 20, "silenced")
-    assert httpx.post(f"{api}/{sid}/expire").status_code == 200
-    wait_until(lambda: httpx.get(api).json() == [], 10, "the silence gone from the list")
-    assert httpx.post(f"{api}/nope/expire").status_code == 404
+    assert httpx.post(f"{api}/{sid}/expire", headers=auth).status_code == 200
+    wait_until(lambda: httpx.get(api, headers=auth).json() == [], 10, "the silence gone from the list")
+    assert httpx.post(f"{api}/nope/expire", headers=auth).status_code == 404
     assert hooks.requests == []

@@ -1,5 +1,7 @@
 """The ingest endpoint in-process: auth, limits, per-event errors, idempotency; schemathesis fuzz."""
 
+import re
+
 import orjson
 import pytest
 import schemathesis
@@ -8,6 +10,7 @@ from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
 
 from connectors.ingest import create_app
+from streams.auth import Tokens
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,7 +40,7 @@ def metric(i: int, **over) -> dict:
 @pytest.fixture
 def api():
     pub, reg = Collect(), CollectorRegistry()
-    client = TestClient(create_app(pub, TOKEN, registry=reg, max_body=10_000))
+    client = TestClient(create_app(pub, Tokens(write=(TOKEN,)), registry=reg, max_body=10_000))
     return client, pub, reg
 
 
@@ -100,7 +103,7 @@ def test_openapi_describes_the_event_body(api):
 
 
 fuzz_pub = Collect()
-fuzz_app = create_app(fuzz_pub, TOKEN, max_body=50_000)
+fuzz_app = create_app(fuzz_pub, Tokens(write=(TOKEN,)), max_body=50_000)
 schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
 
 
@@ -123,3 +126,27 @@ def test_readyz_follows_the_broker_connection(api):
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json() == {"ready": False}
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_read_token_may_not_post_events_and_no_token_is_echoed():
+    read = "read-only-token-0123456789"
+    pub = Collect()
+    client = TestClient(create_app(pub, Tokens(write=(TOKEN,), read=(read,)), registry=CollectorRegistry()))
+    r = client.post("/v1/events", json=metric(1), headers={"Authorization": f"Bearer {read}"})
+    assert r.status_code == 403 and "www-authenticate" not in r.headers and pub.sent == []
+    assert read not in r.text and TOKEN not in r.text
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"])
+def test_probes_metrics_and_the_api_description_are_open(api, path):
+    client, _, _ = api
+    assert client.get(path).status_code == 200
+
+
+def test_docs_need_nothing_from_another_host(api):
+    """An air-gapped host has no CDN: the page is whole, with no script, style or font to fetch."""
+    client, _, _ = api
+    page = client.get("/docs").text
+    assert "POST /v1/events" in page and "application/x-ndjson" in page and "403" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page), "loads something from elsewhere"
+    assert "<script" not in page and client.get("/redoc").status_code == 404
