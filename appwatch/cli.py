@@ -16,6 +16,7 @@ import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from alerts.redact import RedactingFilter
@@ -37,7 +38,7 @@ def settings(**overrides) -> Settings:
         err.print("[bold red]configuration error[/]")
         for e in exc.errors(include_url=False):
             name = "APPWATCH_" + "_".join(map(str, e["loc"])).upper() + ": " if e["loc"] else ""
-            err.print(f"  {name}{e['msg']}", highlight=False)
+            err.print(f"  {name}{escape(e['msg'])}", highlight=False)
         raise typer.Exit(2) from None
     logging.basicConfig(level=s.log_level.upper(), stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -113,6 +114,40 @@ def _stop_event() -> asyncio.Event:
 
 
 @cli.command()
+def receive(port: int = typer.Option(8000, help="Port on 127.0.0.1"),
+            path: str = typer.Option("/hook", help="Where the webhooks arrive")) -> None:
+    """A local signed-webhook receiver: verifies each request with APPWATCH_WEBHOOK_SECRET
+    (401 on a bad signature), dedups by webhook-id and prints the alert."""
+    from alerts.model import Alert
+    from alerts.notify.console import line
+    from appwatch.receiver import Receiver
+
+    s = settings()
+    if s.webhook_secret is None:
+        err.print("[red]APPWATCH_WEBHOOK_SECRET is not set[/]: the receiver verifies signatures with it")
+        raise typer.Exit(2)
+
+    def show(payload: dict, _latency) -> None:
+        out.print(f"{payload['type']} {line(Alert.model_validate(payload['data']))}", highlight=False, soft_wrap=True)
+
+    async def main() -> None:
+        stop = _stop_event()
+        receiver = Receiver(s.webhook_secret.get_secret_value(), show, path=path)
+        try:
+            url = await receiver.start(port)
+        except OSError as exc:
+            err.print(f"[red]cannot listen on 127.0.0.1:{port}[/]: {exc.strerror}")
+            raise typer.Exit(2) from None
+        out.print(f"receiving signed webhooks on {url}", highlight=False)
+        try:
+            await stop.wait()
+        finally:
+            await receiver.stop()
+
+    asyncio.run(main())
+
+
+@cli.command()
 def broker(port: int = typer.Option(9092, help="Port on 127.0.0.1"),
            partitions: int = typer.Option(4, help="Partitions of the topics it creates")) -> None:
     """Run the embedded Tansu broker in the foreground and print its bootstrap address."""
@@ -133,7 +168,7 @@ def broker(port: int = typer.Option(9092, help="Port on 127.0.0.1"),
             out.print(f"[dim]topics: {', '.join(created)}; memory only; Ctrl-C stops[/]")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
     except BrokerError as exc:
-        err.print(f"[bold red]{exc}[/]", highlight=False)
+        err.print(f"[bold red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -169,6 +204,8 @@ def worker(
         if s.webhook_url:
             secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
             notifiers.append(WebhookNotifier("webhook", s.webhook_url, secret, allow_hosts=s.allow_hosts))
+            if secret is None:
+                _warn_unsigned(["APPWATCH_WEBHOOK_URL"])
         app = create_app(s, notifiers=notifiers, companies=_companies(),
                          pipeline_factory=factory)
         w = await runner.start(app)
@@ -204,7 +241,7 @@ def demo(
         try:
             Guard(frozenset(s.allow_hosts)).check_url(webhook_url)
         except BlockedURL as exc:
-            err.print(f"[red]--webhook-url refused[/]: {exc} (APPWATCH_ALLOW_HOSTS lists hosts to permit)")
+            err.print(f"[red]--webhook-url refused[/]: {escape(str(exc))} (APPWATCH_ALLOW_HOSTS lists hosts to permit)")
             raise typer.Exit(2) from None
     if web_port is None and not port_free(s.web_host, s.web_port):
         from appwatch.broker import free_port
@@ -271,7 +308,7 @@ def publish(
                 sent += 1
             except InvalidEvent as exc:
                 bad += 1
-                err.print(f"{file}:{n}: {exc}")
+                err.print(f"{file}:{n}: {exc}", markup=False, highlight=False)
                 if raw:
                     pub.send_raw(topics.for_event(_type_of(line)), line)
                     sent += 1
@@ -302,7 +339,7 @@ def import_(
     try:
         mapping = file_import.Mapping.parse(map_, set_, timezone)
     except Exception as exc:  # noqa: BLE001 - any bad flag is a usage error
-        err.print(f"[red]bad mapping[/]: {exc}")
+        err.print(f"[red]bad mapping[/]: {escape(str(exc))}")
         raise typer.Exit(2) from None
     keep = None if embedded and not s.broker else state_dir  # a throwaway broker: no checkpoint
     if restart and keep:
@@ -322,7 +359,7 @@ def import_(
                 summary = file_import.run_parallel(file, s.bootstrap, s.topic_prefix, mapping, keep, workers,
                                                    {**BULK, **s.kafka_config()}, show, die_with_parent)
     except file_import.PublishError as exc:
-        err.print(f"[bold red]publishing failed[/]: {exc}; the checkpoint stays where the broker last "
+        err.print(f"[bold red]publishing failed[/]: {escape(str(exc))}; the checkpoint stays where the broker last "
                   "acknowledged everything: run the same command again", highlight=False)
         raise typer.Exit(1) from None
     took = time.monotonic() - started
@@ -374,12 +411,16 @@ def serve(
 
     s = settings()
     need_broker(s, embedded)
-    if not s.ingest_token:
-        err.print("[red]APPWATCH_INGEST_TOKEN is not set[/]: the ingest endpoint requires a bearer token")
+    from streams.auth import Tokens
+
+    tokens = Tokens.from_settings(s).with_write(s.ingest_token and s.ingest_token.get_secret_value())
+    if not tokens.write:
+        err.print("[red]no write token[/]: posting events needs one; set APPWATCH_API_WRITE_TOKENS "
+                  "(or APPWATCH_INGEST_TOKEN)")
         raise typer.Exit(2)
     with broker_for(s, embedded) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
-        app = ingest.create_app(pub, s.ingest_token.get_secret_value(), max_body=max_body)
-        err.print(f"ingest on http://{host}:{port}/v1/events (OpenAPI at /openapi.json)")
+        app = ingest.create_app(pub, tokens, max_body=max_body)
+        err.print(f"ingest on http://{host}:{port}/v1/events (API docs at /docs, OpenAPI at /openapi.json)")
         uvicorn.run(app, host=host, port=port, log_level=s.log_level)
 
 
@@ -405,14 +446,7 @@ cli.add_typer(alerts_cli, name="alerts")
 @alerts_cli.command("check-config")
 def alerts_check_config(file: Path = typer.Argument(..., help="Alerts config YAML")) -> None:
     """Validate an alerts config (routes, receivers, inhibit rules); exit 2 naming file, line and field."""
-    from alerts import yamlfile
-    from alerts.config import AlertsConfig
-
-    try:
-        cfg = yamlfile.load(file, AlertsConfig)
-    except ConfigError as exc:
-        err.print(f"[bold red]invalid alerts config[/]\n{exc}", highlight=False)
-        raise typer.Exit(2) from None
+    cfg, _ = _load_alerts(file, settings())  # secrets it names must be set, as for the worker
     for r in cfg.receivers:
         kinds = [k.removesuffix("_configs") for k, v in r if isinstance(v, list) and v]
         out.print(f"ok  receiver {r.name:<20} {', '.join(kinds)}", highlight=False)
@@ -445,7 +479,7 @@ def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATC
             raise typer.Exit(2)
         notifiers = build(found[0], [*cfg.allow_hosts, *s.allow_hosts], out)
     except (ConfigError, SecretError, BlockedURL) as exc:
-        err.print(f"[bold red]invalid alerts config[/]\n{exc}", highlight=False)
+        err.print(f"[bold red]invalid alerts config[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     labels = {"app_id": "appwatch", "receiver": receiver}
@@ -466,7 +500,9 @@ def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATC
 
 @alerts_cli.command("list")
 def alerts_list(
-    since: str = typer.Option("24h", help="How far back: 30m, 24h, 7d ..."),
+    fired_within: str = typer.Option("24h", "--fired-within",
+                                     help="Alerts appwatch fired this recently (when written to the alerts "
+                                          "topic, not the event's time): 30m, 24h, 7d ..."),
     rule: Optional[str] = typer.Option(None, help="Only this rule"),
     as_json: bool = typer.Option(False, "--json", help="One alert JSON per line"),
 ) -> None:
@@ -483,12 +519,12 @@ def alerts_list(
         err.print("[red]APPWATCH_BROKER is not set[/]: the history lives in the broker's alerts topic")
         raise typer.Exit(2)
     try:
-        window = TypeAdapter(Duration).validate_python(since)
+        window = TypeAdapter(Duration).validate_python(fired_within)
     except ValidationError:
-        err.print(f"[red]--since {since!r}[/]: expected a duration such as 30m, 24h or 7d")
+        err.print(f"[red]--fired-within {escape(repr(fired_within))}[/]: expected a duration such as 30m, 24h or 7d")
         raise typer.Exit(2) from None
     cutoff = (time.time() - window) * 1000
-    consumer = KafkaConsumer(_topics(s).alerts, bootstrap_servers=s.bootstrap, group_id=None,
+    consumer = KafkaConsumer(_topics(s).alerts, bootstrap_servers=s.bootstrap, group_id=None, enable_auto_commit=False,
                              **s.kafka_config(),
                              auto_offset_reset="earliest", consumer_timeout_ms=1500)
     seen: dict[str, Alert] = {}  # replays carry the same id: keep the last
@@ -504,7 +540,7 @@ def alerts_list(
         for a in alerts:
             sys.stdout.buffer.write(a.to_json() + b"\n")
         return
-    table = Table(title=f"alerts in the last {since}: {len(alerts)}")
+    table = Table(title=f"alerts fired in the last {fired_within}: {len(alerts)}")
     for col in ("event time", "rule", "severity", "status", "summary"):
         table.add_column(col)
     for a in alerts:
@@ -523,6 +559,7 @@ def _silences(s: Settings) -> dict:
     from alerts.silence import Silence
 
     consumer = KafkaConsumer(_topics(s).silences, bootstrap_servers=s.bootstrap, group_id=None,
+                             enable_auto_commit=False,
                              **s.kafka_config(),
                              auto_offset_reset="earliest", consumer_timeout_ms=1000)
     found = {}
@@ -565,7 +602,7 @@ def silence_add(
         matchers = [Matcher.model_validate(m) for m in matcher]  # each -m is one matcher, as in amtool
         sil = Silence(matchers=matchers, ends_at=time.time() + seconds, created_by=author, comment=comment)
     except ValidationError as exc:
-        err.print(f"[red]bad silence[/]: {exc.errors(include_url=False)[0]['msg']}")
+        err.print(f"[red]bad silence[/]: {escape(exc.errors(include_url=False)[0]['msg'])}")
         raise typer.Exit(2) from None
     _publish_silence(s, sil)
     out.print(f"{sil.id}  {dump_matchers(sil)}  until {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(sil.ends_at))}")
@@ -598,7 +635,7 @@ def silence_expire(silence_id: str = typer.Argument(..., help="The silence id"))
     need_broker(s, what=" (silences live in the broker's silences topic)")
     sil = _silences(s).get(silence_id)
     if sil is None:
-        err.print(f"[red]no silence {silence_id}[/]")
+        err.print(f"[red]no silence {escape(silence_id)}[/]")
         raise typer.Exit(1)
     _publish_silence(s, sil.model_copy(update={"ends_at": min(sil.ends_at, time.time())}))
     out.print(f"expired {silence_id}")
@@ -624,7 +661,7 @@ def _load_connectors(path: Path, names: list[str]):
     try:
         instances = cconfig.load(path)
     except ConfigError as exc:
-        err.print(f"[bold red]invalid connectors config[/]\n{exc}", highlight=False)
+        err.print(f"[bold red]invalid connectors config[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     unknown = sorted(set(names) - {i.name for i in instances})
     if unknown:
@@ -747,24 +784,42 @@ def _pipeline_factory(s: Settings):
     if not s.alerts_config:
         _check_retention(s, 4 * 3600.0, "the default repeat_interval")
         return None
-    from alerts import yamlfile
-    from alerts.config import AlertsConfig
-    from alerts.pipeline import Pipeline, build
-    from alerts.redact import SecretError
-    from alerts.ssrf import BlockedURL
+    from alerts.pipeline import Pipeline
 
-    try:
-        cfg = yamlfile.load(s.alerts_config, AlertsConfig)
-        hosts = [*cfg.allow_hosts, *s.allow_hosts]
-        receivers = {r.name: build(r, hosts, out) for r in cfg.receivers}
-    except (ConfigError, SecretError, BlockedURL) as exc:
-        err.print(f"[bold red]invalid alerts config[/]\n{exc}", highlight=False)
-        raise typer.Exit(2) from None
+    cfg, receivers = _load_alerts(s.alerts_config, s)
     from alerts.redact import READ
 
     _check_retention(s, max(_repeat_intervals(cfg.route)), f"the longest repeat_interval of {s.alerts_config}")
     REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
     return lambda metrics, **stores: Pipeline(cfg, receivers, metrics, **stores)
+
+
+def _load_alerts(path: Path, s: Settings):
+    """The alerts config and its receivers' notifiers, as the worker builds them (secrets
+    read, URLs checked); exit 2 naming the file, the line and the field, or the variable."""
+    from alerts import yamlfile
+    from alerts.config import AlertsConfig
+    from alerts.pipeline import build
+    from alerts.redact import SecretError
+    from alerts.ssrf import BlockedURL
+
+    try:
+        cfg = yamlfile.load(path, AlertsConfig)
+        hosts = [*cfg.allow_hosts, *s.allow_hosts]
+        receivers = {r.name: build(r, hosts, out) for r in cfg.receivers}
+    except (ConfigError, SecretError, BlockedURL) as exc:
+        err.print(f"[bold red]invalid alerts config[/] {escape(str(path))}\n{escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    unsigned = [n.name for ns in receivers.values() for n in ns if getattr(n, "signed", True) is False]
+    if unsigned:
+        _warn_unsigned(unsigned)
+    return cfg, receivers
+
+
+def _warn_unsigned(names: list[str]) -> None:
+    err.print(f"[yellow]warning: webhooks sent unsigned (no secret): {', '.join(names)}; receivers cannot "
+              "tell them from forgeries. Set APPWATCH_WEBHOOK_SECRET or the receiver's secret_env.[/]",
+              highlight=False)
 
 
 def _check_retention(s: Settings, longest: float, what: str) -> None:
@@ -798,7 +853,7 @@ def _rules_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        err.print(f"[bold red]invalid rules[/]\n{exc}", highlight=False)
+        err.print(f"[bold red]invalid rules[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 

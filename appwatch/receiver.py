@@ -22,8 +22,9 @@ class Receiver:
     """
 
     def __init__(self, secret: str, on_delivery: Callable[[dict, float | None], None],
-                 on_slack: Callable[[dict], None] | None = None) -> None:
+                 on_slack: Callable[[dict], None] | None = None, path: str = "/hook") -> None:
         self.on_slack = on_slack
+        self.path = path
         self.verifier = Webhook(secret)
         self.on_delivery = on_delivery
         self.seen: set[str] = set()
@@ -53,12 +54,12 @@ class Receiver:
 
     async def start(self, port: int) -> str:
         app = web.Application()
-        app.router.add_post("/hook", self._hook)
+        app.router.add_post(self.path, self._hook)
         app.router.add_post("/slack", self._slack)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/hook"
+        self.url = f"http://127.0.0.1:{port}{self.path}"
         return self.url
 
     async def stop(self) -> None:

@@ -91,12 +91,12 @@ def test_alerts_list_reads_the_history(broker, topics, hooks, start_worker):
     publish_spike(broker, topics, "yuanbao", 20_000)
     hooks.wait(lambda r: len(r) >= 1, 30, "the alert")
     env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix}
-    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--since", "1h", "--json"],
+    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--fired-within", "1h", "--json"],
                        env=env, capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     (line,) = r.stdout.splitlines()
     assert orjson.loads(line)["labels"]["app_id"] == "yuanbao"
-    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--since", "1h", "--rule", "nope",
+    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--fired-within", "1h", "--rule", "nope",
                         "--json"], env=env, capture_output=True, timeout=60)
     assert r.stdout == b""
 

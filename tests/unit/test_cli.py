@@ -6,6 +6,7 @@ import sys
 import orjson
 import pytest
 
+from appwatch.broker import free_port
 from connectors import demo
 
 APPWATCH = [sys.executable, "-m", "appwatch"]
@@ -171,7 +172,8 @@ def test_a_dedup_retention_not_longer_than_the_repeat_interval_is_refused_at_sta
                                                                                   tmp_path):
     """A group forgets what it notified after APPWATCH_DELIVERED_RETENTION: shorter than a
     repeat_interval, a replay after it would notify again. Refused before anything starts."""
-    env = {"APPWATCH_BROKER": "kafka://127.0.0.1:9", "APPWATCH_DELIVERED_RETENTION": retention}
+    env = {"APPWATCH_BROKER": "kafka://127.0.0.1:9", "APPWATCH_DELIVERED_RETENTION": retention,
+           "APPWATCH_WEB_PORT": str(free_port())}  # not 6066, which something else may hold
     path = tmp_path / "alerts.yaml"
     if config:
         path.write_text(config)
@@ -180,3 +182,38 @@ def test_a_dedup_retention_not_longer_than_the_repeat_interval_is_refused_at_sta
     err = " ".join(r.stderr.decode().split())
     assert r.returncode == 2, err
     assert f"must be longer than {longest.format(path=path)}: a group forgets what it notified after it" in err
+
+
+@pytest.mark.parametrize("matcher, shown", [
+    ('app_id=~"(a+)+[bc]"', "(a+)+[bc]"),            # a refused regex, its brackets kept
+    ('app_id=~"[a-z"', 'bad matcher \'app_id=~"[a-z"\''),  # a regex that does not compile
+])
+def test_an_error_shows_a_regex_as_written(matcher, shown):
+    """Error text goes through rich; brackets in it must not be taken for markup."""
+    r = run("silence", "add", "-m", matcher, "--comment", "x", env={"APPWATCH_BROKER": "kafka://127.0.0.1:1"})
+    assert r.returncode == 2 and shown in r.stderr.decode(), r.stderr.decode()
+
+
+def test_check_config_fails_naming_an_unset_variable_the_file_needs(tmp_path):
+    cfg = tmp_path / "alerts.yaml"
+    cfg.write_text("route: {receiver: chat}\n"
+                   "receivers:\n"
+                   "  - name: chat\n"
+                   "    slack_configs: [{url_env: APPWATCH_TEST_SLACK_URL}]\n")
+    r = run("alerts", "check-config", str(cfg), env={"APPWATCH_TEST_SLACK_URL": ""})
+    assert r.returncode == 2 and "APPWATCH_TEST_SLACK_URL" in r.stderr.decode(), r.stderr.decode()
+    assert b"ok" not in r.stdout
+    ok = run("alerts", "check-config", str(cfg),
+             env={"APPWATCH_TEST_SLACK_URL": "https://hooks.slack.com/services/T0/B0/x"})
+    assert ok.returncode == 0 and b"ok  receiver chat" in ok.stdout
+
+
+def test_an_unsigned_webhook_is_warned_about_once_at_start(tmp_path):
+    cfg = tmp_path / "alerts.yaml"
+    cfg.write_text("route: {receiver: hook}\n"
+                   "receivers:\n"
+                   "  - name: hook\n"
+                   "    webhook_configs: [{url: 'https://receiver.example/in'}]\n")
+    r = run("alerts", "check-config", str(cfg))
+    assert r.returncode == 0 and r.stderr.decode().count("sent unsigned") == 1, r.stderr.decode()
+    assert "hook/webhook/0" in r.stderr.decode()

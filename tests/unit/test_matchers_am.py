@@ -219,29 +219,15 @@ def check(parse_fn, text, want):
         assert parse_fn(text) == want
 
 
-@pytest.mark.parametrize("text,want", CLASSIC_MATCHERS)
-def test_classic_parser(text, want):
-    check(classic_matchers, text, want)
+PARSERS = {"classic": (classic_matchers, CLASSIC_MATCHERS), "utf8": (utf8_matchers, UTF8_MATCHERS),
+           "utf8-one": (utf8_matcher, UTF8_MATCHER), "fallback-one": (fallback_matcher, FALLBACK_MATCHER),
+           "fallback": (fallback_matchers, FALLBACK_MATCHERS)}
 
 
-@pytest.mark.parametrize("text,want", UTF8_MATCHERS)
-def test_utf8_parser(text, want):
-    check(utf8_matchers, text, want)
-
-
-@pytest.mark.parametrize("text,want", UTF8_MATCHER)
-def test_utf8_parser_one_matcher(text, want):
-    check(utf8_matcher, text, want)
-
-
-@pytest.mark.parametrize("text,want", FALLBACK_MATCHER)
-def test_fallback_parser_one_matcher(text, want):
-    check(fallback_matcher, text, want)
-
-
-@pytest.mark.parametrize("text,want", FALLBACK_MATCHERS)
-def test_fallback_parser(text, want):
-    check(fallback_matchers, text, want)
+@pytest.mark.parametrize("parser,text,want", [(name, text, want) for name, (_, table) in PARSERS.items()
+                                              for text, want in table])
+def test_each_parser_on_its_table(parser, text, want):
+    check(PARSERS[parser][0], text, want)
 
 
 # --------------------------------------------------------------------------- regressions: the old parser got these wrong
