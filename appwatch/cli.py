@@ -413,10 +413,10 @@ def serve(
     need_broker(s, embedded)
     from streams.auth import Tokens
 
-    tokens = Tokens.from_settings(s).with_write(s.ingest_token and s.ingest_token.get_secret_value())
-    if not tokens.write:
-        err.print("[red]no write token[/]: posting events needs one; set APPWATCH_API_WRITE_TOKENS "
-                  "(or APPWATCH_INGEST_TOKEN)")
+    tokens = Tokens.from_settings(s)
+    if not (tokens.write or tokens.ingest):
+        err.print("[red]no token may post events[/]: set APPWATCH_INGEST_TOKEN (posting only) or "
+                  "APPWATCH_API_WRITE_TOKENS")
         raise typer.Exit(2)
     with broker_for(s, embedded) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
         app = ingest.create_app(pub, tokens, max_body=max_body)

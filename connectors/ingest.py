@@ -1,7 +1,7 @@
 """HTTP ingest: ``POST /v1/events`` (JSON object, JSON array or NDJSON) -> Kafka.
 
-- A bearer token with the ``write`` scope is required (``streams.auth``: 401 without a
-  known token, 403 with a read-only one, compared in constant time).
+- A bearer token that may post events is required (``streams.auth``: 401 without a known
+  token, 403 with a read-only one, compared in constant time).
 - The body is limited to ``max_body`` bytes (413).
 - Each invalid event is reported with its index and field path (422); the valid
   ones in the same request are still accepted.
@@ -77,7 +77,7 @@ def _schema() -> dict:
 
 def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None = None,
                max_body: int = 1_000_000, recent: int = 100_000) -> FastAPI:
-    """``tokens``: posting events needs a ``write`` token (``streams.auth``)."""
+    """``tokens``: posting events needs an ``ingest`` or ``write`` token (``streams.auth``)."""
     registry = registry or CollectorRegistry()
     requests = Counter("appwatch_ingest_requests_total", "Ingest requests by status",
                        ["status"], registry=registry)
@@ -103,14 +103,14 @@ def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None 
                 NDJSON: {"schema": {"type": "string"}}}},
             "responses": {"200": {"description": "all accepted"},
                           "401": {"description": "missing or unknown bearer token"},
-                          "403": {"description": "a read-only token"},
+                          "403": {"description": "a token that may not post events (read-only)"},
                           "413": {"description": "body too large"},
                           "415": {"description": "unsupported content type"},
                           "422": {"description": "some events invalid; the valid ones accepted"}},
         },
     )
     async def ingest(request: Request) -> Response:
-        denied = tokens.check(request.headers.get("authorization"), "write")
+        denied = tokens.check(request.headers.get("authorization"), "ingest")
         if denied:
             return reply(denied.status, {"error": denied.message},
                          **({"WWW-Authenticate": "Bearer"} if denied.status == 401 else {}))

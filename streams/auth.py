@@ -1,8 +1,9 @@
 """Who may call appwatch's HTTP APIs: bearer tokens with a scope, one check for every surface
 (the worker's API, ``appwatch serve``, the console).
 
-- ``write`` may change state (post events, add or expire a silence) and read; ``read``
-  may only read. A route asks for one scope.
+- ``write`` may do everything: change state (add or expire a silence), read, post events.
+  ``read`` may only read; ``ingest`` (``APPWATCH_INGEST_TOKEN``: a pusher's token) may only
+  post events. A route asks for one scope; a known token without it gets 403.
 - No token, a header not exactly ``Bearer <token>``, or an unknown token: 401 with
   ``WWW-Authenticate: Bearer``.
   A known token without the scope: 403. Tokens are compared in constant time, against
@@ -19,7 +20,9 @@ import hmac
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-Scope = Literal["read", "write"]
+Scope = Literal["read", "write", "ingest"]
+GRANTS = {"write": frozenset({"write", "read", "ingest"}), "read": frozenset({"read"}),
+          "ingest": frozenset({"ingest"})}
 
 
 class Denied(NamedTuple):
@@ -31,38 +34,42 @@ class Denied(NamedTuple):
 class Tokens:
     write: tuple[str, ...] = ()
     read: tuple[str, ...] = ()
+    ingest: tuple[str, ...] = ()
     anonymous_read: bool = False
 
     @classmethod
     def from_settings(cls, s) -> "Tokens":
-        """``APPWATCH_API_WRITE_TOKENS``, ``APPWATCH_API_READ_TOKENS`` (and the ingest token,
-        a write token of ``appwatch serve``), ``APPWATCH_API_ANONYMOUS_READ``."""
-        write = [t.get_secret_value() for t in s.api_write_tokens]
-        return cls(write=tuple(write), read=tuple(t.get_secret_value() for t in s.api_read_tokens),
+        """``APPWATCH_API_WRITE_TOKENS``, ``APPWATCH_API_READ_TOKENS``, ``APPWATCH_INGEST_TOKEN``
+        and ``APPWATCH_API_ANONYMOUS_READ``."""
+        return cls(write=tuple(t.get_secret_value() for t in s.api_write_tokens),
+                   read=tuple(t.get_secret_value() for t in s.api_read_tokens),
+                   ingest=(s.ingest_token.get_secret_value(),) if s.ingest_token else (),
                    anonymous_read=s.api_anonymous_read)
 
-    def with_write(self, token: str | None) -> "Tokens":
-        return self if not token else Tokens((*self.write, token), self.read, self.anonymous_read)
-
-    def scope_of(self, authorization: str | None) -> Scope | None:
-        """The scope the ``Authorization`` header's bearer token has; None if it has none."""
+    def scopes_of(self, authorization: str | None) -> frozenset[str]:
+        """What the ``Authorization`` header's bearer token may do (empty: nothing known)."""
         if not authorization or not authorization.startswith("Bearer "):
-            return None  # exactly "Bearer <token>", as ingest has always asked
+            return frozenset()  # exactly "Bearer <token>", as ingest has always asked
         given = authorization[len("Bearer "):].encode("utf-8", "surrogateescape")
-        hit_write = _any_equal(given, self.write)
-        hit_read = _any_equal(given, self.read)
-        return "write" if hit_write else "read" if hit_read else None
+        found = frozenset()
+        for kind in ("write", "read", "ingest"):  # every list compared: no early exit
+            if _any_equal(given, getattr(self, kind)):
+                found |= GRANTS[kind]
+        return found
 
     def check(self, authorization: str | None, need: Scope) -> Denied | None:
         """None if the request may go on; else why not."""
         if need == "read" and self.anonymous_read:
             return None
-        scope = self.scope_of(authorization)
-        if scope is None:
+        scopes = self.scopes_of(authorization)
+        if not scopes:
             return Denied(401, "a valid bearer token is required")
-        if need == "write" and scope != "write":
-            return Denied(403, "this token may only read")
+        if need not in scopes:
+            return Denied(403, f"this token may not {ACTIONS[need]}")
         return None
+
+
+ACTIONS = {"read": "read", "write": "change state", "ingest": "post events"}
 
 
 def _any_equal(given: bytes, tokens: tuple[str, ...]) -> bool:

@@ -13,6 +13,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 WRITE = "write-" + "9f8e7d6c5b4a3f2e1d0c"
 READ = "read-" + "0a1b2c3d4e5f6a7b8c9d"
+INGEST = "ingest-" + "5e6f7a8b9c0d1e2f3a4b"  # a pusher's token: posting events only, elsewhere
 SILENCE = {"matchers": ['app_id="kimi"'], "created_by": "ops", "comment": "known"}
 # (method, path, scope it needs); {id} is a silence that exists
 ROUTES = [("GET", "/api/silences", "read"), ("POST", "/api/silences", "write"),
@@ -29,7 +30,8 @@ def call(url: str, method: str, path: str, sid: str, authorization: str | None) 
 
 
 def test_every_worker_route_needs_its_scope(topics, start_worker):
-    w = start_worker(topics, APPWATCH_API_WRITE_TOKENS=WRITE, APPWATCH_API_READ_TOKENS=READ)
+    w = start_worker(topics, APPWATCH_API_WRITE_TOKENS=WRITE, APPWATCH_API_READ_TOKENS=READ,
+                     APPWATCH_INGEST_TOKEN=INGEST)
     seen: list[httpx.Response] = []
     created = call(w.url, "POST", "/api/silences", "", f"Bearer {WRITE}")
     assert created.status_code == 201
@@ -45,11 +47,14 @@ def test_every_worker_route_needs_its_scope(topics, start_worker):
         r = call(w.url, method, path, sid, f"Bearer {READ}")
         seen.append(r)
         assert r.status_code == (200 if scope == "read" else 403), (method, path, r.status_code)
+        r = call(w.url, method, path, sid, f"Bearer {INGEST}")  # known, but may not do this
+        seen.append(r)
+        assert r.status_code == 403 and "www-authenticate" not in r.headers, (method, path, r.status_code)
         r = call(w.url, method, path, sid, f"Bearer {WRITE}")
         seen.append(r)
         assert r.status_code in (200, 201), (method, path, r.status_code)
-        checked += 2
-    assert checked == len(ROUTES) * (len(NOT_A_TOKEN) + 2)
+        checked += 3
+    assert checked == len(ROUTES) * (len(NOT_A_TOKEN) + 3)
     for path in ("/metrics", "/healthz", "/readyz"):  # open, for probes and Prometheus
         r = httpx.get(w.url + path, timeout=10)
         seen.append(r)
@@ -60,7 +65,7 @@ def test_every_worker_route_needs_its_scope(topics, start_worker):
         assert r.status_code == 404, path
     shown = "".join(r.text + str(r.headers) for r in seen)
     log = w.log.read_text()
-    for token in (WRITE, READ):
+    for token in (WRITE, READ, INGEST):
         assert token not in shown and token not in log
 
 

@@ -12,26 +12,30 @@ from pydantic import ValidationError
 from streams.auth import Denied, Tokens
 from streams.settings import Settings
 
-W1, W2, R1 = "write-token-0123456789", "write-token-abcdefghij", "read-token-0123456789a"
-TOKENS = Tokens(write=(W1, W2), read=(R1,))
+W1, W2, R1, I1 = "write-token-0123456789", "write-token-abcdefghij", "read-token-0123456789a", "ingest-0123456789ab"
+TOKENS = Tokens(write=(W1, W2), read=(R1,), ingest=(I1,))
+ALL = {"write", "read", "ingest"}
 
 
 @pytest.mark.parametrize("header, scope", [
-    (f"Bearer {W1}", "write"), (f"Bearer {W2}", "write"), (f"Bearer {R1}", "read"), (f"bearer {W1}", None),
-    (f"Bearer  {R1}", None), (f"Bearer {R1} ", None), (None, None), ("", None), ("Bearer", None), ("Bearer ", None),
+    (f"Bearer {W1}", ALL), (f"Bearer {W2}", ALL), (f"Bearer {R1}", {"read"}), (f"Bearer {I1}", {"ingest"}),
+    (f"bearer {W1}", None), (f"Bearer  {R1}", None), (f"Bearer {R1} ", None), (None, None), ("", None), ("Bearer", None), ("Bearer ", None),
     (f"Basic {W1}", None), (f"{W1}", None), (f"Bearer {W1[:-1]}", None), (f"Bearer {W1}0", None),
     (f"Bearer {W1.upper()}", None), (f"Bearer {W1},{R1}", None),
 ])
-def test_scope_of_a_header(header, scope):
-    assert TOKENS.scope_of(header) == scope
+def test_scopes_of_a_header(header, scope):
+    assert TOKENS.scopes_of(header) == (scope or set())
 
 
 def test_what_a_route_answers():
     assert TOKENS.check(None, "read") == Denied(401, "a valid bearer token is required")
     assert TOKENS.check("Bearer nope-nope-nope-nope", "write").status == 401
-    assert TOKENS.check(f"Bearer {R1}", "write") == Denied(403, "this token may only read")
-    assert TOKENS.check(f"Bearer {R1}", "read") is None
-    assert TOKENS.check(f"Bearer {W1}", "read") is None and TOKENS.check(f"Bearer {W1}", "write") is None
+    assert TOKENS.check(f"Bearer {R1}", "write") == Denied(403, "this token may not change state")
+    assert TOKENS.check(f"Bearer {R1}", "ingest") == Denied(403, "this token may not post events")
+    assert TOKENS.check(f"Bearer {I1}", "read") == Denied(403, "this token may not read")
+    assert TOKENS.check(f"Bearer {I1}", "write").status == 403
+    assert TOKENS.check(f"Bearer {R1}", "read") is None and TOKENS.check(f"Bearer {I1}", "ingest") is None
+    assert all(TOKENS.check(f"Bearer {W1}", need) is None for need in ALL)
 
 
 def test_anonymous_read_opens_reading_only():
@@ -51,14 +55,14 @@ def test_every_token_is_compared_in_constant_time(monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", counted)
-    TOKENS.scope_of(f"Bearer {W1}")  # a hit on the first still compares against them all
-    assert len(calls) == 3
+    TOKENS.scopes_of(f"Bearer {W1}")  # a hit on the first still compares against them all
+    assert len(calls) == 4
 
 
 @given(st.text(max_size=80))
 def test_no_other_header_gets_a_scope(header):
-    known = {f"Bearer {t}" for t in (W1, W2, R1)}
-    assert (TOKENS.scope_of(header) is None) == (header not in known)
+    known = {f"Bearer {t}" for t in (W1, W2, R1, I1)}
+    assert (TOKENS.scopes_of(header) == set()) == (header not in known)
 
 
 def test_settings_read_comma_separated_tokens_and_refuse_weak_ones(monkeypatch):

@@ -128,6 +128,13 @@ def test_readyz_follows_the_broker_connection(api):
     assert client.get("/healthz").status_code == 200
 
 
+def test_an_ingest_token_may_post_events_and_nothing_else_is_needed():
+    pub = Collect()
+    client = TestClient(create_app(pub, Tokens(ingest=("ingest-only-0123456789",)), registry=CollectorRegistry()))
+    r = client.post("/v1/events", json=metric(1), headers={"Authorization": "Bearer ingest-only-0123456789"})
+    assert r.status_code == 200 and [e.event_id for e in pub.sent] == ["e1"]
+
+
 def test_a_read_token_may_not_post_events_and_no_token_is_echoed():
     read = "read-only-token-0123456789"
     pub = Collect()
