@@ -37,6 +37,8 @@ RAW_KEY = b"LEAK-whsec-raw-key-" + os.urandom(8)
 WHSEC = "whsec_" + base64.b64encode(RAW_KEY).decode()
 SLACK_TOKEN = "LEAKslackT0kenXyZ" + os.urandom(6).hex()
 PD_KEY = "LEAKpdR0uting" + os.urandom(10).hex()
+API_WRITE = "LEAKapiWrite" + os.urandom(8).hex()
+API_READ = "LEAKapiRead" + os.urandom(8).hex()
 
 
 def forms(secret: str | bytes) -> set[bytes]:
@@ -119,7 +121,8 @@ allow_hosts: [127.0.0.1]
 """)
     w = start_worker(topics, APPWATCH_WEBHOOK_URL=receivers.url("/hook"), APPWATCH_WEBHOOK_SECRET=WHSEC,
                      APPWATCH_ALERTS_CONFIG=str(config), LEAK_SLACK_URL=slack_url, LEAK_PD_KEY=PD_KEY,
-                     APPWATCH_LOG_LEVEL="info")
+                     APPWATCH_LOG_LEVEL="info", APPWATCH_API_WRITE_TOKENS=API_WRITE,
+                     APPWATCH_API_READ_TOKENS=API_READ)
     with Publisher(broker, topics) as pub:
         for app, base in (("doubao", 800_000), ("kimi", 250_000)):
             pub.send_all([*(day(app, d, base) for d in range(1, 8)), day(app, 8, base * 3)])
@@ -135,7 +138,15 @@ allow_hosts: [127.0.0.1]
     assert {orjson.loads(m.value)["receiver"].split("/")[1] for m in failed} == {"webhook", "slack", "pagerduty"}
     wait_until(lambda: w.metric("appwatch_events_invalid_total") == 1, 30, "the DLQ record")
 
+    api = f"{w.url}/api/silences"  # the API used with each token, right and wrong
+    answers = [httpx.get(api, headers={"Authorization": f"Bearer {API_READ}"}, timeout=5),
+               httpx.post(api, json={"matchers": ['app_id="none"'], "ends_at": 2e9, "created_by": "t",
+                                     "comment": "c"}, headers={"Authorization": f"Bearer {API_WRITE}"}, timeout=5),
+               httpx.post(api, json={}, headers={"Authorization": f"Bearer {API_READ}"}, timeout=5),
+               httpx.get(api, headers={"Authorization": f"Bearer {API_WRITE}x"}, timeout=5)]
+    assert [r.status_code for r in answers] == [200, 201, 403, 401]
     places: dict[str, bytes] = {
+        "API answers": b"\n".join(str(r.headers).encode() + r.content for r in answers),
         "worker log": w.log.read_bytes(),
         "/metrics": httpx.get(f"{w.url}/metrics", timeout=5).content,
     }
@@ -153,7 +164,8 @@ allow_hosts: [127.0.0.1]
         places[f"request {i} to {path.replace(SLACK_TOKEN, '<token>')} (headers and body)"] = head + b"\n" + body
 
     secrets = {"webhook secret": forms(WHSEC) | forms(RAW_KEY) | forms(WHSEC.removeprefix("whsec_")),
-               "Slack URL": forms(slack_url) | forms(SLACK_TOKEN), "PagerDuty key": forms(PD_KEY)}
+               "Slack URL": forms(slack_url) | forms(SLACK_TOKEN), "PagerDuty key": forms(PD_KEY),
+               "API write token": forms(API_WRITE), "API read token": forms(API_READ)}
     leaks = [f"{what} in the {where}" for where, data in places.items()
              for what, variants in secrets.items() if any(v in data for v in variants)]
     assert not leaks, leaks
