@@ -1,6 +1,6 @@
 """The event contract (v1): pydantic models, decoding and topic names.
 
-Field names here are fixed by ``shared/design.md``; new optional fields may be
+Field names here are fixed by ``docs/contract.md``; new optional fields may be
 added, none renamed. Unknown extra fields are kept, so a newer producer's
 events pass through an older worker unharmed.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Known vulnerabilities in appwatch's dependencies (pip-audit against PyPI's advisory data).
+# Known vulnerabilities in appwatch's dependencies (pip-audit against the package index's advisory data).
 #
 #   bash tests/fault/audit.sh            # appwatch[test] and everything it pulls in, as installed
 #   AUDIT_ALL=1 bash tests/fault/audit.sh    # every package of the environment instead
@@ -8,7 +8,8 @@
 # package that could not be audited (not on the index, or the advisory service unreachable):
 # an audit that could not look is not a pass.
 #
-# Needs pip-audit (pip install pip-audit) and network access to pypi.org (or OSV with
+# Needs pip-audit (pip install pip-audit) and network access to the configured package index's
+# JSON API (or OSV with
 # PIP_AUDIT_SERVICE=osv). Extra arguments go to pip-audit (e.g. --format json).
 set -euo pipefail
 

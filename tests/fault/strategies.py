@@ -6,7 +6,7 @@
   0.1 ms an event, so that ten thousand hypothesis examples (one seed each) run in
   seconds. A failure reports the seed; ``Gen(random.Random(seed))`` replays it.
 
-Both build contract events (v1, ``shared/design.md``) as JSON-able dicts; a
+Both build contract events (v1, ``docs/contract.md``) as JSON-able dicts; a
 mutation breaks exactly one field and says which.
 """
 
