@@ -32,7 +32,8 @@ def test_the_session_block_delivers_verified_alerts_to_appwatch_receive(tmp_path
     script = block.replace("9092", str(free_port())).replace("8000", str(free_port()))
     log = LOGS / "readme-session.log"
     LOGS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "APPWATCH_WEB_PORT": str(free_port())}  # the worker's metrics port: not 6066, which others may hold
     env.pop("APPWATCH_BROKER", None)
     with open(log, "wb") as sink:
         proc = subprocess.Popen(["bash", "-c", script + "\nwait\n"], cwd=tmp_path, env=env,
