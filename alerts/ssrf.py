@@ -214,9 +214,6 @@ class Guard:
         object.__setattr__(self, "allow_hosts", frozenset(_norm_host(h) for h in self.allow_hosts))
         object.__setattr__(self, "allow_schemes", frozenset(s.lower() for s in self.allow_schemes))
 
-    def is_allowed_host(self, host: str) -> bool:
-        return _norm_host(host) in self.allow_hosts
-
     def check_url(self, url: str | httpx.URL) -> None:
         """Raise ``BlockedURL`` if ``url`` may not be used as a receiver URL."""
         from alerts.redact import redact_url  # message must not leak tokens in the URL

@@ -80,9 +80,6 @@ def outcome_colours(*pairs: tuple[str, str]) -> tuple[dict, ...]:
                  for regex, colour in pairs)
 
 
-READY = ({"type": "value", "options": {
-    "0": {"color": RED, "index": 0, "text": "not ready"},
-    "1": {"color": GREEN, "index": 1, "text": "ready"}}},)
 DISABLED = ({"type": "value", "options": {
     "0": {"color": GREEN, "index": 0, "text": "enabled"},
     "1": {"color": RED, "index": 1, "text": "disabled (410)"}}},)

@@ -193,7 +193,6 @@ Rule = Annotated[
     Union[SpikeRule, ThresholdRule, ChangeRule, RankRule, MilestoneRule, DeadmanRule, NewsMatchRule],
     Field(discriminator="kind"),
 ]
-SeriesRule = Union[SpikeRule, ThresholdRule, ChangeRule, MilestoneRule]
 
 
 class RuleSet(BaseModel):

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
-from standardwebhooks import Webhook
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from alerts.dispatch import RetryPolicy, deliver
 from alerts.metrics import DeliveryMetrics
@@ -62,7 +62,7 @@ def test_payload_is_signed_per_standard_webhooks():
 def test_tampered_body_fails_verification():
     secret, seen = new_secret(), []
     asyncio.run(notifier(lambda r: seen.append(r) or httpx.Response(200), secret).notify(alert()))
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(seen[0].content.replace(b"2400000", b"9"), dict(seen[0].headers))
 
 
