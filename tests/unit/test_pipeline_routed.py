@@ -46,6 +46,15 @@ class Recorder:
         return await self.notify_group([a])
 
 
+async def until(pred, timeout: float = 5.0) -> None:
+    """Wait for ``pred()`` (a notification received ...), failing after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not pred():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.002)
+
+
 def pipeline(receivers, now):
     return Pipeline(parse(CONFIG, AlertsConfig), receivers, DeliveryMetrics(CollectorRegistry()),
                     RetryPolicy(max_attempts=1), clock=lambda: now[0])
@@ -58,11 +67,11 @@ def test_routes_groups_and_waits():
         p = pipeline({"all": [everyone], "market": [market]}, now)
         runner = asyncio.create_task(p.run())
         assert p.accept(alert("doubao")) == 2 and p.accept(alert("kimi")) == 1
-        await asyncio.sleep(0.05)
+        await until(lambda: market.got)
         assert market.got == [["doubao"]] and everyone.got == []  # group_wait 0 vs 10s
         now[0] = 10.0
         p._wake.set()
-        await asyncio.sleep(0.05)
+        await until(lambda: everyone.got)
         assert everyone.got == [["doubao", "kimi"]]  # one group: group_by rule
         runner.cancel()
     asyncio.run(main())
@@ -105,10 +114,10 @@ def test_a_hanging_receiver_does_not_delay_the_others():
         p.accept(alert("doubao"))
         now[0] = 200.0
         p._wake.set()
-        await asyncio.sleep(0.05)
+        await until(lambda: fast.got)
         assert fast.got == [["doubao"]] and slow.got == []
         gate.set()
-        await asyncio.sleep(0.05)
+        await until(lambda: slow.got)
         assert slow.got == [["doubao"]]
         runner.cancel()
     asyncio.run(main())
@@ -140,17 +149,11 @@ receivers: [{name: slow, max_concurrency: 2}]
         runner = asyncio.create_task(p.run())
         for app in ("a", "b", "c", "d"):
             p.accept(alert(app))
-        for _ in range(100):
-            if n.now == 2:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: n.now == 2)
         unsent = lambda: sum(len(g["pending"]) for g in p.groups.values())  # noqa: E731
         assert n.now == 2 and unsent() == 4  # two in flight, the others wait their turn
         n.release.set()
-        for _ in range(100):
-            if not unsent():
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: not unsent())
         assert n.peak == 2 and unsent() == 0 and p.in_flight == set()
         runner.cancel()
     asyncio.run(main())
@@ -171,14 +174,14 @@ def test_alertmanager_receivers_get_firing_alerts_every_resend_interval_whatever
         runner = asyncio.create_task(p.run())
         state = alert("kimi", "critical").model_copy(update={"resolves": True})
         p.accept(state)
-        await asyncio.sleep(0.05)
+        await until(lambda: am.got)
         assert am.got == [["kimi"]]
-        for t in range(60, 301, 60):
+        for pushes, t in enumerate(range(60, 301, 60), start=2):
             now[0] = float(t)
             if t == 60:
                 p.accept(alert("doubao", rule="download-spike").model_copy(update={"resolves": True}))
             p._wake.set()
-            await asyncio.sleep(0.05)
+            await until(lambda: len(am.got) >= pushes)  # noqa: B023 - awaited in this iteration
         # a push every 60 s (doubao, new at 60 s, waits for the group flush at 300 s)
         assert am.got == [["kimi"], ["kimi"], ["kimi"], ["kimi"], ["kimi"], ["kimi", "doubao"]], am.got
         runner.cancel()
