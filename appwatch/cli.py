@@ -99,6 +99,25 @@ def _topics(s: Settings):
     return Topics(s.topic_prefix)
 
 
+STOP_GRACE = 15.0  # seconds a stopping worker may take before it exits anyway
+
+
+def _exit_if_stuck(after: float) -> None:
+    """Exit the process ``after`` seconds from now unless it has ended. Faust's consumer
+    thread and tasks can outlive a stop whose broker went away at the same time, and the
+    process would hang on them for good (seen: a worker alive 40 minutes after SIGTERM)."""
+    import threading
+
+    def give_up() -> None:
+        err.print(f"[yellow]still stopping after {after:g}s (the broker may be gone): exiting[/]")
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(after, give_up)
+    timer.daemon = True
+    timer.start()
+
+
 def _stop_event() -> asyncio.Event:
     """SIGINT/SIGTERM set the event; a second one exits at once."""
     stop, loop = asyncio.Event(), asyncio.get_running_loop()
@@ -211,6 +230,7 @@ def worker(
         w = await runner.start(app)
         err.print(f"worker ready: group {s.group}, metrics http://{s.web_host}:{s.web_port}/metrics")
         await stop.wait()
+        _exit_if_stuck(STOP_GRACE)
         await runner.stop(w)
 
     with broker_for(s, embedded) as s:

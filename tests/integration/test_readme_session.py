@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,34 @@ def test_the_session_block_delivers_verified_alerts_to_appwatch_receive(tmp_path
         wait_until(lambda: spike.search(log.read_text()), 180, "appwatch receive printing the Doubao spike")
         assert "receiving signed webhooks on http://127.0.0.1:" in log.read_text()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        left = stop_group(proc)
+    assert left == [], f"still running 40 s after SIGTERM: {left}"
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 40.0) -> list[str]:
+    """SIGTERM the session's process group (broker, receiver, worker at once, as a user's
+    Ctrl-C in a terminal would), then wait for every member to end; SIGKILL what is left
+    after ``grace`` seconds. Returns what had to be killed."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        left = members(proc.pid)
+        if not left:
+            return []
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    return left
+
+
+def members(pgid: int) -> list[str]:
+    """The command lines of the live processes in process group ``pgid``."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120])
+    return out
