@@ -371,8 +371,8 @@ def guarded_client(url: str, *, allow_hosts: Sequence[str] = (), timeout: float 
                    transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """The one way a notifier gets its HTTP client: ``url`` checked now (``BlockedURL``),
     every connection checked when it is made (``GuardedTransport``), redirects never
-    followed. ``transport`` replaces the guarded one: tests pass a ``MockTransport``, and
-    ``alerts.pipeline.build`` one ``GuardedTransport`` per receiver."""
+    followed. ``transport`` replaces the guarded one (unit tests pass a ``MockTransport``);
+    the URL is checked either way."""
     guard = Guard(frozenset(allow_hosts))
     guard.check_url(url)
     return httpx.AsyncClient(transport=transport or GuardedTransport(guard), timeout=timeout,

@@ -112,8 +112,7 @@ def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None 
     async def ingest(request: Request) -> Response:
         denied = tokens.check(request.headers.get("authorization"), "ingest")
         if denied:
-            return reply(denied.status, {"error": denied.message},
-                         **({"WWW-Authenticate": "Bearer"} if denied.status == 401 else {}))
+            return reply(denied.status, {"error": denied.message}, **denied.headers)
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > max_body:
             return reply(413, {"error": f"body over {max_body} bytes"})

@@ -285,8 +285,7 @@ def create_app(
         why = tokens.check(request.headers.get("Authorization"), need)
         if why is None:
             return None
-        headers = {"WWW-Authenticate": "Bearer"} if why.status == 401 else None
-        return view.json({"error": why.message}, status=why.status, headers=headers)
+        return view.json({"error": why.message}, status=why.status, headers=why.headers)
 
     @app.page("/api/silences")
     class SilencesView(faust.web.View):

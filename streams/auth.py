@@ -29,6 +29,11 @@ class Denied(NamedTuple):
     status: int  # 401 or 403
     message: str
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """A 401 says which scheme to use (RFC 6750); a 403 needs nothing more."""
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+
 
 @dataclass(frozen=True)
 class Tokens:
