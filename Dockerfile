@@ -14,6 +14,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY appwatch ./appwatch
+COPY core ./core
 COPY streams ./streams
 COPY alerts ./alerts
 COPY connectors ./connectors

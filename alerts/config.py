@@ -26,7 +26,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from alerts.route import InhibitRule, Route
-from alerts.yamlfile import Duration
+from core.yamlfile import Duration
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Url = Annotated[str, Field(pattern=r"^https?://")]

@@ -21,9 +21,9 @@ from tenacity import (
 )
 
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Notifier, Result
-from alerts.ssrf import BlockedAddress
+from core.ssrf import BlockedAddress
 
 log = logging.getLogger(__name__)
 OnFailed = Callable[[Notifier, Alert, Exception], Awaitable[None]]

@@ -28,7 +28,7 @@ from typing import Callable
 
 import orjson
 
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.route import Resolved
 
 Muted = Callable[[dict[str, str]], bool]

@@ -27,9 +27,9 @@ from alerts.config import AlertsConfig, Receiver
 from alerts.dispatch import RetryPolicy, deliver
 from alerts.group import Group, Notification, routing_labels
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Notifier, Result
-from alerts.redact import secret_from
+from core.redact import secret_from
 from alerts.route import Resolved, inhibited, match, node
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.matchers import Matchers, matches_all
-from alerts.yamlfile import Duration
+from core.matchers import Matchers, matches_all
+from core.yamlfile import Duration
 
 ALL_LABELS = "..."
 

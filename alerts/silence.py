@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.matchers import Matchers, matches_all
+from core.matchers import Matchers, matches_all
 
 
 class Silence(BaseModel):

@@ -20,7 +20,7 @@ from typing import Iterator
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from streams.events import Topics
+from core.events import Topics
 
 # Tansu returns empty topic configs unless they are set at creation.
 TOPIC_CONFIGS = {"retention.ms": "-1", "retention.bytes": "-1"}

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from alerts.redact import RedactingFilter
-from alerts.yamlfile import ConfigError
+from core.redact import RedactingFilter
+from core.yamlfile import ConfigError
 from streams.settings import Settings
 
 cli = typer.Typer(help="appwatch: event-stream monitoring and alerting for the AI-app market.",
@@ -94,7 +94,7 @@ def broker_for(s: Settings, embedded: bool = False, demo: bool = False) -> Itera
 
 
 def _topics(s: Settings):
-    from streams.events import Topics
+    from core.events import Topics
 
     return Topics(s.topic_prefix)
 
@@ -137,7 +137,7 @@ def receive(port: int = typer.Option(8000, help="Port on 127.0.0.1"),
             path: str = typer.Option("/hook", help="Where the webhooks arrive")) -> None:
     """A local signed-webhook receiver: verifies each request with APPWATCH_WEBHOOK_SECRET
     (401 on a bad signature), dedups by webhook-id and prints the alert."""
-    from alerts.model import Alert
+    from core.alert import Alert
     from alerts.notify.console import line
     from appwatch.receiver import Receiver
 
@@ -171,7 +171,7 @@ def broker(port: int = typer.Option(9092, help="Port on 127.0.0.1"),
            partitions: int = typer.Option(4, help="Partitions of the topics it creates")) -> None:
     """Run the embedded Tansu broker in the foreground and print its bootstrap address."""
     from appwatch.broker import create_topics, embedded
-    from streams.events import Topics
+    from core.events import Topics
 
     from appwatch.broker import BrokerError
 
@@ -256,7 +256,7 @@ def demo(
     s = settings(web_port=web_port)
     _check_rules(s)
     if webhook_url:
-        from alerts.ssrf import BlockedURL, Guard
+        from core.ssrf import BlockedURL, Guard
 
         try:
             Guard(frozenset(s.allow_hosts)).check_url(webhook_url)
@@ -310,7 +310,7 @@ def publish(
 ) -> None:
     """Publish a JSONL file of events to Kafka, with a progress bar."""
     from connectors.publish import Publisher
-    from streams.events import InvalidEvent, Topics, decode
+    from core.events import InvalidEvent, Topics, decode
 
     s = settings()
     need_broker(s)
@@ -431,7 +431,7 @@ def serve(
 
     s = settings()
     need_broker(s, embedded)
-    from streams.auth import Tokens
+    from core.auth import Tokens
 
     tokens = Tokens.from_settings(s)
     if not (tokens.write or tokens.ingest):
@@ -478,14 +478,14 @@ def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATC
     """Send a test notification through one receiver's every integration; exit 1 if any fails."""
     from prometheus_client import CollectorRegistry
 
-    from alerts import yamlfile
+    from core import yamlfile
     from alerts.config import AlertsConfig
     from alerts.dispatch import RetryPolicy, deliver
     from alerts.metrics import DeliveryMetrics
-    from alerts.model import Alert, alert_id
+    from core.alert import Alert, alert_id
     from alerts.pipeline import build
-    from alerts.redact import SecretError
-    from alerts.ssrf import BlockedURL
+    from core.redact import SecretError
+    from core.ssrf import BlockedURL
 
     s = settings()
     if not s.alerts_config:
@@ -531,8 +531,8 @@ def alerts_list(
     from pydantic import TypeAdapter
     from rich.table import Table
 
-    from alerts.model import Alert
-    from alerts.yamlfile import Duration
+    from core.alert import Alert
+    from core.yamlfile import Duration
 
     s = settings()
     if not s.broker:
@@ -611,9 +611,9 @@ def silence_add(
     """Mute alerts whose labels match every matcher, from now for DURATION."""
     from pydantic import TypeAdapter
 
-    from alerts.matchers import Matcher
+    from core.matchers import Matcher
     from alerts.silence import Silence, dump_matchers
-    from alerts.yamlfile import Duration
+    from core.yamlfile import Duration
 
     s = settings()
     need_broker(s, what=" (silences live in the broker's silences topic)")
@@ -807,7 +807,7 @@ def _pipeline_factory(s: Settings):
     from alerts.pipeline import Pipeline
 
     cfg, receivers = _load_alerts(s.alerts_config, s)
-    from alerts.redact import READ
+    from core.redact import READ
 
     _check_retention(s, max(_repeat_intervals(cfg.route)), f"the longest repeat_interval of {s.alerts_config}")
     REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
@@ -817,11 +817,11 @@ def _pipeline_factory(s: Settings):
 def _load_alerts(path: Path, s: Settings):
     """The alerts config and its receivers' notifiers, as the worker builds them (secrets
     read, URLs checked); exit 2 naming the file, the line and the field, or the variable."""
-    from alerts import yamlfile
+    from core import yamlfile
     from alerts.config import AlertsConfig
     from alerts.pipeline import build
-    from alerts.redact import SecretError
-    from alerts.ssrf import BlockedURL
+    from core.redact import SecretError
+    from core.ssrf import BlockedURL
 
     try:
         cfg = yamlfile.load(path, AlertsConfig)

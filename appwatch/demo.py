@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from alerts import yamlfile
+from core import yamlfile
 from alerts.config import AlertsConfig
 from alerts.notify.console import ConsoleNotifier
 from alerts.notify.slack import SlackNotifier
@@ -33,7 +33,7 @@ from connectors import catalog
 from connectors import demo as scenario
 from connectors.publish import Publisher
 from streams.app import create_app
-from streams.events import Topics
+from core.events import Topics
 from streams.settings import Settings
 
 # Doubao alerts also go to a Slack-shaped receiver (the market desk); everything goes to

@@ -19,7 +19,7 @@ from appwatch.broker import create_topics, embedded
 from appwatch.cli import BULK
 from connectors import catalog, file_import
 from connectors.publish import Publisher
-from streams.events import Topics
+from core.events import Topics
 
 APPS = ["豆包", "Kimi智能助手", "通义", "文小言", "腾讯元宝", "ChatGPT"] + [f"App {i}" for i in range(94)]
 MAPPING = file_import.Mapping.parse(

@@ -12,7 +12,7 @@ import httpx
 from appwatch.broker import create_topics, free_port
 from bench import import_bench
 from bench.procs import Procs
-from streams.events import Topics
+from core.events import Topics
 
 TOKEN = "bench-ingest-token"
 

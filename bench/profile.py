@@ -34,7 +34,7 @@ if __package__ in (None, ""):
 from appwatch.broker import create_topics, embedded  # noqa: E402
 from bench import pipeline, workload  # noqa: E402
 from bench.procs import Procs  # noqa: E402
-from streams.events import Topics  # noqa: E402
+from core.events import Topics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BATCH = 10_000  # records per batch, as the stage's getmany
@@ -60,8 +60,8 @@ def steps(records: list[tuple[bytes, bytes]], bootstrap: str, topic: str) -> dic
     from connectors import catalog
     from streams import rules, series
     from streams.engine import Engine
-    from streams.events import Topics as T
-    from streams.events import decode, decode_fast
+    from core.events import Topics as T
+    from core.events import decode, decode_fast
     from streams.metrics import StreamMetrics
     from streams.stage import Record, Stage
 
@@ -193,7 +193,7 @@ CATEGORIES = [  # (test on a frame's file and function, category): the frame nea
     (lambda f, fn: "aiokafka/consumer/fetcher" in f or "aiokafka/record" in f,
      "Kafka fetch (aiokafka fetcher, record parsing)"),
     (lambda f, fn: "aiokafka" in f, "Kafka client: other (connections, coordinator, protocol)"),
-    (lambda f, fn: f.endswith("streams/events.py"), "decode (msgspec, memoised checks)"),
+    (lambda f, fn: f.endswith("core/events.py"), "decode (msgspec, memoised checks)"),
     (lambda f, fn: f.endswith(("streams/windows.py", "detectors/spike.py")), "fold: day window, baseline, judge"),
     (lambda f, fn: f.endswith("streams/engine.py"), "fold: Engine.metric (dedup, rules, series)"),
     (lambda f, fn: f.endswith("streams/series.py") or fn.startswith("Stage.changelog"),

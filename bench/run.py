@@ -45,7 +45,7 @@ if __package__ in (None, ""):  # `python bench/run.py`
 from appwatch.broker import TOPIC_CONFIGS, create_topics, embedded  # noqa: E402
 from bench import pipeline, workload  # noqa: E402
 from bench.procs import Procs  # noqa: E402
-from streams.events import Topics  # noqa: E402
+from core.events import Topics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 GOALS = {"pipeline_ratio": 0.35, "cpu_us": 20.0, "quix_ratio": 1.0, "p99_ms": 100.0, "rss_mb": 300.0,
@@ -262,7 +262,7 @@ def state_equivalence() -> dict:
     has seen >= 10 days of every series holds what 30 days would leave."""
     from streams import rules, series
     from streams.engine import Engine
-    from streams.events import decode_fast
+    from core.events import decode_fast
 
     w = workload.spike_workload("x", 30, 1, spike_day=7)
     eng = Engine(rules.load())

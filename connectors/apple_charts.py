@@ -16,7 +16,7 @@ from pydantic import Field
 
 from connectors.base import Connector, Context, Country, Params
 from connectors.errors import PayloadError, SourceError
-from streams.events import Event, InvalidEvent
+from core.events import Event, InvalidEvent
 
 
 class AppleChartsParams(Params):

@@ -24,7 +24,7 @@ from connectors.catalog import Catalog
 from connectors.checkpoint import Checkpoint
 from connectors.errors import PayloadError, SourceError
 from connectors.http import Http, Response
-from streams.events import Event, InvalidEvent, event_id, validate
+from core.events import Event, InvalidEvent, event_id, validate
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alerts import yamlfile
+from core import yamlfile
 
 APP_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 AppId = Annotated[str, Field(pattern=APP_ID.pattern)]

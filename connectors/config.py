@@ -1,6 +1,6 @@
 """The connectors YAML: ``connectors: [{name, kind, interval, params}]``.
 
-Validated with pydantic through ``alerts.yamlfile``, so every error is a
+Validated with pydantic through ``core.yamlfile``, so every error is a
 ``file:line: field: message`` line; ``params`` are checked against the kind's
 ``Params`` model, and an unknown kind names the line of its ``kind:``.
 
@@ -31,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from alerts import yamlfile
-from alerts.yamlfile import ConfigError, Duration  # noqa: F401 - re-exported for callers
+from core import yamlfile
+from core.yamlfile import ConfigError, Duration  # noqa: F401 - re-exported for callers
 from connectors.base import Connector
 
 Seconds = Annotated[Duration, Field(gt=0)]

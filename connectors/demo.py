@@ -17,7 +17,7 @@ from typing import Iterator
 
 import orjson
 
-from streams.events import AppMetric, AppRank, Event, News, event_id, validate
+from core.events import AppMetric, AppRank, Event, News, event_id, validate
 
 SOURCE = "demo"
 CST = timezone(timedelta(hours=8))

@@ -36,7 +36,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import Connector, Context, Country, Params
 from connectors.errors import FetchError, NotConfigured, PayloadError, SourceError
-from streams.events import Event, InvalidEvent
+from core.events import Event, InvalidEvent
 
 StoreId = Annotated[str, Field(pattern=r"^[0-9]{1,15}$|^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")]
 

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from connectors.catalog import Catalog
-from streams.events import Event, InvalidEvent, event_id, validate
+from core.events import Event, InvalidEvent, event_id, validate
 
 NUMERIC = {"value", "rank"}
 CHECKPOINT_EVERY = 5000
@@ -254,7 +254,7 @@ def _shard_main(args: tuple) -> Summary:
     path, bootstrap, prefix, mapping, state_dir, shard, producer_config = args
     from connectors import catalog as catalog_mod
     from connectors.publish import Publisher
-    from streams.events import Topics
+    from core.events import Topics
 
     ckpt = Checkpoint(state_dir, path, shard) if state_dir else None
 

@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 
 from connectors.base import Connector, Context, Country, Params, catalog_apps, in_thread
 from connectors.errors import FetchError, PayloadError, SourceError
-from streams.events import Event, InvalidEvent
+from core.events import Event, InvalidEvent
 
 PLAY = "https://play.google.com"
 Package = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")]

@@ -25,7 +25,7 @@ from pydantic import Field
 from connectors.base import Connector, Context, Params
 from connectors.errors import PayloadError, SourceError
 from connectors.text import clip, detect_lang, html_to_text, squash
-from streams.events import Event, InvalidEvent
+from core.events import Event, InvalidEvent
 
 log = logging.getLogger(__name__)
 

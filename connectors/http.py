@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 import httpx
 from pydantic import BaseModel, Field
 
-from alerts.retry import retry_after
+from core.retry import retry_after
 from connectors.errors import FetchError, PayloadError
 
 log = logging.getLogger(__name__)

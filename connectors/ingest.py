@@ -1,6 +1,6 @@
 """HTTP ingest: ``POST /v1/events`` (JSON object, JSON array or NDJSON) -> Kafka.
 
-- A bearer token that may post events is required (``streams.auth``: 401 without a known
+- A bearer token that may post events is required (``core.auth``: 401 without a known
   token, 403 with a read-only one, compared in constant time).
 - The body is limited to ``max_body`` bytes (413).
 - Each invalid event is reported with its index and field path (422); the valid
@@ -30,8 +30,8 @@ from prometheus_client import (
 )
 
 from connectors.publish import publish_acked
-from streams.auth import Tokens
-from streams.events import InvalidEvent, validate
+from core.auth import Tokens
+from core.events import InvalidEvent, validate
 
 NDJSON = "application/x-ndjson"
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def _parse(body: bytes, content_type: str) -> list[Any]:
 def _schema() -> dict:
     from pydantic import TypeAdapter
 
-    from streams.events import Event
+    from core.events import Event
 
     event = TypeAdapter(Event).json_schema(ref_template="#/components/schemas/{model}")
     return event
@@ -77,7 +77,7 @@ def _schema() -> dict:
 
 def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None = None,
                max_body: int = 1_000_000, recent: int = 100_000) -> FastAPI:
-    """``tokens``: posting events needs an ``ingest`` or ``write`` token (``streams.auth``)."""
+    """``tokens``: posting events needs an ``ingest`` or ``write`` token (``core.auth``)."""
     registry = registry or CollectorRegistry()
     requests = Counter("appwatch_ingest_requests_total", "Ingest requests by status",
                        ["status"], registry=registry)

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from connectors.base import Connector, Context, Country, Params, catalog_apps
 from connectors.errors import PayloadError, SourceError
-from streams.events import Event, InvalidEvent
+from core.events import Event, InvalidEvent
 
 IosId = Annotated[str, Field(pattern=r"^[0-9]{1,15}$")]
 

@@ -34,7 +34,7 @@ from pydantic import Field
 from connectors.base import Connector, Context, Params
 from connectors.catalog import AppId
 from connectors.errors import PayloadError, SourceError
-from streams.events import Event, InvalidEvent
+from core.events import Event, InvalidEvent
 
 KEYWORDS = ["AI", "AIGC", "LLM", "大模型", "算法", "人工智能", "machine learning", "GPU"]
 

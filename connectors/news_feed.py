@@ -36,7 +36,7 @@ from connectors.base import Connector, Context, Params
 from connectors.errors import PayloadError, SourceError
 from connectors.http import Response
 from connectors.text import clip, detect_lang, html_to_text, squash
-from streams.events import Event, InvalidEvent
+from core.events import Event, InvalidEvent
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, "
           "text/xml;q=0.9, */*;q=0.8")

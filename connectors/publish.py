@@ -9,7 +9,7 @@ from typing import Iterable
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
-from streams.events import Event, Topics
+from core.events import Event, Topics
 
 
 PROBE_EVERY = 2.0  # seconds between reachability probes (readiness)

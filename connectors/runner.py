@@ -37,7 +37,7 @@ from connectors.errors import NotConfigured, SourceError
 from connectors.http import Http, HttpOptions
 from connectors.metrics import ConnectorMetrics
 from connectors.publish import publish_acked
-from streams.events import Event, InvalidEvent, validate
+from core.events import Event, InvalidEvent, validate
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,1 @@
-"""Detection: the event contract, the engine and its folds, the worker's stages.
-
-kafka-python reads its protocol schemas through importlib.resources' legacy API, which
-warns (DeprecationWarning) the first time each client starts; those warnings are the
-library's, not the user's, so they are filtered here, where every command that uses
-the library imports from.
-"""
-
-import warnings
-
-warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"kafka(\.|$)")
-warnings.filterwarnings("ignore", message=r"(open|read)_text is deprecated", category=DeprecationWarning)
+"""The detect stage: the engine and its folds, the rules, the detectors, the batch stage."""

@@ -37,16 +37,16 @@ from prometheus_client import (
 
 from alerts.group import group_key, routing_labels
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Notifier
 from alerts.pipeline import Pipeline, fanout
 from alerts.route import node
 from alerts.silence import Silence, silenced
-from alerts.yamlfile import ConfigError
+from core.yamlfile import ConfigError
 from streams import faustapp, rewind, rules, tansu
-from streams.auth import Tokens
+from core.auth import Tokens
 from streams.engine import Engine
-from streams.events import Topics, validate
+from core.events import Topics, validate
 from streams.metrics import StreamMetrics, WorkerCollector
 from streams.settings import Settings
 from streams.stage import DetectStage, Stage
@@ -117,7 +117,7 @@ def create_app(
         web_port=settings.web_port,
         web_in_thread=False,
         # Faust's own pages (/router, /table/<name>: the tables' contents, /stats) are off:
-        # the worker serves only its API (streams.auth) and /metrics, /healthz, /readyz
+        # the worker serves only its API (core.auth) and /metrics, /healthz, /readyz
         web_router_enabled=False, web_tables_enabled=False, web_stats_enabled=False,
         broker_credentials=settings.faust_credentials(),
         **(tansu.SETTINGS if flavor_tansu else {}),
@@ -281,7 +281,7 @@ def create_app(
     tokens = Tokens.from_settings(settings)
 
     def denied(view: faust.web.View, request, need: str):
-        """The 401/403 answer if the request's token lacks ``need`` (streams.auth), else None."""
+        """The 401/403 answer if the request's token lacks ``need`` (core.auth), else None."""
         why = tokens.check(request.headers.get("Authorization"), need)
         if why is None:
             return None

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from alerts.model import Alert
+from core.alert import Alert
 from streams.engine import Engine, alerts_in_order
-from streams.events import Event, InvalidEvent, decode_fast
+from core.events import Event, InvalidEvent, decode_fast
 from streams.rules import RuleSet
 
 

@@ -21,7 +21,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, MutableMapping
 
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from streams import enrich, series, windows
 from streams.detectors import (
     change,
@@ -32,7 +32,7 @@ from streams.detectors import (
     spike,
     threshold,
 )
-from streams.events import AppMetric, AppRank, Event, MetricEvent, News
+from core.events import AppMetric, AppRank, Event, MetricEvent, News
 from streams.rules import (
     ChangeRule,
     DeadmanRule,

@@ -30,7 +30,7 @@ second source is guarded by surname, stop-character and stop-word lists: a wrong
 person is worse than a missing one.
 
 Errors:
-    alerts.yamlfile.ConfigError -- from ``load`` (and so at import) when the table is
+    core.yamlfile.ConfigError -- from ``load`` (and so at import) when the table is
         not valid; the message names file, line and field.
 """
 
@@ -51,8 +51,8 @@ from pydantic import (
     model_validator,
 )
 
-from alerts import yamlfile
-from streams.events import News
+from core import yamlfile
+from core.events import News
 
 ALIASES_FILE = "aliases.yaml"
 KINDS = ("dispute", "hire", "departure", "reorg", "funding", "launch")  # "other" is the default

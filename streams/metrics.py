@@ -7,7 +7,7 @@ from typing import Callable, Iterable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from streams.events import Event, News
+from core.events import Event, News
 
 USER_METRICS = ("dau", "mau", "cumulative_users")
 

@@ -9,8 +9,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from standardwebhooks import Webhook
 
-from alerts.ssrf import Guard
-from alerts.yamlfile import Duration
+from core.ssrf import Guard
+from core.yamlfile import Duration
 
 
 class Settings(BaseSettings):

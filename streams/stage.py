@@ -59,7 +59,7 @@ from mode import Service
 
 from streams import dlq, rewind, series, tansu
 from streams.engine import Engine, too_far_ahead
-from streams.events import InvalidEvent, Topics, decode_fast
+from core.events import InvalidEvent, Topics, decode_fast
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
 

@@ -19,7 +19,7 @@ from werkzeug import Request, Response
 
 from appwatch.broker import create_topics, embedded, free_port
 from appwatch.receiver import new_secret
-from streams.events import Topics
+from core.events import Topics
 
 LOGS = Path(os.environ.get("APPWATCH_TEST_LOGS", "/tmp/appwatch-test-logs"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from alerts.model import Alert
+from core.alert import Alert
 
 Result = tuple[bool, Exception | None]
 

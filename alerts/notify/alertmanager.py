@@ -40,10 +40,10 @@ from typing import Any, Callable, Sequence
 import httpx
 import orjson
 
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Result
-from alerts.retry import retryable
-from alerts.ssrf import guarded_client
+from core.retry import retryable
+from core.ssrf import guarded_client
 
 RESEND_INTERVAL = 60.0  # seconds between re-pushes of a firing alert (Prometheus' resend delay)
 FIRING_TTL = 4 * RESEND_INTERVAL  # seconds a firing alert stays active in Alertmanager without a push

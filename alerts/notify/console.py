@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Result
 
 COLOURS = {"critical": "bold red", "warning": "bold yellow", "info": "bold cyan"}

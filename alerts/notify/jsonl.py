@@ -9,7 +9,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Result
 
 

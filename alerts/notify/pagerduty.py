@@ -34,11 +34,11 @@ from typing import Any, Callable, Sequence
 import httpx
 import orjson
 
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Result
 from alerts.notify.alertmanager import parse_ts, rfc3339
-from alerts.retry import retry_after
-from alerts.ssrf import BlockedAddress, guarded_client
+from core.retry import retry_after
+from core.ssrf import BlockedAddress, guarded_client
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_CHARS = 1024

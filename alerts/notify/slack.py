@@ -32,11 +32,11 @@ from typing import Any
 import httpx
 import orjson
 
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Result
-from alerts.redact import RedactingFilter
-from alerts.retry import retry_after, retryable
-from alerts.ssrf import guarded_client
+from core.redact import RedactingFilter
+from core.retry import retry_after, retryable
+from core.ssrf import guarded_client
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
 MAX_BLOCKS = 50

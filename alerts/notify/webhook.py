@@ -6,12 +6,12 @@ status), ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64>``)
 when a ``whsec_`` secret is set.
 
 Errors returned (never raised), see ``alerts.notify``:
-    alerts.ssrf.BlockedAddress  the URL resolved to a non-public address  -> no retry
+    core.ssrf.BlockedAddress  the URL resolved to a non-public address  -> no retry
     httpx.TransportError        connection refused, timeout ...           -> retry
     WebhookError                non-2xx response; retry on 408/425/429/5xx
 
 Without an injected transport, requests go through the SSRF guard
-(``alerts.ssrf.GuardedTransport``): only public addresses, or ``allow_hosts``.
+(``core.ssrf.GuardedTransport``): only public addresses, or ``allow_hosts``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import httpx
 import orjson
 from standardwebhooks import Webhook
 
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.notify import Result
-from alerts.retry import retry_after, retryable
-from alerts.ssrf import BlockedAddress, guarded_client
+from core.retry import retry_after, retryable
+from core.ssrf import BlockedAddress, guarded_client
 
 
 def _compile(source: str):

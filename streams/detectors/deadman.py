@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.yamlfile import Duration
+from core.yamlfile import Duration
 
 
 class DeadmanParams(BaseModel):

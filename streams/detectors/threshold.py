@@ -7,7 +7,7 @@ from typing import Literal
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.yamlfile import Duration
+from core.yamlfile import Duration
 
 
 class ThresholdParams(BaseModel):

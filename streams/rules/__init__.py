@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alerts import yamlfile
-from alerts.matchers import Matcher, Matchers, check_regex
+from core import yamlfile
+from core.matchers import Matcher, Matchers, check_regex
 from streams.detectors.change import ChangeParams
 from streams.detectors.deadman import DeadmanParams
 from streams.detectors.milestone import MilestoneParams

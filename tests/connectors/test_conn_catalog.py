@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.yamlfile import ConfigError
+from core.yamlfile import ConfigError
 from connectors import catalog
 from connectors.catalog import slug_for
 

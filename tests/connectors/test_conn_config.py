@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.yamlfile import ConfigError
+from core.yamlfile import ConfigError
 from connectors import config
 from connectors.apple_charts import AppleChartsParams
 from connectors.registry import KINDS

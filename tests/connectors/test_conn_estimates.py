@@ -7,7 +7,7 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.events import AppMetric
+from core.events import AppMetric
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.events import News, event_id
+from core.events import News, event_id
 
 pytestmark = pytest.mark.anyio
 

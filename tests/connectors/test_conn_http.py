@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from alerts.retry import retry_after
+from core.retry import retry_after
 from connectors.errors import FetchError, PayloadError
 from connectors.http import Http, HttpOptions
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.events import AppMetric, News
+from core.events import AppMetric, News
 
 pytestmark = pytest.mark.anyio
 

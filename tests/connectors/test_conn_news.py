@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from connectors.http import Http
 from connectors.text import detect_lang, html_to_text
-from streams.events import News, event_id
+from core.events import News, event_id
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from appwatch.broker import free_port
 from connectors.base import Connector, Params
 from connectors.registry import KINDS
-from streams.events import AppMetric, AppRank, event_id
+from core.events import AppMetric, AppRank, event_id
 
 pytestmark = pytest.mark.anyio
 

@@ -158,7 +158,7 @@ def test_compose_appwatch_env(compose):
 
 def test_compose_alerts_config_valid(compose):
     """The alerts config the workers mount, and every secret it names is in their env."""
-    from alerts import yamlfile
+    from core import yamlfile
     from alerts.config import AlertsConfig
 
     path = DEPLOY / "alerts" / "alerts.example.yaml"
@@ -414,7 +414,7 @@ def mounted_file(objects, deployment: str, path: str) -> str:
 
 def test_k8s_worker_configs_load(objects):
     """The rules and alerts the worker mounts are valid, and each secret they name is in its env."""
-    from alerts import yamlfile
+    from core import yamlfile
     from alerts.config import AlertsConfig
     from streams.rules import RuleSet
 

@@ -24,7 +24,7 @@ with atheris.instrument_imports(include=["streams"]):
     import orjson
 
     from streams import dlq
-    from streams.events import InvalidEvent, decode
+    from core.events import InvalidEvent, decode
 
 TEMPLATES = [
     {"event_id": "m1", "type": "app.metric", "source": "fuzz", "ts": "2024-11-14T00:00:00+08:00",

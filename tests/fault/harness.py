@@ -22,11 +22,11 @@ from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
-from alerts.model import Alert
+from core.alert import Alert
 from appwatch.broker import free_port
 from streams import rules as rules_mod
 from streams.engine import Engine
-from streams.events import AppMetric, Event, validate
+from core.events import AppMetric, Event, validate
 
 
 @dataclass

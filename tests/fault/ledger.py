@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from connectors.publish import Publisher
 from streams import backtest, rules
-from streams.events import AppMetric, Topics, validate
+from core.events import AppMetric, Topics, validate
 
 START = datetime(2024, 10, 1, tzinfo=timezone(timedelta(hours=8)))
 

@@ -37,7 +37,7 @@ KNOWN = {f for fs in (*REQUIRED.values(), *OPTIONAL.values()) for f in fs}
 OFFSETS = [timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-14)),
            timezone(timedelta(hours=14)), timezone(timedelta(hours=5, minutes=45)),
            timezone(timedelta(hours=-3, minutes=-30))]
-# inside the contract's range (streams.events.TS_MIN .. TS_MAX), a day's margin for offsets
+# inside the contract's range (core.events.TS_MIN .. TS_MAX), a day's margin for offsets
 TS_LO, TS_HI = datetime(1970, 1, 2), datetime(9998, 12, 30)
 SAMPLES = ["豆包", "字节跳动挖角通义千问技术负责人", "Kimi 月之暗面", "通义App从阿里云并入阿里智能信息事业群",
            "\u202eevil", "a\nb", "tab\there", "\x00nul", "😀🇨🇳", "é\u0301", "\ufeffbom", "\\", '"', "</script>",

@@ -26,9 +26,9 @@ from werkzeug import Request, Response
 from alerts.notify.webhook import message_id
 from connectors.publish import Publisher
 from streams import backtest
-from streams.events import validate
+from core.events import validate
 from streams.rules import RuleSet
-from alerts.yamlfile import parse
+from core.yamlfile import parse
 from tests.conftest import wait_until
 from tests.fault.report import Ledger, alert_key, recorder
 

@@ -26,12 +26,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.model import alert_id
-from alerts.yamlfile import parse
+from core.alert import alert_id
+from core.yamlfile import parse
 from connectors.publish import Publisher
 from streams import engine as engine_mod
 from streams.engine import Engine
-from streams.events import validate
+from core.events import validate
 from streams.rules import RuleSet
 from tests.conftest import wait_until
 from tests.fault.harness import day, expected_alerts, metric

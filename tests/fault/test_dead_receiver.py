@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.dispatch import RetryPolicy, deliver
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.notify.webhook import WebhookError
 from appwatch.receiver import new_secret
 from connectors.publish import Publisher

@@ -26,7 +26,7 @@ from faust.utils import json as faust_json
 
 from streams import dlq, rules
 from streams.engine import Engine
-from streams.events import (
+from core.events import (
     MAX_EVENT_BYTES,
     TS_MAX,
     TS_MIN,

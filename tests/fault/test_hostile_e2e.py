@@ -21,7 +21,7 @@ from kafka import KafkaConsumer
 
 from connectors.publish import Publisher
 from streams import dlq
-from streams.events import InvalidEvent, decode, validate
+from core.events import InvalidEvent, decode, validate
 from tests.conftest import wait_until
 from tests.fault.strategies import SNIPPETS, Gen
 

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from streams import auth
+from core import auth
 from connectors.ingest import create_app
-from streams.auth import Tokens
+from core.auth import Tokens
 
 TOKEN = "s3cret-Token_0123456789"
 EVENT = {"event_id": "e1", "type": "app.metric", "source": "vendor", "ts": "2024-11-14T00:00:00+08:00",
@@ -126,7 +126,7 @@ class Spy:
 
 
 def test_the_comparison_is_hmac_compare_digest_on_the_token(api, monkeypatch):
-    """streams.auth compares the bearer token with every configured token, in constant time."""
+    """core.auth compares the bearer token with every configured token, in constant time."""
     client, pub, _ = api
     spy = Spy()
     monkeypatch.setattr(auth.hmac, "compare_digest", spy)

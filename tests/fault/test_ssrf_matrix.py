@@ -26,14 +26,14 @@ from pydantic import ValidationError
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from alerts import ssrf
+from core import ssrf
 from alerts.config import Receiver
 from alerts.dispatch import RetryPolicy, deliver
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.notify.webhook import WebhookNotifier
 from alerts.pipeline import build
-from alerts.ssrf import BlockedAddress, BlockedURL
+from core.ssrf import BlockedAddress, BlockedURL
 
 INTEGRATIONS = ["webhook", "slack", "alertmanager", "pagerduty"]
 SLACK_SECRET = "XXsl4ckS3cretTokenXX"
@@ -163,7 +163,7 @@ NAMES = {"webhook": "https://hooks.receiver.example/in", "slack": "https://hooks
 
 @pytest.fixture
 def resolver(monkeypatch):
-    """The guard's resolver (alerts.ssrf.system_resolver): host -> answers; records calls."""
+    """The guard's resolver (core.ssrf.system_resolver): host -> answers; records calls."""
     answers: dict[str, list[str]] = {}
     calls: list[str] = []
 

@@ -1,8 +1,8 @@
 """Hostile config: unsafe YAML tags, alias bombs, pathological regexes.
 
 Rules files (``streams.rules.load``) and the alerts routing config
-(``alerts.yamlfile.load(path, AlertsConfig)``) go through ``alerts.yamlfile``; regex
-matchers (rules, routes, inhibitions, silences) through ``alerts.matchers``. Each
+(``core.yamlfile.load(path, AlertsConfig)``) go through ``core.yamlfile``; regex
+matchers (rules, routes, inhibitions, silences) through ``core.matchers``. Each
 hostile file must be refused with an error naming file and line, fast, and without
 executing anything.
 """
@@ -21,14 +21,14 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from alerts import yamlfile
+from core import yamlfile
 from alerts.config import AlertsConfig
-from alerts.matchers import MAX_MATCH_INPUT, Matcher, check_regex
+from core.matchers import MAX_MATCH_INPUT, Matcher, check_regex
 from alerts.silence import Silence
-from alerts.yamlfile import ConfigError
+from core.yamlfile import ConfigError
 from streams import rules
 from streams.engine import Engine
-from streams.events import validate
+from core.events import validate
 from tests.fault.strategies import within_bounds
 
 ALERTS_OK = """\
@@ -226,7 +226,7 @@ ADVERSARIAL = ["a" * 50 + "!", "ab" * 25 + "!", "x" * 49 + "y", "a " * 25 + "!",
 
 CHILD = textwrap.dedent("""
     import sys, time, orjson
-    from alerts.matchers import Matcher
+    from core.matchers import Matcher
     patterns, inputs = orjson.loads(sys.stdin.buffer.read())
     print("ready", flush=True)
     for i, p in enumerate(patterns):

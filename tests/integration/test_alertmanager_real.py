@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.notify.alertmanager import (
     FIRING_TTL,
     AlertmanagerError,
@@ -205,7 +205,7 @@ def test_a_firing_alert_stays_active_in_alertmanager_between_resends(alertmanage
     from alerts.config import AlertsConfig
     from alerts.metrics import DeliveryMetrics
     from alerts.pipeline import Pipeline, build
-    from alerts.yamlfile import parse
+    from core.yamlfile import parse
     from tests.fault.report import recorder
 
     rec = recorder(request)

@@ -1,4 +1,4 @@
-"""Every route of the worker's HTTP API asks for a scope (streams.auth): 401 without a known
+"""Every route of the worker's HTTP API asks for a scope (core.auth): 401 without a known
 bearer token, 403 with a read token where writing is needed; /metrics, /healthz and /readyz
 stay open; Faust's own pages are off; no token appears in an answer or in the log."""
 

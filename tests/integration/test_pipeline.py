@@ -7,7 +7,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from connectors.publish import Publisher
-from streams.events import validate
+from core.events import validate
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from appwatch.broker import create_topics, embedded, free_port
-from streams.events import Topics
+from core.events import Topics
 from tests.conftest import LOGS, terminate, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -10,7 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.notify.slack import RateLimiter, SlackError, SlackNotifier, blocks
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from connectors.publish import Publisher
-from streams.events import validate
+from core.events import validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from connectors.publish import Publisher
-from streams.events import validate
+from core.events import validate
 from tests.conftest import wait_until
 from tests.integration.test_pipeline import downloads
 

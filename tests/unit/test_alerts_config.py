@@ -6,9 +6,9 @@ import pytest
 
 from alerts.config import AlertsConfig
 from alerts.group import routing_labels
-from alerts.model import Alert
+from core.alert import Alert
 from alerts.route import match
-from alerts.yamlfile import ConfigError, load, parse
+from core.yamlfile import ConfigError, load, parse
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "alerts" / "alerts.example.yaml"
 

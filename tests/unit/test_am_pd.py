@@ -10,7 +10,7 @@ import pytest
 
 from alerts.dispatch import deliver, RetryPolicy
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.notify.alertmanager import (
     FIRING_TTL,
     AlertmanagerError,

@@ -1,4 +1,4 @@
-"""streams.auth: which scope a bearer token has, and what a route answers without it."""
+"""core.auth: which scope a bearer token has, and what a route answers without it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from streams.auth import Denied, Tokens
+from core.auth import Denied, Tokens
 from streams.settings import Settings
 
 W1, W2, R1, I1 = "write-token-0123456789", "write-token-abcdefghij", "read-token-0123456789a", "ingest-0123456789ab"

@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from alerts.model import Alert
-from streams.events import validate
+from core.alert import Alert
+from core.events import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "contract.md").read_text()

@@ -12,7 +12,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from alerts.dispatch import RetryPolicy, deliver
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.notify.console import ConsoleNotifier, line
 from alerts.notify.webhook import WebhookNotifier
 from appwatch.receiver import new_secret
@@ -160,7 +160,7 @@ def test_jsonl_notifier_reports_disk_errors_as_retryable(tmp_path):
 
 
 def test_a_blocked_address_is_final_whatever_the_notifier_says():
-    from alerts.ssrf import BlockedAddress
+    from core.ssrf import BlockedAddress
 
     class Blocked:
         name, calls = "x", 0

@@ -1,8 +1,8 @@
 """The engine as backtest runs it: every kind through ``process``, correlation, deadman clock."""
 
-from alerts.yamlfile import parse
+from core.yamlfile import parse
 from streams.engine import Engine
-from streams.events import validate
+from core.events import validate
 from streams.rules import RuleSet
 
 COMPANIES = {"doubao": "ByteDance", "kimi": "Moonshot AI", "tongyi": "Alibaba"}

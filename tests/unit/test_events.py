@@ -3,7 +3,7 @@ import math
 import orjson
 import pytest
 
-from streams.events import MAX_EVENT_BYTES, AppMetric, InvalidEvent, News, Topics, decode, event_id
+from core.events import MAX_EVENT_BYTES, AppMetric, InvalidEvent, News, Topics, decode, event_id
 
 METRIC = dict(event_id="e1", type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00",
               app_id="doubao", app_name="Doubao", platform="all", country="cn",

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from prometheus_client import CollectorRegistry
 
 from connectors.ingest import create_app
-from streams.auth import Tokens
+from core.auth import Tokens
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

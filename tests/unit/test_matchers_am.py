@@ -33,7 +33,7 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.config import AlertsConfig
-from alerts.matchers import (
+from core.matchers import (
     Matcher,
     MatcherError,
     Matchers,
@@ -47,7 +47,7 @@ from alerts.matchers import (
     utf8_matchers,
 )
 from alerts.silence import Silence, dump_matchers
-from alerts.yamlfile import ConfigError, parse
+from core.yamlfile import ConfigError, parse
 from streams.rules import RuleSet
 
 

@@ -7,9 +7,9 @@ from prometheus_client import CollectorRegistry
 from alerts.config import AlertsConfig
 from alerts.dispatch import RetryPolicy
 from alerts.metrics import DeliveryMetrics
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.pipeline import Pipeline
-from alerts.yamlfile import parse
+from core.yamlfile import parse
 
 CONFIG = """
 route:

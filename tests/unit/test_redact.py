@@ -8,7 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from alerts.redact import (
+from core.redact import (
     RedactingFilter,
     SecretError,
     looks_secret,

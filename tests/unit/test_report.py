@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.model import Alert
+from core.alert import Alert
 from streams import report
 from streams.backtest import Result
-from streams.events import validate
+from core.events import validate
 from streams.rules import RuleSet, load
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -6,9 +6,9 @@ from hypothesis import strategies as st
 
 from alerts import group as grouping
 from alerts.group import group_key, routing_labels
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.route import InhibitRule, Route, inhibited, match
-from alerts.yamlfile import ConfigError, parse
+from core.yamlfile import ConfigError, parse
 
 TREE = """
 receiver: all

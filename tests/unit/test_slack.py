@@ -7,7 +7,7 @@ import httpx
 import orjson
 import pytest
 
-from alerts.model import Alert, alert_id
+from core.alert import Alert, alert_id
 from alerts.notify.slack import (
     MAX_BLOCKS,
     RateLimiter,
@@ -20,7 +20,7 @@ from alerts.notify.slack import (
     link,
     ratio,
 )
-from alerts.retry import retry_after
+from core.retry import retry_after
 
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 HOOK = "https://hooks.slack.test/services/T0/B0/secret"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from streams import windows
 from streams.detectors.spike import SpikeParams, detect
 from streams.engine import Engine
-from streams.events import validate
+from core.events import validate
 from streams.rules import RuleSet, SpikeRule
 
 P = SpikeParams()

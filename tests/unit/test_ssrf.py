@@ -16,8 +16,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from alerts import ssrf
-from alerts.ssrf import (
+from core import ssrf
+from core.ssrf import (
     BlockedAddress,
     BlockedURL,
     Guard,

@@ -18,10 +18,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.yamlfile import parse
+from core.yamlfile import parse
 from streams import backtest
 from streams.engine import Engine
-from streams.events import Topics
+from core.events import Topics
 from streams.rules import RuleSet
 from streams.stage import Record, Stage
 
@@ -169,7 +169,7 @@ def test_stage_alerts_equal_backtest_over_the_deduplicated_input(story, crash_ra
     log, rng = story
     kafka = Kafka(log)
     run(kafka, rng, crash_rate)
-    from alerts.model import Alert
+    from core.alert import Alert
 
     got = distinct(Alert.model_validate(orjson.loads(c)["alert"]) for c in kafka.control if b'"alert"' in c[:10])
     unique = list(dict.fromkeys(log))  # first occurrences, in order

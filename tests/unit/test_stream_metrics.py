@@ -2,7 +2,7 @@
 
 from prometheus_client import CollectorRegistry
 
-from streams.events import validate
+from core.events import validate
 from streams.metrics import StreamMetrics
 
 

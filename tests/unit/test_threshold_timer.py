@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
-from alerts.yamlfile import parse
+from core.yamlfile import parse
 from streams import backtest
 from streams.engine import Engine
-from streams.events import validate
+from core.events import validate
 from streams.rules import RuleSet
 
 RULES = parse("rules: [{name: hot, kind: threshold, match: {metric: dau}, params: {value: 100, for: 1h}}]",

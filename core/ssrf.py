@@ -216,7 +216,7 @@ class Guard:
 
     def check_url(self, url: str | httpx.URL) -> None:
         """Raise ``BlockedURL`` if ``url`` may not be used as a receiver URL."""
-        from alerts.redact import redact_url  # message must not leak tokens in the URL
+        from core.redact import redact_url  # message must not leak tokens in the URL
 
         raw = str(url)
         shown = redact_url(raw)
