@@ -29,7 +29,7 @@ from alerts.group import Group, Notification, routing_labels
 from alerts.metrics import DeliveryMetrics
 from core.alert import Alert
 from alerts.notify import Notifier, Result
-from core.redact import secret_from
+from core.secrets import secret_value as secret_from
 from alerts.route import Resolved, inhibited, match, node
 
 log = logging.getLogger(__name__)

@@ -6,22 +6,22 @@
   URL becomes ``***``).
 * ``RedactingFilter(secrets)``: a ``logging.Filter`` that replaces known secret
   strings (tokens, webhook secrets, receiver URLs) in log records.
-* ``secret_from(value=, env=, file=)``: read a secret from exactly one source;
-  ``SecretError`` (a ``ValueError``) names the source that is missing, empty
-  or unreadable, never the secret.
+
+Reading a secret (``secret_from``, ``SecretError``) is ``core.secrets``; ``SecretError``
+and ``READ`` are still importable from here for the CLI.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-__all__ = ["MASK", "RedactingFilter", "SecretError", "looks_secret", "redact_url", "secret_from"]
+from core.secrets import READ, SecretError  # noqa: F401 - re-exported: appwatch.cli imports them from here
+
+__all__ = ["MASK", "RedactingFilter", "looks_secret", "redact_url"]
 
 MASK = "***"
 
@@ -203,61 +203,3 @@ class RedactingFilter(logging.Filter):
             if key not in _RECORD_ATTRS and isinstance(value, str):
                 setattr(record, key, self.redact(value))
         return True
-
-
-class SecretError(ValueError):
-    """A secret could not be read; the message names the source, never the value."""
-
-
-READ: set[str] = set()  # every secret secret_from returned: the log redactor masks them
-
-
-def secret_from(value: str | None = None, env: str | None = None, file: str | os.PathLike[str] | None = None,
-                *, what: str = "secret") -> str:
-    """The secret from exactly one of ``value``, environment variable ``env`` or ``file``.
-
-    A file's trailing newline(s) are stripped (``echo token > file``).  Raises
-    ``SecretError`` naming the source when none or several are given, or when
-    the source is missing, empty or unreadable. The secret is remembered in ``READ``.
-    """
-    secret = _secret_from(value, env, file, what)
-    READ.add(secret)
-    return secret
-
-
-def _secret_from(value, env, file, what: str) -> str:
-    given = [n for n, v in (("value", value), ("env", env), ("file", file)) if v is not None]
-    if not given:
-        raise SecretError(f"{what}: no source given (set one of value, env, file)")
-    if len(given) > 1:
-        raise SecretError(f"{what}: give only one of value, env, file (got {', '.join(given)})")
-    if value is not None:
-        if not value.strip():
-            raise SecretError(f"{what}: value is empty")
-        return value
-    if env is not None:
-        if not env:
-            raise SecretError(f"{what}: environment variable name is empty")
-        got = os.environ.get(env)
-        if got is None:
-            raise SecretError(f"{what}: environment variable {env} is not set")
-        if not got.strip():
-            raise SecretError(f"{what}: environment variable {env} is empty")
-        return got
-    path = Path(os.fspath(file)).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SecretError(f"{what}: file {path} does not exist") from None
-    except IsADirectoryError:
-        raise SecretError(f"{what}: file {path} is a directory") from None
-    except PermissionError:
-        raise SecretError(f"{what}: file {path} is not readable (permission denied)") from None
-    except UnicodeDecodeError:
-        raise SecretError(f"{what}: file {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise SecretError(f"{what}: file {path} is unreadable: {exc.strerror or type(exc).__name__}") from None
-    text = text.rstrip("\r\n")
-    if not text.strip():
-        raise SecretError(f"{what}: file {path} is empty")
-    return text

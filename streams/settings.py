@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from standardwebhooks import Webhook
 
+from core.secrets import secret_from
 from core.ssrf import Guard
 from core.yamlfile import Duration
 
@@ -50,7 +51,8 @@ class Settings(BaseSettings):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    sasl_password_file: Path | None = None
+    sasl_password_file: Path | None = Field(
+        None, description="a file holding the SASL password (read once, at start-up, into sasl_password)")
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
@@ -91,6 +93,11 @@ class Settings(BaseSettings):
         Guard(frozenset(info.data.get("allow_hosts") or ())).check_url(v)  # BlockedURL is a ValueError
         return v
 
+    @field_validator("sasl_password")
+    @classmethod
+    def _sasl_password(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v is not None and v.get_secret_value() else None
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret(cls, v: SecretStr | None) -> SecretStr | None:
@@ -106,30 +113,32 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _security(self) -> "Settings":
+        if self.sasl_password_file is not None:  # SecretError (a ValueError) names the variable and the file
+            if self.sasl_password is not None:
+                raise ValueError("give only one of APPWATCH_SASL_PASSWORD and APPWATCH_SASL_PASSWORD_FILE")
+            self.sasl_password = secret_from(file=self.sasl_password_file, what="APPWATCH_SASL_PASSWORD_FILE")
         if self.security_protocol.startswith("SASL"):
             missing = [f"APPWATCH_{n.upper()}" for n in ("sasl_mechanism", "sasl_username")
                        if getattr(self, n) is None]
-            if self.sasl_password is None and self.sasl_password_file is None:
+            if self.sasl_password is None:
                 missing.append("APPWATCH_SASL_PASSWORD (or APPWATCH_SASL_PASSWORD_FILE)")
             if missing:
                 raise ValueError(f"security_protocol {self.security_protocol} needs {', '.join(missing)}")
-        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "sasl_password_file"):
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"APPWATCH_{name.upper()}: no such file {path}")
         return self
 
     def kafka_config(self) -> dict:
-        """Security settings for kafka-python clients (file paths: picklable for import workers)."""
+        """Security settings for kafka-python clients (plain values: picklable for import workers)."""
         config: dict = {}
         if self.security_protocol == "PLAINTEXT":
             return config
         config["security_protocol"] = self.security_protocol
         if self.security_protocol.startswith("SASL"):
-            password = (self.sasl_password.get_secret_value() if self.sasl_password
-                        else self.sasl_password_file.read_text().strip())
             config |= {"sasl_mechanism": self.sasl_mechanism, "sasl_plain_username": self.sasl_username,
-                       "sasl_plain_password": password}
+                       "sasl_plain_password": self.sasl_password.get_secret_value()}
         if self.security_protocol.endswith("SSL"):
             config |= {f"ssl_{k}": str(v) for k in ("cafile", "certfile", "keyfile")
                        if (v := getattr(self, f"ssl_{k}")) is not None}

@@ -1,4 +1,4 @@
-"""Secret redaction: URLs for logs/metric labels, the logging filter, reading secrets."""
+"""Secret redaction: URLs for logs/metric labels, the logging filter (reading secrets: test_secrets)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from core.redact import (
-    RedactingFilter,
-    SecretError,
-    looks_secret,
-    redact_url,
-    secret_from,
-)
+from core.redact import RedactingFilter, looks_secret, redact_url
 
 SLACK = "https://hooks.slack.com/services/T0AB12CDE/B0FG34HIJ/aBcDeFgHiJkLmNoPqRsTuVwX"
 TOKEN = "xoxb-1234567890-abcdefGHIJKL"
@@ -133,53 +127,3 @@ def test_filter_add_later_and_overlapping_secrets():
     assert f.redact("https://u:hunter22@h.example/p") == "https://u:hunter22@h.example/p"
     f.add("https://u:hunter22@h.example/p")
     assert "hunter22" not in f.redact("login with password hunter22")
-
-
-# --------------------------------------------------------------------------- secret_from
-
-
-def test_secret_from_value_env_file(monkeypatch, tmp_path):
-    assert secret_from("v4lue") == "v4lue"
-    monkeypatch.setenv("APPWATCH_TEST_TOKEN", TOKEN)
-    assert secret_from(env="APPWATCH_TEST_TOKEN") == TOKEN
-    path = tmp_path / "token"
-    path.write_text(WHSEC + "\n")
-    assert secret_from(file=path) == WHSEC
-    assert secret_from(file=str(path)) == WHSEC
-    path.write_text(" spaced \r\n\n")
-    assert secret_from(file=path) == " spaced "    # only trailing newlines are stripped
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({}, "no source given"),
-    ({"value": "a", "env": "B"}, "only one of value, env, file .got value, env"),
-    ({"value": ""}, "value is empty"),
-    ({"value": "  \n"}, "value is empty"),
-    ({"env": ""}, "environment variable name is empty"),
-    ({"env": "APPWATCH_TEST_UNSET_VAR"}, "environment variable APPWATCH_TEST_UNSET_VAR is not set"),
-    ({"env": "APPWATCH_TEST_EMPTY_VAR"}, "environment variable APPWATCH_TEST_EMPTY_VAR is empty"),
-])
-def test_secret_from_errors(monkeypatch, kwargs, match):
-    monkeypatch.delenv("APPWATCH_TEST_UNSET_VAR", raising=False)
-    monkeypatch.setenv("APPWATCH_TEST_EMPTY_VAR", "")
-    with pytest.raises(SecretError, match=match) as info:
-        secret_from(**kwargs, what="webhook secret")
-    assert isinstance(info.value, ValueError)
-    assert str(info.value).startswith("webhook secret: ")
-
-
-def test_secret_from_file_errors(tmp_path):
-    missing = tmp_path / "nope"
-    with pytest.raises(SecretError, match=f"file {missing} does not exist"):
-        secret_from(file=missing)
-    with pytest.raises(SecretError, match="is a directory"):
-        secret_from(file=tmp_path)
-    empty = tmp_path / "empty"
-    empty.write_text("\n")
-    with pytest.raises(SecretError, match=f"file {empty} is empty"):
-        secret_from(file=empty)
-    binary = tmp_path / "binary"
-    binary.write_bytes(b"\xff\xfe" + TOKEN.encode())
-    with pytest.raises(SecretError, match="not UTF-8") as info:
-        secret_from(file=binary)
-    assert TOKEN not in str(info.value)

@@ -34,6 +34,36 @@ def test_sasl_scram_reaches_kafka_python_aiokafka_and_faust(tmp_path):
     assert "s3cret" not in repr(s)
 
 
+def test_the_sasl_password_file_is_read_once_into_sasl_password(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    s = Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="svc", sasl_password_file=pw)
+    assert s.sasl_password.get_secret_value() == "s3cret"  # the CLI registers it with its log redactor
+    pw.write_text("rotated\n")
+    assert s.kafka_config()["sasl_plain_password"] == "s3cret"
+
+
+def test_a_bad_sasl_password_file_names_the_variable_and_the_file(tmp_path):
+    missing, empty = tmp_path / "missing", tmp_path / "empty"
+    empty.write_text("\n")
+    for path, what in ((missing, "does not exist"), (empty, "is empty"), (tmp_path, "is a directory")):
+        with pytest.raises(ValidationError) as exc:
+            Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="svc",
+                     sasl_password_file=path)
+        assert f"APPWATCH_SASL_PASSWORD_FILE: file {path} {what}" in str(exc.value)
+
+
+def test_a_sasl_password_and_a_password_file_are_one_too_many(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("from-file")
+    with pytest.raises(ValidationError) as exc:
+        Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="svc",
+                 sasl_password="from-env", sasl_password_file=pw)
+    msg = str(exc.value)
+    assert "only one of APPWATCH_SASL_PASSWORD and APPWATCH_SASL_PASSWORD_FILE" in msg
+    assert "from-env" not in msg and "from-file" not in msg
+
+
 def test_ssl_files_must_exist_and_become_a_context_for_aiokafka(tmp_path):
     with pytest.raises(ValidationError, match="APPWATCH_SSL_CAFILE: no such file"):
         Settings(security_protocol="SSL", ssl_cafile=tmp_path / "missing.pem")
@@ -46,7 +76,7 @@ def test_ssl_files_must_exist_and_become_a_context_for_aiokafka(tmp_path):
 
 
 def test_the_worker_app_gets_the_credentials():
-    from streams.app import create_app
+    from appwatch.worker import create_app
 
     s = Settings(broker="kafka://127.0.0.1:9", security_protocol="SASL_SSL", sasl_mechanism="PLAIN",
                  sasl_username="svc", sasl_password="pw")
