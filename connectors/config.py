@@ -11,6 +11,14 @@ Validated with pydantic through ``core.yamlfile``, so every error is a
         jitter: 0.1           # each wait is interval * (1 +/- jitter)
         deadline: 5m          # one poll may take this long at the most
         params: {countries: [cn, us], charts: [top-free]}
+
+``${VAR}`` and ``${VAR:-default}`` anywhere in the file are templating from the
+environment (a base URL, a list of countries per deployment), done on the text before
+it is parsed; an unset variable without a default names its file and line.  It is not
+how a secret is read: a token has its own ``token_env`` / ``token_file`` params, read
+through ``core.secrets`` when the connector polls (a missing one names the field, the
+variable or the file, and the token is masked in logs).  A ``token: ${VAR}`` still
+works: the value lands in a ``SecretStr`` field and is masked the same way.
 """
 
 from __future__ import annotations

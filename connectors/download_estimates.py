@@ -18,37 +18,50 @@ out: its estimate is not final). Paging: ``limit``/``offset``; a page shorter th
 ``limit`` is the last. An envelope ``{"data": [...], "next_offset": N}`` (or ``"next"``:
 an offset or a URL with ``offset=``; null = last page) is followed instead.
 
-The token travels in the query (the API's own scheme), so: it is masked in error
-messages and in the ``httpx`` / ``connectors.http`` logs, and the estimates are fetched
-without ``ctx.get_json``'s conditional GET (which would store the URL, token and all,
-in the checkpoint; the date window changes daily anyway).
+The token (``token``, ``token_env`` or ``token_file``) is read through ``core.secrets``
+at each poll; one that is not there (variable unset, file missing or empty) skips the
+instance, saying which field, variable or file. It travels in the query (the API's own
+scheme), so: it is masked in error messages and, during the poll, in the ``httpx`` /
+``connectors.http`` logs (a ``core.redact.RedactingFilter`` of the poll's own), and the
+estimates are fetched without ``ctx.get_json``'s conditional GET (which would store the
+URL, token and all, in the checkpoint; the date window changes daily anyway).
 """
 
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs, quote, quote_plus, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connectors.base import Connector, Context, Country, Params
 from connectors.errors import FetchError, NotConfigured, PayloadError, SourceError
 from core.events import Event, InvalidEvent
+from core.redact import RedactingFilter
+from core.secrets import SecretError, secret_value
 
 StoreId = Annotated[str, Field(pattern=r"^[0-9]{1,15}$|^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")]
 
 # (units fields, revenue fields, country fields) per os
 FIELDS = {"ios": (("iu", "au"), ("ir", "ar")), "android": (("u",), ("r",))}
+TOKEN_FIELDS = ("token", "token_env", "token_file")  # one of them, read through core.secrets
+# the loggers that see request URLs, token and all (httpx logs each request at INFO)
+URL_LOGGERS = ("httpx", "connectors.http")
 
 
 class DownloadEstimatesParams(Params):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # the input may hold the token
+
     base_url: str = Field("https://api.sensortower.com", pattern=r"^https?://")
-    token: SecretStr | None = Field(None, description="auth_token; prefer token_env")
+    token: SecretStr | None = Field(None, description="auth_token; prefer token_env or token_file")
     token_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                   description="name of the environment variable holding the token")
+    token_file: Path | None = Field(None, description="a file holding the token (a mounted secret)")
     os: Literal["ios", "android"]
     app_ids: Annotated[list[StoreId], Field(min_length=1)] = Field(
         description="store ids: numeric App Store ids or Android package names")
@@ -67,8 +80,10 @@ class DownloadEstimatesParams(Params):
 
     @model_validator(mode="after")
     def _one_token(self) -> "DownloadEstimatesParams":
-        if (self.token is None) == (self.token_env is None):
-            raise ValueError("give exactly one of token and token_env")
+        given = [name for name in TOKEN_FIELDS if getattr(self, name) is not None]
+        if len(given) != 1:
+            got = f" (got {' and '.join(given)})" if given else ""
+            raise ValueError(f"give exactly one of token, token_env and token_file{got}")
         return self
 
 
@@ -84,16 +99,24 @@ class DownloadEstimates(Connector):
         end = now.astimezone(timezone.utc).date() - timedelta(days=1)
         return end - timedelta(days=self.params.lookback_days - 1), end
 
-    def token(self) -> str:
+    def token(self, redactor: RedactingFilter) -> str:
+        """The auth token, registered with ``redactor``; NotConfigured names the field and source."""
         p = self.params
-        token = p.token.get_secret_value() if p.token else os.environ.get(p.token_env or "", "")
-        if not token:
-            raise NotConfigured(f"no auth token: the environment variable {p.token_env} is not set")
-        REDACT.add(token)
-        return token
+        field = next(name for name in TOKEN_FIELDS if getattr(p, name) is not None)
+        try:
+            return secret_value(p.token, p.token_env, p.token_file, what=f"params.{field}", redactor=redactor)
+        except SecretError as exc:
+            raise NotConfigured(f"no auth token: {exc}") from None
 
     async def poll(self, ctx: Context) -> list[Event]:
-        token = self.token()  # NotConfigured: the runner skips the instance
+        redactor = RedactingFilter()  # this poll's token: out of its errors and its HTTP logs
+        token = self.token(redactor)  # NotConfigured: the runner skips the instance
+        with _masking(redactor, URL_LOGGERS):
+            rows = await self.fetch(ctx, token, redactor.redact)
+        return self.map(ctx, rows)
+
+    async def fetch(self, ctx: Context, token: str, mask: Callable[[str], str]) -> dict:
+        """Every page of the window: (store id, country, day) -> (units, cents); errors counted."""
         p = self.params
         start, end = self.window(ctx.now)
         query = {"app_ids": ",".join(p.app_ids), "countries": ",".join(c.upper() for c in p.countries),
@@ -106,12 +129,12 @@ class DownloadEstimates(Connector):
                 url = ctx.http.url(self.url(), {**query, "offset": offset})
                 resp = await ctx.http.get_json(self.url(), {**query, "offset": offset})
                 ctx.fetched += 1
-                page, nxt = _page(resp.data, offset, p.limit, REDACT.mask(url))
+                page, nxt = _page(resp.data, offset, p.limit, mask(url))
                 for pos, row in enumerate(page):
                     try:
                         store_id, country, day, units, cents = self.parse(row)
                     except ValueError as exc:
-                        ctx.failed(PayloadError(f"{REDACT.mask(url)}: row {offset + pos}: {exc}",
+                        ctx.failed(PayloadError(f"{mask(url)}: row {offset + pos}: {exc}",
                                                 "bad_row"))
                         continue
                     rows[(store_id, country, day)] = (units, cents)
@@ -122,8 +145,8 @@ class DownloadEstimates(Connector):
                 ctx.failed(PayloadError(f"{self.url()}: stopped after max_pages={p.max_pages}; "
                                         "later pages not fetched", "too_many_pages"))
         except SourceError as exc:
-            ctx.failed(_masked(exc, self.url()))
-        return self.map(ctx, rows)
+            ctx.failed(_masked(exc, self.url(), mask))
+        return rows
 
     def parse(self, row: Any) -> tuple[str, str, date, int, int | None]:
         """(store id, country, day, units, revenue cents or None); ValueError names the bad field."""
@@ -224,43 +247,23 @@ def _amount(row: dict, keys: tuple[str, ...]) -> int | None:
     return total if found else None
 
 
-def _masked(exc: SourceError, fallback_url: str) -> SourceError:
+def _masked(exc: SourceError, fallback_url: str, mask: Callable[[str], str]) -> SourceError:
     """The same error without the token; a 401/403 says what it most likely means."""
-    msg, url = REDACT.mask(str(exc)), REDACT.mask(exc.url) if exc.url else None
+    msg, url = mask(str(exc)), mask(exc.url) if exc.url else None
     if exc.reason in ("http_401", "http_403"):
-        return FetchError(f"{msg}: the auth token was rejected (check token / token_env)",
+        return FetchError(f"{msg}: the auth token was rejected (check token / token_env / token_file)",
                           "auth", url or fallback_url)
     return type(exc)(msg, exc.reason, url)
 
 
-class _Redact(logging.Filter):
-    """Masks known tokens in log records (httpx logs each request URL at INFO)."""
-
-    LOGGERS = ("httpx", "connectors.http")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: set[str] = set()
-
-    def add(self, token: str) -> None:
-        self.forms |= {f for f in (token, quote(token, safe=""), quote_plus(token)) if len(f) >= 4}
-        for name in self.LOGGERS:
-            logger = logging.getLogger(name)
-            if self not in logger.filters:
-                logger.addFilter(self)
-
-    def mask(self, text: str) -> str:
-        for form in sorted(self.forms, key=len, reverse=True):
-            text = text.replace(form, "***")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.forms:
-            msg = record.getMessage()
-            masked = self.mask(msg)
-            if masked != msg:
-                record.msg, record.args = masked, None
-        return True
-
-
-REDACT = _Redact()
+@contextmanager
+def _masking(redactor: RedactingFilter, loggers: tuple[str, ...]) -> Iterator[None]:
+    """``redactor`` on ``loggers`` while the block runs (a filter on a logger sees only its own records)."""
+    attached = [logging.getLogger(name) for name in loggers]
+    for logger in attached:
+        logger.addFilter(redactor)
+    try:
+        yield
+    finally:
+        for logger in attached:
+            logger.removeFilter(redactor)

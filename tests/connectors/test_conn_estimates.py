@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 
 from core.events import AppMetric
 
@@ -218,7 +219,57 @@ async def test_restart_from_checkpoint_gives_no_duplicates(api, tmp_path, make_r
 def test_params_need_exactly_one_token():
     from connectors.download_estimates import DownloadEstimatesParams
 
-    with pytest.raises(ValueError, match="exactly one of token and token_env"):
+    with pytest.raises(ValidationError) as exc:
         DownloadEstimatesParams(os="ios", app_ids=[DOUBAO])
+    assert exc.value.errors()[0]["msg"] == "Value error, give exactly one of token, token_env and token_file"
+    with pytest.raises(ValidationError) as exc:
+        DownloadEstimatesParams(os="ios", app_ids=[DOUBAO], token=TOKEN, token_file="/run/secrets/st")
+    assert exc.value.errors()[0]["msg"].endswith("exactly one of token, token_env and token_file "
+                                                 "(got token and token_file)")
+    assert TOKEN not in str(exc.value)  # the input is not echoed
     p = DownloadEstimatesParams(os="ios", app_ids=[DOUBAO], token=TOKEN)
     assert TOKEN not in repr(p) and p.app_ids == [str(DOUBAO)]
+
+
+async def test_token_file(api, sink, make_runner, tmp_path, caplog):
+    api.expect_request(IOS, query_string=query()).respond_with_json(ROWS[:1])
+    path = tmp_path / "st-token"
+    path.write_text(TOKEN + "\n")  # the trailing newline of `echo token > file` is not part of it
+    caplog.set_level(logging.INFO)
+    async with make_runner(est_yaml(api, auth=f"token_file: {path}"), sink) as r:
+        [res] = await r.run_once()
+    assert (res.outcome, res.published) == ("ok", 2)
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
+    assert TOKEN not in ours and "auth_token=***" in ours
+
+    path.write_text("\n")
+    async with make_runner(est_yaml(api, auth=f"token_file: {path}"), sink, registry=CollectorRegistry()) as r:
+        [res] = await r.run_once()
+    assert res.outcome == "skipped" and f"params.token_file: file {path} is empty" in res.errors[0]
+    path.unlink()
+    async with make_runner(est_yaml(api, auth=f"token_file: {path}"), sink, registry=CollectorRegistry()) as r:
+        [res] = await r.run_once()
+    assert res.outcome == "skipped" and f"params.token_file: file {path} does not exist" in res.errors[0]
+
+
+async def test_the_token_mask_is_on_the_http_loggers_only_during_a_poll(api, sink, make_runner, caplog):
+    api.expect_request(IOS, query_string=query()).respond_with_json(ROWS[:1])
+    caplog.set_level(logging.INFO)
+    loggers = [logging.getLogger(name) for name in ("httpx", "connectors.http")]
+    before = [list(logger.filters) for logger in loggers]
+    seen = []
+
+    class Spy(logging.Filter):  # what is on the httpx logger while the request is logged
+        def filter(self, record):
+            seen.append(list(loggers[0].filters))
+            return True
+
+    spy = Spy()
+    loggers[0].addFilter(spy)
+    try:
+        async with make_runner(est_yaml(api), sink) as r:
+            [res] = await r.run_once()
+    finally:
+        loggers[0].removeFilter(spy)
+    assert res.outcome == "ok" and seen and all(len(filters) == len(before[0]) + 2 for filters in seen)
+    assert [list(logger.filters) for logger in loggers] == before  # nothing left behind
