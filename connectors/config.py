@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import (
     AfterValidator,
@@ -66,7 +66,7 @@ def _instance_model(kind: str, cls: type[Connector]) -> type[Instance]:
         params=(cls.Params, Field(default_factory=dict, validate_default=True)))
 
 
-def _config_model(kinds: dict[str, type[Connector]]) -> type[BaseModel]:
+def _config_model(kinds: Mapping[str, type[Connector]]) -> type[BaseModel]:
     known = ", ".join(sorted(kinds))
 
     def unknown(v: str) -> str:
@@ -128,7 +128,7 @@ def expand(text: str, source: str, env: dict[str, str]) -> str:
     return "".join(out)
 
 
-def parse(text: str, source: str = "<string>", kinds: dict | None = None,
+def parse(text: str, source: str = "<string>", kinds: Mapping | None = None,
           env: dict[str, str] | None = None) -> list[Instance]:
     import os
 
@@ -138,7 +138,7 @@ def parse(text: str, source: str = "<string>", kinds: dict | None = None,
     return list(yamlfile.parse(text, _config_model(kinds or KINDS), source).connectors)
 
 
-def load(path: str | Path, kinds: dict | None = None) -> list[Instance]:
+def load(path: str | Path, kinds: Mapping | None = None) -> list[Instance]:
     """Read and validate a connectors YAML; ConfigError names file:line: field on failure."""
     path = Path(path)
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -240,29 +241,32 @@ def _acked(publisher, sent: list) -> None:
     sent.clear()
 
 
-_progress = None  # per worker process: the shared line counters
-
-
-def _init_shard(progress, child_setup, parent: int) -> None:
-    global _progress
-    _progress = progress
-    if child_setup:
-        child_setup(parent)
-
-
-def _shard_main(args: tuple) -> Summary:
-    path, bootstrap, prefix, mapping, state_dir, shard, producer_config = args
-    from connectors import catalog as catalog_mod
-    from connectors.publish import Publisher
-    from core.events import Topics
-
-    ckpt = Checkpoint(state_dir, path, shard) if state_dir else None
+def _shard_main(job: tuple, progress, child_setup: Callable[[int], None] | None, parent: int, conn) -> None:
+    """One shard in a process of its own: ``run`` it, writing its line to ``progress[shard]``;
+    its Summary, or the error it raised, goes back to the parent through ``conn``."""
+    path, bootstrap, prefix, mapping, state_dir, shard, producer_config = job
 
     def on_line(n: int) -> None:
-        _progress[shard[0]] = n
+        progress[shard[0]] = n
 
-    with Publisher(bootstrap, Topics(prefix), **producer_config) as pub:
-        return run(path, pub, mapping, catalog_mod.shipped(), ckpt, on_line, shard)
+    try:
+        if child_setup:
+            child_setup(parent)
+        from connectors import catalog as catalog_mod
+        from connectors.publish import Publisher
+        from core.events import Topics
+
+        ckpt = Checkpoint(state_dir, path, shard) if state_dir else None
+        with Publisher(bootstrap, Topics(prefix), **producer_config) as pub:
+            result = ("ok", run(path, pub, mapping, catalog_mod.shipped(), ckpt, on_line, shard))
+    except BaseException as exc:  # noqa: BLE001 - raised again in the parent
+        result = ("error", exc)
+    try:
+        conn.send(result)
+    except Exception:  # noqa: BLE001 - an error that cannot be pickled: its text then
+        conn.send(("error", RuntimeError(f"import shard {shard[0]}: {result[1]!r}")))
+    finally:
+        conn.close()
 
 
 def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, state_dir: Path | None,
@@ -270,17 +274,28 @@ def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, stat
                  on_line: Callable[[int], None] = lambda n: None,
                  child_setup: Callable[[int], None] | None = None) -> Summary:
     """``run`` in ``workers`` processes, each with its own producer and a shard of the series;
-    ``child_setup(this pid)`` runs first in each (the CLI's: die with this process)."""
+    ``child_setup(this pid)`` runs first in each (the CLI's: die with this process). The first
+    error of a shard is raised here and the other shards are stopped (their checkpoints stay
+    where the broker last acknowledged everything)."""
     ctx = multiprocessing.get_context("spawn")
-    progress = ctx.Array("q", workers, lock=False)
-    jobs = [(path, bootstrap, prefix, mapping, state_dir, (i, workers), producer_config)
-            for i in range(workers)]
-    with ctx.Pool(workers, initializer=_init_shard, initargs=(progress, child_setup, os.getpid())) as pool:
-        pending = pool.map_async(_shard_main, jobs)
-        while not pending.ready():
-            pending.wait(0.2)
-            on_line(min(progress))
-        parts = pending.get()
+    progress = ctx.Array("q", workers, lock=False)  # each shard's line, shared with the processes
+    procs, conns = [], []
+    try:
+        for i in range(workers):
+            job = (path, bootstrap, prefix, mapping, state_dir, (i, workers), producer_config)
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_shard_main, args=(job, progress, child_setup, os.getpid(), send),
+                               name=f"import-shard-{i}", daemon=True)
+            proc.start()
+            send.close()  # the child has its own: EOF here when it dies without an answer
+            procs.append(proc)
+            conns.append(recv)
+        parts = _collect(procs, conns, lambda: on_line(min(progress)))
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(10)
     total = Summary(skipped=parts[0].skipped)
     for part in parts:
         total.published += part.published
@@ -290,6 +305,29 @@ def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, stat
     total.checkpoint = min(kept) if kept else None
     on_line(max(progress))
     return total
+
+
+def _collect(procs: list, conns: list, tick: Callable[[], None]) -> list[Summary]:
+    """Each shard's Summary in shard order, calling ``tick`` every 0.2 s meanwhile; a shard's
+    error is raised as soon as it arrives, and a shard that died without answering is a
+    ``PublishError`` naming its exit code."""
+    parts: dict[int, Summary] = {}
+    waiting = {conn: i for i, conn in enumerate(conns)}
+    while waiting:
+        for conn in multiprocessing.connection.wait(list(waiting), timeout=0.2):
+            i = waiting.pop(conn)
+            try:
+                status, value = conn.recv()
+            except EOFError:
+                procs[i].join(5)
+                raise PublishError(f"import shard {i} died (exit code {procs[i].exitcode}) before "
+                                   "it finished; its checkpoint stays where the broker last "
+                                   "acknowledged everything") from None
+            if status == "error":
+                raise value
+            parts[i] = value
+        tick()
+    return [parts[i] for i in range(len(conns))]
 
 
 def count_lines(path: Path) -> int:

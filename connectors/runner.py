@@ -24,7 +24,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Protocol, Sequence
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -69,7 +69,7 @@ class Runner:
     def __init__(self, instances: Sequence[Instance], publisher: Publisher, *,
                  state_dir: str | Path, registry: CollectorRegistry,
                  catalog: catalog_mod.Catalog | None = None,
-                 kinds: dict[str, type[Connector]] | None = None,
+                 kinds: Mapping[str, type[Connector]] | None = None,
                  http: HttpOptions | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  clock: Callable[[], float] = time.time,

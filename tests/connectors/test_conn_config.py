@@ -81,6 +81,12 @@ connectors:
                for ln in lines)
 
 
+def test_the_kinds_are_read_only():
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        KINDS["extra"] = object  # type: ignore[index]
+    assert "extra" not in KINDS and KINDS["download_estimates"].kind == "download_estimates"
+
+
 def test_duplicate_names(tmp_path):
     f, msg = errors_of(tmp_path, "connectors:\n  - {name: a, kind: apple_charts}\n"
                                  "  - {name: a, kind: apple_charts}\n")

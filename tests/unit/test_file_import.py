@@ -62,3 +62,55 @@ def test_a_clean_import_checkpoints_its_last_line(tmp_path):
     path = lines(tmp_path, 6)
     ckpt, summary = run(path, Publisher(good=100), tmp_path)
     assert summary.published == 6 and ckpt.load() == summary.checkpoint == 6
+
+
+# ------------------------------------------------------------------ run_parallel's shards
+
+
+def _answer(conn, answer) -> None:
+    """A shard process that sends ``answer`` (or dies with exit code 3 when it is None)."""
+    import os
+
+    if answer is None:
+        os._exit(3)
+    conn.send(answer)
+    conn.close()
+
+
+def _shards(answers: list):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs, conns = [], []
+    for answer in answers:
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_answer, args=(send, answer), daemon=True)
+        proc.start()
+        send.close()
+        procs.append(proc)
+        conns.append(recv)
+    return procs, conns
+
+
+def test_the_shards_summaries_come_back_in_shard_order():
+    procs, conns = _shards([("ok", file_import.Summary(published=n)) for n in (5, 7, 9)])
+    ticks = []
+    parts = file_import._collect(procs, conns, lambda: ticks.append(1))
+    assert [p.published for p in parts] == [5, 7, 9] and ticks
+    for proc in procs:
+        proc.join(10)
+
+
+def test_a_shards_error_is_raised_in_the_parent():
+    procs, conns = _shards([("ok", file_import.Summary()),
+                            ("error", file_import.PublishError("the broker did not take a record"))])
+    with pytest.raises(file_import.PublishError, match="the broker did not take a record"):
+        file_import._collect(procs, conns, lambda: None)
+    for proc in procs:
+        proc.join(10)
+
+
+def test_a_shard_that_dies_without_answering_is_an_error_naming_its_exit_code():
+    procs, conns = _shards([None])
+    with pytest.raises(file_import.PublishError, match=r"import shard 0 died \(exit code 3\)"):
+        file_import._collect(procs, conns, lambda: None)
