@@ -75,90 +75,125 @@ def _schema() -> dict:
     return event
 
 
-def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None = None,
-               max_body: int = 1_000_000, recent: int = 100_000) -> FastAPI:
-    """``tokens``: posting events needs an ``ingest`` or ``write`` token (``core.auth``)."""
-    registry = registry or CollectorRegistry()
-    requests = Counter("appwatch_ingest_requests_total", "Ingest requests by status",
-                       ["status"], registry=registry)
-    events = Counter("appwatch_ingest_events_total", "Ingested events by outcome",
-                     ["outcome"], registry=registry)
-    seen = RecentIds(recent)
-    lock = asyncio.Lock()
-    app = FastAPI(title="appwatch ingest", version="1", docs_url=None, redoc_url=None)
+class IngestMetrics:
+    """The ingest counters, on an injected registry."""
 
-    def reply(status: int, body: dict, **headers: str) -> JSONResponse:
-        requests.labels(str(status)).inc()
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("appwatch_ingest_requests_total", "Ingest requests by status",
+                                ["status"], registry=registry)
+        self.events = Counter("appwatch_ingest_events_total", "Ingested events by outcome",
+                              ["outcome"], registry=registry)
+
+
+class TooLarge(Exception):
+    """The body is over ``max_body`` bytes (413)."""
+
+
+class Ingest:
+    """``POST /v1/events`` of one app: its publisher, tokens, counters and recent ids."""
+
+    def __init__(self, publisher, tokens: Tokens, metrics: IngestMetrics, max_body: int, recent: int) -> None:
+        self.publisher, self.tokens, self.metrics, self.max_body = publisher, tokens, metrics, max_body
+        self.seen = RecentIds(recent)
+        self.lock = asyncio.Lock()  # one request at a time decides what is a repeat
+
+    def reply(self, status: int, body: dict, **headers: str) -> JSONResponse:
+        self.metrics.requests.labels(str(status)).inc()
         return JSONResponse(body, status_code=status, headers=headers or None)
 
-    schema = _schema()
-    defs = schema.pop("$defs", {})
-    body_schema = {"oneOf": [schema, {"type": "array", "items": schema}]}
-
-    @app.post(
-        "/v1/events",
-        openapi_extra={
-            "requestBody": {"required": True, "content": {
-                "application/json": {"schema": body_schema},
-                NDJSON: {"schema": {"type": "string"}}}},
-            "responses": {"200": {"description": "all accepted"},
-                          "401": {"description": "missing or unknown bearer token"},
-                          "403": {"description": "a token that may not post events (read-only)"},
-                          "413": {"description": "body too large"},
-                          "415": {"description": "unsupported content type"},
-                          "422": {"description": "some events invalid; the valid ones accepted"}},
-        },
-    )
-    async def ingest(request: Request) -> Response:
-        denied = tokens.check(request.headers.get("authorization"), "ingest")
+    async def ingest(self, request: Request) -> Response:
+        denied = self.tokens.check(request.headers.get("authorization"), "ingest")
         if denied:
-            return reply(denied.status, {"error": denied.message}, **denied.headers)
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body:
-            return reply(413, {"error": f"body over {max_body} bytes"})
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body:
-                return reply(413, {"error": f"body over {max_body} bytes"})
+            return self.reply(denied.status, {"error": denied.message}, **denied.headers)
+        try:
+            body = await self.body(request)
+        except TooLarge:
+            return self.reply(413, {"error": f"body over {self.max_body} bytes"})
         ctype = request.headers.get("content-type", "application/json").lower()
         if not ctype.startswith(("application/json", NDJSON)):
-            return reply(415, {"error": f"content-type must be application/json or {NDJSON}"})
+            return self.reply(415, {"error": f"content-type must be application/json or {NDJSON}"})
         try:
             items = _parse(body, ctype)
         except orjson.JSONDecodeError as exc:
-            return reply(422, {"accepted": [], "duplicates": [],
-                               "errors": [{"index": None, "field": "body", "message": f"invalid JSON: {exc}"}]})
-        valid, errors = [], []
-        for i, item in enumerate(items):
-            try:
-                if isinstance(item, InvalidEvent):
-                    raise item
-                valid.append(validate(item))
-            except InvalidEvent as exc:
-                errors.append({"index": i, "field": exc.field, "message": str(exc)})
-        async with lock:
-            fresh, dup, ids = [], [], set()
-            for ev in valid:
-                if ev.event_id in seen or ev.event_id in ids:
-                    dup.append(ev.event_id)
-                else:
-                    fresh.append(ev)
-                    ids.add(ev.event_id)
-            if fresh:
-                try:
-                    await asyncio.to_thread(publish_acked, publisher, fresh)
-                except Exception as exc:  # noqa: BLE001 - any broker failure: the client retries
-                    log.error("ingest: publish failed: %r", exc)
-                    return reply(503, {"error": "the broker did not acknowledge; retry"},
-                                 **{"Retry-After": "5"})
-                for ev in fresh:
-                    seen.add(ev.event_id)
-        events.labels("accepted").inc(len(fresh))
-        events.labels("duplicate").inc(len(dup))
-        events.labels("invalid").inc(len(errors))
+            return self.reply(422, {"accepted": [], "duplicates": [],
+                                    "errors": [{"index": None, "field": "body", "message": f"invalid JSON: {exc}"}]})
+        valid, errors = _validated(items)
+        async with self.lock:
+            fresh, dup = self.fresh(valid)
+            if fresh and not await self.publish(fresh):
+                return self.reply(503, {"error": "the broker did not acknowledge; retry"}, **{"Retry-After": "5"})
+        self.metrics.events.labels("accepted").inc(len(fresh))
+        self.metrics.events.labels("duplicate").inc(len(dup))
+        self.metrics.events.labels("invalid").inc(len(errors))
         body = {"accepted": [ev.event_id for ev in fresh], "duplicates": dup, "errors": errors}
-        return reply(422 if errors else 200, body)
+        return self.reply(422 if errors else 200, body)
+
+    async def body(self, request: Request) -> bytes:
+        """The request body; TooLarge as soon as it is over ``max_body`` (or says it will be)."""
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            raise TooLarge
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.max_body:
+                raise TooLarge
+        return body
+
+    def fresh(self, valid: list) -> tuple[list, list[str]]:
+        """(events not seen recently nor earlier in this request, ids of the repeats)."""
+        fresh, dup, ids = [], [], set()
+        for ev in valid:
+            if ev.event_id in self.seen or ev.event_id in ids:
+                dup.append(ev.event_id)
+            else:
+                fresh.append(ev)
+                ids.add(ev.event_id)
+        return fresh, dup
+
+    async def publish(self, fresh: list) -> bool:
+        """Publish and wait for the broker's acks; remember the ids only then (False: not acked)."""
+        try:
+            await asyncio.to_thread(publish_acked, self.publisher, fresh)
+        except Exception as exc:  # noqa: BLE001 - any broker failure: the client retries
+            log.error("ingest: publish failed: %r", exc)
+            return False
+        for ev in fresh:
+            self.seen.add(ev.event_id)
+        return True
+
+
+def _validated(items: list[Any]) -> tuple[list, list[dict]]:
+    """(valid events, an error per invalid item: its index, field path and message)."""
+    valid, errors = [], []
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, InvalidEvent):
+                raise item
+            valid.append(validate(item))
+        except InvalidEvent as exc:
+            errors.append({"index": i, "field": exc.field, "message": str(exc)})
+    return valid, errors
+
+
+def _openapi_extra(event_schema: dict) -> dict:
+    """``POST /v1/events``'s request bodies and answers, for the OpenAPI document."""
+    body_schema = {"oneOf": [event_schema, {"type": "array", "items": event_schema}]}
+    return {
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": body_schema},
+            NDJSON: {"schema": {"type": "string"}}}},
+        "responses": {"200": {"description": "all accepted"},
+                      "401": {"description": "missing or unknown bearer token"},
+                      "403": {"description": "a token that may not post events (read-only)"},
+                      "413": {"description": "body too large"},
+                      "415": {"description": "unsupported content type"},
+                      "422": {"description": "some events invalid; the valid ones accepted"}},
+    }
+
+
+def _add_probes(app: FastAPI, publisher, registry: CollectorRegistry) -> None:
+    """``/healthz``, ``/readyz`` (the producer is connected to the broker) and ``/metrics``."""
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -174,6 +209,9 @@ def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None 
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+
+def _add_docs(app: FastAPI, defs: dict) -> None:
+    """The event's schemas (``defs``) in the OpenAPI document, and ``/docs`` rendered from it."""
     base_openapi = app.openapi
 
     def openapi() -> dict:
@@ -189,6 +227,19 @@ def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None 
         (an air-gapped host has no CDN)."""
         return HTMLResponse(docs_page(app.openapi()))
 
+
+def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None = None,
+               max_body: int = 1_000_000, recent: int = 100_000) -> FastAPI:
+    """``tokens``: posting events needs an ``ingest`` or ``write`` token (``core.auth``).
+    ``registry``: where the counters go (without one, a registry of this app's own)."""
+    registry = registry or CollectorRegistry()
+    ingest = Ingest(publisher, tokens, IngestMetrics(registry), max_body, recent)
+    app = FastAPI(title="appwatch ingest", version="1", docs_url=None, redoc_url=None)
+    schema = _schema()
+    defs = schema.pop("$defs", {})
+    app.add_api_route("/v1/events", ingest.ingest, methods=["POST"], openapi_extra=_openapi_extra(schema))
+    _add_probes(app, publisher, registry)
+    _add_docs(app, defs)
     return app
 
 
