@@ -3,6 +3,8 @@ nothing and sends nothing twice."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from tests.conftest import wait_until
@@ -24,6 +26,7 @@ def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_work
         wait_until(lambda: a.metric("appwatch_events_total") > 0 and b.metric("appwatch_events_total") > 0,
                    60, "both workers consuming")
         wait_until(lambda: feed.sent >= len(events) // 2, 60, "half the stream published")
+        stopped_at = feed.sent
         b.stop()  # SIGTERM mid-stream: its partitions move to the other worker
     except BaseException:
         feed.stop.set()
@@ -31,3 +34,5 @@ def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_work
     counts = finish(feed, hooks, expected, request, "2 workers, one stopped mid-stream")
     assert counts["missing"] == counts["unexpected"] == counts["duplicated"] == 0, counts
     assert counts["raw_repeats"] == 0, "a notification was delivered twice"
+    assert len(events) // 2 <= stopped_at < len(events), stopped_at  # mid-stream: half published, not all
+    assert b.proc.returncode != -signal.SIGKILL, "b did not stop on SIGTERM; it was killed after 10 s"
