@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable, MutableMapping
 
@@ -480,6 +481,60 @@ class Engine:
                      window_end=_iso(now) if status == "resolved" else None, event_ts=_iso(now),
                      value=(now - last) / 3600, summary=rule.render(fields))
 
+    # -- explain: what the rules see (read-only; backtest's report) ----------
+
+    def explain(self, ev: Event, state: State) -> list[Observation]:
+        """What each rule that looked at ``ev`` sees of its series now, ``ev`` being
+        folded into ``state`` (as ``process`` keeps it) already: a spike or change rule
+        the ``DayView`` of ``ev``'s day, a threshold or milestone rule the observation, a
+        rank rule the app's rank in the chart's state. Nothing for an event the series
+        refused (too far behind its newest) or a rank the chart did not take. Changes
+        nothing."""
+        if ev.type == "app.rank":
+            return self._explain_rank(ev, state)
+        if ev.type != "app.metric":
+            return []
+        key = series.key(ev)
+        st = (state.get("series") or {}).get(key)
+        if st is None or ev.epoch < st.newest - self.horizon:
+            return []
+        rules = self._for_series.get(key)
+        if rules is None:
+            rules = tuple(r for r in self._fixed if r.applies(ev))
+        out = []
+        for rule in rules + tuple(r for r in self._varying if r.applies(ev)):
+            if rule.__class__ is SpikeRule or rule.__class__ is ChangeRule:
+                fold = st.rules.get(rule.name)
+                view = explain_day(rule, fold, windows.day_of(ev.ts, rule.tz)) \
+                    if fold.__class__ is windows.Daily else None
+                if view is not None:
+                    out.append(Observation(rule.name, key, ev.ts, view.total, view))
+            else:
+                out.append(Observation(rule.name, key, ev.ts, ev.value))
+        return out
+
+    def _explain_rank(self, ev: AppRank, state: State) -> list[Observation]:
+        out, t = [], ev.ts.timestamp()
+        chart = f"{ev.platform}|{ev.country}|{ev.chart}|{ev.category}"
+        for rule in self._of(RankRule):
+            held = ((state.get(f"{rule.name}|chart|{chart}") or {}).get("apps") or {}).get(ev.app_id)
+            if rule.applies(ev) and held is not None and held[0] == t:
+                out.append(Observation(rule.name, f"{ev.app_id}|{chart}", ev.ts, float(held[1])))
+        return out
+
+    def explain_alert(self, alert: Alert, state: State) -> DayView | None:
+        """The ``DayView`` of the day a spike or change ``alert`` judged, from its series'
+        fold in ``state``: call it when the alert has just fired. None for other kinds."""
+        rule = next((r for r in self.rules if r.name == alert.rule), None)
+        key = series_of(alert)
+        if not isinstance(rule, (SpikeRule, ChangeRule)) or key is None or not alert.window_start:
+            return None
+        st = (state.get("series") or {}).get(key)
+        fold = st.rules.get(rule.name) if st is not None else None
+        if fold.__class__ is not windows.Daily:
+            return None
+        return explain_day(rule, fold, windows.day_of(datetime.fromisoformat(alert.window_start), rule.tz))
+
     # -- backtest: everything, event time as the clock ------------------------
 
     def process(self, ev: Event, state: State, now: float | None = None) -> list[Alert]:
@@ -510,6 +565,63 @@ class Engine:
         if not clock:
             return []
         return self.sweep(float(clock), state) + self.sweep_series({0: state.setdefault("series", {})}, clock)
+
+
+@dataclass(frozen=True)
+class DayView:
+    """One day of one series as a spike or change rule judges it (``explain_day``)."""
+
+    day: int  # ordinal, in the rule's time zone
+    total: float  # the day's total in the rule's window
+    baseline: float | None  # spike: the trailing baseline; change: the total ``lag_days`` before
+    fire_at: float | None  # the least total that fires (upward); None: none can
+    fire_below: float | None = None  # change, down or both: the greatest total that fires
+    ratio: float | None = None  # spike: ``total`` against the baseline, when ``total`` fires
+    change: float | None = None  # change: percent against the baseline, when ``total`` fires
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One event as a rule sees it (``Engine.explain``)."""
+
+    rule: str
+    series: str  # ``series_of``: app|platform|country|metric, or app|platform|country|chart|category
+    ts: datetime
+    value: float  # the observation (a rank for a rank rule; the day's total for a daily rule)
+    day: DayView | None = None  # spike and change rules
+
+
+def explain_day(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int) -> DayView | None:
+    """Pure: ``day`` of the window ``w`` as ``Engine._daily`` judges it, with the same
+    history, baseline and detector (``spike.baseline``/``judge``, ``change.detect``), and
+    the lines it fires at (``spike.fire_line``, ``change.bounds``). None when the window
+    no longer holds the day."""
+    total = w.days.get(day)
+    if total is None:
+        return None
+    p = rule.params
+    if isinstance(rule, SpikeRule):
+        b = w.base if w.base_for == day else spike.baseline(windows.history(w, day, p.baseline_days), p)
+        hit = spike.judge(total, b, p)
+        return DayView(day, total, b[0] if b is not None else None, spike.fire_line(b, p),
+                       ratio=hit.ratio if hit is not None else None)
+    before = w.days.get(day - p.lag_days)
+    up, down = change.bounds(before, p)
+    return DayView(day, total, before, up, down, change=change.detect(total, before, p))
+
+
+def series_of(alert: Alert) -> str | None:
+    """The series an alert is about, as ``Observation.series`` names it: None for news
+    and deadman alerts."""
+    lab = alert.labels
+    try:
+        if alert.kind == "rank":
+            return "|".join(lab[k] for k in ("app_id", "platform", "country", "chart", "category"))
+        if alert.kind in ("spike", "change", "threshold", "milestone"):
+            return "|".join(lab[k] for k in ("app_id", "platform", "country", "metric"))
+    except KeyError:
+        return None
+    return None
 
 
 def _brief(ev: News) -> dict:

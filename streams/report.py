@@ -1,34 +1,37 @@
 """A backtest as one self-contained HTML page: totals, one chart per fired series, tables.
 
-``render(result, ruleset)`` returns the page as a string. Everything is inline:
-the CSS, the SVG charts (drawn here, no JavaScript) and the data. A
-Content-Security-Policy meta tag forbids every network load, so the only URLs
-in the page are the news links (``<a href>``, http/https only).
+``render(result, ruleset)`` returns the page as a string: ``page`` builds a plain data
+structure (dicts, lists, strings, numbers) and ``templates/report.html.j2`` (Jinja2,
+autoescaped) lays it out. Everything is inline: the CSS, the SVG charts (no JavaScript)
+and the data. A Content-Security-Policy meta tag forbids every network load, so the only
+URLs in the page are the news links (``<a href>``, http/https only).
 
-The charts are recomputed from ``result.events`` and the rule models, not from
-engine state, so the page depends only on ``Result``, the rules and the Alert
-fields:
+Every number the page shows comes from the engine, through ``result``: the alerts, and
+``result.trace`` (``streams.backtest.Trace``: what ``Engine.explain`` reported while the
+backtest ran, the same detector code the worker runs). This module computes no total,
+baseline, ratio or threshold of its own; it places them on charts:
 
-- spike/change: daily totals per day in the rule's timezone (``mode: delta``
-  events summed, ``mode: total`` last-wins), the trailing baseline per day and
-  the line a day must reach to fire (``ratio x baseline``, and/or the z-score
-  bound, whichever is higher);
-- threshold/milestone: the raw values, with the threshold / milestone lines;
-- rank: rank over time, #1 at the top, with the rule's target rank.
+- spike/change: each day's total as the rule's window held it, the baseline and the line
+  a day must reach to fire (``DayView``), the ratio or change of each alert as it fired;
+- threshold/milestone: the observations, with the rule's threshold / milestone lines;
+- rank: the rank the chart's state took at each snapshot, #1 at the top, with the rule's
+  target rank.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from html import escape
-from typing import Any, Iterable, Sequence
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+import jinja2
+
+from streams.engine import DayView, series_of
 from streams.rules import (
     ChangeRule,
     MilestoneRule,
@@ -38,8 +41,9 @@ from streams.rules import (
     ThresholdRule,
 )
 
-__all__ = ["render"]
+__all__ = ["human", "page", "render"]
 
+TEMPLATE = "report.html.j2"  # in streams/templates/
 SEVERITIES = ("critical", "warning", "info")
 DAILY_KINDS = ("spike", "change")
 RAW_KINDS = ("threshold", "milestone")
@@ -52,6 +56,7 @@ UTC = ZoneInfo("UTC")
 W, H = 1000, 330
 ML, MR, MT, MB = 70, 28, 26, 46
 PW, PH = W - ML - MR, H - MT - MB
+GEOMETRY = {"W": W, "H": H, "ML": ML, "MT": MT, "PW": PW, "PH": PH}
 
 
 # -- public ----------------------------------------------------------------------
@@ -59,43 +64,46 @@ PW, PH = W - ML - MR, H - MT - MB
 
 def render(result: Any, ruleset: RuleSet, title: str = "appwatch backtest") -> str:
     """The backtest ``result`` under ``ruleset`` as one self-contained HTML5 page."""
+    return _template().render(page(result, ruleset, title))
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("streams", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    return env.get_template(TEMPLATE)
+
+
+def page(result: Any, ruleset: RuleSet, title: str = "appwatch backtest") -> dict[str, Any]:
+    """What the page shows, as plain data for the template."""
     rules = {r.name: r for r in ruleset.rules}
     order = {r.name: i for i, r in enumerate(ruleset.rules)}
-    alerts = list(result.alerts)
-    events = list(result.events)
+    alerts, events = list(result.alerts), list(result.events)
     news_alerts = [a for a in alerts if a.kind == "news"]
     other_alerts = [a for a in alerts if a.kind != "news"]
     rows = {id(a): n for n, a in enumerate(other_alerts, 1)}
     names = _app_names(events)
     series = _group(other_alerts, rules, order)
-    index = _index(events)
-
     charted = series[:MAX_CHARTS]
-    charts = [_figure(n, s, index, names, rows) for n, s in enumerate(charted, 1)]
-    if len(series) > len(charted):
-        charts.append(f'<p class="empty">{len(series) - len(charted):,} more series fired; only the first '
-                      f"{len(charted)} are charted. Their alerts are in the table below.</p>")
-    body = [
-        _header(title, result, ruleset, alerts, events, len(series)),
-        _rules_table(ruleset, alerts),
-        _errors(result.errors),
-        _section("charts", "Series that fired",
-                 "".join(charts) or '<p class="empty">No series alert fired.</p>',
-                 f"{len(series)} series · click a marker to jump to its alert"),
-        _section("alerts", "Alerts", _alerts_table(other_alerts, rules, names, charted),
-                 f"{len(other_alerts)} alerts on series and sources, oldest first; news alerts below"),
-        _section("news", "News alerts", _news_table(news_alerts), f"{len(news_alerts)} alerts"),
-        '<footer>Generated by appwatch backtest · self-contained page, no external resources · '
-        f'{len(ruleset.rules)} rules</footer>',
-    ]
-    return _page(title, "\n".join(body))
+    trace = getattr(result, "trace", None)
+    return {
+        "title": title,
+        "geometry": GEOMETRY,
+        "header": _header(result, alerts, events, len(series)),
+        "rules": _rules_rows(ruleset, alerts),
+        "errors": _errors(result.errors),
+        "severities": SEVERITIES,
+        "series": {"count": len(series), "more": len(series) - len(charted), "charted": len(charted),
+                   "more_text": f"{len(series) - len(charted):,}",
+                   "charts": [_figure(n, s, trace, names, rows) for n, s in enumerate(charted, 1)]},
+        "alerts": _alert_rows(other_alerts, charted),
+        "news": _news_rows(news_alerts),
+        "n_rules": len(ruleset.rules),
+    }
 
 
 # -- small helpers ------------------------------------------------------------------
-
-
-def _e(v: Any) -> str:
-    return escape("" if v is None else str(v), quote=True)
 
 
 def human(v: float | None) -> str:
@@ -136,39 +144,27 @@ def _parse_ts(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def _fmt_ts(text: str | None) -> str:
-    """``2024-11-14 09:00 <small>+08:00</small>``; the raw text if it does not parse."""
+def _when(text: str | None) -> dict[str, str | None]:
+    """A timestamp as the page shows it: date, time, offset; ``raw`` if it does not parse."""
     dt = _parse_ts(text)
     if dt is None:
-        return _e(text or "—")
+        return {"raw": text or "—", "date": None, "time": None, "off": None}
     off = dt.strftime("%z")
     off = "UTC" if off in ("+0000", "") else f"{off[:3]}:{off[3:]}"
-    return f'<span class="nowrap">{dt:%Y-%m-%d}</span> <span class="nowrap">{dt:%H:%M} <span class="muted">{off}</span></span>'
+    return {"raw": None, "date": f"{dt:%Y-%m-%d}", "time": f"{dt:%H:%M}", "off": off}
 
 
-def _safe_href(url: Any) -> str | None:
+def _link(url: Any, text: Any) -> dict[str, Any]:
     """Only http(s) links; anything else (javascript:, data:) is shown as text."""
+    href = None
     if isinstance(url, str) and re.match(r"^https?://[^\s\"'<>]+$", url.strip(), re.IGNORECASE):
-        return url.strip()
-    return None
+        href = url.strip()
+    return {"href": href, "text": "" if text is None else str(text)}
 
 
-def _link(url: Any, text: Any) -> str:
-    href = _safe_href(url)
-    if href is None:
-        return _e(text)
-    return f'<a href="{_e(href)}" rel="noopener noreferrer" target="_blank">{_e(text)}</a>'
-
-
-def _badge(text: str, severity: str | None = None) -> str:
+def _badge(text: str, severity: str | None = None) -> dict[str, str]:
     severity = text if severity is None else severity
-    cls = severity if severity in SEVERITIES else "other"
-    return f'<span class="badge {cls}">{_e(text)}</span>'
-
-
-def _section(sid: str, heading: str, inner: str, note: str = "") -> str:
-    note_html = f' <span class="note">{_e(note)}</span>' if note else ""
-    return f'<section id="{sid}"><h2>{_e(heading)}{note_html}</h2>{inner}</section>'
+    return {"text": text, "cls": severity if severity in SEVERITIES else "other"}
 
 
 def _app_names(events: Iterable[Any]) -> dict[str, str]:
@@ -181,19 +177,20 @@ def _app_names(events: Iterable[Any]) -> dict[str, str]:
 
 
 def _local_x(dt: datetime, tz: ZoneInfo) -> float:
-    """Days since 0001-01-01 in ``tz``: midnight of a day is its ``toordinal()``."""
+    """Where ``dt`` goes on a time axis in ``tz``: a day's midnight is its ``toordinal()``."""
     local = dt.astimezone(tz)
     frac = (local.hour * 3600 + local.minute * 60 + local.second) / 86400
     return local.date().toordinal() + frac
 
 
-# -- series: which series fired, and their data ------------------------------------
+# -- series: which series fired, and what the engine saw of them --------------------
 
 
 @dataclass
 class _Series:
     key: tuple
     family: str  # "daily" | "raw" | "rank"
+    sid: str  # the series as ``engine.series_of`` and the trace name it
     ident: dict[str, str]
     tz: ZoneInfo
     rules: list[Any] = field(default_factory=list)  # rule models (None: not in the ruleset)
@@ -204,19 +201,18 @@ class _Series:
         return "series-" + "-".join(re.sub(r"[^a-z0-9]+", "_", str(p).lower()) for p in self.key)
 
 
-def _series_key(alert: Any, rule: Any) -> tuple[str, tuple, dict[str, str], ZoneInfo] | None:
-    lab = alert.labels or {}
+def _series_key(alert: Any, rule: Any) -> tuple[str, tuple, str, dict[str, str], ZoneInfo] | None:
+    sid = series_of(alert)
+    if sid is None:
+        return None  # deadman, news and unknown kinds: table only
     tz = rule.tz if rule is not None else UTC
     if alert.kind == "rank":
-        ident = {k: lab.get(k, "") for k in ("app_id", "platform", "country", "chart", "category")}
-        ident["category"] = ident["category"] or "all"
-        return "rank", ("rank", *ident.values()), ident, tz
-    if alert.kind in DAILY_KINDS + RAW_KINDS:
-        ident = {k: lab.get(k, "") for k in ("app_id", "platform", "country", "metric")}
-        if alert.kind in DAILY_KINDS:  # the days depend on the rule's timezone
-            return "daily", ("daily", *ident.values(), str(tz)), ident, tz
-        return "raw", ("raw", *ident.values()), ident, tz
-    return None  # deadman and unknown kinds: table only
+        ident = dict(zip(("app_id", "platform", "country", "chart", "category"), sid.split("|")))
+        return "rank", ("rank", *ident.values()), sid, ident, tz
+    ident = dict(zip(("app_id", "platform", "country", "metric"), sid.split("|")))
+    if alert.kind in DAILY_KINDS:  # the days depend on the rule's timezone
+        return "daily", ("daily", *ident.values(), str(tz)), sid, ident, tz
+    return "raw", ("raw", *ident.values()), sid, ident, tz
 
 
 def _group(alerts: Sequence[Any], rules: dict[str, Any], order: dict[str, int]) -> list[_Series]:
@@ -226,8 +222,8 @@ def _group(alerts: Sequence[Any], rules: dict[str, Any], order: dict[str, int]) 
         found = _series_key(a, rule)
         if found is None:
             continue
-        family, key, ident, tz = found
-        s = groups.setdefault(key, _Series(key, family, ident, tz))
+        family, key, sid, ident, tz = found
+        s = groups.setdefault(key, _Series(key, family, sid, ident, tz))
         if rule not in s.rules:
             s.rules.append(rule)
         s.alerts.append(a)
@@ -239,80 +235,19 @@ def _group(alerts: Sequence[Any], rules: dict[str, Any], order: dict[str, int]) 
     return sorted(groups.values(), key=rank)
 
 
-def _index(events: Iterable[Any]) -> dict[tuple, list[Any]]:
-    idx: dict[tuple, list[Any]] = defaultdict(list)
-    for ev in events:
-        t = getattr(ev, "type", None)
-        if t == "app.metric":
-            idx[("metric", ev.app_id, ev.platform, ev.country, ev.metric)].append(ev)
-        elif t == "app.rank":
-            idx[("rank", ev.app_id, ev.platform, ev.country, ev.chart, ev.category)].append(ev)
-    return idx
+def _days(trace: Any, rule: Any, sid: str) -> dict[int, DayView]:
+    """The days of ``sid`` as ``rule``'s window held them (the backtest's trace)."""
+    if trace is None or rule is None:
+        return {}
+    return dict(sorted(trace.days.get((rule.name, sid), {}).items()))
 
 
-def _events_for(s: _Series, index: dict[tuple, list[Any]]) -> list[Any]:
-    i = s.ident
-    if s.family == "rank":
-        evs = index.get(("rank", i["app_id"], i["platform"], i["country"], i["chart"], i["category"]), [])
-    else:
-        evs = index.get(("metric", i["app_id"], i["platform"], i["country"], i["metric"]), [])
-    known = [r for r in s.rules if r is not None]
-    if known and len(known) == len(s.rules):  # keep the events one of the rules looks at
-        evs = [ev for ev in evs if any(r.applies(ev) for r in known)]
-    return evs
-
-
-def daily_totals(events: Iterable[Any], tz: ZoneInfo) -> dict[date, float]:
-    """Per day in ``tz``: ``mode: delta`` values summed, ``mode: total`` last one wins."""
-    days: dict[date, float] = {}
-    for ev in events:
-        d = ev.ts.astimezone(tz).date()
-        if getattr(ev, "mode", "total") == "delta":
-            days[d] = days.get(d, 0.0) + ev.value
-        else:
-            days[d] = ev.value
-    return dict(sorted(days.items()))
-
-
-def spike_bands(totals: dict[date, float], p: Any) -> dict[date, tuple[float, float | None]]:
-    """Per day: (trailing baseline, value needed to fire or None) as the spike rule sees it."""
-    out: dict[date, tuple[float, float | None]] = {}
-    if not totals:
-        return out
-    first, last = min(totals), max(totals)
-    for n in range((last - first).days + 2):
-        d = first + timedelta(days=n)
-        hist = [totals[d - timedelta(days=b)] for b in range(p.baseline_days, 0, -1)
-                if d - timedelta(days=b) in totals]
-        if len(hist) < p.min_history:
-            continue
-        base = statistics.median(hist) if p.baseline == "median" else statistics.fmean(hist)
-        need: float | None = None
-        if base > 0 and base >= p.min_baseline:
-            bounds = []
-            if p.ratio is not None:
-                bounds.append(p.ratio * base)
-            if p.zscore is not None:
-                mean = statistics.fmean(hist)
-                bounds.append(mean + p.zscore * max(statistics.pstdev(hist), 0.01 * mean))
-            need = max(bounds) if bounds else None
-        if d <= last:
-            out[d] = (base, need)
-    return out
-
-
-def change_bounds(totals: dict[date, float], p: Any) -> dict[str, dict[date, float]]:
-    """Per day, the value a change rule fires at or beyond ("up" and/or "down")."""
-    out: dict[str, dict[date, float]] = {"up": {}, "down": {}}
-    for d in totals:
-        before = totals.get(d - timedelta(days=p.lag_days))
-        if before is None or before < p.min_baseline:
-            continue
-        if p.direction in ("up", "both"):
-            out["up"][d] = before * (1 + p.pct / 100)
-        if p.direction in ("down", "both"):
-            out["down"][d] = max(before * (1 - p.pct / 100), 0.0)
-    return out
+def _points(trace: Any, rules: Iterable[Any], sid: str) -> list[tuple[datetime, float]]:
+    """The observations of ``sid`` the ``rules`` saw, once each, oldest first."""
+    if trace is None:
+        return []
+    seen = dict.fromkeys(p for r in rules if r is not None for p in trace.points.get((r.name, sid), []))
+    return sorted(seen, key=lambda p: p[0])
 
 
 # -- axes --------------------------------------------------------------------------
@@ -338,11 +273,9 @@ def _y_ticks(lo: float, hi: float, n: int = 5) -> tuple[float, float, list[float
     return start, end, ticks
 
 
-def _x_ticks(lo: float, hi: float, target: int = 9) -> list[tuple[int, str, str]]:
-    """(ordinal, label, year-or-empty) ticks on day boundaries between ``lo`` and ``hi``."""
-    first, last = math.ceil(lo), math.floor(hi)
+def _tick_days(first: int, last: int, target: int) -> list[int]:
+    """Day ordinals for x ticks: every day, every other day, Mondays, or month starts."""
     span = max(last - first, 1)
-    days: list[int] = []
     for step in (1, 2, 7, 14):
         if span / step <= target:
             start = first
@@ -350,18 +283,23 @@ def _x_ticks(lo: float, hi: float, target: int = 9) -> list[tuple[int, str, str]
                 start += first % 2
             elif step >= 7:  # Mondays (ordinal 1 is a Monday)
                 start += (1 - first) % 7
-            days = list(range(start, last + 1, step))
-            break
-    else:
-        months = span / 30.4
-        mstep = next((m for m in (1, 2, 3, 6, 12) if months / m <= target), 24)
-        d = date.fromordinal(first).replace(day=1)
-        while d.toordinal() <= last:
-            if d.toordinal() >= first and (d.month - 1) % mstep == 0:
-                days.append(d.toordinal())
-            d = (d + timedelta(days=32)).replace(day=1)
+            return list(range(start, last + 1, step))
+    months = span / 30.4
+    mstep = next((m for m in (1, 2, 3, 6, 12) if months / m <= target), 24)
+    days, d = [], date.fromordinal(first).replace(day=1)
+    while d.toordinal() <= last:
+        if d.toordinal() >= first and (d.month - 1) % mstep == 0:
+            days.append(d.toordinal())
+        d = (d + timedelta(days=32)).replace(day=1)
+    return days
+
+
+def _x_ticks(lo: float, hi: float, target: int = 9) -> list[tuple[int, str, str]]:
+    """(ordinal, label, year-or-empty) ticks on day boundaries between ``lo`` and ``hi``."""
+    first, last = math.ceil(lo), math.floor(hi)
+    span = max(last - first, 1)
     out, year = [], None
-    for o in days:
+    for o in _tick_days(first, last, target):
         d = date.fromordinal(o)
         label = f"{d:%b} {d.day}" if span <= 120 else f"{d:%b}"
         out.append((o, label, str(d.year) if d.year != year else ""))
@@ -369,7 +307,23 @@ def _x_ticks(lo: float, hi: float, target: int = 9) -> list[tuple[int, str, str]
     return out
 
 
-# -- one chart ---------------------------------------------------------------------
+def _y_range_from(values: Iterable[float | None], zero: bool) -> tuple[float, float, list[float]]:
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return 0.0, 1.0, [0.0, 0.5, 1.0]
+    lo, hi = min(vals), max(vals)
+    if zero:
+        lo = min(0.0, lo)
+        hi = hi * 1.1 if hi > 0 else 1.0
+    else:
+        pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
+        lo, hi = lo - pad, hi + pad
+        if min(vals) >= 0:
+            lo = max(lo, 0.0)
+    return _y_ticks(lo, hi)
+
+
+# -- one chart: geometry as data -------------------------------------------------------
 
 
 @dataclass
@@ -398,21 +352,49 @@ def _path(plot: _Plot, pts: Sequence[tuple[float, float]], gap: float | None = N
     return " ".join(parts)
 
 
-def _band(plot: _Plot, pts: Sequence[tuple[float, float, float]], gap: float) -> str:
+def _step_path(plot: _Plot, pts: Sequence[tuple[float, float]]) -> str:
+    """Ranks hold until the next snapshot: a step line."""
+    out, prev = [], None
+    for x, y in pts:
+        if prev is None:
+            out.append(f"M{plot.x(x):.1f},{plot.y(y):.1f}")
+        else:
+            out.append(f"L{plot.x(x):.1f},{plot.y(prev):.1f} L{plot.x(x):.1f},{plot.y(y):.1f}")
+        prev = y
+    return " ".join(out)
+
+
+def _line(cls: str, d: str) -> list[dict[str, Any]]:
+    """A path layer, or none when there is nothing to draw."""
+    return [{"kind": "path", "cls": cls, "d": d}] if d else []
+
+
+def _band(plot: _Plot, pts: Sequence[tuple[float, float, float]], gap: float) -> dict[str, Any]:
     """Filled polygons between lower and upper values, split at gaps."""
     runs: list[list[tuple[float, float, float]]] = []
     for p in pts:
         if not runs or p[0] - runs[-1][-1][0] > gap:
             runs.append([])
         runs[-1].append(p)
-    out = []
+    polygons = []
     for run in runs:
         if len(run) < 2:
             continue
         top = [f"{plot.x(x):.1f},{plot.y(hi):.1f}" for x, _, hi in run]
         bottom = [f"{plot.x(x):.1f},{plot.y(lo):.1f}" for x, lo, _ in reversed(run)]
-        out.append(f'<polygon class="band" points="{" ".join(top + bottom)}"/>')
-    return "".join(out)
+        polygons.append(" ".join(top + bottom))
+    return {"kind": "band", "polygons": polygons}
+
+
+def _dots(plot: _Plot, pts: Sequence[tuple[float, float, str]], cls: str = "pt") -> dict[str, Any]:
+    dots = [] if len(pts) > MAX_DOTS else [
+        {"cx": f"{plot.x(x):.1f}", "cy": f"{plot.y(y):.1f}", "title": t} for x, y, t in pts]
+    return {"kind": "dots", "cls": cls, "dots": dots}
+
+
+def _hline(plot: _Plot, v: float, cls: str, label: str) -> dict[str, Any]:
+    y = plot.y(v)
+    return {"kind": "hline", "cls": cls, "y": f"{y:.1f}", "ty": f"{y - 5:.1f}", "label": label}
 
 
 @dataclass
@@ -427,29 +409,24 @@ class _Marker:
     short: str = ""  # used when the full label does not fit
 
 
-def _svg(plot: _Plot, *, y_ticks: Sequence[float], y_fmt, layers: Sequence[str],
-         markers: Sequence[_Marker], aria: str, points: Sequence[tuple[float, float]] = (),
-         hlines: Sequence[float] = ()) -> str:
-    g: list[str] = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{_e(aria)}" '
-                    'preserveAspectRatio="xMidYMid meet">']
-    g.append(f'<rect class="plot-bg" x="{ML}" y="{MT}" width="{PW}" height="{PH}"/>')
-    for t in y_ticks:
-        y = plot.y(t)
-        g.append(f'<line class="grid" x1="{ML}" x2="{ML + PW}" y1="{y:.1f}" y2="{y:.1f}"/>'
-                 f'<text class="tick" x="{ML - 8}" y="{y + 4:.1f}" text-anchor="end">{_e(y_fmt(t))}</text>')
-    for o, label, year in _x_ticks(plot.x_lo, plot.x_hi):
-        x = plot.x(o)
-        g.append(f'<line class="grid v" x1="{x:.1f}" x2="{x:.1f}" y1="{MT}" y2="{MT + PH}"/>'
-                 f'<line class="axis" x1="{x:.1f}" x2="{x:.1f}" y1="{MT + PH}" y2="{MT + PH + 5}"/>'
-                 f'<text class="tick" x="{x:.1f}" y="{MT + PH + 19}" text-anchor="middle">{_e(label)}</text>')
-        if year:
-            g.append(f'<text class="tick year" x="{x:.1f}" y="{MT + PH + 35}" '
-                     f'text-anchor="middle">{_e(year)}</text>')
-    g.append(f'<line class="axis" x1="{ML}" x2="{ML + PW}" y1="{MT + PH}" y2="{MT + PH}"/>')
-    g.extend(layers)
-    g.extend(_marker_svg(plot, m, pos) for m, pos in zip(markers, _place_labels(plot, markers, points, hlines)))
-    g.append("</svg>")
-    return "".join(g)
+def _svg(plot: _Plot, *, y_ticks: Sequence[float], y_fmt: Callable[[float], str],
+         layers: Sequence[dict[str, Any]], markers: Sequence[_Marker], aria: str,
+         points: Sequence[tuple[float, float]] = (), hlines: Sequence[float] = ()) -> dict[str, Any]:
+    labels = _place_labels(plot, markers, points, hlines)
+    return {
+        "aria": aria,
+        "yticks": [{"y": f"{plot.y(t):.1f}", "ty": f"{plot.y(t) + 4:.1f}", "text": y_fmt(t)} for t in y_ticks],
+        "xticks": [{"x": f"{plot.x(o):.1f}", "label": label, "year": year}
+                   for o, label, year in _x_ticks(plot.x_lo, plot.x_hi)],
+        "layers": list(layers),
+        "markers": [_marker(plot, m, pos) for m, pos in zip(markers, labels)],
+    }
+
+
+def _marker(plot: _Plot, m: _Marker, pos: tuple[float, float, str] | None) -> dict[str, Any]:
+    label = None if pos is None else {"x": f"{pos[0]:.1f}", "y": f"{pos[1]:.1f}", "text": pos[2]}
+    return {"row": m.row, "severity": m.severity, "late": m.late, "title": m.title,
+            "x": f"{plot.x(m.x):.1f}", "y": f"{plot.y(m.y):.1f}", "label": label}
 
 
 def _text_width(text: str) -> float:
@@ -506,37 +483,11 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _marker_svg(plot: _Plot, m: _Marker, pos: tuple[float, float, str] | None) -> str:
-    x, y = plot.x(m.x), plot.y(m.y)
-    late = " late" if m.late else ""
-    text = ""
-    if pos is not None:
-        tx, ty, label = pos
-        text = f'<text class="mlabel" x="{tx:.1f}" y="{ty:.1f}">{_e(label)}</text>'
-    return (f'<a href="#alert-{m.row}" class="alert-marker {_e(m.severity)}{late}" data-row="{m.row}">'
-            f'<title>{_e(m.title)}</title>'
-            f'<line class="drop" x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{MT + PH}"/>'
-            f'<circle class="halo" cx="{x:.1f}" cy="{y:.1f}" r="11"/>'
-            f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="6.5"/>'
-            f"{text}</a>")
+def _legend(items: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"cls": cls, "text": text} for cls, text in items]
 
 
-def _dots(plot: _Plot, pts: Sequence[tuple[float, float, str]], cls: str = "pt") -> str:
-    if len(pts) > MAX_DOTS:
-        return ""
-    return "".join(f'<circle class="{cls}" cx="{plot.x(x):.1f}" cy="{plot.y(y):.1f}" r="2.8">'
-                   f"<title>{_e(t)}</title></circle>" for x, y, t in pts)
-
-
-def _hline(plot: _Plot, v: float, cls: str, label: str) -> str:
-    y = plot.y(v)
-    return (f'<line class="{cls}" x1="{ML}" x2="{ML + PW}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="hlabel" x="{ML + 6}" y="{y - 5:.1f}">{_e(label)}</text>')
-
-
-def _legend(items: Sequence[tuple[str, str]]) -> str:
-    return '<ul class="legend">' + "".join(
-        f'<li><span class="sw {cls}"></span>{_e(text)}</li>' for cls, text in items) + "</ul>"
+# -- one chart per family ------------------------------------------------------------
 
 
 def _series_title(s: _Series, names: dict[str, str]) -> str:
@@ -548,171 +499,156 @@ def _series_title(s: _Series, names: dict[str, str]) -> str:
     return f"{app} · {i['metric'].replace('_', ' ')} · {i['country']}/{i['platform']}"
 
 
-def _figure(n: int, s: _Series, index: dict[tuple, list[Any]], names: dict[str, str],
-            rows: dict[int, int]) -> str:
-    evs = _events_for(s, index)
-    if s.family == "daily":
-        svg, legend, note = _daily_chart(s, evs, rows)
-    elif s.family == "rank":
-        svg, legend, note = _rank_chart(s, evs, rows)
-    else:
-        svg, legend, note = _raw_chart(s, evs, rows)
-    title = _series_title(s, names)
-    rule_names = sorted({a.rule for a in s.alerts})
+def _figure(n: int, s: _Series, trace: Any, names: dict[str, str], rows: dict[int, int]) -> dict[str, Any]:
+    chart = {"daily": _daily_chart, "rank": _rank_chart}.get(s.family, _raw_chart)
+    svg, legend, note = chart(s, trace, rows)
     sev = Counter(a.severity for a in s.alerts)
-    badges = " ".join(_badge(f"{sev[k]} {k}" if sev[k] > 1 else k, k) for k in SEVERITIES if sev[k])
-    return (
-        f'<figure class="card series" id="{_e(s.anchor)}" data-series="{_e("|".join(s.key))}">'
-        f'<figcaption><div class="ftitle"><span class="num">{n}</span> {_e(title)}</div>'
-        f'<div class="fmeta">{badges} <span class="rules">{_e(", ".join(rule_names))}</span> · '
-        f'{len(s.alerts)} alert{"s" if len(s.alerts) != 1 else ""}</div></figcaption>'
-        f"{legend}{svg}<p class=\"fnote\">{_e(note)}</p></figure>")
+    return {
+        "n": n, "anchor": s.anchor, "key": "|".join(s.key), "title": _series_title(s, names),
+        "badges": [_badge(f"{sev[k]} {k}" if sev[k] > 1 else k, k) for k in SEVERITIES if sev[k]],
+        "rules": ", ".join(sorted({a.rule for a in s.alerts})), "alerts": len(s.alerts),
+        "legend": legend, "svg": svg, "note": note,
+    }
 
 
-def _y_range_from(values: Iterable[float], zero: bool) -> tuple[float, float, list[float]]:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    if not vals:
-        return 0.0, 1.0, [0.0, 0.5, 1.0]
-    lo, hi = min(vals), max(vals)
-    if zero:
-        lo = min(0.0, lo)
-        hi = hi * 1.1 if hi > 0 else 1.0
-    else:
-        pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
-        lo, hi = lo - pad, hi + pad
-        if min(vals) >= 0:
-            lo = max(lo, 0.0)
-    return _y_ticks(lo, hi)
-
-
-def _alert_day(a: Any, tz: ZoneInfo) -> date | None:
-    dt = _parse_ts(a.window_start) or _parse_ts(a.event_ts)
-    return dt.astimezone(tz).date() if dt else None
-
-
-def _daily_chart(s: _Series, evs: list[Any], rows: dict[int, int]) -> tuple[str, str, str]:
-    tz = s.tz
-    totals = daily_totals(evs, tz)
-    spikes = [r for r in s.rules if isinstance(r, SpikeRule)]
-    changes = [r for r in s.rules if isinstance(r, ChangeRule)]
-    layers: list[str] = []
-    ys: list[float] = list(totals.values())
-    legend = [("line", "daily total")]
-    bands = [(r, spike_bands(totals, r.params)) for r in spikes]
-    bounds = [(r, change_bounds(totals, r.params)) for r in changes]
-    for _, b in bands:
-        ys += [v for base, need in b.values() for v in (base, need) if v is not None]
-    for _, b in bounds:
-        ys += [v for side in b.values() for v in side.values()]
+def _daily_markers(s: _Series, trace: Any, rows: dict[int, int]) -> list[_Marker]:
+    """An alert on the day it judged, at its running total when it fired, labelled with the
+    ratio (spike) or change (change) the detector found then."""
+    fired = trace.fired if trace is not None else {}
     markers = []
     for a in s.alerts:
-        d = _alert_day(a, tz)
-        if d is None or a.value is None:
+        at, view = _parse_ts(a.window_start) or _parse_ts(a.event_ts), fired.get(a.alert_id)
+        if a.value is None or (view is None and at is None):
             continue
-        ys.append(a.value)
-        if not a.baseline:
-            how = ""
-        elif a.kind == "change":
-            how = f" · {(a.value / a.baseline - 1) * 100:+.0f}%"
+        day = view.day if view is not None else at.astimezone(s.tz).toordinal()
+        how = ""
+        if view is not None and view.ratio is not None:
+            how = f" · {view.ratio:.1f}×"
+        elif view is not None and view.change is not None:
+            how = f" · {view.change:+.0f}%"
+        local = _parse_ts(a.event_ts)
+        local = local.astimezone(s.tz) if local is not None else None
+        if local is not None and local.toordinal() == day and local.time() != time(0):
+            how += f" by {local:%H:%M}"  # fired part-way through the day
+        markers.append(_Marker(day, a.value, f"{human(a.value)}{how}", a.summary, rows.get(id(a), 0),
+                               a.severity, a.late, short=human(a.value)))
+    return markers
+
+
+def _spike_legend(rule: SpikeRule) -> list[tuple[str, str]]:
+    p = rule.params
+    fire = " and ".join(([f"{p.ratio:g}× baseline"] if p.ratio is not None else [])
+                        + ([f"mean + {p.zscore:g}σ"] if p.zscore is not None else []))
+    return [("baseline", f"baseline ({p.baseline_days}-day {p.baseline})"),
+            ("band", "baseline → fire line"), ("threshold", f"fires at ≥ {fire}")]
+
+
+def _daily_layers(plot: _Plot, views: list[tuple[Any, dict[int, DayView]]]) -> list[dict[str, Any]]:
+    """Per spike rule: the band from the baseline to the fire line, both lines; per change
+    rule: its fire lines."""
+    layers: list[dict[str, Any]] = []
+    for rule, days in views:
+        if isinstance(rule, SpikeRule):
+            band = [(d, v.baseline, v.fire_at) for d, v in days.items()
+                    if v.baseline is not None and v.fire_at is not None]
+            layers.append(_band(plot, band, gap=1))
+            layers += _line("baseline", _path(plot, [(d, v.baseline) for d, v in days.items()
+                                                     if v.baseline is not None], 1))
+            layers += _line("threshold", _path(plot, [(d, v.fire_at) for d, v in days.items()
+                                                      if v.fire_at is not None], 1))
         else:
-            how = f" · {a.value / a.baseline:.1f}×"
-        fired = _parse_ts(a.event_ts)
-        if fired is not None and fired.astimezone(tz).date() == d and fired.astimezone(tz).time() != time(0):
-            how += f" by {fired.astimezone(tz):%H:%M}"  # fired part-way through the day
-        markers.append(_Marker(d.toordinal(), a.value, f"{human(a.value)}{how}", a.summary,
-                               rows.get(id(a), 0), a.severity, a.late, short=human(a.value)))
-    days = [d.toordinal() for d in totals] + [m.x for m in markers]
-    x_lo, x_hi = (min(days) - 0.6, max(days) + 0.6) if days else (0.0, 1.0)
+            for side in ("fire_at", "fire_below"):
+                pts = [(d, getattr(v, side)) for d, v in days.items() if getattr(v, side) is not None]
+                layers += _line("threshold", _path(plot, pts, 1))
+    return layers
+
+
+def _daily_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, list, str]:
+    views = [(r, _days(trace, r, s.sid)) for r in s.rules if isinstance(r, (SpikeRule, ChangeRule))]
+    spikes = [(r, days) for r, days in views if isinstance(r, SpikeRule)]
+    totals = next((days for _, days in views if days), {})
+    markers = _daily_markers(s, trace, rows)
+    ys = [v.total for v in totals.values()] + [m.y for m in markers]
+    for r, days in views:
+        spiking = isinstance(r, SpikeRule)
+        for v in days.values():
+            ys += [v.fire_at, v.fire_below] + ([v.baseline] if spiking else [])
+    xs = list(totals) + [m.x for m in markers]
+    x_lo, x_hi = (min(xs) - 0.6, max(xs) + 0.6) if xs else (0.0, 1.0)
     y_lo, y_hi, ticks = _y_range_from(ys, zero=True)
     plot = _Plot(x_lo, x_hi, y_lo, y_hi)
-
-    for r, b in bands:
-        pts = [(d.toordinal(), base, need) for d, (base, need) in b.items() if need is not None]
-        layers.append(_band(plot, pts, gap=1))
-        layers.append(f'<path class="baseline" d="{_path(plot, [(d.toordinal(), v[0]) for d, v in b.items()], 1)}"/>')
-        layers.append(f'<path class="threshold" d="{_path(plot, [(x, n) for x, _, n in pts], 1)}"/>')
-    if spikes:
-        p = spikes[0].params
-        what = f"{p.baseline_days}-day {p.baseline}"
-        legend += [("baseline", f"baseline ({what})"), ("band", "baseline → fire line")]
-        fire = " and ".join(
-            ([f"{p.ratio:g}× baseline"] if p.ratio is not None else [])
-            + ([f"mean + {p.zscore:g}σ"] if p.zscore is not None else []))
-        legend.append(("threshold", f"fires at ≥ {fire}"))
-    for r, b in bounds:
-        for side, vals in b.items():
-            if vals:
-                pts = sorted((d.toordinal(), v) for d, v in vals.items())
-                layers.append(f'<path class="threshold" d="{_path(plot, pts, 1)}"/>')
-        p = r.params
-        legend.append(("threshold", f"fires at {p.pct:g}% {p.direction} {p.compare}"))
-
-    line = [(d.toordinal(), v) for d, v in totals.items()]
-    layers.append(f'<path class="series-line" d="{_path(plot, line, 1)}"/>')
-    tips = []
-    for d, v in totals.items():
-        extra = ""
-        for _, b in bands[:1]:
-            if d in b:
-                base, need = b[d]
-                extra = f" · baseline {human(base)}" + (f" · fires at {human(need)}" if need else "")
-        tips.append((d.toordinal(), v, f"{d.isoformat()}: {_full(v)}{extra}"))
-    layers.append(_dots(plot, tips))
+    layers = _daily_layers(plot, views)
+    line = [(d, v.total) for d, v in totals.items()]
+    layers += _line("series-line", _path(plot, line, 1))
+    first = spikes[0][1] if spikes else {}
+    layers.append(_dots(plot, [(d, v.total, _day_tip(v, first.get(d))) for d, v in totals.items()]))
+    legend = [("line", "daily total")] + (_spike_legend(spikes[0][0]) if spikes else [])
+    legend += [("threshold", f"fires at {r.params.pct:g}% {r.params.direction} {r.params.compare}")
+               for r, _ in views if isinstance(r, ChangeRule)]
     legend.append(("marker", "alert"))
     svg = _svg(plot, y_ticks=ticks, y_fmt=human, layers=layers, markers=markers,
                aria=f"daily totals with {len(markers)} alert markers", points=line)
-    note = (f"Daily totals per calendar day in {tz}: mode=delta events summed, mode=total last one wins. "
-            "An alert marker shows the day's running total when the rule fired.")
+    note = (f"Daily totals per calendar day in {s.tz}, as the rule's window held them: mode=delta events "
+            "summed, mode=total last one wins. An alert marker shows the day's running total when the "
+            "rule fired.")
     if spikes:
-        p = spikes[0].params
+        p = spikes[0][0].params
         note += (f" Baseline: {p.baseline} of the previous {p.baseline_days} days present "
-                 f"(at least {p.min_history}; no fire line below a baseline of {human(p.min_baseline)}).")
+                 f"(none with fewer than {p.min_history}, nor below {human(p.min_baseline)}).")
     return svg, _legend(legend), note
 
 
-def _raw_chart(s: _Series, evs: list[Any], rows: dict[int, int]) -> tuple[str, str, str]:
-    tz = s.tz
-    pts = sorted((_local_x(ev.ts, tz), ev.value, ev.ts) for ev in evs)
-    ys = [v for _, v, _ in pts]
-    markers, lines, legend = [], [], [("line", "value")]
+def _day_tip(v: DayView, spiked: DayView | None) -> str:
+    tip = f"{date.fromordinal(v.day).isoformat()}: {_full(v.total)}"
+    if spiked is not None and spiked.baseline is not None:
+        tip += f" · baseline {human(spiked.baseline)}"
+        if spiked.fire_at is not None:
+            tip += f" · fires at {human(spiked.fire_at)}"
+    return tip
+
+
+def _raw_markers(s: _Series, rows: dict[int, int]) -> list[_Marker]:
+    markers = []
     for a in s.alerts:
         dt = _parse_ts(a.event_ts)
         if dt is None or a.value is None:
             continue
-        ys.append(a.value)
         short = human(a.baseline if a.kind == "milestone" else a.value)
         if a.kind == "milestone":
-            label = f"passed {short}"
+            label = f"passed {short}"  # the alert's baseline: the milestone it crossed
         elif a.status == "resolved":
             label = f"resolved {short}"
         else:
             label = short
-        markers.append(_Marker(_local_x(dt, tz), a.value, label, a.summary, rows.get(id(a), 0),
+        markers.append(_Marker(_local_x(dt, s.tz), a.value, label, a.summary, rows.get(id(a), 0),
                                a.severity, a.late, short=short))
-    milestone_rules = [r for r in s.rules if isinstance(r, MilestoneRule)]
-    threshold_rules = [r for r in s.rules if isinstance(r, ThresholdRule)]
-    for r in threshold_rules:
+    return markers
+
+
+def _raw_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, list, str]:
+    tz = s.tz
+    pts = [(_local_x(ts, tz), v, ts) for ts, v in _points(trace, s.rules, s.sid)]
+    markers = _raw_markers(s, rows)
+    ys = [v for _, v, _ in pts] + [m.y for m in markers]
+    lines, legend = [], [("line", "value")]
+    thresholds = [r for r in s.rules if isinstance(r, ThresholdRule)]
+    milestones = [r for r in s.rules if isinstance(r, MilestoneRule)]
+    for r in thresholds:
         ys.append(r.params.value)
         lines.append((r.params.value, "threshold", f"{r.params.op} {human(r.params.value)}"))
-    if threshold_rules:
+    if thresholds:
         legend.append(("threshold", "threshold"))
     crossed = {a.baseline for a in s.alerts if a.kind == "milestone" and a.baseline is not None}
-    ys += list(crossed)
-    y_lo, y_hi, ticks = _y_range_from(ys, zero=not milestone_rules)
-    for r in milestone_rules:
-        for m in r.params.values:
-            if y_lo <= m <= y_hi:
-                lines.append((m, "milestone" if m in crossed else "milestone faint", human(m)))
-    if milestone_rules:
+    y_lo, y_hi, ticks = _y_range_from(ys + list(crossed), zero=not milestones)
+    for r in milestones:
+        lines += [(m, "milestone" if m in crossed else "milestone faint", human(m))
+                  for m in r.params.values if y_lo <= m <= y_hi]
+    if milestones:
         legend.append(("milestone", "milestone"))
-    xs = [x for x, _, _ in pts] + [m.x for m in markers]
-    x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    pad = max((x_hi - x_lo) * 0.02, 0.5)
-    plot = _Plot(x_lo - pad, x_hi + pad, y_lo, y_hi)
+    plot = _time_plot([x for x, _, _ in pts] + [m.x for m in markers], y_lo, y_hi)
     layers = [_hline(plot, v, cls, label) for v, cls, label in lines]
-    layers.append(f'<path class="series-line" d="{_path(plot, [(x, v) for x, v, _ in pts])}"/>')
-    layers.append(_dots(plot, [(x, v, f"{ts.astimezone(tz):%Y-%m-%d %H:%M}: {_full(v)}")
-                               for x, v, ts in pts]))
+    layers += _line("series-line", _path(plot, [(x, v) for x, v, _ in pts]))
+    layers.append(_dots(plot, [(x, v, f"{ts.astimezone(tz):%Y-%m-%d %H:%M}: {_full(v)}") for x, v, ts in pts]))
     legend.append(("marker", "alert"))
     svg = _svg(plot, y_ticks=ticks, y_fmt=human, layers=layers, markers=markers,
                aria=f"values with {len(markers)} alert markers", points=[(x, v) for x, v, _ in pts],
@@ -720,34 +656,32 @@ def _raw_chart(s: _Series, evs: list[Any], rows: dict[int, int]) -> tuple[str, s
     return svg, _legend(legend), f"Every observation of the series, plotted at its event time ({tz})."
 
 
-def _rank_chart(s: _Series, evs: list[Any], rows: dict[int, int]) -> tuple[str, str, str]:
-    tz = s.tz
-    pts = sorted((_local_x(ev.ts, tz), float(ev.rank), ev.ts) for ev in evs)
-    ys = [v for _, v, _ in pts] + [1.0]
-    markers, lines = [], []
+def _time_plot(xs: list[float], y_lo: float, y_hi: float, invert: bool = False) -> _Plot:
+    x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    pad = max((x_hi - x_lo) * 0.02, 0.5)
+    return _Plot(x_lo - pad, x_hi + pad, y_lo, y_hi, invert=invert)
+
+
+def _rank_markers(s: _Series, rows: dict[int, int], bottom: float) -> list[_Marker]:
+    """Each move as the engine reported it (the alert's rank, and the rank before)."""
+    markers = []
     for a in s.alerts:
         dt = _parse_ts(a.event_ts)
         if dt is None:
             continue
-        if a.value is None:  # dropped out: mark at the bottom of the chart
-            y, label, short = max(ys) + 1, "dropped out", "out"
+        if a.value is None:  # dropped out: mark below the chart's last rank
+            y, label, short = bottom, "dropped out", "out"
         else:
             y, label = a.value, f"#{a.value:.0f}"
             short = label
             if a.baseline is not None:
                 label += f" (was #{a.baseline:.0f})"
-        ys.append(y)
-        markers.append(_Marker(_local_x(dt, tz), y, label, a.summary, rows.get(id(a), 0),
+        markers.append(_Marker(_local_x(dt, s.tz), y, label, a.summary, rows.get(id(a), 0),
                                a.severity, a.late, short=short))
-    for r in s.rules:
-        if isinstance(r, RankRule):
-            p = r.params
-            for name, text in (("reached", "#{}"), ("entered_top", "top {}"), ("dropped_out", "top {}")):
-                v = getattr(p, name)
-                if v:
-                    lines.append((float(v), text.format(v)))
-                    ys.append(float(v))
-    worst = math.ceil(max(ys))
+    return markers
+
+
+def _rank_ticks(worst: int) -> list[float]:
     step = max(1, int(_nice_step(worst - 1, 5)))
     if step <= 2:  # 1, 2, 3, ... or 1, 3, 5, ...
         ticks = [float(t) for t in range(1, worst + step, step)]
@@ -755,17 +689,27 @@ def _rank_chart(s: _Series, evs: list[Any], rows: dict[int, int]) -> tuple[str, 
         ticks = [1.0] + [float(t) for t in range(step, worst + step, step)]
     while ticks[-1] < worst:
         ticks.append(ticks[-1] + step)
-    y_lo, y_hi = 0.5, ticks[-1] + 0.5
-    xs = [x for x, _, _ in pts] + [m.x for m in markers]
-    x_lo, x_hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
-    pad = max((x_hi - x_lo) * 0.02, 0.5)
-    plot = _Plot(x_lo - pad, x_hi + pad, y_lo, y_hi, invert=True)
-    layers = [_hline(plot, v, "target", label) for v, label in sorted(set(lines))]
-    layers.append(f'<path class="series-line step" d="{_step_path(plot, pts)}"/>')
+    return ticks
+
+
+def _rank_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, list, str]:
+    tz = s.tz
+    pts = [(_local_x(ts, tz), v, ts) for ts, v in _points(trace, s.rules, s.sid)]
+    ys = [v for _, v, _ in pts] + [1.0] + [a.value for a in s.alerts if a.value is not None]
+    lines = set()
+    for r in s.rules:
+        if isinstance(r, RankRule):
+            for name, text in (("reached", "#{}"), ("entered_top", "top {}"), ("dropped_out", "top {}")):
+                if getattr(r.params, name):
+                    lines.add((float(getattr(r.params, name)), text.format(getattr(r.params, name))))
+    ys += [v for v, _ in lines]
+    markers = _rank_markers(s, rows, max(ys) + 1)
+    ticks = _rank_ticks(math.ceil(max([*ys, *(m.y for m in markers)])))
+    plot = _time_plot([x for x, _, _ in pts] + [m.x for m in markers], 0.5, ticks[-1] + 0.5, invert=True)
+    layers = [_hline(plot, v, "target", label) for v, label in sorted(lines)]
+    layers += _line("series-line step", _step_path(plot, [(x, v) for x, v, _ in pts]))
     layers.append(_dots(plot, [(x, v, f"{ts.astimezone(tz):%Y-%m-%d %H:%M}: #{v:.0f}") for x, v, ts in pts]))
-    legend = [("line", "rank (#1 at the top)")]
-    if lines:
-        legend.append(("target", "rule target"))
+    legend = [("line", "rank (#1 at the top)")] + ([("target", "rule target")] if lines else [])
     legend.append(("marker", "alert"))
     svg = _svg(plot, y_ticks=ticks, y_fmt=lambda t: f"#{t:.0f}", layers=layers, markers=markers,
                aria=f"rank over time with {len(markers)} alert markers",
@@ -773,284 +717,106 @@ def _rank_chart(s: _Series, evs: list[Any], rows: dict[int, int]) -> tuple[str, 
     return svg, _legend(legend), f"Chart position at each snapshot ({tz}); #1 is at the top."
 
 
-def _step_path(plot: _Plot, pts: Sequence[tuple[float, float, Any]]) -> str:
-    """Ranks hold until the next snapshot: a step line."""
-    out, prev = [], None
-    for x, y, _ in pts:
-        if prev is None:
-            out.append(f"M{plot.x(x):.1f},{plot.y(y):.1f}")
-        else:
-            out.append(f"L{plot.x(x):.1f},{plot.y(prev):.1f} L{plot.x(x):.1f},{plot.y(y):.1f}")
-        prev = y
-    return " ".join(out)
-
-
 # -- header and tables ------------------------------------------------------------------
 
 
-def _header(title: str, result: Any, ruleset: RuleSet, alerts: list[Any], events: list[Any],
-            n_series: int) -> str:
+def _header(result: Any, alerts: list[Any], events: list[Any], n_series: int) -> dict[str, Any]:
     stamps = [ev.ts for ev in events]
+    span = None
     if stamps:
         lo, hi = min(stamps), max(stamps)
-        days = (hi - lo).total_seconds() / 86400
-        span = (f"{_fmt_ts(lo.isoformat())} → {_fmt_ts(hi.isoformat())} "
-                f'<span class="muted">({days:.1f} days of event time)</span>')
-    else:
-        span = '<span class="muted">no valid events</span>'
+        span = {"lo": _when(lo.isoformat()), "hi": _when(hi.isoformat()),
+                "days": f"{(hi - lo).total_seconds() / 86400:.1f}"}
     types = Counter(getattr(ev, "type", "?") for ev in events)
     kinds = ", ".join(f"{types[t]:,} {label}" for t, label in
                       (("app.metric", "metrics"), ("app.rank", "ranks"), ("news", "news")) if types[t])
     sev = Counter(a.severity for a in alerts)
     status = Counter(a.status for a in alerts)
-    sev_text = " · ".join(f'<span class="sevtxt {s}">{sev[s]} {s}</span>' for s in SEVERITIES if sev[s])
     extra = [f"{n} {s}" for s, n in sev.items() if s not in SEVERITIES]
     if status.get("resolved"):
         extra.append(f"{status['resolved']} resolved")
-    if extra:
-        sev_text += (" · " if sev_text else "") + _e(" · ".join(extra))
-    n_err = len(result.errors)
     news = sum(1 for a in alerts if a.kind == "news")
-    cards = [
-        ("Events", f"{len(events):,}", _e(kinds) or "none", ""),
-        ("Invalid lines", f"{n_err:,}", '<a href="#errors">see the lines</a>' if n_err else "all lines valid",
-         " bad" if n_err else ""),
-        ("Alerts", f"{len(alerts):,}", sev_text or "none", " hot" if alerts else ""),
-        ("Series charted", f"{n_series:,}", f"{news} news alert{'s' if news != 1 else ''}", ""),
-    ]
-    card_html = "".join(
-        f'<div class="stat{cls}"><div class="label">{_e(label)}</div><div class="value">{value}</div>'
-        f'<div class="sub">{sub}</div></div>' for label, value, sub, cls in cards)
-    return (f'<header class="top"><div class="kicker">appwatch · backtest report</div>'
-            f'<h1>{_e(title)}</h1><p class="range">{span}</p>'
-            f'<div class="stats">{card_html}</div></header>')
+    return {
+        "span": span, "events": f"{len(events):,}", "kinds": kinds,
+        "invalid": len(result.errors), "invalid_text": f"{len(result.errors):,}",
+        "alerts": len(alerts), "alerts_text": f"{len(alerts):,}",
+        "severities": [(s, sev[s]) for s in SEVERITIES if sev[s]], "extra": " · ".join(extra),
+        "series": f"{n_series:,}", "news": f"{news} news alert{'s' if news != 1 else ''}",
+    }
 
 
-def _rules_table(ruleset: RuleSet, alerts: list[Any]) -> str:
+def _rules_rows(ruleset: RuleSet, alerts: list[Any]) -> list[dict[str, Any]]:
     counts: dict[str, Counter] = defaultdict(Counter)
     for a in alerts:
         counts[a.rule][a.severity] += 1
     names = [r.name for r in ruleset.rules] + sorted(set(counts) - {r.name for r in ruleset.rules})
     kinds = {r.name: r.kind for r in ruleset.rules}
-    head = "".join(f'<th class="num">{s}</th>' for s in SEVERITIES)
-    body = []
+    rows = []
     for name in names:
         c = counts.get(name, Counter())
-        total = sum(c.values())
-        cells = "".join(f'<td class="num">{c[s] if c[s] else "·"}</td>' for s in SEVERITIES)
-        known = "" if name in kinds else ' <span class="muted">(not in the rules)</span>'
-        body.append(f'<tr class="{"" if total else "zero"}"><td class="rule">{_e(name)}{known}</td>'
-                    f'<td>{_e(kinds.get(name, "?"))}</td>{cells}<td class="num total">{total}</td></tr>')
-    table = (f'<div class="scroll"><table class="compact"><thead><tr><th>Rule</th><th>Kind</th>{head}'
-             f'<th class="num">Total</th></tr></thead><tbody>{"".join(body)}</tbody></table></div>')
-    return _section("by-rule", "Alerts by rule and severity", table, "rules with no alert are greyed")
+        rows.append({"name": name, "kind": kinds.get(name, "?"), "known": name in kinds,
+                     "counts": [c[s] if c[s] else "·" for s in SEVERITIES], "total": sum(c.values())})
+    return rows
 
 
-def _errors(errors: Sequence[tuple[int, str]]) -> str:
+def _errors(errors: Sequence[tuple[int, str]]) -> dict[str, Any] | None:
     if not errors:
-        return ""
-    rows = "".join(f'<tr><td class="num">{_e(n)}</td><td class="mono">{_e(msg)}</td></tr>'
-                   for n, msg in errors[:MAX_ERRORS_SHOWN])
-    more = (f'<p class="muted">… and {len(errors) - MAX_ERRORS_SHOWN:,} more</p>'
-            if len(errors) > MAX_ERRORS_SHOWN else "")
-    return (f'<section id="errors"><details><summary><h2>Invalid lines <span class="note">{len(errors):,} '
-            f'skipped — click to show</span></h2></summary><div class="scroll"><table class="compact">'
-            f'<thead><tr><th class="num">Line</th><th>Reason</th></tr></thead><tbody>{rows}</tbody>'
-            f"</table></div>{more}</details></section>")
+        return None
+    return {"count": f"{len(errors):,}", "rows": list(errors[:MAX_ERRORS_SHOWN]),
+            "more": f"{len(errors) - MAX_ERRORS_SHOWN:,}" if len(errors) > MAX_ERRORS_SHOWN else None}
 
 
-def _fmt_value(a: Any, v: float | None, which: str) -> str:
+def _cell(a: Any, v: float | None, which: str) -> dict[str, str | None] | None:
+    """A value or baseline as the alerts table shows it: None for a dash."""
     if v is None:
-        return '<span class="muted">—</span>'
+        return None
     if a.kind == "rank":
-        return f"#{v:.0f}"
+        return {"text": f"#{v:.0f}", "title": None}
     if a.kind == "deadman":
-        return f"{v:.1f} h" if which == "value" else _e(human(v))
-    return f'<span title="{_full(v)}">{_e(human(v))}</span>'
+        return {"text": f"{v:.1f} h" if which == "value" else human(v), "title": None}
+    return {"text": human(v), "title": _full(v)}
 
 
-def _context(items: Sequence[dict]) -> str:
-    if not items:
-        return ""
-    lis = []
-    for item in items:
-        when = (_parse_ts(item.get("ts")) or None)
-        day = f"{when:%Y-%m-%d}" if when else ""
-        kind = item.get("kind") or ""
-        tag = f'<span class="tag">{_e(kind)}</span>' if kind else ""
-        lis.append(f'<li><span class="muted">{_e(day)}</span> {tag} '
-                   f'{_link(item.get("url"), item.get("title") or item.get("url") or "untitled")}</li>')
-    return f'<ul class="context"><li class="ch">Related news</li>{"".join(lis)}</ul>'
-
-
-def _alerts_table(alerts: list[Any], rules: dict[str, Any], names: dict[str, str],
-                  series: list[_Series]) -> str:
-    if not alerts:
-        return '<p class="empty">No alerts (apart from news).</p>'
-    where = {id(a): s for s in series for a in s.alerts}
+def _context(items: Sequence[dict]) -> list[dict[str, Any]]:
     out = []
+    for item in items:
+        when = _parse_ts(item.get("ts"))
+        out.append({"day": f"{when:%Y-%m-%d}" if when else "", "kind": item.get("kind") or "",
+                    "link": _link(item.get("url"), item.get("title") or item.get("url") or "untitled")})
+    return out
+
+
+def _listed(a: Any) -> dict[str, Any]:
+    """What every listed alert carries: its identity, as the backtest printed it."""
+    return {"alert_id": a.alert_id, "rule": a.rule, "labels": dict(a.labels or {}),
+            "window_start": a.window_start, "when": _when(a.event_ts), "severity": _badge(a.severity),
+            "summary": a.summary}
+
+
+def _alert_rows(alerts: list[Any], series: list[_Series]) -> list[dict[str, Any]]:
+    where = {id(a): s for s in series for a in s.alerts}
+    rows = []
     for n, a in enumerate(alerts, 1):
         s = where.get(id(a))
-        rule = f'<a href="#{_e(s.anchor)}">{_e(a.rule)}</a>' if s else _e(a.rule)
-        flags = []
-        if a.status != "firing":
-            flags.append(f'<span class="tag">{_e(a.status)}</span>')
-        if a.late:
-            flags.append('<span class="tag late">late</span>')
-        labels = " ".join(f'<span class="lab">{_e(k)}={_e(v)}</span>' for k, v in (a.labels or {}).items())
-        out.append(
-            f'<tr id="alert-{n}"><td class="when">{_fmt_ts(a.event_ts)}</td>'
-            f'<td class="rule">{rule}<div class="muted small">{_e(a.kind)}</div></td>'
-            f"<td>{_badge(a.severity)}</td>"
-            f'<td class="summary">{_e(a.summary)} {"".join(flags)}<div class="labels">{labels}</div>'
-            f"{_context(a.context or [])}</td>"
-            f'<td class="num">{_fmt_value(a, a.value, "value")}</td>'
-            f'<td class="num">{_fmt_value(a, a.baseline, "baseline")}</td></tr>')
-    return ('<div class="scroll"><table class="alerts"><thead><tr><th>Time</th><th>Rule</th>'
-            '<th>Severity</th><th>Summary and related news</th><th class="num">Value</th>'
-            f'<th class="num">Baseline</th></tr></thead><tbody>{"".join(out)}</tbody></table></div>')
+        flags = ([{"cls": "tag", "text": a.status}] if a.status != "firing" else []) \
+            + ([{"cls": "tag late", "text": "late"}] if a.late else [])
+        rows.append({**_listed(a), "n": n, "anchor": s.anchor if s else None, "kind": a.kind,
+                     "flags": flags, "context": _context(a.context or []),
+                     "value": _cell(a, a.value, "value"), "baseline": _cell(a, a.baseline, "baseline")})
+    return rows
 
 
-def _news_table(alerts: list[Any]) -> str:
-    if not alerts:
-        return '<p class="empty">No news alert.</p>'
-    out = []
+def _news_rows(alerts: list[Any]) -> list[dict[str, Any]]:
+    rows = []
     for n, a in enumerate(alerts, 1):
         items = a.context or []
         item = items[0] if items else {}
         lab = a.labels or {}
-        title = item.get("title") or a.summary
-        people = ", ".join(item.get("people") or []) or lab.get("people", "")
-        companies = ", ".join(item.get("companies") or []) or lab.get("companies", "")
-        kind = item.get("kind") or lab.get("kind", "")
-        more = _context(items[1:]) if len(items) > 1 else ""
-        out.append(
-            f'<tr id="news-{n}"><td class="when">{_fmt_ts(a.event_ts)}</td>'
-            f'<td class="rule">{_e(a.rule)}</td><td>{_badge(a.severity)}</td>'
-            f'<td>{"<span class=tag>" + _e(kind) + "</span>" if kind else ""}</td>'
-            f'<td class="headline">{_link(item.get("url"), title)}'
-            f'<div class="muted small">{_e(a.summary)}</div>{more}</td>'
-            f"<td>{_e(companies)}</td><td>{_e(people)}</td></tr>")
-    return ('<div class="scroll"><table class="alerts news"><thead><tr><th>Time</th><th>Rule</th>'
-            '<th>Severity</th><th>Kind</th><th>Headline</th><th>Companies</th><th>People</th></tr>'
-            f'</thead><tbody>{"".join(out)}</tbody></table></div>')
-
-
-# -- the page ----------------------------------------------------------------------
-
-_CSS = """
-:root{--ink:#0f172a;--ink2:#334155;--muted:#64748b;--line:#e2e8f0;--bg:#f5f7fa;--card:#fff;
---blue:#2563eb;--crit:#b91c1c;--warn:#c2410c;--info:#0369a1;--band:rgba(234,88,12,.10)}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);line-height:1.45;font-size:14.5px;
-font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",
-"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC","PingFang SC","Hiragino Sans GB",
-"Microsoft YaHei","WenQuanYi Micro Hei",sans-serif}
-main{max-width:1240px;margin:0 auto;padding:28px 24px 40px}
-a{color:var(--blue);text-decoration:none}a:hover{text-decoration:underline}
-h1{font-size:26px;margin:2px 0 4px;letter-spacing:-.01em}
-h2{font-size:18px;margin:0 0 12px;display:flex;align-items:baseline;gap:10px;flex-wrap:wrap}
-.note{font-size:13px;font-weight:400;color:var(--muted)}
-.kicker{text-transform:uppercase;letter-spacing:.08em;font-size:11.5px;color:var(--muted);font-weight:600}
-.range{margin:0 0 18px;color:var(--ink2)}
-.muted{color:var(--muted)}.small{font-size:12px}.nowrap{white-space:nowrap}
-td.when{min-width:9.5em}
-@media (min-width:1100px){td.when{white-space:nowrap}}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Noto Sans Mono CJK SC",monospace;font-size:12.5px}
-.stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(175px,1fr));gap:14px}
-.stat{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:14px 16px;
-border-top:3px solid #94a3b8}
-.stat.bad{border-top-color:var(--crit)}.stat.hot{border-top-color:var(--warn)}
-.stat .label{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);font-weight:600}
-.stat .value{font-size:30px;font-weight:700;margin:2px 0;font-variant-numeric:tabular-nums}
-.stat .sub{font-size:13px;color:var(--ink2)}
-.sevtxt.critical{color:var(--crit)}.sevtxt.warning{color:var(--warn)}.sevtxt.info{color:var(--info)}
-section{margin-top:30px}
-section>details>summary{cursor:pointer;list-style:none}
-section>details>summary h2{display:inline-flex}
-section>details>summary::before{content:"▸ ";color:var(--muted)}
-section>details[open]>summary::before{content:"▾ "}
-.card{background:var(--card);border:1px solid var(--line);border-radius:12px}
-figure.series{margin:0 0 18px;padding:16px 18px 10px}
-figcaption{display:flex;justify-content:space-between;align-items:baseline;gap:12px;flex-wrap:wrap}
-.ftitle{font-weight:650;font-size:16px}
-.ftitle .num{display:inline-block;min-width:22px;height:22px;line-height:22px;text-align:center;
-border-radius:11px;background:var(--ink);color:#fff;font-size:12px;margin-right:4px}
-.fmeta{font-size:13px;color:var(--ink2)}.fmeta .rules{font-weight:600}
-.fnote{margin:4px 0 2px;font-size:12.5px;color:var(--muted)}
-.legend{list-style:none;margin:8px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:12.5px;color:var(--ink2)}
-.legend li{display:flex;align-items:center;gap:6px}
-.sw{display:inline-block;width:22px;height:0;border-top:2.5px solid var(--blue)}
-.sw.baseline{border-top:2px dashed #64748b}.sw.threshold{border-top:2px dashed var(--crit)}
-.sw.band{height:12px;border:0;background:var(--band);outline:1px solid rgba(234,88,12,.25)}
-.sw.target,.sw.milestone{border-top:2px dashed #7c3aed}
-.sw.marker{width:12px;height:12px;border:2px solid #fff;border-radius:50%;background:var(--warn);
-box-shadow:0 0 0 1.5px var(--warn)}
-svg.chart{display:block;width:100%;height:auto;margin-top:6px;font-size:12.5px}
-svg .plot-bg{fill:#fcfdfe}
-svg .grid{stroke:#edf1f5;stroke-width:1}svg .grid.v{stroke:#f1f4f8}
-svg .axis{stroke:#94a3b8;stroke-width:1}
-svg .tick{fill:#64748b;font-size:12.5px}svg .tick.year{font-weight:600;fill:#334155}
-svg .series-line{fill:none;stroke:var(--blue);stroke-width:2.2;stroke-linejoin:round;stroke-linecap:round}
-svg .pt{fill:var(--blue);stroke:#fff;stroke-width:1}
-svg .baseline{fill:none;stroke:#64748b;stroke-width:1.6;stroke-dasharray:5 4}
-svg .threshold{fill:none;stroke:var(--crit);stroke-width:1.6;stroke-dasharray:7 4;opacity:.85}
-svg .band{fill:var(--band)}
-svg .target,svg .milestone{stroke:#7c3aed;stroke-width:1.4;stroke-dasharray:6 4}
-svg .milestone.faint{opacity:.35}
-svg .hlabel{fill:#6d28d9;font-size:12px;font-weight:600}
-svg .alert-marker .dot{stroke:#fff;stroke-width:2}
-svg .alert-marker .halo{fill:none;stroke-width:2;opacity:.45}
-svg .alert-marker .drop{stroke-width:1.2;stroke-dasharray:2 3;opacity:.7}
-svg .alert-marker .mlabel{font-weight:700;font-size:13px;paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round}
-svg .alert-marker.late .dot{fill:#fff !important;stroke-width:3}
-svg .alert-marker.critical .dot,svg .alert-marker.critical .mlabel{fill:var(--crit)}
-svg .alert-marker.critical .halo,svg .alert-marker.critical .drop,svg .alert-marker.critical.late .dot{stroke:var(--crit)}
-svg .alert-marker.warning .dot,svg .alert-marker.warning .mlabel{fill:var(--warn)}
-svg .alert-marker.warning .halo,svg .alert-marker.warning .drop,svg .alert-marker.warning.late .dot{stroke:var(--warn)}
-svg .alert-marker.info .dot,svg .alert-marker.info .mlabel{fill:var(--info)}
-svg .alert-marker.info .halo,svg .alert-marker.info .drop,svg .alert-marker.info.late .dot{stroke:var(--info)}
-.scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:12px}
-table{border-collapse:collapse;width:100%}
-th,td{padding:9px 12px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
-tbody tr:last-child td{border-bottom:0}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);background:#f8fafc;font-weight:600}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-table.compact td,table.compact th{padding:6px 12px}
-table.compact tr.zero td{color:#a0aec0}
-td.total{font-weight:700}td.rule{font-weight:600;white-space:nowrap}
-table.alerts td.summary{min-width:320px}
-tr:target td{background:#fff7ed}
-.badge{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:600;
-border:1px solid transparent;white-space:nowrap}
-.badge.critical{background:#fee2e2;color:var(--crit);border-color:#fecaca}
-.badge.warning{background:#ffedd5;color:var(--warn);border-color:#fed7aa}
-.badge.info{background:#e0f2fe;color:var(--info);border-color:#bae6fd}
-.badge.other{background:#f1f5f9;color:var(--ink2)}
-.tag{display:inline-block;padding:0 6px;border-radius:4px;background:#f1f5f9;color:var(--ink2);font-size:12px}
-.tag.late{background:#fef9c3;color:#854d0e}
-.labels{margin-top:4px;display:flex;flex-wrap:wrap;gap:4px}
-.lab{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11.5px;color:var(--muted);
-background:#f8fafc;border:1px solid var(--line);border-radius:4px;padding:0 5px}
-ul.context{list-style:none;margin:8px 0 0;padding:6px 10px;border-left:3px solid #cbd5e1;background:#f8fafc;border-radius:0 6px 6px 0}
-ul.context li{margin:2px 0}ul.context li.ch{font-size:11.5px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);font-weight:600}
-td.headline a{font-weight:600}
-.empty{color:var(--muted);background:var(--card);border:1px dashed var(--line);border-radius:12px;padding:18px}
-footer{margin-top:34px;color:var(--muted);font-size:12.5px;text-align:center}
-@media (max-width:760px){main{padding:16px 12px}.stat .value{font-size:24px}h1{font-size:21px}}
-@media print{body{background:#fff}.card,.scroll,.stat{break-inside:avoid}}
-"""
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-        "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'\">\n"
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="generator" content="appwatch backtest">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n")
+        rows.append({
+            **_listed(a), "n": n, "kind": item.get("kind") or lab.get("kind", ""),
+            "headline": _link(item.get("url"), item.get("title") or a.summary),
+            "companies": ", ".join(item.get("companies") or []) or lab.get("companies", ""),
+            "people": ", ".join(item.get("people") or []) or lab.get("people", ""),
+            "more": _context(items[1:]),
+        })
+    return rows

@@ -33,3 +33,14 @@ def detect(value: float, before: float | None, p: ChangeParams) -> float | None:
     if p.direction == "both" and abs(change) >= p.pct:
         return change
     return None
+
+
+def bounds(before: float | None, p: ChangeParams) -> tuple[float | None, float | None]:
+    """The values ``detect`` fires at against ``before``: (at or above, at or below). A side
+    is None when ``direction`` does not watch it, when ``before`` is missing or below
+    ``min_baseline``, or (below) when no value of at least zero can fire."""
+    if before is None or before < p.min_baseline:
+        return None, None
+    up = before * (1 + p.pct / 100) if p.direction in ("up", "both") else None
+    down = before * (1 - p.pct / 100) if p.direction in ("down", "both") else None
+    return up, (down if down is not None and down >= 0 else None)

@@ -76,6 +76,21 @@ def judge(value: float, b: Baseline | None, p: SpikeParams) -> Spike | None:
     return Spike(value=value, baseline=base, ratio=value / base, zscore=z)
 
 
+def fire_line(b: Baseline | None, p: SpikeParams) -> float | None:
+    """The least value ``judge`` fires on against ``b``: ``ratio x baseline`` and/or
+    ``mean + zscore x sd``, the higher of the two when both are set. None without a
+    baseline (too little history, or below ``min_baseline``): nothing fires."""
+    if b is None:
+        return None
+    base, mean, sd = b
+    bounds = []
+    if p.ratio is not None:
+        bounds.append(p.ratio * base)
+    if p.zscore is not None:
+        bounds.append(mean + p.zscore * sd)
+    return max(bounds)
+
+
 def detect(value: float, history: Sequence[float], p: SpikeParams) -> Spike | None:
     """``judge`` against the ``baseline`` of ``history``. Needs ``min_history`` days and a
     baseline of at least ``min_baseline`` (and above zero), so that 0 -> N never fires."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import date
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
+from markupsafe import escape
 
 from core.alert import Alert
 from streams import report
@@ -203,21 +203,26 @@ def test_rank_chart_puts_number_one_at_the_top(seed):
     assert "#1 (was #2)" in rank
 
 
-def test_daily_totals_and_baseline_match_the_engine(seed):
-    """The report recomputes the series; its baseline must be the alert's baseline."""
-    result, ruleset, _ = seed
+def test_spike_chart_draws_the_engine_s_days_baseline_and_fire_line(seed):
+    """The chart shows what the spike rule's window held (the backtest's trace of
+    ``Engine.explain``): the baseline of each spike day is the alert's baseline."""
+    result, ruleset, page = seed
     rule = next(r for r in ruleset.rules if r.name == "download-spike")
     spikes = [a for a in result.alerts if a.rule == "download-spike"]
-    evs = [e for e in result.events if e.type == "app.metric" and e.app_id == "doubao"
-           and e.metric == "downloads"]
-    totals = report.daily_totals(evs, rule.tz)
-    bands = report.spike_bands(totals, rule.params)
+    days = result.trace.days[("download-spike", "doubao|all|cn|downloads")]
+    assert len(days) == 61  # 60 days of history and the live day
+    spike = figure_html(page, "download-spike")
     for a in spikes:
-        day = date.fromisoformat(a.window_start[:10])
-        base, need = bands[day]
-        assert base == pytest.approx(a.baseline)
-        assert need == pytest.approx(rule.params.ratio * a.baseline)
-        assert totals[day] >= a.value  # the live day kept growing after the alert
+        view = days[date.fromisoformat(a.window_start[:10]).toordinal()]
+        assert view.baseline == pytest.approx(a.baseline)
+        assert view.fire_at == pytest.approx(rule.params.ratio * a.baseline)
+        assert view.total >= a.value  # the live day kept growing after the alert
+        tip = (f"{a.window_start[:10]}: {view.total:,.0f} · baseline {report.human(a.baseline)} · "
+               f"fires at {report.human(view.fire_at)}")
+        assert f"<title>{tip}</title>" in spike
+        fired = result.trace.fired[a.alert_id]  # the day as it was when the alert fired
+        assert fired.total == a.value and fired.ratio == pytest.approx(a.value / a.baseline)
+    assert "1.7M · 2.1× by 20:00" in spike  # the live day fired part-way through
 
 
 def test_header_totals(seed):
@@ -235,8 +240,8 @@ def test_header_totals(seed):
 def test_summaries_are_escaped_and_news_linked(seed):
     result, _, page = seed
     for a in result.alerts:
-        assert html.escape(a.summary, quote=True) in page
-    assert "Alibaba&#x27;s Tongyi" in page  # an apostrophe from a title, escaped
+        assert escape(a.summary) in page
+    assert "Alibaba&#39;s Tongyi" in page  # an apostrophe from a title, escaped
     assert "Seed &lt;scenario&gt; &amp; co" in page
     assert DISPUTE in page and REORG in page
     news = page.split('id="news"')[1]
@@ -266,24 +271,40 @@ RULES = RuleSet.model_validate({"rules": [
 ]})
 
 
+def spike_rule(tz: str = "Asia/Shanghai", **params) -> RuleSet:
+    return RuleSet.model_validate({"rules": [
+        {"name": "download-spike", "kind": "spike", "timezone": tz,
+         "match": {"type": "app.metric", "metric": "downloads"},
+         "params": {"ratio": 2.0, "baseline_days": 7, "min_history": 5, "min_baseline": 1000, **params}}]})
+
+
+def charted_days(events, rules: RuleSet) -> dict[date, tuple]:
+    """(total, baseline, fire line) per day of doubao's downloads, as the chart gets them."""
+    from streams import backtest
+
+    result = backtest.run([e.to_json() for e in events], rules)
+    days = result.trace.days[("download-spike", "doubao|all|cn|downloads")]
+    return {date.fromordinal(d): (v.total, v.baseline, v.fire_at) for d, v in days.items()}
+
+
 def test_daily_totals_sum_deltas_and_keep_the_last_total_in_the_rule_timezone():
     evs = [metric("2024-11-01", 100), metric("2024-11-01", 300, hour="12:00"),  # total: last wins
            metric("2024-11-02", 10, "delta"), metric("2024-11-02", 15, "delta", hour="23:30")]
-    assert report.daily_totals(evs, SHANGHAI) == {date(2024, 11, 1): 300, date(2024, 11, 2): 25}
+    got = charted_days(evs, spike_rule())
+    assert {d: v[0] for d, v in got.items()} == {date(2024, 11, 1): 300, date(2024, 11, 2): 25}
     # in UTC, 2024-11-02 00:00+08:00 belongs to 2024-11-01: added to that day's last total
-    utc = report.daily_totals(evs, ZoneInfo("UTC"))
-    assert utc == {date(2024, 10, 31): 100, date(2024, 11, 1): 310, date(2024, 11, 2): 15}
+    utc = charted_days(evs, spike_rule("UTC"))
+    assert {d: v[0] for d, v in utc.items()} == {
+        date(2024, 10, 31): 100, date(2024, 11, 1): 310, date(2024, 11, 2): 15}
 
 
 def test_spike_band_needs_min_history_and_min_baseline():
-    rule = RULES.rules[0]
-    totals = {date(2024, 11, d): 1000.0 * d for d in range(1, 9)}
-    bands = report.spike_bands(totals, rule.params)
-    assert date(2024, 11, 5) not in bands  # 4 days of history < min_history
-    base, need = bands[date(2024, 11, 6)]
-    assert base == 3000 and need == 6000  # median of days 1..5, x2
-    low = report.spike_bands({date(2024, 11, d): 10.0 for d in range(1, 9)}, rule.params)
-    assert low[date(2024, 11, 8)] == (10.0, None)  # baseline below min_baseline: no fire line
+    evs = [metric(f"2024-11-{d:02d}", 1000.0 * d) for d in range(1, 9)]
+    got = charted_days(evs, spike_rule())
+    assert got[date(2024, 11, 5)][1:] == (None, None)  # 4 days of history < min_history
+    assert got[date(2024, 11, 6)] == (6000, 3000, 6000)  # median of days 1..5, x2: fires
+    low = charted_days([metric(f"2024-11-{d:02d}", 10.0) for d in range(1, 9)], spike_rule())
+    assert low[date(2024, 11, 8)] == (10.0, None, None)  # baseline below min_baseline: none, no fire line
 
 
 @pytest.mark.parametrize("v,text", [(0, "0"), (999, "999"), (1500, "1.5k"), (800_000, "800k"),
@@ -314,9 +335,9 @@ def test_hostile_text_is_escaped_and_bad_urls_are_not_linked():
     assert_self_contained(page)
     assert "<script>" not in page
     assert "javascript:" not in page  # neither linked nor shown
-    assert html.escape(f"{DISPUTE} {evil}") in page  # shown as text, not as a link
-    assert html.escape(f"talent: {evil}") in page and html.escape(f"spike {evil}") in page
-    assert html.escape(f"bad {evil}") in page
+    assert escape(f"{DISPUTE} {evil}") in page  # shown as text, not as a link
+    assert escape(f"talent: {evil}") in page and escape(f"spike {evil}") in page
+    assert escape(f"bad {evil}") in page
 
 
 def test_rank_alerts_group_by_chart_and_unknown_rules_still_render():
