@@ -24,13 +24,14 @@ from typing import Awaitable, Callable, MutableMapping, Sequence
 
 from alerts import group as grouping
 from alerts.config import AlertsConfig, Receiver
-from alerts.dispatch import RetryPolicy, deliver
+from alerts.dispatch import deliver
 from alerts.group import Group, Notification, routing_labels
 from alerts.metrics import DeliveryMetrics
 from core.alert import Alert
-from alerts.notify import Notifier, Result
+from alerts.notify import Notifier
 from core.secrets import secret_value as secret_from
 from alerts.route import Resolved, inhibited, match, node
+from core.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1.0  # seconds between looks for due groups, at the most
@@ -79,28 +80,9 @@ def fanout(notifiers: Sequence[Notifier]) -> tuple[AlertsConfig, dict[str, list[
     return config, {n.name: [n] for n in notifiers}
 
 
-def is_alertmanager(notifier: Notifier) -> bool:
-    """A notifier that wants firing alerts pushed again every ``resend_interval``."""
-    return getattr(notifier, "resend_interval", None) is not None
-
-
-class _Grouped:
-    """Adapts a notifier to a notification: one call with the group, or one per alert."""
-
-    def __init__(self, notifier: Notifier, notification: Notification) -> None:
-        self.name = notifier.name
-        self.inner = notifier
-        self._n, self._ntf = notifier, notification
-
-    async def notify(self, _alert: Alert) -> Result:
-        group = getattr(self._n, "notify_group", None)
-        if group is not None:
-            return await group(list(self._ntf.alerts))
-        for alert in self._ntf.alerts:
-            retry, err = await self._n.notify(alert)
-            if err is not None:
-                return retry, err
-        return False, None
+def resends(notifier: Notifier) -> bool:
+    """A notifier that wants firing alerts pushed again every ``resend_interval`` (Alertmanager)."""
+    return notifier.resend_interval is not None
 
 
 class Pipeline:
@@ -230,7 +212,7 @@ class Pipeline:
 
     def _resend(self, receiver: str) -> float | None:
         """How often the receiver's Alertmanagers want firing alerts again (None: it has none)."""
-        return min((n.resend_interval for n in self.receivers.get(receiver, []) if is_alertmanager(n)),
+        return min((n.resend_interval for n in self.receivers.get(receiver, []) if n.resend_interval is not None),
                    default=None)
 
     def _expire(self, now: float) -> None:
@@ -263,9 +245,9 @@ class Pipeline:
         queue = self.queues.setdefault(receiver, asyncio.Queue())
         while True:
             n = await queue.get()
-            notifiers = [x for x in self.receivers.get(receiver, []) if not n.refresh or is_alertmanager(x)]
+            notifiers = [x for x in self.receivers.get(receiver, []) if not n.refresh or resends(x)]
             try:
-                await asyncio.gather(*(deliver(_Grouped(x, n), n.alerts[0], self.policy, self.metrics, self.sleep,
+                await asyncio.gather(*(deliver(x, n.alerts, self.policy, self.metrics, self.sleep,
                                                self.disabled, self.on_failed) for x in notifiers))
                 self._sent(n)
             finally:

@@ -1,6 +1,8 @@
 """The HTTP helper every connector shares (httpx.AsyncClient; transport injectable).
 
-- timeouts; retries with exponential backoff on 5xx and connection errors;
+- timeouts; retries with exponential backoff on 408, 425, 429, 5xx, timeouts and
+  connection errors: the notifiers' rule, ``core.retry`` (``retryable_status`` and the
+  waits of ``next_wait``, with a ``RetryPolicy`` made from ``HttpOptions``);
 - ``429``/``503`` ``Retry-After`` (seconds or HTTP-date) honoured, capped;
 - conditional GET: ETag / Last-Modified per URL; ``304`` means "no new data";
 - malformed JSON is a ``PayloadError`` naming the URL;
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -24,7 +27,7 @@ from typing import Any, Awaitable, Callable
 import httpx
 from pydantic import BaseModel, Field
 
-from core.retry import retry_after
+from core.retry import DeliveryError, RetryPolicy, next_wait
 from connectors.errors import FetchError, PayloadError
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,13 @@ class HttpOptions(BaseModel):
     backoff: float = Field(0.5, ge=0, description="first backoff in seconds; doubles per retry")
     max_backoff: float = Field(30.0, ge=0)
     max_retry_after: float = Field(300.0, ge=0, description="cap on a server's Retry-After")
-    jitter: float = Field(0.0, ge=0, le=1, description="random +/- fraction of each backoff")
+    jitter: float = Field(0.0, ge=0, le=1, description="random +/- fraction of each backoff "
+                                                      "(within max_backoff)")
+
+    def policy(self) -> RetryPolicy:
+        """These options as the shared retry policy (no limit on the time spent)."""
+        return RetryPolicy(max_attempts=self.retries + 1, initial=self.backoff, max_wait=self.max_backoff,
+                           max_age=math.inf, jitter=self.jitter, max_retry_after=self.max_retry_after)
 
 
 @dataclass
@@ -107,44 +116,36 @@ class Http:
                         content_type=resp.headers.get("content-type", ""))
 
     async def _get(self, url: str, headers: dict[str, str]) -> httpx.Response:
-        opt = self.options
-        for attempt in range(opt.retries + 1):
-            last = attempt == opt.retries
+        """GET with retries; the wait or the giving up is ``core.retry.next_wait``'s."""
+        policy, attempt = self.options.policy(), 0
+        while True:
+            attempt += 1
             try:
                 resp = await self.client.get(url, headers=headers)
-            except httpx.TimeoutException as exc:
-                if last:
-                    raise FetchError(f"{url}: timed out after {attempt + 1} attempts: {exc!r}",
-                                     "timeout", url) from None
-                delay, why = self._backoff(attempt), f"timeout {exc!r}"
             except httpx.TransportError as exc:
-                if last:
-                    raise FetchError(f"{url}: connection failed after {attempt + 1} attempts: "
-                                     f"{exc!r}", "connection", url) from None
-                delay, why = self._backoff(attempt), f"connection error {exc!r}"
+                timeout = isinstance(exc, httpx.TimeoutException)
+                delay = next_wait(attempt, exc, policy, rand=self.rng)
+                if delay is None:
+                    what = "timed out" if timeout else "connection failed"
+                    raise FetchError(f"{url}: {what} after {attempt} attempts: {exc!r}",
+                                     "timeout" if timeout else "connection", url) from None
+                why = f"timeout {exc!r}" if timeout else f"connection error {exc!r}"
             else:
                 status = resp.status_code
                 if status < 400:  # 304 included
                     return resp
-                if status != 429 and status < 500:
+                err = DeliveryError.from_response(resp, self.clock(), message=f"HTTP {status}")
+                delay = next_wait(attempt, err, policy, rand=self.rng)
+                if delay is None and not err.retryable:
                     raise FetchError(f"{url}: HTTP {status} {_snippet(resp)}", f"http_{status}", url)
-                if last:
+                if delay is None:
                     reason = "rate_limited" if status == 429 else f"http_{status}"
-                    raise FetchError(f"{url}: HTTP {status} after {attempt + 1} attempts "
+                    raise FetchError(f"{url}: HTTP {status} after {attempt} attempts "
                                      f"{_snippet(resp)}", reason, url)
-                after = retry_after(resp.headers.get("retry-after"), self.clock())
-                delay = min(after, opt.max_retry_after) if after is not None else self._backoff(attempt)
+                after = err.retry_after
                 why = f"HTTP {status}" + (f" Retry-After {after:g}s" if after is not None else "")
-            log.info("GET %s: %s; retry %d/%d in %.2fs", url, why, attempt + 1, opt.retries, delay)
+            log.info("GET %s: %s; retry %d/%d in %.2fs", url, why, attempt, policy.max_attempts - 1, delay)
             await self.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _backoff(self, attempt: int) -> float:
-        opt = self.options
-        delay = min(opt.max_backoff, opt.backoff * 2 ** attempt)
-        if opt.jitter:
-            delay *= 1 + opt.jitter * (2 * self.rng() - 1)
-        return max(0.0, delay)
 
 
 def _snippet(resp: httpx.Response, n: int = 200) -> str:

@@ -62,6 +62,8 @@ from typing import Any
 import httpcore  # noqa: F401 - httpx imports it on the first request, inside the event loop
 import httpx
 
+from core.retry import DeliveryError
+
 __all__ = [
     "BlockedAddress",
     "BlockedURL",
@@ -95,8 +97,10 @@ class BlockedURL(ValueError):
     """A receiver URL refused at config time (see module docstring)."""
 
 
-class BlockedAddress(httpx.ConnectError):
-    """A request refused because its destination is not a public address. Do not retry."""
+class BlockedAddress(httpx.ConnectError, DeliveryError):
+    """A request refused because its destination is not a public address. Do not retry:
+    a ``core.retry.DeliveryError`` with ``retryable = False`` (and still an httpx
+    ``ConnectError`` for callers that only know httpx)."""
 
     retryable = False
 

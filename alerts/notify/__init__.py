@@ -1,21 +1,46 @@
-"""Notifiers share one interface: ``await notify(alert) -> (retry, error)``.
+"""Notifiers share one interface: ``await notify(alerts) -> DeliveryError | None``.
 
-A notifier never raises for a delivery problem; it returns it:
-    (False, None)  delivered
-    (True, err)    transient (5xx, 429, timeout, connection error): try again
-    (False, err)   permanent (other 4xx, bad config): do not try again
+``alerts`` is one notification: a group of alerts (often just one). A notifier sends it
+as its integration does (Slack: one message; Alertmanager: one POST of the list; a
+webhook or PagerDuty: one request per alert, stopping at the first failure) and never
+raises for a delivery problem; it returns it:
+    None                   delivered
+    a ``DeliveryError``    not delivered; ``retryable`` (5xx, 429, timeout, connection
+                           error: try again, after ``retry_after`` seconds if set),
+                           ``gone`` (410: disable the receiver), else permanent
+                           (other 4xx, bad config: do not try again)
+
+Every notifier has a ``name`` (the receiver's metric label), a ``kind`` (its integration:
+webhook, slack ...) and a ``resend_interval``: seconds between re-pushes of firing alerts
+for integrations that want them (Alertmanager), None for the others. ``BaseNotifier``
+gives the defaults.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from core.alert import Alert
+from core.retry import DeliveryError
 
-Result = tuple[bool, Exception | None]
+Result = DeliveryError | None
 
 
 class Notifier(Protocol):
     name: str
+    kind: str
+    resend_interval: float | None
 
-    async def notify(self, alert: Alert) -> Result: ...
+    async def notify(self, alerts: Sequence[Alert]) -> Result: ...
+
+
+class BaseNotifier:
+    """The attributes every notifier has, with their defaults; subclasses set ``name``
+    (in ``__init__``) and ``kind``, and implement ``notify``."""
+
+    name: str
+    kind: str = "custom"  # the integration: the metrics' ``integration`` label
+    resend_interval: float | None = None  # None: no re-pushes
+
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        raise NotImplementedError

@@ -21,11 +21,16 @@ intervals ahead: a missed push or two does not resolve it. A one-off (a spike) i
 once and ends ``firing_ttl`` later; a "resolved" alert with the same ``alert_id`` (the
 same labels, so the same fingerprint) ends a state alert at once.
 
-Errors returned (never raised), see ``alerts.notify``:
-    ValueError             the alert has an unparsable timestamp        -> permanent
-    httpx.TransportError   connection refused, timeout ...          -> retry
-    AlertmanagerError      non-2xx response; retry on 408/425/429/5xx,
-                           permanent otherwise (400: invalid alert, with
+A notification (a group of alerts) is one POST of the list.
+
+Errors returned (never raised), ``core.retry.DeliveryError``s, see ``alerts.notify``:
+    DeliveryError          an alert has an unparsable timestamp (the
+                           ValueError is its ``__cause__``)             -> permanent
+                           connection refused, timeout ... (the httpx
+                           error is its ``__cause__``)                  -> retry
+    AlertmanagerError      non-2xx response; retry on 408/425/429/5xx
+                           (``retry_after`` from Retry-After), permanent
+                           otherwise (400: invalid alert, with
                            Alertmanager's validation message; 422: schema)
 """
 
@@ -41,8 +46,8 @@ import httpx
 import orjson
 
 from core.alert import Alert
-from alerts.notify import Result
-from core.retry import retryable
+from alerts.notify import BaseNotifier, Result
+from core.retry import DeliveryError, as_delivery_error
 from core.ssrf import guarded_client
 
 RESEND_INTERVAL = 60.0  # seconds between re-pushes of a firing alert (Prometheus' resend delay)
@@ -52,12 +57,11 @@ TITLE_CHARS = 160
 _BAD_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 
-class AlertmanagerError(Exception):
+class AlertmanagerError(DeliveryError):
     """A non-2xx answer from Alertmanager; ``message`` is its own error text."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message[:500]}")
-        self.status = status
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(f"HTTP {status}: {message[:500]}", status=status, retry_after=retry_after)
         self.message = message
 
 
@@ -164,14 +168,16 @@ def error_message(resp: httpx.Response) -> str:
     return text
 
 
-def classify(resp: httpx.Response) -> Result:
+def classify(resp: httpx.Response, now: float = 0.0) -> Result:
+    """The error for Alertmanager's answer (None: accepted); ``now`` reads an HTTP-date Retry-After."""
     if resp.is_success:
-        return False, None
-    retry = retryable(resp.status_code)
-    return retry, AlertmanagerError(resp.status_code, error_message(resp))
+        return None
+    return AlertmanagerError.from_response(resp, now, message=error_message(resp))
 
 
-class AlertmanagerNotifier:
+class AlertmanagerNotifier(BaseNotifier):
+    kind = "alertmanager"
+
     def __init__(
         self,
         name: str,
@@ -189,26 +195,30 @@ class AlertmanagerNotifier:
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/api/v2/alerts"
         self.generator_url_base = generator_url_base
-        self.resend_interval = resend_interval  # the pipeline re-pushes firing alerts this often
+        self.resend_interval: float | None = resend_interval  # the pipeline re-pushes firing alerts this often
         self.firing_ttl = 4 * resend_interval
         self._headers = headers or {}
         self._clock = clock
         self._client = guarded_client(url, allow_hosts=allow_hosts, timeout=timeout, transport=transport)
 
-    def request(self, alert: Alert) -> tuple[bytes, dict[str, str]]:
-        postable = to_postable(alert, self.generator_url_base, now=self._clock(), firing_ttl=self.firing_ttl)
-        return orjson.dumps([postable]), {**self._headers, "content-type": "application/json"}
+    def request(self, alerts: Sequence[Alert]) -> tuple[bytes, dict[str, str]]:
+        now = self._clock()
+        postable = [to_postable(a, self.generator_url_base, now=now, firing_ttl=self.firing_ttl) for a in alerts]
+        return orjson.dumps(postable), {**self._headers, "content-type": "application/json"}
 
-    async def notify(self, alert: Alert) -> Result:
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        """One POST with every alert of the notification (nothing for an empty one)."""
+        if not alerts:
+            return None
         try:
-            body, headers = self.request(alert)
+            body, headers = self.request(alerts)
         except ValueError as exc:  # an unparsable timestamp: no retry will fix it
-            return False, exc
+            return as_delivery_error(exc, retryable=False)
         try:
             resp = await self._client.post(self.endpoint, content=body, headers=headers)
-        except httpx.TransportError as exc:
-            return True, exc
-        return classify(resp)
+        except httpx.TransportError as exc:  # BlockedAddress (final) included: it is a DeliveryError
+            return as_delivery_error(exc)
+        return classify(resp, self._clock())
 
     async def aclose(self) -> None:
         await self._client.aclose()

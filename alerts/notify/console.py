@@ -5,8 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
+from typing import Sequence
+
 from core.alert import Alert
-from alerts.notify import Result
+from alerts.notify import BaseNotifier, Result
 
 COLOURS = {"critical": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 
@@ -20,11 +22,14 @@ def line(alert: Alert) -> str:
             f"{escape(alert.summary)} [dim]{labels} id={alert.alert_id[:12]}[/]")
 
 
-class ConsoleNotifier:
+class ConsoleNotifier(BaseNotifier):
+    kind = "console"
+
     def __init__(self, console: Console | None = None, name: str = "console") -> None:
         self.name = name
         self.console = console or Console()
 
-    async def notify(self, alert: Alert) -> Result:
-        self.console.print(line(alert), soft_wrap=True, highlight=False)
-        return False, None
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        for alert in alerts:
+            self.console.print(line(alert), soft_wrap=True, highlight=False)
+        return None

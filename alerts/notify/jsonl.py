@@ -1,6 +1,9 @@
 """Append each alert as one JSON line to a file (an audit trail).
 
-Errors returned (never raised): OSError (disk full, permission ...) -> retry.
+The alerts of a notification are written (and synced) together.
+
+Errors returned (never raised): a ``core.retry.DeliveryError`` whose ``__cause__`` is the
+OSError (disk full, permission ...) -> retry.
 """
 
 from __future__ import annotations
@@ -8,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Sequence
 
 from core.alert import Alert
-from alerts.notify import Result
+from alerts.notify import BaseNotifier, Result
+from core.retry import as_delivery_error
 
 
-class JsonlNotifier:
+class JsonlNotifier(BaseNotifier):
+    kind = "jsonl"
+
     def __init__(self, path: str | Path, name: str = "jsonl") -> None:
         self.name = name
         self.path = Path(path)
@@ -26,10 +33,12 @@ class JsonlNotifier:
             f.flush()
             os.fsync(f.fileno())
 
-    async def notify(self, alert: Alert) -> Result:
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        if not alerts:
+            return None
         try:
             async with self._lock:
-                await asyncio.to_thread(self._append, alert.to_json() + b"\n")
+                await asyncio.to_thread(self._append, b"".join(a.to_json() + b"\n" for a in alerts))
         except OSError as exc:
-            return True, exc
-        return False, None
+            return as_delivery_error(exc, retryable=True)
+        return None

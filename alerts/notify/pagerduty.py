@@ -16,13 +16,17 @@ never appears in an error, a log line or ``repr(notifier)``; response text is
 redacted before it is stored in an error, and transport errors are re-wrapped
 without the request (whose body holds the key).
 
-Errors returned (never raised), see ``alerts.notify``:
-    ValueError                 the alert has an unparsable timestamp      -> permanent
-    PagerDutyError
+One request per alert of a notification, in order, stopping at the first failure (a
+retry sends them all again: PagerDuty merges them by ``dedup_key``).
+
+Errors returned (never raised), ``core.retry.DeliveryError``s, see ``alerts.notify``:
+    core.ssrf.BlockedAddress   the URL resolved to a non-public address  -> no retry
+    PagerDutyError             the alert has an unparsable timestamp      -> permanent
       PagerDutyTransportError  connection refused, timeout ...           -> retry
-      PagerDutyHTTPError       non-2xx: 429 (``retry_after`` seconds from
-                               Retry-After, or None), 408 and 5xx -> retry;
-                               400 (invalid event) and other 4xx -> permanent
+      PagerDutyHTTPError       non-2xx: 408, 425, 429 and 5xx -> retry
+                               (``retry_after`` seconds from Retry-After,
+                               or None); 400 (invalid event) and other
+                               4xx -> permanent
 """
 
 from __future__ import annotations
@@ -35,35 +39,36 @@ import httpx
 import orjson
 
 from core.alert import Alert
-from alerts.notify import Result
+from alerts.notify import BaseNotifier, Result
 from alerts.notify.alertmanager import parse_ts, rfc3339
-from core.retry import retry_after
+from core.retry import DeliveryError, describe, retryable_error
 from core.ssrf import BlockedAddress, guarded_client
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 SUMMARY_CHARS = 1024
 SEVERITIES = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
-RETRY_STATUS = {408, 429}
 MAX_LINKS = 5
 REDACTED = "<routing-key>"
 
 
-class PagerDutyError(Exception):
-    """Base of every error this notifier returns; never carries the routing key."""
+class PagerDutyError(DeliveryError):
+    """Base of the errors this notifier makes (BlockedAddress aside); never carries the
+    routing key. As such: an event that cannot be built, permanent."""
 
 
 class PagerDutyTransportError(PagerDutyError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
+    """Connection refused, timeout ...: retryable. Made without the httpx error (no
+    ``__cause__``): that holds the request, whose body holds the routing key."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message, retryable=retryable)
 
 
 class PagerDutyHTTPError(PagerDutyError):
     def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         wait = f" (retry after {retry_after:g}s)" if retry_after is not None else ""
-        super().__init__(f"HTTP {status}: {message[:500]}{wait}")
-        self.status = status
+        super().__init__(f"HTTP {status}: {message[:500]}{wait}", status=status, retry_after=retry_after)
         self.message = message
-        self.retry_after = retry_after
 
 
 # -- payload ------------------------------------------------------------------
@@ -147,7 +152,9 @@ def error_message(resp: httpx.Response) -> str:
     return ": ".join(parts) or text
 
 
-class PagerDutyNotifier:
+class PagerDutyNotifier(BaseNotifier):
+    kind = "pagerduty"
+
     def __init__(
         self,
         name: str,
@@ -180,26 +187,32 @@ class PagerDutyNotifier:
                                      generator_url_base=self.generator_url_base))
 
     def classify(self, resp: httpx.Response) -> Result:
+        """The error for PagerDuty's answer (None: accepted), redacted."""
         if resp.is_success:  # 202 Accepted
-            return False, None
-        status = resp.status_code
-        wait = retry_after(resp.headers.get("retry-after"), self._clock()) if status == 429 else None
-        retry = status in RETRY_STATUS or status >= 500
-        return retry, PagerDutyHTTPError(status, self._redact(error_message(resp)), wait)
+            return None
+        return PagerDutyHTTPError.from_response(resp, self._clock(), message=self._redact(error_message(resp)))
 
-    async def notify(self, alert: Alert) -> Result:
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        for alert in alerts:
+            err = await self._send(alert)
+            if err is not None:
+                return err
+        return None
+
+    async def _send(self, alert: Alert) -> Result:
+        """One event for one alert."""
         try:
             body = self.request(alert)
         except ValueError as exc:  # an unparsable timestamp: no retry will fix it
-            return False, ValueError(self._redact(str(exc)))
+            return PagerDutyError(self._redact(describe(exc)))
         try:
             resp = await self._client.post(self.url, content=body,
                                            headers={"content-type": "application/json"})
         except BlockedAddress as exc:  # the SSRF guard refused the address: final
-            return False, BlockedAddress(self._redact(str(exc)))
+            return BlockedAddress(self._redact(str(exc)))
         except httpx.TransportError as exc:
             # not ``exc`` itself: it holds the request, whose body holds the routing key
-            return True, PagerDutyTransportError(self._redact(f"{type(exc).__name__}: {exc}"))
+            return PagerDutyTransportError(self._redact(describe(exc)), retryable_error(exc))
         return self.classify(resp)
 
     async def aclose(self) -> None:

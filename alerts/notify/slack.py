@@ -9,8 +9,9 @@ Text put into ``mrkdwn`` objects and the fallback ``text`` is escaped with
 Slack's rule (``&`` ``<`` ``>`` only), so a summary such as ``<!channel>``
 cannot mention anyone; ``plain_text`` (the header) is not parsed and left as is.
 
-Errors returned (never raised), see ``alerts.notify``:
-    httpx.TransportError   connection refused, timeout ...          -> retry
+Errors returned (never raised), ``core.retry.DeliveryError``s, see ``alerts.notify``:
+    DeliveryError          connection refused, timeout ... (the httpx
+                           error is its ``__cause__``)               -> retry
     SlackError             non-2xx response, with ``.status`` and ``.body``:
         429                rate_limited, ``.retry_after`` seconds   -> retry
         408, 425, 5xx      transient                                -> retry
@@ -33,9 +34,9 @@ import httpx
 import orjson
 
 from core.alert import Alert
-from alerts.notify import Result
+from alerts.notify import BaseNotifier, Result
 from core.redact import RedactingFilter
-from core.retry import retry_after, retryable
+from core.retry import DeliveryError, as_delivery_error, describe
 from core.ssrf import guarded_client
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
@@ -310,42 +311,37 @@ class RateLimiter:
 
 # -- notifier ----------------------------------------------------------------
 
-class SlackError(Exception):
-    """A non-2xx answer from the webhook. The URL (a secret) is never in the message."""
+class SlackError(DeliveryError):
+    """A non-2xx answer from the webhook. The URL (a secret) is never in the message.
+    ``gone``: 410, or ``channel_is_archived`` whatever the status."""
 
     def __init__(self, status: int, body: str, *, retry_after: float | None = None,
-                 gone: bool = False) -> None:
+                 gone: bool | None = None) -> None:
         msg = f"Slack HTTP {status}: {body.strip()[:200]}"
         if retry_after is not None:
             msg += f" (retry after {retry_after:g}s)"
-        super().__init__(msg)
-        self.status = status
+        if gone is None:
+            gone = status == 410 or body.strip() == "channel_is_archived"
+        super().__init__(msg, status=status, retry_after=retry_after, gone=gone)
         self.body = body
-        self.retry_after = retry_after
-        self.gone = gone
 
 
 def classify(resp: httpx.Response, now: float) -> Result:
-    """(retry, error) for a webhook response."""
+    """The error for a webhook response (None: delivered); ``now`` reads an HTTP-date Retry-After."""
     if resp.is_success:
-        return False, None
-    status, text = resp.status_code, resp.text
-    if status == 429:
-        return True, SlackError(status, text, retry_after=retry_after(
-            resp.headers.get("retry-after"), now))
-    if retryable(status):
-        return True, SlackError(status, text)
-    gone = status == 410 or text.strip() == "channel_is_archived"
-    return False, SlackError(status, text, gone=gone)
+        return None
+    return SlackError.from_response(resp, now, body=resp.text)
 
 
-class SlackNotifier:
-    """Post alerts to one Slack incoming webhook.
+class SlackNotifier(BaseNotifier):
+    """Post alerts to one Slack incoming webhook: one message per notification.
 
     ``limiter`` should be shared by every notifier posting to the same URL (one
     is made per notifier otherwise, on ``clock`` and ``sleep``). ``now`` is the
     wall clock, used only to read an HTTP-date ``Retry-After``.
     """
+
+    kind = "slack"
 
     def __init__(
         self,
@@ -372,28 +368,26 @@ class SlackNotifier:
     def __repr__(self) -> str:  # never show the URL: it is the credential
         return f"SlackNotifier(name={self.name!r})"
 
-    async def notify(self, alert: Alert) -> Result:
-        return await self.notify_group([alert])
-
-    async def notify_group(self, alerts: Sequence[Alert]) -> Result:
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        """One message for the whole group (nothing for an empty one)."""
         if not alerts:
-            return False, None
+            return None
         try:
             content = body(alerts, title=self.title)
         except (TypeError, ValueError) as exc:  # odd context values: no better next time
-            return False, exc
+            return as_delivery_error(exc, retryable=False)
         await self.limiter.acquire(self.url)
         try:
             resp = await self._client.post(self.url, content=content, headers={
                 "content-type": "application/json; charset=utf-8"})
-        except httpx.TransportError as exc:
-            return True, exc
-        retry, err = classify(resp, self._now())
+        except httpx.TransportError as exc:  # BlockedAddress (final) included: it is a DeliveryError
+            return as_delivery_error(exc, message=self._redact(describe(exc)))
+        err = classify(resp, self._now())
         if isinstance(err, SlackError):
             err = SlackError(err.status, self._redact(err.body), retry_after=err.retry_after, gone=err.gone)
             if err.retry_after is not None:
                 self.limiter.hold(self.url, err.retry_after)
-        return retry, err
+        return err
 
     async def aclose(self) -> None:
         await self._client.aclose()

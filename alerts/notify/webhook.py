@@ -5,10 +5,16 @@ Headers: ``webhook-id`` (stable across retries: derived from the alert id and
 status), ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64>``)
 when a ``whsec_`` secret is set.
 
-Errors returned (never raised), see ``alerts.notify``:
+One request per alert of a notification, in order, stopping at the first failure (a
+retry sends them all again: receivers dedup by ``webhook-id``).
+
+Errors returned (never raised), ``core.retry.DeliveryError``s, see ``alerts.notify``:
     core.ssrf.BlockedAddress  the URL resolved to a non-public address  -> no retry
-    httpx.TransportError        connection refused, timeout ...           -> retry
-    WebhookError                non-2xx response; retry on 408/425/429/5xx
+    DeliveryError             connection refused, timeout ... (the httpx
+                              error is its ``__cause__``)                 -> retry
+                              a template that cannot render              -> permanent
+    WebhookError              non-2xx response; retry on 408/425/429/5xx,
+                              ``retry_after`` from Retry-After; 410 is ``gone``
 
 Without an injected transport, requests go through the SSRF guard
 (``core.ssrf.GuardedTransport``): only public addresses, or ``allow_hosts``.
@@ -18,16 +24,16 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import httpx
 import orjson
 from standardwebhooks import Webhook
 
 from core.alert import Alert
-from alerts.notify import Result
-from core.retry import retry_after, retryable
-from core.ssrf import BlockedAddress, guarded_client
+from alerts.notify import BaseNotifier, Result
+from core.retry import DeliveryError, as_delivery_error
+from core.ssrf import guarded_client
 
 
 def _compile(source: str):
@@ -43,18 +49,21 @@ def _compile(source: str):
         raise ValueError(f"webhook template, line {exc.lineno}: {exc.message}") from None
 
 
-class WebhookError(Exception):
+class WebhookError(DeliveryError):
+    """A non-2xx answer; ``retry_after``: seconds, from a 429/503 Retry-After."""
+
     def __init__(self, status: int, body: str, retry_after: float | None = None) -> None:
-        super().__init__(f"HTTP {status}: {body[:200]}")
-        self.status = status
-        self.retry_after = retry_after  # seconds, from a 429/503 Retry-After
+        super().__init__(f"HTTP {status}: {body[:200]}", status=status, retry_after=retry_after)
+        self.body = body
 
 
 def message_id(alert: Alert) -> str:
     return f"msg_{alert.alert_id}_{alert.status}"
 
 
-class WebhookNotifier:
+class WebhookNotifier(BaseNotifier):
+    kind = "webhook"
+
     def __init__(
         self,
         name: str,
@@ -95,22 +104,26 @@ class WebhookNotifier:
             headers["webhook-signature"] = self._signer.sign(msg_id, now, body.decode())
         return body, headers
 
-    async def notify(self, alert: Alert) -> Result:
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        for alert in alerts:
+            err = await self._send(alert)
+            if err is not None:
+                return err
+        return None
+
+    async def _send(self, alert: Alert) -> Result:
+        """POST one alert."""
         try:
             body, headers = self.request(alert)
         except Exception as exc:  # noqa: BLE001 - a template that cannot render: permanent
-            return False, exc
+            return as_delivery_error(exc, retryable=False)
         try:
             resp = await self._client.post(self.url, content=body, headers=headers)
-        except BlockedAddress as exc:
-            return False, exc
-        except httpx.TransportError as exc:
-            return True, exc
+        except httpx.TransportError as exc:  # BlockedAddress (final) included: it is a DeliveryError
+            return as_delivery_error(exc)
         if resp.is_success:
-            return False, None
-        retry = retryable(resp.status_code)
-        hint = retry_after(resp.headers.get("retry-after"), self._clock())
-        return retry, WebhookError(resp.status_code, resp.text, hint)
+            return None
+        return WebhookError.from_response(resp, self._clock(), body=resp.text)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -122,3 +122,29 @@ async def test_conditional_get_sends_validators_and_reads_304():
 def test_url_keys_merge_params():
     assert Http.url("http://h/lookup?x=1", {"id": "1,2"}) == "http://h/lookup?x=1&id=1%2C2"
     assert Http.url("http://h/a.json") == "http://h/a.json"
+
+
+async def test_408_and_425_are_retried_like_the_notifiers():
+    """core.retry's statuses: 408, 425, 429 and 5xx, for connectors as for notifiers."""
+    transport, seen = script(httpx.Response(408), httpx.Response(425), httpx.Response(200, json=[]))
+    sleeps: list[float] = []
+    async with make(transport, sleeps, backoff=1) as http:
+        assert (await http.get_json(URL)).data == []
+    assert sleeps == [1, 2] and len(seen) == 3
+
+
+async def test_jitter_comes_from_the_injected_rng_and_stays_under_max_backoff():
+    transport, seen = script(*[httpx.Response(503)] * 4)
+    sleeps: list[float] = []
+    rolls = iter([1.0, 0.0, 0.75])
+
+    async def sleep(s):
+        sleeps.append(s)
+
+    http = Http(HttpOptions(retries=3, backoff=2, max_backoff=4, jitter=0.5), transport=transport, sleep=sleep,
+                clock=lambda: NOW, rng=lambda: next(rolls))
+    async with http:
+        with pytest.raises(FetchError) as err:
+            await http.get_json(URL)
+    # 2 s +50 %, 4 s -50 %, 4 s +25 % capped at max_backoff
+    assert sleeps == [3.0, 2.0, 4.0] and err.value.reason == "http_503" and len(seen) == 4

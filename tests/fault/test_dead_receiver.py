@@ -7,12 +7,12 @@ Eight download spikes fire. The ledger (the engine's alerts for the events publi
 must match what each receiver accepted: every alert once, the same ``webhook-id`` on
 every retry, ``Retry-After`` honoured, and the healthy receiver not held up.
 
-The retry budget (``alerts.dispatch.RetryPolicy``: 20 attempts, 0.5 s doubling with up to
-0.5 s jitter, waits capped at 30 s, 600 s at most) spans about 7 minutes from a
-notification's first attempt to its last. The notifications in flight at a receiver (its
+The retry budget (``core.retry.RetryPolicy``: 20 attempts, 0.5 s doubling with +/- 10 %
+jitter, waits capped at 30 s, 600 s at most) spans about 7 minutes from a notification's
+first attempt to its last. The notifications in flight at a receiver (its
 ``max_concurrency``, 4 by default) each meet the whole fault; the others wait in its queue
 and meet only the 500 and the 429, on their first two attempts, where the backoff alone
-(0.5-1.5 s) is shorter than ``Retry-After``. (With the earlier 8 attempts the budget was
+(0.45-0.55 s, then 0.9-1.1 s) is shorter than ``Retry-After``. (With the earlier 8 attempts the budget was
 about 62 s and a 60 s outage lost the alerts in flight; ``test_a_60s_outage_...`` keeps
 that case on the real policy in simulated time.)
 """
@@ -27,10 +27,12 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from alerts.dispatch import RetryPolicy, deliver
+from alerts.dispatch import deliver
 from alerts.metrics import DeliveryMetrics
+from alerts.notify import BaseNotifier
 from core.alert import Alert, alert_id
 from alerts.notify.webhook import WebhookError
+from core.retry import RetryPolicy, as_delivery_error
 from appwatch.receiver import new_secret
 from connectors.publish import Publisher
 from tests.conftest import Hooks, wait_until
@@ -129,7 +131,7 @@ def test_dead_then_failing_receiver_gets_every_alert_once(broker, topics, httpse
     # Retry-After honoured: the request after each 429 came >= 2 s after it. It can fail for
     # the alerts that waited in the queue (first request after the first 204: the port was
     # listening): their 500 answered attempt 1, their 429 attempt 2, whose own backoff is
-    # only 1-1.5 s.
+    # only 0.9-1.1 s.
     gaps = {}
     for msg_id in want:
         _, limited, ok = [h for h in hits if h.webhook_id == msg_id]
@@ -166,21 +168,22 @@ def _alert() -> Alert:
 def _simulate(down: float, then: list[int], policy: RetryPolicy = RetryPolicy()):
     """Deliver one alert with ``policy`` to a receiver refusing connections for ``down``
     simulated seconds, then answering ``then`` (429s with Retry-After: 2), then 204.
-    Return the outcome, the attempts (simulated time, answer) and what reached on_failed."""
+    Return the outcome, the attempts (simulated time, answer) and what reached on_failed.
+    The dispatcher's clock is the simulated one, so ``max_age`` counts simulated time."""
     now, attempts, failed = [0.0], [], []
 
-    class Receiver:
-        name = "flaky/webhook/0"
+    class Receiver(BaseNotifier):
+        name, kind = "flaky/webhook/0", "webhook"
 
-        async def notify(self, alert):
+        async def notify(self, alerts):
             if now[0] < down:
                 attempts.append((round(now[0], 1), "refused"))
-                return True, httpx.ConnectError("connection refused")
+                return as_delivery_error(httpx.ConnectError("connection refused"))
             status = then.pop(0) if then else 204
             attempts.append((round(now[0], 1), status))
             if status == 204:
-                return False, None
-            return True, WebhookError(status, "", RETRY_AFTER if status == 429 else None)
+                return None
+            return WebhookError(status, "", RETRY_AFTER if status == 429 else None)
 
     async def sleep(seconds):
         now[0] += seconds
@@ -189,7 +192,7 @@ def _simulate(down: float, then: list[int], policy: RetryPolicy = RetryPolicy())
         failed.append((notifier.name, alert.alert_id, str(error)))
 
     outcome = asyncio.run(deliver(Receiver(), _alert(), policy, DeliveryMetrics(CollectorRegistry()), sleep,
-                                  on_failed=on_failed))
+                                  on_failed=on_failed, clock=lambda: now[0]))
     return outcome, attempts, failed
 
 
@@ -220,6 +223,7 @@ def test_a_notification_given_up_reaches_the_notifications_dlq():
     delivery ends): an alert lost to a long outage left only a log line."""
     outcome, attempts, failed = _simulate(float("inf"), [])
     assert outcome == "gave_up" and len(attempts) == RetryPolicy().max_attempts
-    assert failed == [("flaky/webhook/0", _alert().alert_id, "connection refused")]
+    assert 300 < attempts[-1][0] < RetryPolicy().max_age  # about 7 minutes of simulated time
+    assert failed == [("flaky/webhook/0", _alert().alert_id, "ConnectError: connection refused")]
     # a delivery that succeeds, or is still retried, never reaches it
     assert _simulate(1.0, [])[2] == []

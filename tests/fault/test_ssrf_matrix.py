@@ -28,11 +28,12 @@ from werkzeug import Response
 
 from core import ssrf
 from alerts.config import Receiver
-from alerts.dispatch import RetryPolicy, deliver
+from alerts.dispatch import deliver
 from alerts.metrics import DeliveryMetrics
 from core.alert import Alert, alert_id
 from alerts.notify.webhook import WebhookNotifier
 from alerts.pipeline import build
+from core.retry import RetryPolicy
 from core.ssrf import BlockedAddress, BlockedURL
 
 INTEGRATIONS = ["webhook", "slack", "alertmanager", "pagerduty"]
@@ -230,9 +231,10 @@ def test_built_directly_a_redirect_is_not_followed(kind, local_server, tripwire)
     local_server.expect_request(re.compile(".*")).respond_with_response(
         Response(status=307, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
     notifier = direct(kind, local_url(kind, local_server), allow_hosts=["127.0.0.1"])
-    retry, error = run(notifier.notify(ALERT))
+    error = run(notifier.notify([ALERT]))
     run(notifier.aclose())
-    assert error is not None and len(local_server.log) == 1 and tripwire == ["127.0.0.1"]
+    assert error is not None and error.status == 307 and not error.retryable
+    assert len(local_server.log) == 1 and tripwire == ["127.0.0.1"]
 
 
 @pytest.mark.parametrize("kind", INTEGRATIONS)
@@ -241,8 +243,8 @@ def test_names_resolving_to_non_public_addresses_never_connect(kind, resolver, m
     table, _ = resolver
     for answers in ANSWERS:
         table[httpx.URL(NAMES[kind]).host] = answers
-        retry, error = run(built(kind, NAMES[kind], monkeypatch).notify(ALERT))
-        assert error is not None and "resolves to" in str(error) or isinstance(error, BlockedAddress)
+        error = run(built(kind, NAMES[kind], monkeypatch).notify([ALERT]))
+        assert isinstance(error, BlockedAddress) and "resolves to" in str(error) and not error.retryable
         assert tripwire == []
 
 
@@ -285,9 +287,9 @@ def test_a_redirect_from_an_allowed_server_is_not_followed(kind, status, target,
     local_server.expect_request(re.compile(".*")).respond_with_response(
         Response(status=status, headers={"Location": target}))
     notifier = built(kind, local_url(kind, local_server), monkeypatch, ["127.0.0.1"])
-    retry, error = run(notifier.notify(ALERT))
+    error = run(notifier.notify([ALERT]))
     run(notifier.aclose())
-    assert error is not None                            # a redirect is not a delivery
+    assert error is not None and not error.retryable    # a redirect is not a delivery
     assert len(local_server.log) == 1                   # only the allowed hop was made
     assert tripwire == ["127.0.0.1"]                    # nothing went to the Location
     assert SLACK_SECRET not in str(error) and PD_KEY not in str(error)
@@ -304,7 +306,7 @@ def test_only_allow_hosts_lets_a_local_receiver_get_it(kind, local_server, monke
         with pytest.raises(BlockedURL):
             built(kind, url, monkeypatch, allow)
     notifier = built(kind, url, monkeypatch, ["127.0.0.1"])
-    assert run(notifier.notify(ALERT)) == (False, None)
+    assert run(notifier.notify([ALERT])) is None
     run(notifier.aclose())
     assert len(local_server.log) == 1 and tripwire == ["127.0.0.1"]
     request, _ = local_server.log[0]
@@ -318,7 +320,7 @@ def test_webhook_notifier_with_allow_hosts_delivers_signed(local_server, tripwir
     local_server.expect_request("/hook", method="POST").respond_with_data("", status=204)
     url = f"http://127.0.0.1:{local_server.port}/hook"
     notifier = WebhookNotifier("webhook", url, secret, allow_hosts=["127.0.0.1"])
-    assert run(notifier.notify(ALERT)) == (False, None)
+    assert run(notifier.notify([ALERT])) is None
     run(notifier.aclose())
     request, _ = local_server.log[0]
     payload = Webhook(secret).verify(request.get_data(), {k.lower(): v for k, v in request.headers.items()})

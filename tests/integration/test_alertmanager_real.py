@@ -114,7 +114,7 @@ def push(url: str, alert: Alert, **kw):
     async def go():
         notifier = AlertmanagerNotifier("am", url, allow_hosts=["127.0.0.1"], **kw)
         try:
-            return await notifier.notify(alert)
+            return await notifier.notify([alert])
         finally:
             await notifier.aclose()
 
@@ -131,7 +131,7 @@ def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
     gen = "http://appwatch.test"
 
     # 1. we push; Alertmanager stores the alert as we sent it
-    assert push(alertmanager.url, firing, generator_url_base=gen) == (False, None), alertmanager.tail()
+    assert push(alertmanager.url, firing, generator_url_base=gen) is None, alertmanager.tail()
 
     def stored():
         resp = httpx.get(f"{alertmanager.url}/api/v2/alerts",
@@ -166,7 +166,7 @@ def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
     # 3. the resolved alert (same alert_id, same labels) ends it; Alertmanager sends "resolved"
     resolved = make_alert("resolved", start, window_end=datetime.now(timezone.utc).isoformat(),
                           summary="豆包 downloads back to normal")
-    assert push(alertmanager.url, resolved, generator_url_base=gen) == (False, None), alertmanager.tail()
+    assert push(alertmanager.url, resolved, generator_url_base=gen) is None, alertmanager.tail()
     hook.wait(lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)), 10,
               "alertmanager's resolved webhook")
     done = next(p for p in payloads(hook.requests) if p["status"] == "resolved")
@@ -182,14 +182,14 @@ def test_alertmanager_validation_errors_are_permanent(alertmanager):
     """Alertmanager's own 400 text reaches the error, classified as permanent."""
     bad = [{"labels": {"alertname": "x"}, "startsAt": "2024-01-02T00:00:00Z", "endsAt": "2024-01-01T00:00:00Z"}]
     resp = httpx.post(f"{alertmanager.url}/api/v2/alerts", json=bad, timeout=5)
-    retry, err = classify(resp)
-    assert resp.status_code == 400 and retry is False and isinstance(err, AlertmanagerError)
+    err = classify(resp)
+    assert resp.status_code == 400 and err.retryable is False and isinstance(err, AlertmanagerError)
     assert err.message == "start time must be before end time"
 
     # and a stopped Alertmanager is a retryable connection error
     alertmanager.stop()
-    retry, err = push(alertmanager.url, make_alert("firing", "2024-11-14T00:00:00+08:00"))
-    assert retry is True and isinstance(err, httpx.TransportError)
+    err = push(alertmanager.url, make_alert("firing", "2024-11-14T00:00:00+08:00"))
+    assert err.retryable is True and isinstance(err.__cause__, httpx.TransportError)
 
 
 @pytest.mark.timeout(90)

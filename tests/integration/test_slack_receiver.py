@@ -57,16 +57,16 @@ def test_rate_limited_then_delivered(slack):
     async def main():
         n = SlackNotifier(url, limiter=limiter, timeout=5, allow_hosts=["127.0.0.1"])
         try:
-            first = await n.notify(alert)
-            second = await n.notify(alert)
+            first = await n.notify([alert])
+            second = await n.notify([alert])
         finally:
             await n.aclose()
         return first, second
 
-    (retry, err), second = asyncio.run(main())
-    assert retry is True and isinstance(err, SlackError)
+    err, second = asyncio.run(main())
+    assert isinstance(err, SlackError) and err.retryable is True
     assert err.status == 429 and err.retry_after == 1 and err.body == "rate_limited"
-    assert second == (False, None)
+    assert second is None
     assert slept == [1]  # the second post waited out Retry-After
 
     assert len(got) == 2

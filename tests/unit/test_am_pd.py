@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from alerts.dispatch import deliver, RetryPolicy
+from alerts.dispatch import deliver
 from alerts.metrics import DeliveryMetrics
 from core.alert import Alert, alert_id
 from alerts.notify.alertmanager import (
@@ -25,6 +25,8 @@ from alerts.notify.pagerduty import (
     PagerDutyTransportError,
     to_event,
 )
+from core.retry import DeliveryError, RetryPolicy
+from core.ssrf import BlockedAddress
 from prometheus_client import CollectorRegistry
 
 NOW = datetime(2024, 11, 14, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -116,12 +118,22 @@ def test_am_posts_a_list_to_v2_alerts():
         return httpx.Response(200)
 
     n = am(handler, headers={"authorization": "Bearer t"}, generator_url_base="https://aw.test")
-    assert run(n.notify(alert())) == (False, None)
+    assert run(n.notify([alert()])) is None
     (req,) = seen
     assert req.method == "POST" and str(req.url) == "http://am.test:9093/api/v2/alerts"
     assert req.headers["authorization"] == "Bearer t"
     assert req.headers["content-type"] == "application/json"
     assert json.loads(req.content) == [to_postable(alert(), "https://aw.test", now=NOW)]
+    assert (n.kind, n.resend_interval) == ("alertmanager", 60.0)
+
+
+def test_am_posts_a_group_in_one_request_and_nothing_for_none():
+    seen = []
+    n = am(lambda request: seen.append(request) or httpx.Response(200))
+    group = [alert(), alert(status="resolved", summary="back")]
+    assert run(n.notify(group)) is None and run(n.notify([])) is None
+    (req,) = seen
+    assert json.loads(req.content) == [to_postable(a, now=NOW) for a in group]
 
 
 @pytest.mark.parametrize("status,body,retry,message", [
@@ -134,27 +146,33 @@ def test_am_posts_a_list_to_v2_alerts():
     (503, "", True, ""),
 ])
 def test_am_classification(status, body, retry, message):
-    r, err = run(am(lambda req: httpx.Response(status, text=body)).notify(alert()))
-    assert r is retry and isinstance(err, AlertmanagerError)
+    err = run(am(lambda req: httpx.Response(status, text=body)).notify([alert()]))
+    assert isinstance(err, AlertmanagerError) and isinstance(err, DeliveryError) and err.retryable is retry
     assert err.status == status and err.message == message and f"HTTP {status}" in str(err)
+
+
+def test_am_retry_after_is_read():
+    err = run(am(lambda req: httpx.Response(503, headers={"Retry-After": "Thu, 14 Nov 2024 12:00:20 GMT"}))
+              .notify([alert()]))
+    assert err.retryable and err.retry_after == 20.0
 
 
 def test_am_connection_error_is_retried():
     def boom(request):
         raise httpx.ConnectError("refused", request=request)
 
-    r, err = run(am(boom).notify(alert()))
-    assert r and isinstance(err, httpx.ConnectError)
+    err = run(am(boom).notify([alert()]))
+    assert isinstance(err, DeliveryError) and err.retryable and isinstance(err.__cause__, httpx.ConnectError)
 
 
 def test_am_redirect_is_not_followed():
-    r, err = run(am(lambda req: httpx.Response(307, headers={"location": "http://elsewhere/"})).notify(alert()))
-    assert not r and err.status == 307
+    err = run(am(lambda req: httpx.Response(307, headers={"location": "http://elsewhere/"})).notify([alert()]))
+    assert not err.retryable and err.status == 307
 
 
 def test_am_bad_timestamp_is_permanent_not_raised():
-    r, err = run(am(lambda req: httpx.Response(200)).notify(alert(window_start="yesterday")))
-    assert not r and isinstance(err, ValueError)
+    err = run(am(lambda req: httpx.Response(200)).notify([alert(window_start="yesterday")]))
+    assert isinstance(err, DeliveryError) and not err.retryable and isinstance(err.__cause__, ValueError)
 
 
 # -- PagerDuty payload --------------------------------------------------------
@@ -203,7 +221,7 @@ def test_pd_posts_to_enqueue():
         return httpx.Response(202, json={"status": "success", "message": "Event processed",
                                          "dedup_key": alert().alert_id})
 
-    assert run(pd(handler).notify(alert())) == (False, None)
+    assert run(pd(handler).notify([alert()])) is None
     (req,) = seen
     assert str(req.url) == "https://events.pagerduty.com/v2/enqueue"
     assert json.loads(req.content) == to_event(alert(), KEY)
@@ -213,8 +231,8 @@ def test_pd_posts_to_enqueue():
 def test_pd_400_is_permanent_with_message_and_no_key():
     body = {"status": "invalid event", "message": "Event object is invalid",
             "errors": [f"'routing_key' {KEY} is not a known integration key"]}
-    r, err = run(pd(lambda req: httpx.Response(400, json=body)).notify(alert()))
-    assert not r and isinstance(err, PagerDutyHTTPError) and err.status == 400
+    err = run(pd(lambda req: httpx.Response(400, json=body)).notify([alert()]))
+    assert not err.retryable and isinstance(err, PagerDutyHTTPError) and err.status == 400
     assert "Event object is invalid" in str(err) and "not a known integration key" in str(err)
     assert KEY not in str(err) and KEY not in err.message and KEY not in repr(err)
 
@@ -223,25 +241,54 @@ def test_pd_400_is_permanent_with_message_and_no_key():
                                           ({"Retry-After": "Thu, 14 Nov 2024 12:00:30 GMT"}, 30.0),
                                           ({"Retry-After": "soon"}, None), ({}, None)])
 def test_pd_429_is_retried_with_retry_after(headers, wait):
-    r, err = run(pd(lambda req: httpx.Response(429, headers=headers, text="")).notify(alert()))
-    assert r and err.status == 429 and err.retry_after == wait
+    err = run(pd(lambda req: httpx.Response(429, headers=headers, text="")).notify([alert()]))
+    assert err.retryable and err.status == 429 and err.retry_after == wait
 
 
-@pytest.mark.parametrize("status,retry", [(500, True), (502, True), (503, True), (408, True),
-                                          (401, False), (403, False), (404, False), (413, False)])
+@pytest.mark.parametrize("status,retry", [(500, True), (502, True), (503, True), (408, True), (425, True),
+                                          (429, True), (401, False), (403, False), (404, False),
+                                          (413, False)])
 def test_pd_status_classification(status, retry):
-    r, err = run(pd(lambda req: httpx.Response(status, text=f"echo {KEY}")).notify(alert()))
-    assert r is retry and f"HTTP {status}" in str(err) and KEY not in str(err)
+    """The statuses every notifier retries (core.retry.RETRY_STATUS and 5xx), 425 included."""
+    err = run(pd(lambda req: httpx.Response(status, text=f"echo {KEY}")).notify([alert()]))
+    assert err.retryable is retry and f"HTTP {status}" in str(err) and KEY not in str(err)
+
+
+def test_pd_410_is_gone():
+    err = run(pd(lambda req: httpx.Response(410, text="")).notify([alert()]))
+    assert err.gone and not err.retryable and err.status == 410
+
+
+def test_pd_sends_one_event_per_alert_until_the_first_failure():
+    seen = []
+
+    def handler(request):
+        seen.append(json.loads(request.content)["event_action"])
+        return httpx.Response(202 if len(seen) == 1 else 500)
+
+    err = run(pd(handler).notify([alert(), alert(status="resolved"), alert()]))
+    assert err.retryable and err.status == 500 and seen == ["trigger", "resolve"]
 
 
 def test_pd_connection_error_is_retried_without_the_request():
     def boom(request):
         raise httpx.ConnectError(f"refused {request.content.decode()}", request=request)
 
-    r, err = run(pd(boom).notify(alert()))
-    assert r and isinstance(err, PagerDutyTransportError) and isinstance(err, PagerDutyError)
+    err = run(pd(boom).notify([alert()]))
+    assert err.retryable and isinstance(err, PagerDutyTransportError) and isinstance(err, PagerDutyError)
     assert "ConnectError" in str(err) and KEY not in str(err)
     assert err.__cause__ is None and err.__context__ is None
+
+
+def test_pd_bad_timestamp_and_blocked_address_are_permanent_and_redacted():
+    err = run(pd(lambda req: httpx.Response(202)).notify([alert(event_ts=f"not a time {KEY}")]))
+    assert isinstance(err, PagerDutyError) and not err.retryable and KEY not in str(err)
+
+    def blocked(request):
+        raise BlockedAddress(f"{KEY}.example resolves to 10.0.0.1, which is private")
+
+    err = run(pd(blocked).notify([alert()]))
+    assert isinstance(err, BlockedAddress) and not err.retryable and KEY not in str(err)
 
 
 def test_pd_key_never_logged_by_the_dispatcher(caplog):
@@ -256,3 +303,4 @@ def test_pd_key_never_logged_by_the_dispatcher(caplog):
     with caplog.at_level(logging.DEBUG):
         outcome = run(deliver(pd(handler), alert(), RetryPolicy(max_attempts=2), metrics, sleep=no_sleep))
     assert outcome == "failed" and "bad key" in caplog.text and KEY not in caplog.text
+    assert metrics.notifications.labels("pd", "pagerduty", "failed")._value.get() == 1

@@ -5,10 +5,11 @@ import asyncio
 from prometheus_client import CollectorRegistry
 
 from alerts.config import AlertsConfig
-from alerts.dispatch import RetryPolicy
 from alerts.metrics import DeliveryMetrics
+from alerts.notify import BaseNotifier
 from core.alert import Alert, alert_id
 from alerts.pipeline import Pipeline
+from core.retry import RetryPolicy
 from core.yamlfile import parse
 
 CONFIG = """
@@ -32,18 +33,15 @@ def alert(app, severity="warning", rule="download-spike"):
                  labels=labels, event_ts="2024-11-14T00:00:00+08:00", summary=app)
 
 
-class Recorder:
+class Recorder(BaseNotifier):
     def __init__(self, name, hang=None):
         self.name, self.got, self.hang = name, [], hang
 
-    async def notify_group(self, alerts):
+    async def notify(self, alerts):
         if self.hang:
             await self.hang.wait()
         self.got.append([a.labels["app_id"] for a in alerts])
-        return False, None
-
-    async def notify(self, a):
-        return await self.notify_group([a])
+        return None
 
 
 async def until(pred, timeout: float = 5.0) -> None:
@@ -129,19 +127,19 @@ route: {receiver: slow, group_by: [alert_id], group_wait: 0s}
 receivers: [{name: slow, max_concurrency: 2}]
 """, AlertsConfig)
 
-    class Counting:
+    class Counting(BaseNotifier):
         name = "slow"
 
         def __init__(self):
             self.now = self.peak = 0
             self.release = asyncio.Event()
 
-        async def notify(self, a):
+        async def notify(self, alerts):
             self.now += 1
             self.peak = max(self.peak, self.now)
             await self.release.wait()
             self.now -= 1
-            return False, None
+            return None
 
     async def main():
         n = Counting()

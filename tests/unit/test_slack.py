@@ -20,7 +20,7 @@ from alerts.notify.slack import (
     link,
     ratio,
 )
-from core.retry import retry_after
+from core.retry import DeliveryError, retry_after
 
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 HOOK = "https://hooks.slack.test/services/T0/B0/secret"
@@ -270,19 +270,19 @@ def test_notify_posts_the_single_alert_payload():
         return httpx.Response(200, text="ok")
 
     n = notifier(handler)
-    assert n.name == "slack" and "secret" not in repr(n)
-    assert asyncio.run(n.notify(alert())) == (False, None)
+    assert (n.name, n.kind, n.resend_interval) == ("slack", "slack", None) and "secret" not in repr(n)
+    assert asyncio.run(n.notify([alert()])) is None
     (req,) = seen
     assert str(req.url) == HOOK and req.method == "POST"
     assert req.headers["content-type"] == "application/json; charset=utf-8"
     assert orjson.loads(req.content) == blocks([alert()])
 
 
-def test_notify_group_posts_one_message_and_skips_empty():
+def test_a_group_is_one_message_and_an_empty_one_none():
     seen = []
     n = notifier(lambda r: seen.append(r) or httpx.Response(200, text="ok"))
-    assert asyncio.run(n.notify_group([alert(1), alert(2, status="resolved")])) == (False, None)
-    assert asyncio.run(n.notify_group([])) == (False, None)
+    assert asyncio.run(n.notify([alert(1), alert(2, status="resolved")])) is None
+    assert asyncio.run(n.notify([])) is None
     assert len(seen) == 1
     assert orjson.loads(seen[0].content)["blocks"][0]["text"]["text"] == \
         "🔥 1 firing · ✅ 1 resolved: download-spike"
@@ -295,7 +295,7 @@ def test_posts_are_spaced_by_the_shared_limiter():
     b = notifier(lambda r: httpx.Response(200, text="ok"), limiter=rl, name="slack-2")
 
     async def main():
-        await asyncio.gather(a.notify(alert(1)), b.notify(alert(2)), a.notify(alert(3)))
+        await asyncio.gather(a.notify([alert(1)]), b.notify([alert(2)]), a.notify([alert(3)]))
 
     asyncio.run(main())
     assert ft.slept == [1.0, 2.0]
@@ -304,11 +304,11 @@ def test_posts_are_spaced_by_the_shared_limiter():
 def test_429_is_retried_with_retry_after():
     ft = FakeTime()
     n = notifier(lambda r: httpx.Response(429, text="rate_limited", headers={"Retry-After": "7"}), ft)
-    retry, err = asyncio.run(n.notify(alert()))
-    assert retry is True and isinstance(err, SlackError)
+    err = asyncio.run(n.notify([alert()]))
+    assert isinstance(err, SlackError) and isinstance(err, DeliveryError) and err.retryable is True
     assert err.status == 429 and err.retry_after == 7 and not err.gone
     assert "rate_limited" in str(err) and "secret" not in str(err)
-    asyncio.run(n.notify(alert()))  # the next post waits for Retry-After
+    asyncio.run(n.notify([alert()]))  # the next post waits for Retry-After
     assert ft.slept == [7]
 
 
@@ -317,6 +317,7 @@ def test_429_is_retried_with_retry_after():
     (502, "<html>bad gateway</html>", True, False),
     (503, "", True, False),
     (408, "", True, False),
+    (425, "", True, False),
     (400, "invalid_payload", False, False),
     (400, "invalid_blocks", False, False),
     (403, "action_prohibited", False, False),
@@ -326,22 +327,21 @@ def test_429_is_retried_with_retry_after():
     (410, "", False, True),
 ])
 def test_status_classification(status, text, retry, gone):
-    r, err = asyncio.run(notifier(lambda req: httpx.Response(status, text=text)).notify(alert()))
-    assert r is retry
+    err = asyncio.run(notifier(lambda req: httpx.Response(status, text=text)).notify([alert()]))
+    assert err.retryable is retry
     assert isinstance(err, SlackError) and err.status == status and err.gone is gone
     assert err.body == text and text[:50] in str(err) and err.retry_after is None
 
 
 @pytest.mark.parametrize("status", [200, 201, 204])
 def test_2xx_is_delivered(status):
-    assert asyncio.run(notifier(lambda r: httpx.Response(status)).notify(alert())) == (False, None)
+    assert asyncio.run(notifier(lambda r: httpx.Response(status)).notify([alert()])) is None
 
 
 def test_odd_news_items_still_deliver():
     seen = []
     odd = alert(context=[{**NEWS, "extra": {1, 2}, "title": 123}, {}])  # only title/url are used
-    assert asyncio.run(notifier(lambda r: seen.append(r) or httpx.Response(200)).notify(odd)) == \
-        (False, None)
+    assert asyncio.run(notifier(lambda r: seen.append(r) or httpx.Response(200)).notify([odd])) is None
     text = orjson.loads(seen[0].content)["blocks"][1]["text"]["text"]
     assert "<https://news.test/a?x=1&amp;y=2|123>" in text and "📰 untitled" in text
 
@@ -351,8 +351,17 @@ def test_transport_errors_are_retried(exc):
     def boom(request):
         raise exc("nope", request=request)
 
-    retry, err = asyncio.run(notifier(boom).notify(alert()))
-    assert retry is True and isinstance(err, exc)
+    err = asyncio.run(notifier(boom).notify([alert()]))
+    assert isinstance(err, DeliveryError) and err.retryable is True and isinstance(err.__cause__, exc)
+    assert str(err) == f"{exc.__name__}: nope"
+
+
+def test_a_transport_error_naming_the_url_is_redacted():
+    def boom(request):
+        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
+
+    err = asyncio.run(notifier(boom).notify([alert()]))
+    assert err.retryable and "cannot reach" in str(err) and "secret" not in str(err)
 
 
 def test_retry_after_header():
