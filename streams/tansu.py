@@ -74,7 +74,8 @@ class _ConsumerThread(faustapp.ConsumerThread):
 
     async def _highwaters(self, partitions):
         ends = await super()._highwaters(partitions)
-        return await true_ends(self.app.appwatch.bootstrap, ends)
+        bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.app.conf.broker)
+        return await true_ends(bootstrap, ends)
 
 
 class _Consumer(faustapp.Consumer):

@@ -1,0 +1,75 @@
+"""The worker's HTTP API: ``/api/silences`` (read: list; write: add, expire) behind
+tokens (``core.auth``), and ``/metrics``. The handlers answer (status, body, headers) and
+are tested without a web server; ``install`` puts them on Faust's."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from alerts.silence import Silence
+from core.auth import Tokens
+
+from .silences import Silences
+
+
+class Answer(NamedTuple):
+    status: int
+    body: Any
+    headers: dict[str, str] = {}
+
+
+class Api:
+    def __init__(self, tokens: Tokens, silences: Silences) -> None:
+        self.tokens, self.silences = tokens, silences
+
+    def _denied(self, authorization: str | None, need: str) -> Answer | None:
+        why = self.tokens.check(authorization, need)
+        return None if why is None else Answer(why.status, {"error": why.message}, why.headers)
+
+    def list(self, authorization: str | None) -> Answer:
+        return self._denied(authorization, "read") or Answer(200, [s.model_dump() for s in self.silences.current()])
+
+    async def add(self, authorization: str | None, body) -> Answer:
+        if (no := self._denied(authorization, "write")) is not None:
+            return no
+        try:
+            s = Silence.model_validate(await body())
+        except ValueError as exc:
+            return Answer(400, {"error": str(exc)})
+        await self.silences.publish(s)
+        return Answer(201, s.model_dump())
+
+    async def expire(self, authorization: str | None, silence_id: str) -> Answer:
+        if (no := self._denied(authorization, "write")) is not None:
+            return no
+        ended = self.silences.ended(silence_id)
+        if ended is None:
+            return Answer(404, {"error": f"no silence {silence_id}"})
+        await self.silences.publish(ended)
+        return Answer(200, ended.model_dump())
+
+    def install(self, app: faust.App, registry: CollectorRegistry) -> None:
+        api = self
+
+        def reply(view: faust.web.View, answer: Answer):
+            return view.json(answer.body, status=answer.status, headers=answer.headers or None)
+
+        @app.page("/api/silences")
+        class SilencesView(faust.web.View):
+            async def get(self, request):
+                return reply(self, api.list(request.headers.get("Authorization")))
+
+            async def post(self, request):
+                return reply(self, await api.add(request.headers.get("Authorization"), request.json))
+
+        @app.page("/api/silences/{silence_id}/expire")
+        class ExpireView(faust.web.View):
+            async def post(self, request, silence_id):
+                return reply(self, await api.expire(request.headers.get("Authorization"), silence_id))
+
+        @app.page("/metrics")
+        async def metrics_view(web, request):
+            return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
