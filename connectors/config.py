@@ -24,8 +24,9 @@ works: the value lands in a ``SecretStr`` field and is masked the same way.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
