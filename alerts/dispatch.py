@@ -39,7 +39,7 @@ async def deliver(
     rand: Callable[[], float] = random.random,
 ) -> str:
     """Deliver one notification (``alerts``: a group, or one alert) with backoff; return
-    the outcome: ``sent``, ``failed``, ``gave_up``, ``gone`` (410: the receiver is
+    the outcome: ``sent``, ``failed``, ``gave_up``, ``permanent`` (410: the receiver is
     disabled from now on) or ``disabled``.
 
     ``on_failed(notifier, alert, error)`` gets every alert that will not be delivered, for
@@ -76,7 +76,7 @@ async def deliver(
 
     if err is None:
         outcome = "sent"
-    elif err.gone:
+    elif err.permanent:
         outcome = "gone"
         if disabled is not None:
             disabled.add(notifier.name)

@@ -5,7 +5,7 @@
 - ``retry_after(header, now)``: the seconds a ``Retry-After`` header asks for;
 - ``DeliveryError``: the one error base class. Every notifier returns one (never raises
   it), ``core.ssrf.BlockedAddress`` is one. Its attributes say what to do with it:
-  ``retryable``, ``retry_after`` (seconds), ``gone`` (410 Gone and the like: disable the
+  ``retryable``, ``retry_after`` (seconds), ``permanent`` (410 Gone and the like: disable the
   receiver) and ``status`` (the HTTP status, if any);
 - ``RetryPolicy`` and ``next_wait(attempt, error, policy, ...)``: how long to wait before
   the next attempt, or None to give up. No clock and no randomness of its own: the
@@ -65,33 +65,33 @@ class DeliveryError(Exception):
 
     ``retryable``    another attempt may succeed (408, 425, 429, 5xx, a transport error);
     ``retry_after``  the receiver asked for this many seconds before the next attempt;
-    ``gone``         410 Gone and the like: the receiver is disabled (never retried);
+    ``permanent``         410 Gone and the like: the receiver is disabled (never retried);
     ``status``       the HTTP status, when there was an answer.
 
-    Unless given, ``retryable`` and ``gone`` follow from ``status``. Subclasses may have
+    Unless given, ``retryable`` and ``permanent`` follow from ``status``. Subclasses may have
     their own constructors; to be built by ``from_status``/``from_response`` they take
     ``status`` and ``retry_after`` as keyword arguments.
     """
 
     retryable: bool = False
     retry_after: float | None = None
-    gone: bool = False
+    permanent: bool = False
     status: int | None = None
 
     def __init__(self, message: str = "", *, status: int | None = None, retry_after: float | None = None,
-                 retryable: bool | None = None, gone: bool | None = None) -> None:
+                 retryable: bool | None = None, permanent: bool | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.gone = (status in GONE_STATUS) if gone is None else gone
+        self.permanent = (status in GONE_STATUS) if permanent is None else permanent
         if retryable is None:
             retryable = status is not None and retryable_status(status)
-        self.retryable = retryable and not self.gone
+        self.retryable = retryable and not self.permanent
         self.retry_after = retry_after
 
     @classmethod
     def from_status(cls: type[E], status: int, retry_after_header: str | None = None, now: float = 0.0,
                     **fields: Any) -> E:
-        """The error for an HTTP answer ``status``: retryable and gone from the status,
+        """The error for an HTTP answer ``status``: retryable and permanent from the status,
         ``retry_after`` from the ``Retry-After`` header read at ``now`` (unix time).
         ``fields``: the subclass's own constructor arguments (``message``, ``body`` ...)."""
         return cls(status=status, retry_after=retry_after(retry_after_header, now), **fields)
@@ -114,7 +114,7 @@ def retryable_error(error: BaseException) -> bool:
     except a request httpx cannot make at all (a bad scheme, an invalid header);
     anything else is not."""
     if isinstance(error, DeliveryError):
-        return error.retryable and not error.gone
+        return error.retryable and not error.permanent
     if isinstance(error, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
         return False
     return isinstance(error, (httpx.TransportError, ConnectionError, TimeoutError))
@@ -174,7 +174,7 @@ def next_wait(attempt: int, error: BaseException | None, policy: RetryPolicy, *,
     ``retry_after``  the receiver's Retry-After in seconds; default ``error.retry_after``;
     ``rand``         the random source of the jitter, uniform in [0, 1).
 
-    None when the error is not retryable (or ``gone``), after ``max_attempts``, or when the
+    None when the error is not retryable (or ``permanent``), after ``max_attempts``, or when the
     next attempt would start later than ``max_age`` after the first. Otherwise the backoff,
     or longer if Retry-After says so (capped at ``max_retry_after``, default ``max_age``).
     """

@@ -15,7 +15,7 @@ Errors returned (never raised), ``core.retry.DeliveryError``s, see ``alerts.noti
     SlackError             non-2xx response, with ``.status`` and ``.body``:
         429                rate_limited, ``.retry_after`` seconds   -> retry
         408, 425, 5xx      transient                                -> retry
-        410                channel_is_archived: ``.gone = True``    -> permanent
+        410                channel_is_archived: ``.permanent = True``    -> permanent
         other 4xx          invalid_payload, no_service, channel_not_found ...
                            (body text in the message)             -> permanent
 """
@@ -313,16 +313,16 @@ class RateLimiter:
 
 class SlackError(DeliveryError):
     """A non-2xx answer from the webhook. The URL (a secret) is never in the message.
-    ``gone``: 410, or ``channel_is_archived`` whatever the status."""
+    ``permanent``: 410, or ``channel_is_archived`` whatever the status."""
 
     def __init__(self, status: int, body: str, *, retry_after: float | None = None,
-                 gone: bool | None = None) -> None:
+                 permanent: bool | None = None) -> None:
         msg = f"Slack HTTP {status}: {body.strip()[:200]}"
         if retry_after is not None:
             msg += f" (retry after {retry_after:g}s)"
-        if gone is None:
-            gone = status == 410 or body.strip() == "channel_is_archived"
-        super().__init__(msg, status=status, retry_after=retry_after, gone=gone)
+        if permanent is None:
+            permanent = status == 410 or body.strip() == "channel_is_archived"
+        super().__init__(msg, status=status, retry_after=retry_after, permanent=permanent)
         self.body = body
 
 
@@ -384,7 +384,7 @@ class SlackNotifier(BaseNotifier):
             return as_delivery_error(exc, message=self._redact(describe(exc)))
         err = classify(resp, self._now())
         if isinstance(err, SlackError):
-            err = SlackError(err.status, self._redact(err.body), retry_after=err.retry_after, gone=err.gone)
+            err = SlackError(err.status, self._redact(err.body), retry_after=err.retry_after, permanent=err.permanent)
             if err.retry_after is not None:
                 self.limiter.hold(self.url, err.retry_after)
         return err

@@ -14,7 +14,7 @@ Errors returned (never raised), ``core.retry.DeliveryError``s, see ``alerts.noti
                               error is its ``__cause__``)                 -> retry
                               a template that cannot render              -> permanent
     WebhookError              non-2xx response; retry on 408/425/429/5xx,
-                              ``retry_after`` from Retry-After; 410 is ``gone``
+                              ``retry_after`` from Retry-After; 410 is ``permanent``
 
 Without an injected transport, requests go through the SSRF guard
 (``core.ssrf.GuardedTransport``): only public addresses, or ``allow_hosts``.

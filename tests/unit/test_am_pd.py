@@ -256,7 +256,7 @@ def test_pd_status_classification(status, retry):
 
 def test_pd_410_is_gone():
     err = run(pd(lambda req: httpx.Response(410, text="")).notify([alert()]))
-    assert err.gone and not err.retryable and err.status == 410
+    assert err.permanent and not err.retryable and err.status == 410
 
 
 def test_pd_sends_one_event_per_alert_until_the_first_failure():

@@ -73,7 +73,7 @@ def test_tampered_body_fails_verification():
 def test_status_classification(status, retry, gone):
     err = asyncio.run(notifier(lambda req: httpx.Response(status, text="nope")).notify([alert()]))
     assert isinstance(err, WebhookError) and isinstance(err, DeliveryError)
-    assert (err.retryable, err.gone, err.status, err.body) == (retry, gone, status, "nope")
+    assert (err.retryable, err.permanent, err.status, err.body) == (retry, gone, status, "nope")
     assert f"HTTP {status}" in str(err)
 
 
@@ -82,7 +82,7 @@ def test_connection_error_is_retried():
         raise httpx.ConnectError("refused", request=request)
 
     err = asyncio.run(notifier(boom).notify([alert()]))
-    assert isinstance(err, DeliveryError) and err.retryable and not err.gone and err.status is None
+    assert isinstance(err, DeliveryError) and err.retryable and not err.permanent and err.status is None
     assert isinstance(err.__cause__, httpx.ConnectError) and str(err) == "ConnectError: refused"
 
 

@@ -64,7 +64,7 @@ def test_retryable_status(status, retry):
 ])
 def test_delivery_error_from_status(status, header, retry, gone, after):
     err = DeliveryError.from_status(status, header, NOW, message=f"HTTP {status}")
-    assert (err.status, err.retryable, err.gone, err.retry_after, str(err)) == (
+    assert (err.status, err.retryable, err.permanent, err.retry_after, str(err)) == (
         status, retry, gone, after, f"HTTP {status}")
 
 
@@ -80,9 +80,9 @@ def test_from_response_builds_the_subclass_with_its_own_fields():
 
 
 def test_explicit_attributes_win_and_gone_is_never_retryable():
-    assert DeliveryError("x", status=404, gone=True).gone is True
+    assert DeliveryError("x", status=404, permanent=True).permanent is True
     assert DeliveryError("x", status=500, retryable=False).retryable is False
-    assert DeliveryError("x", retryable=True, gone=True).retryable is False
+    assert DeliveryError("x", retryable=True, permanent=True).retryable is False
     assert DeliveryError("disk full", retryable=True).status is None
 
 
@@ -149,7 +149,7 @@ LIMITED = DeliveryError("slow down", status=429, retry_after=20.0)
     (1, None, P, {}, None),
     (1, DeliveryError("bad request", status=400), P, {}, None),
     (1, DeliveryError("gone", status=410), P, {}, None),
-    (1, DeliveryError("archived", status=404, gone=True, retry_after=1.0), P, {}, None),
+    (1, DeliveryError("archived", status=404, permanent=True, retry_after=1.0), P, {}, None),
     (1, BlockedAddress("169.254.169.254 is link-local"), P, {}, None),
     (1, ValueError("bad timestamp"), P, {}, None),
     # transport errors are retryable
@@ -212,7 +212,7 @@ errors = st.one_of(
     st.builds(lambda s, ra: DeliveryError("http", status=s, retry_after=ra), statuses,
               st.none() | st.floats(0, 1e6)),
     st.sampled_from([httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), ValueError("bad"),
-                     BlockedAddress("private"), DeliveryError("gone", gone=True, retryable=True),
+                     BlockedAddress("private"), DeliveryError("gone", permanent=True, retryable=True),
                      DeliveryError("disk", retryable=True)]),
 )
 hints = st.none() | st.floats(0, 1e6)
@@ -229,7 +229,7 @@ def test_next_wait_properties(policy, attempt, error, hint, elapsed, u):
         return
     assert 0 <= wait and math.isfinite(wait)  # never negative
     assert attempt < policy.max_attempts  # gives up after max_attempts
-    assert retryable_error(error) and not getattr(error, "gone", False)  # never retries a final error
+    assert retryable_error(error) and not getattr(error, "permanent", False)  # never retries a final error
     assert not isinstance(error, (BlockedAddress, ValueError))
     assert elapsed + wait <= policy.max_age  # no attempt after max_age
     cap = policy.max_age if policy.max_retry_after is None else policy.max_retry_after
@@ -306,7 +306,7 @@ def test_dispatcher_properties(policy, script, u):
     last = script[len(at) - 1] if len(at) <= len(script) else None
     if last is None:
         assert outcome == "sent"
-    elif getattr(last, "gone", False):
+    elif getattr(last, "permanent", False):
         assert outcome == "gone"
     else:
         assert outcome == ("gave_up" if retryable_error(last) else "failed")

@@ -306,7 +306,7 @@ def test_429_is_retried_with_retry_after():
     n = notifier(lambda r: httpx.Response(429, text="rate_limited", headers={"Retry-After": "7"}), ft)
     err = asyncio.run(n.notify([alert()]))
     assert isinstance(err, SlackError) and isinstance(err, DeliveryError) and err.retryable is True
-    assert err.status == 429 and err.retry_after == 7 and not err.gone
+    assert err.status == 429 and err.retry_after == 7 and not err.permanent
     assert "rate_limited" in str(err) and "secret" not in str(err)
     asyncio.run(n.notify([alert()]))  # the next post waits for Retry-After
     assert ft.slept == [7]
@@ -329,7 +329,7 @@ def test_429_is_retried_with_retry_after():
 def test_status_classification(status, text, retry, gone):
     err = asyncio.run(notifier(lambda req: httpx.Response(status, text=text)).notify([alert()]))
     assert err.retryable is retry
-    assert isinstance(err, SlackError) and err.status == status and err.gone is gone
+    assert isinstance(err, SlackError) and err.status == status and err.permanent is gone
     assert err.body == text and text[:50] in str(err) and err.retry_after is None
 
 
