@@ -46,7 +46,8 @@ def settings(**overrides) -> Settings:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # at info it logs every request URL
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)  # "buffer full" noise
-    secrets = [x.get_secret_value() for x in (s.webhook_secret, s.ingest_token, s.sasl_password) if x]
+    secrets = [x.get_secret_value() for x in (s.webhook_secret, s.ingest_token, s.sasl_password,
+                                               *s.api_write_tokens, *s.api_read_tokens) if x]
     REDACTOR.add(*secrets)
     for handler in logging.getLogger().handlers:  # on handlers: child loggers' records pass here
         handler.addFilter(REDACTOR)
@@ -199,42 +200,26 @@ def worker(
     embedded: bool = EMBEDDED,
 ) -> None:
     """Run the Faust worker: detect, alert and deliver."""
-    from alerts.notify.console import ConsoleNotifier
-    from alerts.notify.webhook import WebhookNotifier
-    from appwatch import runner
-    from streams.app import create_app
-
     s = settings(rules=rules, webhook_url=webhook_url, web_port=web_port)
     need_broker(s, embedded)
     _check_rules(s)
     _need_port(s)
-    factory = _pipeline_factory(s)  # a bad alerts config fails before any broker starts
-    if factory and (s.webhook_url or s.alerts_jsonl):
-        err.print("[yellow]APPWATCH_ALERTS_CONFIG is set: APPWATCH_WEBHOOK_URL and APPWATCH_ALERTS_JSONL are "
-                  "not used; add them to the config's receivers[/]", highlight=False)
-
-    async def serve(s: Settings) -> None:
-        stop = _stop_event()
-        notifiers = [ConsoleNotifier(out)] if s.console else []
-        if s.alerts_jsonl:
-            from alerts.notify.jsonl import JsonlNotifier
-
-            notifiers.append(JsonlNotifier(s.alerts_jsonl))
-        if s.webhook_url:
-            secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
-            notifiers.append(WebhookNotifier("webhook", s.webhook_url, secret, allow_hosts=s.allow_hosts))
-            if secret is None:
-                _warn_unsigned(["APPWATCH_WEBHOOK_URL"])
-        app = create_app(s, notifiers=notifiers, companies=_companies(),
-                         pipeline_factory=factory)
-        w = await runner.start(app)
-        err.print(f"worker ready: group {s.group}, metrics http://{s.web_host}:{s.web_port}/metrics")
-        await stop.wait()
-        _exit_if_stuck(STOP_GRACE)
-        await runner.stop(w)
-
+    delivery = _delivery(s)  # a bad alerts config fails before any broker starts
     with broker_for(s, embedded) as s:
-        asyncio.run(serve(s))
+        asyncio.run(_run_worker(s, delivery))
+
+
+async def _run_worker(s: Settings, delivery) -> None:
+    from appwatch import runner
+    from appwatch.worker import create_app
+
+    stop = _stop_event()
+    w = await runner.start(create_app(s, pipeline_factory=delivery.factory(), companies=_companies()))
+    err.print(f"worker ready: group {s.group}, metrics http://{s.web_host}:{s.web_port}/metrics")
+    await stop.wait()
+    _exit_if_stuck(STOP_GRACE)
+    await runner.stop(w)
+    await delivery.aclose()
 
 
 @cli.command()
@@ -466,7 +451,7 @@ cli.add_typer(alerts_cli, name="alerts")
 @alerts_cli.command("check-config")
 def alerts_check_config(file: Path = typer.Argument(..., help="Alerts config YAML")) -> None:
     """Validate an alerts config (routes, receivers, inhibit rules); exit 2 naming file, line and field."""
-    cfg, _ = _load_alerts(file, settings())  # secrets it names must be set, as for the worker
+    cfg = _delivery(settings(), file).config  # secrets it names must be set, as for the worker
     for r in cfg.receivers:
         kinds = [k.removesuffix("_configs") for k, v in r if isinstance(v, list) and v]
         out.print(f"ok  receiver {r.name:<20} {', '.join(kinds)}", highlight=False)
@@ -478,29 +463,19 @@ def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATC
     """Send a test notification through one receiver's every integration; exit 1 if any fails."""
     from prometheus_client import CollectorRegistry
 
-    from core import yamlfile
-    from alerts.config import AlertsConfig
     from alerts.dispatch import RetryPolicy, deliver
     from alerts.metrics import DeliveryMetrics
     from core.alert import Alert, alert_id
-    from alerts.pipeline import build
-    from core.redact import SecretError
-    from core.ssrf import BlockedURL
 
     s = settings()
     if not s.alerts_config:
         err.print("[red]APPWATCH_ALERTS_CONFIG is not set[/]")
         raise typer.Exit(2)
-    try:
-        cfg = yamlfile.load(s.alerts_config, AlertsConfig)
-        found = [r for r in cfg.receivers if r.name == receiver]
-        if not found:
-            err.print(f"[red]no receiver {receiver!r}[/] (known: {', '.join(r.name for r in cfg.receivers)})")
-            raise typer.Exit(2)
-        notifiers = build(found[0], [*cfg.allow_hosts, *s.allow_hosts], out)
-    except (ConfigError, SecretError, BlockedURL) as exc:
-        err.print(f"[bold red]invalid alerts config[/]\n{escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from None
+    known = _delivery(s).receivers
+    if receiver not in known:
+        err.print(f"[red]no receiver {receiver!r}[/] (known: {', '.join(known)})")
+        raise typer.Exit(2)
+    notifiers = known[receiver]
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     labels = {"app_id": "appwatch", "receiver": receiver}
     alert = Alert(alert_id=alert_id("appwatch-test", labels, now), rule="appwatch-test", kind="test",
@@ -527,11 +502,10 @@ def alerts_list(
     as_json: bool = typer.Option(False, "--json", help="One alert JSON per line"),
 ) -> None:
     """The alert history, read from the alerts topic."""
-    from kafka import KafkaConsumer
     from pydantic import TypeAdapter
     from rich.table import Table
 
-    from core.alert import Alert
+    from appwatch import history
     from core.yamlfile import Duration
 
     s = settings()
@@ -543,19 +517,7 @@ def alerts_list(
     except ValidationError:
         err.print(f"[red]--fired-within {escape(repr(fired_within))}[/]: expected a duration such as 30m, 24h or 7d")
         raise typer.Exit(2) from None
-    cutoff = (time.time() - window) * 1000
-    consumer = KafkaConsumer(_topics(s).alerts, bootstrap_servers=s.bootstrap, group_id=None, enable_auto_commit=False,
-                             **s.kafka_config(),
-                             auto_offset_reset="earliest", consumer_timeout_ms=1500)
-    seen: dict[str, Alert] = {}  # replays carry the same id: keep the last
-    for msg in consumer:
-        if msg.timestamp < cutoff:
-            continue
-        alert = Alert.model_validate_json(msg.value)
-        if rule is None or alert.rule == rule:
-            seen[alert.delivery_key] = alert
-    consumer.close()
-    alerts = sorted(seen.values(), key=lambda a: a.event_ts)
+    alerts = history.alerts_fired(s, window, rule)
     if as_json:
         for a in alerts:
             sys.stdout.buffer.write(a.to_json() + b"\n")
@@ -572,35 +534,6 @@ silence_cli = typer.Typer(help="Silences: mute matching alerts for a while.", no
 cli.add_typer(silence_cli, name="silence")
 
 
-def _silences(s: Settings) -> dict:
-    """Every silence on the topic, the last record of each id."""
-    from kafka import KafkaConsumer
-
-    from alerts.silence import Silence
-
-    consumer = KafkaConsumer(_topics(s).silences, bootstrap_servers=s.bootstrap, group_id=None,
-                             enable_auto_commit=False,
-                             **s.kafka_config(),
-                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
-    found = {}
-    for msg in consumer:
-        try:
-            sil = Silence.model_validate_json(msg.value)
-        except ValueError:
-            continue
-        found[sil.id] = sil
-    consumer.close()
-    return found
-
-
-def _publish_silence(s: Settings, sil) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=s.bootstrap, acks="all", **s.kafka_config())
-    producer.send(_topics(s).silences, key=sil.id.encode(), value=sil.to_json()).get(30)
-    producer.close()
-
-
 @silence_cli.command("add")
 def silence_add(
     matcher: list[str] = typer.Option(..., "--matcher", "-m", help='e.g. -m \'app_id="kimi"\''),
@@ -615,6 +548,8 @@ def silence_add(
     from alerts.silence import Silence, dump_matchers
     from core.yamlfile import Duration
 
+    from appwatch import history
+
     s = settings()
     need_broker(s, what=" (silences live in the broker's silences topic)")
     try:
@@ -624,7 +559,7 @@ def silence_add(
     except ValidationError as exc:
         err.print(f"[red]bad silence[/]: {escape(exc.errors(include_url=False)[0]['msg'])}")
         raise typer.Exit(2) from None
-    _publish_silence(s, sil)
+    history.publish_silence(s, sil)
     out.print(f"{sil.id}  {dump_matchers(sil)}  until {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(sil.ends_at))}")
 
 
@@ -635,13 +570,15 @@ def silence_list(all_: bool = typer.Option(False, "--all", help="Expired ones to
 
     from alerts.silence import dump_matchers
 
+    from appwatch import history
+
     s = settings()
     need_broker(s, what=" (silences live in the broker's silences topic)")
     now = time.time()
     table = Table()
     for col in ("id", "matchers", "ends", "by", "comment", "state"):
         table.add_column(col)
-    for sil in sorted(_silences(s).values(), key=lambda x: x.ends_at):
+    for sil in sorted(history.silences(s).values(), key=lambda x: x.ends_at):
         if all_ or sil.ends_at > now:
             table.add_row(sil.id, dump_matchers(sil), time.strftime("%Y-%m-%d %H:%M", time.localtime(sil.ends_at)),
                           sil.created_by, sil.comment, "active" if sil.active(now) else "expired")
@@ -651,13 +588,15 @@ def silence_list(all_: bool = typer.Option(False, "--all", help="Expired ones to
 @silence_cli.command("expire")
 def silence_expire(silence_id: str = typer.Argument(..., help="The silence id")) -> None:
     """End a silence now."""
+    from appwatch import history
+
     s = settings()
     need_broker(s, what=" (silences live in the broker's silences topic)")
-    sil = _silences(s).get(silence_id)
+    sil = history.silences(s).get(silence_id)
     if sil is None:
         err.print(f"[red]no silence {escape(silence_id)}[/]")
         raise typer.Exit(1)
-    _publish_silence(s, sil.model_copy(update={"ends_at": min(sil.ends_at, time.time())}))
+    history.publish_silence(s, sil.model_copy(update={"ends_at": min(sil.ends_at, time.time())}))
     out.print(f"expired {silence_id}")
 
 
@@ -799,59 +738,33 @@ def backtest(
     raise typer.Exit(1 if result.errors else 0)
 
 
-def _pipeline_factory(s: Settings):
-    """Routed delivery from APPWATCH_ALERTS_CONFIG; a bad file or secret fails at start-up."""
-    if not s.alerts_config:
-        _check_retention(s, 4 * 3600.0, "the default repeat_interval")
-        return None
-    from alerts.pipeline import Pipeline
+def _delivery(s: Settings, path: Path | None = None):
+    """The alerts pipeline as the worker builds it (``appwatch.delivery``): from ``path``,
+    APPWATCH_ALERTS_CONFIG or the settings; exit 2 naming the file, the line and the field,
+    or the variable."""
+    from appwatch import delivery
+    from core.secrets import READ
 
-    cfg, receivers = _load_alerts(s.alerts_config, s)
-    from core.redact import READ
-
-    _check_retention(s, max(_repeat_intervals(cfg.route)), f"the longest repeat_interval of {s.alerts_config}")
-    REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
-    return lambda metrics, **stores: Pipeline(cfg, receivers, metrics, **stores)
-
-
-def _load_alerts(path: Path, s: Settings):
-    """The alerts config and its receivers' notifiers, as the worker builds them (secrets
-    read, URLs checked); exit 2 naming the file, the line and the field, or the variable."""
-    from core import yamlfile
-    from alerts.config import AlertsConfig
-    from alerts.pipeline import build
-    from core.redact import SecretError
-    from core.ssrf import BlockedURL
-
+    if path is None and s.alerts_config and (s.webhook_url or s.alerts_jsonl):
+        err.print("[yellow]APPWATCH_ALERTS_CONFIG is set: APPWATCH_WEBHOOK_URL and APPWATCH_ALERTS_JSONL are "
+                  "not used; add them to the config's receivers[/]", highlight=False)
     try:
-        cfg = yamlfile.load(path, AlertsConfig)
-        hosts = [*cfg.allow_hosts, *s.allow_hosts]
-        receivers = {r.name: build(r, hosts, out) for r in cfg.receivers}
-    except (ConfigError, SecretError, BlockedURL) as exc:
-        err.print(f"[bold red]invalid alerts config[/] {escape(str(path))}\n{escape(str(exc))}", highlight=False)
+        d = delivery.from_file(path, s.allow_hosts, out) if path else delivery.from_settings(s, out)
+    except delivery.InvalidDelivery as exc:
+        err.print(f"[bold red]invalid alerts config[/] {escape(str(path or s.alerts_config or ''))}\n"
+                  f"{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
-    unsigned = [n.name for ns in receivers.values() for n in ns if getattr(n, "signed", True) is False]
-    if unsigned:
-        _warn_unsigned(unsigned)
-    return cfg, receivers
-
-
-def _warn_unsigned(names: list[str]) -> None:
-    err.print(f"[yellow]warning: webhooks sent unsigned (no secret): {', '.join(names)}; receivers cannot "
-              "tell them from forgeries. Set APPWATCH_WEBHOOK_SECRET or the receiver's secret_env.[/]",
-              highlight=False)
-
-
-def _check_retention(s: Settings, longest: float, what: str) -> None:
-    if s.delivered_retention <= longest:
+    if d.unsigned():
+        err.print(f"[yellow]warning: webhooks sent unsigned (no secret): {', '.join(d.unsigned())}; receivers "
+                  "cannot tell them from forgeries. Set APPWATCH_WEBHOOK_SECRET or the receiver's secret_env.[/]",
+                  highlight=False)
+    if s.delivered_retention <= d.longest_repeat():
+        what = f"the longest repeat_interval of {d.source}" if s.alerts_config else "the default repeat_interval"
         err.print(f"[bold red]APPWATCH_DELIVERED_RETENTION[/] ({s.delivered_retention:g}s) must be longer than "
-                  f"{what} ({longest:g}s): a group forgets what it notified after it", highlight=False)
+                  f"{what} ({d.longest_repeat():g}s): a group forgets what it notified after it", highlight=False)
         raise typer.Exit(2)
-
-
-def _repeat_intervals(route, inherited: float = 4 * 3600.0) -> list[float]:
-    here = route.repeat_interval or inherited
-    return [here, *(x for child in route.routes for x in _repeat_intervals(child, here))]
+    REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
+    return d
 
 
 def _companies() -> dict[str, str]:

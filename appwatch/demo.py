@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import threading
 import time
@@ -20,35 +21,33 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from core import yamlfile
 from alerts.config import AlertsConfig
-from alerts.notify.console import ConsoleNotifier
-from alerts.notify.slack import SlackNotifier
-from alerts.notify.webhook import WebhookNotifier
-from alerts.pipeline import Pipeline
 from appwatch import runner
+from appwatch.delivery import from_config
 from appwatch.broker import free_port
 from appwatch.receiver import Receiver, new_secret
 from connectors import catalog
 from connectors import demo as scenario
 from connectors.publish import Publisher
-from streams.app import create_app
+from appwatch.worker import create_app
 from core.events import Topics
 from streams.settings import Settings
 
-# Doubao alerts also go to a Slack-shaped receiver (the market desk); everything goes to
-# the console and the signed webhook. One notification per alert, sent at once.
-ROUTES = """
-route:
-  receiver: everything
-  group_by: [alert_id]
-  group_wait: 0s
-  group_interval: 1s
-  routes:
-    - {matchers: ['app_id="doubao"'], receiver: market-slack, continue: true}
-    - {receiver: everything}
-receivers: [{name: market-slack}, {name: everything}]
-"""
+SLACK_URL_ENV, WEBHOOK_SECRET_ENV = "APPWATCH_DEMO_SLACK_URL", "APPWATCH_DEMO_WEBHOOK_SECRET"
+
+
+def routes(webhook_url: str, signed: bool) -> AlertsConfig:
+    """Doubao alerts also go to a Slack-shaped receiver (the market desk); everything goes to
+    the console and the signed webhook. One notification per alert, sent at once. Secrets
+    come from the environment, as in any alerts config."""
+    webhook = {"url": webhook_url, **({"secret_env": WEBHOOK_SECRET_ENV} if signed else {})}
+    return AlertsConfig.model_validate({
+        "route": {"receiver": "everything", "group_by": ["alert_id"], "group_wait": "0s", "group_interval": "1s",
+                  "routes": [{"matchers": ['app_id="doubao"'], "receiver": "market-slack", "continue": True},
+                             {"receiver": "everything"}]},
+        "receivers": [{"name": "market-slack", "slack_configs": [{"url_env": SLACK_URL_ENV}]},
+                      {"name": "everything", "console_configs": [{}], "webhook_configs": [webhook]}],
+        "allow_hosts": ["127.0.0.1"]})  # our own receivers
 
 
 @dataclass
@@ -109,13 +108,13 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
     if webhook_url is None:
         webhook_url, webhook_secret = own_url, own_secret
     registry = CollectorRegistry()
-    allow = [*settings.allow_hosts, "127.0.0.1"]  # our own receivers
-    webhook = WebhookNotifier("webhook", webhook_url, webhook_secret, allow_hosts=allow)
-    slack = SlackNotifier(own_url.replace("/hook", "/slack"), name="market-slack", allow_hosts=allow)
-    receivers = {"market-slack": [slack], "everything": [ConsoleNotifier(console), webhook]}
-    config = yamlfile.parse(ROUTES, AlertsConfig, "<demo routes>")
+    os.environ[SLACK_URL_ENV] = own_url.replace("/hook", "/slack")
+    if webhook_secret:
+        os.environ[WEBHOOK_SECRET_ENV] = webhook_secret
+    config = routes(webhook_url, signed=webhook_secret is not None)
+    delivery = from_config(config, settings.allow_hosts, console, "<demo routes>")
     app = create_app(settings, registry=registry, companies=catalog.shipped().companies(),
-                     pipeline_factory=lambda metrics, **stores: Pipeline(config, receivers, metrics, **stores))
+                     pipeline_factory=delivery.factory())
     console.print(f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
                   f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
                   f"webhook {webhook_url}")
@@ -141,8 +140,7 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
                 pass
     finally:
         await runner.stop(worker)
-        await webhook.aclose()
-        await slack.aclose()
+        await delivery.aclose()
         await receiver.stop()
     summary(console, registry, stats)
     return stats

@@ -7,8 +7,7 @@
 * ``RedactingFilter(secrets)``: a ``logging.Filter`` that replaces known secret
   strings (tokens, webhook secrets, receiver URLs) in log records.
 
-Reading a secret (``secret_from``, ``SecretError``) is ``core.secrets``; ``SecretError``
-and ``READ`` are still importable from here for the CLI.
+Reading a secret (``secret_from``, ``SecretError``) is ``core.secrets``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from core.secrets import READ, SecretError  # noqa: F401 - re-exported: appwatch.cli imports them from here
 
 __all__ = ["MASK", "RedactingFilter", "looks_secret", "redact_url"]
 

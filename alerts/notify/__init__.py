@@ -7,7 +7,7 @@ raises for a delivery problem; it returns it:
     None                   delivered
     a ``DeliveryError``    not delivered; ``retryable`` (5xx, 429, timeout, connection
                            error: try again, after ``retry_after`` seconds if set),
-                           ``gone`` (410: disable the receiver), else permanent
+                           ``permanent`` (410: disable the receiver), else not retried
                            (other 4xx, bad config: do not try again)
 
 Every notifier has a ``name`` (the receiver's metric label), a ``kind`` (its integration:
@@ -44,3 +44,6 @@ class BaseNotifier:
 
     async def notify(self, alerts: Sequence[Alert]) -> Result:
         raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release what the notifier holds (its HTTP client); nothing by default."""
