@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="APPWATCH_", extra="ignore", hide_input_in_errors=True)
 
     broker: str | None = Field(
-        None, description="kafka://host:port[,host:port]; unset starts the embedded Tansu broker")
+        None, description="kafka://host:port[,host:port]; required by every command except `appwatch demo` and those run with --embedded")
     broker_flavor: Literal["kafka", "tansu"] = "kafka"
     topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$")] = "appwatch."
     partitions: Annotated[int, Field(ge=1, le=256)] = 4

@@ -109,6 +109,9 @@ def test_ctrl_c_ends_a_stuck_run_within_two_seconds(broker, topics, api, data, s
     try:
         wait_until(lambda: len(silent.conns) >= 2 or proc.poll() is not None, 30,
                    "both stuck sources connected")
+        # the healthy instance's poll has ended once its checkpoint is saved (its last step)
+        wait_until(lambda: (tmp_path / "state" / "fine.json").exists() or proc.poll() is not None, 30,
+                   "the healthy instance done")
         assert proc.poll() is None
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
