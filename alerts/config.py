@@ -54,7 +54,7 @@ class WebhookConfig(_Secret):
     template: str | None = None  # Jinja2 (sandboxed): alert, type, timestamp; `| tojson`
 
     @model_validator(mode="after")
-    def _secret(self) -> "WebhookConfig":
+    def _secret(self) -> WebhookConfig:
         self._one_of("secret_env", "secret_file", required=False)
         if self.template:
             from alerts.notify.webhook import _compile
@@ -69,7 +69,7 @@ class SlackConfig(_Secret):
     title: str | None = None
 
     @model_validator(mode="after")
-    def _secret(self) -> "SlackConfig":
+    def _secret(self) -> SlackConfig:
         self._one_of("url_env", "url_file", required=True)  # the webhook URL is the secret
         return self
 
@@ -86,7 +86,7 @@ class PagerDutyConfig(_Secret):
     url: Url = "https://events.pagerduty.com/v2/enqueue"
 
     @model_validator(mode="after")
-    def _secret(self) -> "PagerDutyConfig":
+    def _secret(self) -> PagerDutyConfig:
         self._one_of("routing_key_env", "routing_key_file", required=True)
         return self
 
@@ -126,7 +126,7 @@ class AlertsConfig(_Strict):
     allow_hosts: list[str] = []
 
     @model_validator(mode="after")
-    def _references(self) -> "AlertsConfig":
+    def _references(self) -> AlertsConfig:
         names = [r.name for r in self.receivers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from typing import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from alerts.metrics import DeliveryMetrics
 from alerts.notify import Notifier

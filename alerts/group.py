@@ -23,13 +23,13 @@ it survives restarts and exactly one worker flushes it. Time is passed in.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import orjson
 
-from core.alert import Alert
 from alerts.route import Resolved
+from core.alert import Alert
 
 Muted = Callable[[dict[str, str]], bool]
 
@@ -69,7 +69,7 @@ class Notification:
                 "alerts": [a.model_dump(mode="json") for a in self.alerts], "refresh": self.refresh}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Notification":
+    def from_dict(cls, d: dict) -> Notification:
         return cls(d["receiver"], d["group_key"], d["group_labels"],
                    tuple(Alert.model_validate(a) for a in d["alerts"]), d.get("refresh", False))
 
@@ -93,7 +93,7 @@ class Group:
         return dict(self.__dict__)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Group":
+    def from_dict(cls, d: dict) -> Group:
         return cls(**d)
 
     def firing(self) -> bool:

@@ -20,18 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 
 from alerts import group as grouping
 from alerts.config import AlertsConfig, Receiver
 from alerts.dispatch import deliver
 from alerts.group import Group, Notification, routing_labels
 from alerts.metrics import DeliveryMetrics
-from core.alert import Alert
 from alerts.notify import Notifier
-from core.secrets import secret_value as secret_from
 from alerts.route import Resolved, inhibited, match, node
+from core.alert import Alert
 from core.retry import RetryPolicy
+from core.secrets import secret_value as secret_from
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1.0  # seconds between looks for due groups, at the most
@@ -272,7 +272,7 @@ class Pipeline:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._until_next())
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             for t in tasks:

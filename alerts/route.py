@@ -44,7 +44,7 @@ class Route(BaseModel):
     group_interval: Annotated[Duration, Field(gt=0)] | None = None
     repeat_interval: Annotated[Duration, Field(gt=0)] | None = None
     continue_: bool = Field(False, alias="continue")
-    routes: list["Route"] = []
+    routes: list[Route] = []
 
 
 class InhibitRule(BaseModel):

@@ -13,9 +13,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -91,7 +91,7 @@ def wait_port(port: int, timeout: float) -> None:
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise BrokerError(f"broker did not listen on 127.0.0.1:{port} within {timeout}s")
+                raise BrokerError(f"broker did not listen on 127.0.0.1:{port} within {timeout}s") from None
             time.sleep(0.02)
 
 

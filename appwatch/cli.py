@@ -8,9 +8,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
 
 import orjson
 import typer
@@ -138,9 +138,9 @@ def receive(port: int = typer.Option(8000, help="Port on 127.0.0.1"),
             path: str = typer.Option("/hook", help="Where the webhooks arrive")) -> None:
     """A local signed-webhook receiver: verifies each request with APPWATCH_WEBHOOK_SECRET
     (401 on a bad signature), dedups by webhook-id and prints the alert."""
-    from core.alert import Alert
     from alerts.notify.console import line
     from appwatch.receiver import Receiver
+    from core.alert import Alert
 
     s = settings()
     if s.webhook_secret is None:
@@ -171,10 +171,8 @@ def receive(port: int = typer.Option(8000, help="Port on 127.0.0.1"),
 def broker(port: int = typer.Option(9092, help="Port on 127.0.0.1"),
            partitions: int = typer.Option(4, help="Partitions of the topics it creates")) -> None:
     """Run the embedded Tansu broker in the foreground and print its bootstrap address."""
-    from appwatch.broker import create_topics, embedded
+    from appwatch.broker import BrokerError, create_topics, embedded
     from core.events import Topics
-
-    from appwatch.broker import BrokerError
 
     s = settings(partitions=partitions)
     # SIGINT and SIGTERM wait for sigwait below, so that the broker child is always stopped
@@ -194,9 +192,9 @@ def broker(port: int = typer.Option(9092, help="Port on 127.0.0.1"),
 
 @cli.command()
 def worker(
-    rules: Optional[Path] = typer.Option(None, help="Rules YAML (default: the shipped pack)"),
-    webhook_url: Optional[str] = typer.Option(None, help="Signed webhook receiver URL"),
-    web_port: Optional[int] = typer.Option(None, help="Port for /metrics and /healthz"),
+    rules: Path | None = typer.Option(None, help="Rules YAML (default: the shipped pack)"),
+    webhook_url: str | None = typer.Option(None, help="Signed webhook receiver URL"),
+    web_port: int | None = typer.Option(None, help="Port for /metrics and /healthz"),
     embedded: bool = EMBEDDED,
 ) -> None:
     """Run the Faust worker: detect, alert and deliver."""
@@ -224,13 +222,13 @@ async def _run_worker(s: Settings, delivery) -> None:
 
 @cli.command()
 def demo(
-    webhook_url: Optional[str] = typer.Option(
+    webhook_url: str | None = typer.Option(
         None, help="Send alerts here too (default: a built-in receiver that verifies signatures)"),
-    duration: Optional[float] = typer.Option(
+    duration: float | None = typer.Option(
         None, help="Stop after this many seconds (default: run until Ctrl-C)"),
     live_seconds: float = typer.Option(20.0, help="How long the live day takes to publish"),
-    web_port: Optional[int] = typer.Option(None, help="Port for /metrics and /healthz"),
-    export: Optional[Path] = typer.Option(None, help="Write the scenario as JSONL and exit"),
+    web_port: int | None = typer.Option(None, help="Port for /metrics and /healthz"),
+    export: Path | None = typer.Option(None, help="Write the scenario as JSONL and exit"),
 ) -> None:
     """Start broker, worker and the seed scenario end to end; print alerts as they fire."""
     if export:
@@ -488,7 +486,7 @@ def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATC
                                            for n in notifiers)))
 
     outcomes = asyncio.run(main())
-    for n, outcome in zip(notifiers, outcomes):
+    for n, outcome in zip(notifiers, outcomes, strict=True):
         out.print(f"{outcome:<8} {n.name}", highlight=False)
     raise typer.Exit(0 if all(o == "sent" for o in outcomes) else 1)
 
@@ -498,7 +496,7 @@ def alerts_list(
     fired_within: str = typer.Option("24h", "--fired-within",
                                      help="Alerts appwatch fired this recently (when written to the alerts "
                                           "topic, not the event's time): 30m, 24h, 7d ..."),
-    rule: Optional[str] = typer.Option(None, help="Only this rule"),
+    rule: str | None = typer.Option(None, help="Only this rule"),
     as_json: bool = typer.Option(False, "--json", help="One alert JSON per line"),
 ) -> None:
     """The alert history, read from the alerts topic."""
@@ -544,11 +542,10 @@ def silence_add(
     """Mute alerts whose labels match every matcher, from now for DURATION."""
     from pydantic import TypeAdapter
 
-    from core.matchers import Matcher
     from alerts.silence import Silence, dump_matchers
-    from core.yamlfile import Duration
-
     from appwatch import history
+    from core.matchers import Matcher
+    from core.yamlfile import Duration
 
     s = settings()
     need_broker(s, what=" (silences live in the broker's silences topic)")
@@ -569,7 +566,6 @@ def silence_list(all_: bool = typer.Option(False, "--all", help="Expired ones to
     from rich.table import Table
 
     from alerts.silence import dump_matchers
-
     from appwatch import history
 
     s = settings()
@@ -604,7 +600,7 @@ connectors_cli = typer.Typer(help="Connector configuration.", no_args_is_help=Tr
 cli.add_typer(connectors_cli, name="connectors")
 
 
-def _connectors_file(path: Optional[Path]) -> Path:
+def _connectors_file(path: Path | None) -> Path:
     if path:
         return path
     if Path("connectors.yaml").exists():
@@ -639,12 +635,12 @@ def connectors_check(file: Path = typer.Argument(..., help="Connectors YAML")) -
 
 @cli.command()
 def connect(
-    names: Optional[list[str]] = typer.Argument(None, help="Instances to run (default: all)"),
-    config: Optional[Path] = typer.Option(
+    names: list[str] | None = typer.Argument(None, help="Instances to run (default: all)"),
+    config: Path | None = typer.Option(
         None, help="Connectors YAML (default: ./connectors.yaml, else the shipped example)"),
     once: bool = typer.Option(False, "--once", help="Poll each instance once and exit"),
     state_dir: Path = typer.Option(Path(".appwatch/connectors"), help="Checkpoints"),
-    metrics_port: Optional[int] = typer.Option(None, help="Serve /metrics, /healthz and /readyz on this port"),
+    metrics_port: int | None = typer.Option(None, help="Serve /metrics, /healthz and /readyz on this port"),
     embedded: bool = EMBEDDED,
 ) -> None:
     """Run connectors: fetch sources, publish contract events to Kafka.
@@ -708,8 +704,8 @@ def _type_of(line: bytes) -> dict:
 @cli.command()
 def backtest(
     events: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL of events"),
-    rules: Optional[Path] = typer.Option(None, help="Rules YAML (default: the shipped pack)"),
-    report: Optional[Path] = typer.Option(None, dir_okay=False,
+    rules: Path | None = typer.Option(None, help="Rules YAML (default: the shipped pack)"),
+    report: Path | None = typer.Option(None, dir_okay=False,
                                           help="Also write a self-contained HTML report here"),
 ) -> None:
     """Run the detectors over a file with no Kafka; print one alert JSON per line."""

@@ -9,9 +9,9 @@ APPWATCH_WEBHOOK_URL), each a receiver of its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from alerts.config import AlertsConfig, Receiver
 from alerts.notify import BaseNotifier, Notifier

@@ -23,13 +23,13 @@ from rich.table import Table
 
 from alerts.config import AlertsConfig
 from appwatch import runner
-from appwatch.delivery import from_config
 from appwatch.broker import free_port
+from appwatch.delivery import from_config
 from appwatch.receiver import Receiver, new_secret
+from appwatch.worker import create_app
 from connectors import catalog
 from connectors import demo as scenario
 from connectors.publish import Publisher
-from appwatch.worker import create_app
 from core.events import Topics
 from streams.settings import Settings
 
@@ -136,7 +136,7 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
                 "serving metrics until Ctrl-C" if left is None else f"stopping in {left:.0f}s"))
             try:
                 await asyncio.wait_for(stop.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     finally:
         await runner.stop(worker)

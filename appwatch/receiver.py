@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from standardwebhooks import Webhook, WebhookVerificationError

@@ -36,5 +36,5 @@ async def stop(worker: faust.Worker, timeout: float = 10.0) -> None:
     """Faust can hang on stop; give up after ``timeout`` seconds."""
     try:
         await asyncio.wait_for(worker.stop(), timeout)
-    except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - shutting down anyway
+    except (TimeoutError, Exception) as exc:  # noqa: BLE001 - shutting down anyway
         log.warning("worker did not stop cleanly: %r", exc)

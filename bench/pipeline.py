@@ -18,8 +18,8 @@ offsets between the first and the last commit seen is kept beside it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import httpx
 import psutil

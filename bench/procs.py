@@ -85,7 +85,7 @@ class Procs:
     def stop_all(self) -> None:
         self.stop(*[p for p in self.procs if p.alive()])
 
-    def __enter__(self) -> "Procs":
+    def __enter__(self) -> Procs:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -58,10 +58,10 @@ def steps(records: list[tuple[bytes, bytes]], bootstrap: str, topic: str) -> dic
     from prometheus_client import CollectorRegistry
 
     from connectors import catalog
-    from streams import rules, series
-    from streams.engine import Engine
     from core.events import Topics as T
     from core.events import decode, decode_fast
+    from streams import rules, series
+    from streams.engine import Engine
     from streams.metrics import StreamMetrics
     from streams.stage import Record, Stage
 

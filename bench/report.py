@@ -247,7 +247,7 @@ def plot(res: dict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("events/s (log)")
     ax.set_title("1-3. consume throughput, same topic")
-    for bar, v in zip(bars, vals):
+    for bar, v in zip(bars, vals, strict=True):
         ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:,.0f}\n{v / vals[0]:.3f}x" if vals else "",
                 ha="center", va="bottom", fontsize=8)
     if b.get("json_per_s"):
@@ -257,7 +257,7 @@ def plot(res: dict, path: Path) -> None:
     ax = axes[0][1]
     for run, label, color in ((p, "appwatch", "#e07b39"), (q, "Quix Streams", "#6a9fd8")):
         if run.get("curve"):
-            xs, ys = zip(*run["curve"])
+            xs, ys = zip(*run["curve"], strict=True)
             ax.plot(xs, ys, label=label, color=color)
     ax.set_xlabel("s since first consume")
     ax.set_ylabel("events committed")

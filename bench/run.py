@@ -36,7 +36,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/run.py`
@@ -82,7 +82,7 @@ class Config:
         return sum(need[n] for n in names[names.index(phase) + 1:])
 
     @classmethod
-    def full(cls) -> "Config":
+    def full(cls) -> Config:
         # growth: the main run is the (10k series, 1 worker) point; the others keep >= 10 days a series
         return cls("full", 200_000, 10_000, main_cap=60, quix_cap=60, latency_series=500,
                    latency_steps=[(200, 10), (1000, 15)], latency_drain=15, import_rows=60_000,
@@ -90,7 +90,7 @@ class Config:
                    growth_cap=45, budget=600, startup=10)
 
     @classmethod
-    def smoke(cls) -> "Config":
+    def smoke(cls) -> Config:
         # growth: the main run is the (600 series, 1 worker) point
         return cls("smoke", 60_000, 600, main_cap=15, quix_cap=8, latency_series=50,
                    latency_steps=[(300, 2)], latency_drain=4, import_rows=1_000, http_events=1_000,
@@ -260,9 +260,9 @@ def state_equivalence() -> dict:
     """A series' window state after 30 days equals its state after the last 10: the spike
     rule keeps baseline_days + allowed_lateness_days (+ the day itself). So a worker that
     has seen >= 10 days of every series holds what 30 days would leave."""
+    from core.events import decode_fast
     from streams import rules, series
     from streams.engine import Engine
-    from core.events import decode_fast
 
     w = workload.spike_workload("x", 30, 1, spike_day=7)
     eng = Engine(rules.load())
@@ -294,7 +294,7 @@ def code_digest() -> dict:
     newest = max(files, key=lambda f: f.stat().st_mtime)
     return {"sources_sha256": h.hexdigest()[:16], "files": len(files),
             "newest": f"{newest.relative_to(root)} "
-                      f"{datetime.fromtimestamp(newest.stat().st_mtime, timezone.utc).isoformat(timespec='seconds')}"}
+                      f"{datetime.fromtimestamp(newest.stat().st_mtime, UTC).isoformat(timespec='seconds')}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = Budget(cfg.budget)
     wait = 2.0 if cfg.mode == "full" else 1.0  # idle time that ends counting alert records
     res: dict = {"mode": cfg.mode, "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
-                 "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                  "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                              "load_avg_start": [round(x, 2) for x in os.getloadavg()]},
                  "config": {k: v for k, v in cfg.__dict__.items()}, "code": code_digest(), "errors": {}}
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                 main_t = Topics(f"main{i}.")
                 create_topics(bootstrap, main_t, 4)
                 ends = workload.produce(bootstrap, main_t.metrics, w.records, 4)
-                b = phase(f"baseline_{i}", lambda: baseline(bootstrap, main_t.metrics, n))
+                b = phase(f"baseline_{i}", lambda t=main_t: baseline(bootstrap, t.metrics, n))
                 log(f"baseline {i}: {b}")
 
                 def main_run(i=i, main_t=main_t, ends=ends):

@@ -8,7 +8,7 @@ are still published. The feed is fetched conditionally, so an unchanged chart em
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
@@ -88,7 +88,7 @@ def _parse_time(value: object) -> datetime | None:
             when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _shape(data: Any) -> str:

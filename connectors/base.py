@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import datetime, timezone
-from typing import Annotated, Any, Callable, ClassVar
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -65,7 +66,7 @@ class Connector:
         self.params = params
         self.catalog = catalog
 
-    async def poll(self, ctx: "Context") -> list[Event]:
+    async def poll(self, ctx: Context) -> list[Event]:
         raise NotImplementedError
 
     # helpers for mapping
@@ -85,7 +86,7 @@ class Context:
         self.name = name
         self.http = http
         self.checkpoint = checkpoint
-        self.now = datetime.fromtimestamp(now, timezone.utc)
+        self.now = datetime.fromtimestamp(now, UTC)
         self.errors: list[SourceError] = []
         self.fetched = 0  # responses that arrived (304 included)
         self._validators: dict[str, dict[str, str]] = {}  # committed after publishing

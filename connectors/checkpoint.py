@@ -13,8 +13,8 @@ import logging
 import os
 import tempfile
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Checkpoint:
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     @classmethod
-    def load(cls, path: Path, *, seen_limit: int = SEEN_LIMIT) -> "Checkpoint":
+    def load(cls, path: Path, *, seen_limit: int = SEEN_LIMIT) -> Checkpoint:
         """Read ``path``; a missing file is an empty checkpoint, a corrupt one is moved aside."""
         cp = cls(path, seen_limit=seen_limit)
         try:

@@ -40,9 +40,9 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.base import Connector
 from core import yamlfile
 from core.yamlfile import ConfigError, Duration  # noqa: F401 - re-exported for callers
-from connectors.base import Connector
 
 Seconds = Annotated[Duration, Field(gt=0)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
@@ -82,7 +82,7 @@ def _config_model(kinds: Mapping[str, type[Connector]]) -> type[BaseModel]:
         return k if k in kinds else "?"
 
     members = [Annotated[_instance_model(k, c), Tag(k)] for k, c in kinds.items()]
-    Item = Annotated[Union[tuple([*members, Annotated[Unknown, Tag("?")]])], Discriminator(pick)]
+    Item = Annotated[Union[tuple([*members, Annotated[Unknown, Tag("?")]])], Discriminator(pick)]  # noqa: UP007
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -116,7 +116,7 @@ def expand(text: str, source: str, env: dict[str, str]) -> str:
     """Replace ``${VAR}`` and ``${VAR:-default}`` from the environment, line by line."""
     out, missing = [], []
     for n, line in enumerate(text.splitlines(keepends=True), 1):
-        def sub(m: re.Match) -> str:
+        def sub(m: re.Match, n: int = n) -> str:
             if m[1] in env:
                 return env[m[1]]
             if m[2] is not None:

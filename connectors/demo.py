@@ -11,9 +11,9 @@ events and ids.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator
 
 import orjson
 

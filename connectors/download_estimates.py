@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -79,7 +79,7 @@ class DownloadEstimatesParams(Params):
         return [str(i) if isinstance(i, int) else i for i in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
-    def _one_token(self) -> "DownloadEstimatesParams":
+    def _one_token(self) -> DownloadEstimatesParams:
         given = [name for name in TOKEN_FIELDS if getattr(self, name) is not None]
         if len(given) != 1:
             got = f" (got {' and '.join(given)})" if given else ""
@@ -96,7 +96,7 @@ class DownloadEstimates(Connector):
         return f"{self.params.base_url.rstrip('/')}/v1/{self.params.os}/sales_report_estimates"
 
     def window(self, now: datetime) -> tuple[date, date]:
-        end = now.astimezone(timezone.utc).date() - timedelta(days=1)
+        end = now.astimezone(UTC).date() - timedelta(days=1)
         return end - timedelta(days=self.params.lookback_days - 1), end
 
     def token(self, redactor: RedactingFilter) -> str:

@@ -23,11 +23,11 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -46,7 +46,7 @@ class Mapping:
     timezone: str = "Asia/Shanghai"
 
     @classmethod
-    def parse(cls, maps: list[str], sets: list[str], timezone: str = "Asia/Shanghai") -> "Mapping":
+    def parse(cls, maps: list[str], sets: list[str], timezone: str = "Asia/Shanghai") -> Mapping:
         def pairs(items: list[str], flag: str) -> dict[str, str]:
             out = {}
             for item in items:

@@ -24,7 +24,8 @@ import asyncio
 import functools
 import ssl
 import threading
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -47,7 +48,7 @@ class GooglePlayParams(Params):
     base_url: str = Field(PLAY, pattern=r"^https?://", description="the store's address (tests)")
 
     @model_validator(mode="after")
-    def _some(self) -> "GooglePlayParams":
+    def _some(self) -> GooglePlayParams:
         if not self.packages and not self.apps:
             raise ValueError("give packages and/or apps")
         return self

@@ -17,7 +17,7 @@ GET {base_url}/api/v1/search_by_date?query=Q&tags=story&numericFilters=created_a
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -109,7 +109,7 @@ class HnSearch(Connector):
         summary = clip(html_to_text(hit.get("story_text")), SUMMARY_CHARS)
         ev = self.event(
             event_id=self.event_id(oid), type="news",
-            ts=datetime.fromtimestamp(created, timezone.utc).isoformat(), url=link, title=title,
+            ts=datetime.fromtimestamp(created, UTC).isoformat(), url=link, title=title,
             summary=summary or None, lang=detect_lang(f"{title} {summary}"))
         return ev, created
 

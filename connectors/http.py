@@ -21,14 +21,15 @@ import logging
 import math
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field
 
-from core.retry import DeliveryError, RetryPolicy, next_wait
 from connectors.errors import FetchError, PayloadError
+from core.retry import DeliveryError, RetryPolicy, next_wait
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class Http:
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def __aenter__(self) -> "Http":
+    async def __aenter__(self) -> Http:
         return self
 
     async def __aexit__(self, *exc) -> None:

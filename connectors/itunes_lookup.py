@@ -34,7 +34,7 @@ class ItunesLookupParams(Params):
         return [str(i) if isinstance(i, int) else i for i in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
-    def _some(self) -> "ItunesLookupParams":
+    def _some(self) -> ItunesLookupParams:
         if not self.ids and not self.apps:
             raise ValueError("give ids and/or apps")
         return self

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -197,7 +197,7 @@ class Lever(JobBoard):
                 continue
             cats = job.get("categories") if isinstance(job.get("categories"), dict) else {}
             created = job.get("createdAt")
-            when = (datetime.fromtimestamp(created / 1000, timezone.utc)
+            when = (datetime.fromtimestamp(created / 1000, UTC)
                     if isinstance(created, (int, float)) and not isinstance(created, bool) else None)
             out.append(Posting(
                 job["id"], job["text"].strip(),
@@ -230,4 +230,4 @@ def _iso(v: Any) -> datetime | None:
         when = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -26,7 +26,7 @@ import calendar
 import io
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import feedparser
@@ -154,7 +154,7 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
     if not parsed:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
     except (OverflowError, ValueError, OSError):
         return None
 

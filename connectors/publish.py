@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
 from core.events import Event, Topics
-
 
 PROBE_EVERY = 2.0  # seconds between reachability probes (readiness)
 
@@ -79,7 +78,7 @@ class Publisher:
     def close(self) -> None:
         self.producer.close(timeout=10)
 
-    def __enter__(self) -> "Publisher":
+    def __enter__(self) -> Publisher:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -22,10 +22,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -91,7 +91,7 @@ class Runner:
         self.clock, self.sleep, self.rng = clock, sleep, rng
         self.seen_limit = seen_limit
 
-    async def __aenter__(self) -> "Runner":
+    async def __aenter__(self) -> Runner:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -109,7 +109,7 @@ class Runner:
         tasks = [asyncio.ensure_future(self.poll(i)) for i in self.instances]
         await _until(asyncio.gather(*tasks, return_exceptions=True), stop)
         out = []
-        for inst, task in zip(self.instances, tasks):
+        for inst, task in zip(self.instances, tasks, strict=True):
             if not task.done() or task.cancelled():
                 task.cancel()
                 out.append(PollResult(inst.name, "interrupted", errors=["interrupted: stopped before the poll ended"]))

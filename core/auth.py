@@ -43,7 +43,7 @@ class Tokens:
     anonymous_read: bool = False
 
     @classmethod
-    def from_settings(cls, s) -> "Tokens":
+    def from_settings(cls, s) -> Tokens:
         """``APPWATCH_API_WRITE_TOKENS``, ``APPWATCH_API_READ_TOKENS``, ``APPWATCH_INGEST_TOKEN``
         and ``APPWATCH_API_ANONYMOUS_READ``."""
         return cls(write=tuple(t.get_secret_value() for t in s.api_write_tokens),

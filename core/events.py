@@ -22,9 +22,9 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -42,8 +42,8 @@ MAX_EVENT_BYTES = 64 * 1024
 # ``ts`` bounds: every consumer converts ``ts`` to rule time zones and steps days back
 # and forth from it; near datetime's years 1 and 9999 that overflows (an event with
 # ts 9999-12-31 crashed the detect agent). Nothing this contract describes is outside.
-TS_MIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
-TS_MAX = datetime(9999, 1, 1, tzinfo=timezone.utc)
+TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(9999, 1, 1, tzinfo=UTC)
 # Nesting of a decoded event (the object itself is level 1). orjson parses 1024 levels
 # but serialises only 254: a deeper event was accepted, then crashed the worker when it
 # was wrapped and re-serialised for the control topic. Events are flat; 32 is plenty.
@@ -134,7 +134,7 @@ class News(_Event):
         return self.event_id
 
 
-Event = Annotated[Union[AppMetric, AppRank, News], Field(discriminator="type")]
+Event = Annotated[AppMetric | AppRank | News, Field(discriminator="type")]
 _adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 

@@ -60,7 +60,8 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Annotated, Any, Callable, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
@@ -647,13 +648,13 @@ class Matcher(BaseModel):
         return cls.parse(v).model_dump() if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _safe_regex(self) -> "Matcher":
+    def _safe_regex(self) -> Matcher:
         if self.op in _REGEX_OPS:
             check_regex(self.value)
         return self
 
     @classmethod
-    def parse(cls, text: str) -> "Matcher":
+    def parse(cls, text: str) -> Matcher:
         """Exactly one matcher (no braces), as amtool's ``silence add`` parses each one."""
         return _build(text, lambda t: [fallback_matcher(t)])[0]
 

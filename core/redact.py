@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-
 __all__ = ["MASK", "RedactingFilter", "looks_secret", "redact_url"]
 
 MASK = "***"

@@ -13,9 +13,9 @@ spike or change alert judged, as it fired. The report charts that, and nothing e
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Iterator
 
 from core.alert import Alert
 from core.events import Event, InvalidEvent, decode_fast

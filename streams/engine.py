@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable, MutableMapping
+from datetime import UTC, date, datetime, timedelta
 
 from core.alert import Alert, alert_id
+from core.events import AppMetric, AppRank, Event, MetricEvent, News
 from streams import enrich, series, windows
 from streams.detectors import (
     change,
@@ -33,7 +34,6 @@ from streams.detectors import (
     spike,
     threshold,
 )
-from core.events import AppMetric, AppRank, Event, MetricEvent, News
 from streams.rules import (
     ChangeRule,
     DeadmanRule,
@@ -69,7 +69,7 @@ def too_far_ahead(ev: Event, observed_at: float | None) -> bool:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+    return datetime.fromtimestamp(t, UTC).isoformat()
 
 
 class Engine:
@@ -398,7 +398,7 @@ class Engine:
     def _news_seen(self, ev: News, state: State) -> bool:
         """True if this ``event_id`` came before (then nothing else happens); else recorded.
         Ids are kept per UTC day of ``ts``, for ``NEWS_KEEP_DAYS`` behind the newest day."""
-        day = ev.ts.astimezone(timezone.utc).date()
+        day = ev.ts.astimezone(UTC).date()
         key = f"news-seen|{day}"
         ids = state.get(key) or []
         if ev.event_id in ids:

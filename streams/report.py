@@ -23,10 +23,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -50,7 +51,6 @@ RAW_KINDS = ("threshold", "milestone")
 MAX_ERRORS_SHOWN = 200
 MAX_CHARTS = 60  # more series than this: the rest only in the table
 MAX_DOTS = 240  # above this many points a series is drawn as a line only
-UTC = ZoneInfo("UTC")
 
 # chart geometry, in SVG user units (the SVG scales to the page width)
 W, H = 1000, 330
@@ -141,7 +141,7 @@ def _parse_ts(text: str | None) -> datetime | None:
         dt = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _when(text: str | None) -> dict[str, str | None]:
@@ -207,9 +207,9 @@ def _series_key(alert: Any, rule: Any) -> tuple[str, tuple, str, dict[str, str],
         return None  # deadman, news and unknown kinds: table only
     tz = rule.tz if rule is not None else UTC
     if alert.kind == "rank":
-        ident = dict(zip(("app_id", "platform", "country", "chart", "category"), sid.split("|")))
+        ident = dict(zip(("app_id", "platform", "country", "chart", "category"), sid.split("|"), strict=False))
         return "rank", ("rank", *ident.values()), sid, ident, tz
-    ident = dict(zip(("app_id", "platform", "country", "metric"), sid.split("|")))
+    ident = dict(zip(("app_id", "platform", "country", "metric"), sid.split("|"), strict=False))
     if alert.kind in DAILY_KINDS:  # the days depend on the rule's timezone
         return "daily", ("daily", *ident.values(), str(tz)), sid, ident, tz
     return "raw", ("raw", *ident.values()), sid, ident, tz
@@ -230,7 +230,7 @@ def _group(alerts: Sequence[Any], rules: dict[str, Any], order: dict[str, int]) 
 
     def rank(s: _Series) -> tuple:
         first = min(order.get(a.rule, len(order)) for a in s.alerts)
-        return first, min(_parse_ts(a.event_ts) or datetime.max.replace(tzinfo=timezone.utc)
+        return first, min(_parse_ts(a.event_ts) or datetime.max.replace(tzinfo=UTC)
                           for a in s.alerts), s.key
     return sorted(groups.values(), key=rank)
 
@@ -419,7 +419,7 @@ def _svg(plot: _Plot, *, y_ticks: Sequence[float], y_fmt: Callable[[float], str]
         "xticks": [{"x": f"{plot.x(o):.1f}", "label": label, "year": year}
                    for o, label, year in _x_ticks(plot.x_lo, plot.x_hi)],
         "layers": list(layers),
-        "markers": [_marker(plot, m, pos) for m, pos in zip(markers, labels)],
+        "markers": [_marker(plot, m, pos) for m, pos in zip(markers, labels, strict=False)],
     }
 
 

@@ -112,7 +112,7 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _security(self) -> "Settings":
+    def _security(self) -> Settings:
         if self.sasl_password_file is not None:  # SecretError (a ValueError) names the variable and the file
             if self.sasl_password is not None:
                 raise ValueError("give only one of APPWATCH_SASL_PASSWORD and APPWATCH_SASL_PASSWORD_FILE")

@@ -40,8 +40,9 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import msgspec
 import orjson
@@ -57,9 +58,9 @@ from aiokafka.errors import (
 )
 from mode import Service
 
+from core.events import InvalidEvent, Topics, decode_fast
 from streams import dlq, rewind, series, tansu
 from streams.engine import Engine, too_far_ahead
-from core.events import InvalidEvent, Topics, decode_fast
 from streams.metrics import StreamMetrics
 from streams.settings import Settings
 
@@ -208,7 +209,7 @@ class Stage:
 
 
 class _Listener(ConsumerRebalanceListener):
-    def __init__(self, stage: "DetectStage") -> None:
+    def __init__(self, stage: DetectStage) -> None:
         self.stage = stage
 
     async def on_partitions_revoked(self, revoked) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 

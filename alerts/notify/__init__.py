@@ -18,7 +18,8 @@ gives the defaults.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from core.alert import Alert
 from core.retry import DeliveryError

@@ -39,14 +39,15 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
 
-from core.alert import Alert
 from alerts.notify import BaseNotifier, Result
+from core.alert import Alert
 from core.retry import DeliveryError, as_delivery_error
 from core.ssrf import guarded_client
 
@@ -71,12 +72,12 @@ def parse_ts(value: str) -> datetime:
     """ISO 8601 -> aware UTC datetime (a naive timestamp is taken as UTC)."""
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 def rfc3339(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def label_name(name: str) -> str:
@@ -131,7 +132,7 @@ def to_postable(
     firing_ttl: float | None = FIRING_TTL,
 ) -> dict[str, Any]:
     """The Alertmanager v2 ``PostableAlert`` for ``alert`` (``now``: unix time, default the wall clock)."""
-    now_dt = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc)
+    now_dt = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     labels = {label_name(k): v for k, v in alert.labels.items() if v != ""}
     labels.update(alertname=alert.rule, severity=alert.severity, alert_id=alert.alert_id)
     annotations = {"summary": alert.summary}
@@ -145,7 +146,7 @@ def to_postable(
         ends = min(parse_ts(alert.window_end), now_dt) if alert.window_end else now_dt
         body["endsAt"] = rfc3339(max(ends, starts))
     elif firing_ttl is not None:
-        ends = datetime.fromtimestamp(now_dt.timestamp() + firing_ttl, timezone.utc)
+        ends = datetime.fromtimestamp(now_dt.timestamp() + firing_ttl, UTC)
         body["endsAt"] = rfc3339(max(ends, starts))
     if generator_url_base:
         body["generatorURL"] = f"{generator_url_base.rstrip('/')}/alerts/{alert.alert_id}"

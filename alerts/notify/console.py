@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.markup import escape
 
-from typing import Sequence
-
-from core.alert import Alert
 from alerts.notify import BaseNotifier, Result
+from core.alert import Alert
 
 COLOURS = {"critical": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 

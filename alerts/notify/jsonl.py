@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from core.alert import Alert
 from alerts.notify import BaseNotifier, Result
+from core.alert import Alert
 from core.retry import as_delivery_error
 
 

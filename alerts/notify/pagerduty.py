@@ -33,14 +33,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 import orjson
 
-from core.alert import Alert
 from alerts.notify import BaseNotifier, Result
 from alerts.notify.alertmanager import parse_ts, rfc3339
+from core.alert import Alert
 from core.retry import DeliveryError, describe, retryable_error
 from core.ssrf import BlockedAddress, guarded_client
 

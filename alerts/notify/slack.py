@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 import orjson
 
-from core.alert import Alert
 from alerts.notify import BaseNotifier, Result
+from core.alert import Alert
 from core.redact import RedactingFilter
 from core.retry import DeliveryError, as_delivery_error, describe
 from core.ssrf import guarded_client

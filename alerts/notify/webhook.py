@@ -23,15 +23,15 @@ Without an injected transport, requests go through the SSRF guard
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 
 import httpx
 import orjson
 from standardwebhooks import Webhook
 
-from core.alert import Alert
 from alerts.notify import BaseNotifier, Result
+from core.alert import Alert
 from core.retry import DeliveryError, as_delivery_error
 from core.ssrf import guarded_client
 
@@ -90,7 +90,7 @@ class WebhookNotifier(BaseNotifier):
         self._client = guarded_client(url, allow_hosts=allow_hosts, timeout=timeout, transport=transport)
 
     def request(self, alert: Alert) -> tuple[bytes, dict[str, str]]:
-        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        now = datetime.fromtimestamp(self._clock(), UTC)
         kind, stamp = f"alert.{alert.status}", now.isoformat().replace("+00:00", "Z")
         if self._template is not None:
             body = self._template.render(alert=alert.model_dump(mode="json"), type=kind,

@@ -18,8 +18,8 @@ Beside them: rules reload (reload.py), the HTTP API (api.py), the probes (probes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Sequence
 
 import faust
 from prometheus_client import CollectorRegistry

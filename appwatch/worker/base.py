@@ -66,7 +66,7 @@ async def reachable(bootstrap: str, timeout: float = 1.0) -> bool:
         host, _, port = hostport.rpartition(":")
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             continue
         writer.close()
         return True

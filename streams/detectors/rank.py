@@ -29,7 +29,7 @@ class RankParams(BaseModel):
     dropped_out: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def _one(self) -> "RankParams":
+    def _one(self) -> RankParams:
         given = [k for k in ("entered_top", "reached", "jump", "dropped_out") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of entered_top, reached, jump, dropped_out")

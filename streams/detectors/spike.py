@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal, Sequence
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,7 +22,7 @@ class SpikeParams(BaseModel):
     allowed_lateness_days: Annotated[int, Field(ge=0, le=30)] = 2
 
     @model_validator(mode="after")
-    def _history_fits(self) -> "SpikeParams":
+    def _history_fits(self) -> SpikeParams:
         if self.ratio is None and self.zscore is None:
             raise ValueError("give ratio and/or zscore")
         if self.min_history > self.baseline_days:

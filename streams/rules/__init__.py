@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -111,7 +111,7 @@ class _Rule(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _type(self) -> "_Rule":
+    def _type(self) -> _Rule:
         if self.match.type and self.event_type and self.match.type != self.event_type:
             raise ValueError(f"a {self.kind} rule matches {self.event_type} events, not {self.match.type}")
         return self
@@ -190,7 +190,7 @@ class NewsMatchRule(_Rule):
 
 
 Rule = Annotated[
-    Union[SpikeRule, ThresholdRule, ChangeRule, RankRule, MilestoneRule, DeadmanRule, NewsMatchRule],
+    SpikeRule | ThresholdRule | ChangeRule | RankRule | MilestoneRule | DeadmanRule | NewsMatchRule,
     Field(discriminator="kind"),
 ]
 
@@ -201,7 +201,7 @@ class RuleSet(BaseModel):
     rules: list[Rule]
 
     @model_validator(mode="after")
-    def _unique(self) -> "RuleSet":
+    def _unique(self) -> RuleSet:
         names = [r.name for r in self.rules]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -14,7 +14,7 @@ from connectors import config
 from connectors.runner import Runner
 
 # the poll time of every test: 2024-11-26 04:40 UTC
-NOW = datetime(2024, 11, 26, 4, 40, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2024, 11, 26, 4, 40, tzinfo=UTC).timestamp()
 UPDATED = "Tue, 26 Nov 2024 04:33:35 +0000"  # how the real feed spells "updated"
 
 # (id, name, artistName) as the App Store lists them

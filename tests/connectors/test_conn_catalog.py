@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.yamlfile import ConfigError
 from connectors import catalog
 from connectors.catalog import slug_for
+from core.yamlfile import ConfigError
 
 APP_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 

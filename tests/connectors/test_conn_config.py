@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.yamlfile import ConfigError
 from connectors import config
 from connectors.apple_charts import AppleChartsParams
 from connectors.registry import KINDS
+from core.yamlfile import ConfigError
 
 GOOD = """\
 connectors:

@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -251,7 +251,7 @@ class Drain:
 
 def test_example_config_once_publishes_every_source(broker, topics, api, data, tmp_path,
                                                     request):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     urls, asked = serve_sources(api, data, now)
     env = {**os.environ, **urls, "APPWATCH_BROKER": f"kafka://{broker}",
            "APPWATCH_TOPIC_PREFIX": topics.prefix, "SENSORTOWER_TOKEN": TOKEN,
@@ -277,7 +277,7 @@ def test_example_config_once_publishes_every_source(broker, topics, api, data, t
     assert TOKEN not in out + err  # the token travels in the query; it is masked everywhere
     for os_ in ("ios", "android"):  # the 7 complete days before the poll day
         [(start, end)] = asked[os_]
-        assert end - start == timedelta(days=6) and end < datetime.now(timezone.utc).date(), asked
+        assert end - start == timedelta(days=6) and end < datetime.now(UTC).date(), asked
 
     drain = Drain(broker, topics)
     request.addfinalizer(drain.close)
@@ -357,7 +357,7 @@ def test_example_config_once_publishes_every_source(broker, topics, api, data, t
 
     # a second identical run: every id is stable within the day, so nothing is published again
     rc2, out2, err2, again = connect(env, tmp_path)
-    if datetime.now(timezone.utc).date() != now.date():
+    if datetime.now(UTC).date() != now.date():
         pytest.skip("the two runs straddled midnight UTC: the day-keyed ids changed, as designed")
     assert rc2 == 0, f"exit {rc2}\n{out2}\n{err2[-4000:]}"
     assert again == {
@@ -378,7 +378,7 @@ def test_example_config_without_vendor_tokens_skips_those_sources_and_exits_0(br
                                                                                tmp_path):
     """A new user has no Sensor Tower token: the two estimates instances are skipped, each
     with one warning that names the variable, and the run still succeeds."""
-    urls, _ = serve_sources(api, data, datetime.now(timezone.utc))
+    urls, _ = serve_sources(api, data, datetime.now(UTC))
     env = {k: v for k, v in os.environ.items() if k != "SENSORTOWER_TOKEN"}
     env |= {**urls, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix,
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -19,7 +19,7 @@ T0 = 1731484862  # 2024-11-13T08:01:02Z
 def hit(oid: int, title: str, created: int, url: str | None = "", author: str = "pg",
         story_text: str | None = None, points: int = 12) -> dict:
     """One hit as search_by_date returns it (``url`` "" -> a made-up article URL)."""
-    when = datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     h = {"objectID": str(oid), "title": title, "author": author, "created_at": when,
          "created_at_i": created, "updated_at": when, "points": points, "num_comments": 3,
          "story_id": oid, "story_text": story_text, "children": [],
@@ -88,7 +88,7 @@ async def test_pagination_across_three_pages(api, data, sink, registry, make_run
     first = evs[0]
     assert (first.title, first.url, first.lang) == (
         "ByteDance poaches Alibaba Tongyi Qwen lead", "https://example.com/42135790", "en")
-    assert first.ts == datetime.fromtimestamp(T0 + 500, timezone.utc)
+    assert first.ts == datetime.fromtimestamp(T0 + 500, UTC)
     assert first.event_id == event_id("hn_search", "42135790")
     ask = evs[1]  # no url: the HN item page; story_text as plain text
     assert ask.url == "https://news.ycombinator.com/item?id=42135701"

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import httpx
 import pytest
 
-from core.retry import retry_after
 from connectors.errors import FetchError, PayloadError
 from connectors.http import Http, HttpOptions
+from core.retry import retry_after
 
 pytestmark = pytest.mark.anyio
 
 URL = "http://127.0.0.1:9/api/apps.json"
-NOW = datetime(2024, 11, 26, 4, 40, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2024, 11, 26, 4, 40, tzinfo=UTC).timestamp()
 
 
 def script(*responses):
@@ -42,14 +42,14 @@ def make(transport, sleeps, **opts) -> Http:
 
 def test_retry_after_parsing():
     assert retry_after("120", NOW) == 120
-    date = format_datetime(datetime.fromtimestamp(NOW + 30, timezone.utc), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(NOW + 30, UTC), usegmt=True)
     assert retry_after(date, NOW) == 30  # "Tue, 26 Nov 2024 04:40:30 GMT"
     assert retry_after("Mon, 25 Nov 2024 00:00:00 GMT", NOW) == 0  # in the past
     assert retry_after("soon", NOW) is None and retry_after(None, NOW) is None
 
 
 async def test_429_with_an_http_date_is_honoured_and_capped():
-    date = format_datetime(datetime.fromtimestamp(NOW + 45, timezone.utc), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(NOW + 45, UTC), usegmt=True)
     transport, seen = script(httpx.Response(429, headers={"Retry-After": date}),
                              httpx.Response(503, headers={"Retry-After": "3600"}),
                              httpx.Response(200, json={"ok": True}))

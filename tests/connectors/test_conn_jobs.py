@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -64,7 +64,7 @@ async def test_greenhouse_counts_postings_matching_zh_and_en_keywords(api, sink,
     # 大模型算法, LLM, AI产品, dept "AI Lab", GPU, 推荐算法; not Retail, not 财务
     assert (ev.app_id, ev.metric, ev.value, ev.period, ev.mode) == ("doubao", "job_postings", 6, "day", "total")
     assert (ev.platform, ev.country, ev.source) == ("all", "ww", "greenhouse")
-    assert ev.ts.timestamp() == datetime(2024, 11, 26, 4, 40, tzinfo=timezone.utc).timestamp()
+    assert ev.ts.timestamp() == datetime(2024, 11, 26, 4, 40, tzinfo=UTC).timestamp()
     assert sample(registry, "appwatch_connector_events_total", connector="jobs") == 1
     assert sample(registry, "appwatch_connector_duplicates_total", connector="jobs") == 1
 
@@ -74,7 +74,7 @@ async def test_a_changed_count_is_a_new_event_and_a_304_keeps_the_last(api, sink
     api.expect_ordered_request(GH).respond_with_json({"jobs": GH_JOBS[:3]}, headers={"ETag": '"a"'})
     api.expect_ordered_request(GH).respond_with_json({"jobs": GH_JOBS}, headers={"ETag": '"b"'})
     api.expect_ordered_request(GH, headers={"If-None-Match": '"b"'}).respond_with_data(status=304)
-    now = [datetime(2024, 11, 26, 4, 40, tzinfo=timezone.utc).timestamp()]
+    now = [datetime(2024, 11, 26, 4, 40, tzinfo=UTC).timestamp()]
     async with make_runner(gh_yaml(api), sink, clock=lambda: now[0]) as r:
         await r.run_once()
         await r.run_once()

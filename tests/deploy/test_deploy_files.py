@@ -158,8 +158,8 @@ def test_compose_appwatch_env(compose):
 
 def test_compose_alerts_config_valid(compose):
     """The alerts config the workers mount, and every secret it names is in their env."""
-    from core import yamlfile
     from alerts.config import AlertsConfig
+    from core import yamlfile
 
     path = DEPLOY / "alerts" / "alerts.example.yaml"
     yamlfile.load(path, AlertsConfig)
@@ -169,7 +169,7 @@ def test_compose_alerts_config_valid(compose):
 
 
 def test_compose_commands_parse(compose):
-    for name, svc in compose["services"].items():
+    for svc in compose["services"].values():
         if svc["image"].startswith("appwatch:"):
             parse_cli(svc.get("command") or ["worker"])
     connect = next(iter(services_running(compose, "connect").values()))
@@ -414,8 +414,8 @@ def mounted_file(objects, deployment: str, path: str) -> str:
 
 def test_k8s_worker_configs_load(objects):
     """The rules and alerts the worker mounts are valid, and each secret they name is in its env."""
-    from core import yamlfile
     from alerts.config import AlertsConfig
+    from core import yamlfile
     from streams.rules import RuleSet
 
     c = container(objects, "appwatch-worker")

@@ -51,7 +51,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes], int]:
             for i in range(bpp, stride):
                 line[i] = (line[i] + line[i - bpp]) & 255
         elif f == 2:
-            line = bytearray((a + b) & 255 for a, b in zip(line, prev))
+            line = bytearray((a + b) & 255 for a, b in zip(line, prev, strict=True))
         elif f == 3:
             for i in range(stride):
                 left = line[i - bpp] if i >= bpp else 0

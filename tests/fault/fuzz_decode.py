@@ -23,8 +23,8 @@ import atheris
 with atheris.instrument_imports(include=["streams"]):
     import orjson
 
-    from streams import dlq
     from core.events import InvalidEvent, decode
+    from streams import dlq
 
 TEMPLATES = [
     {"event_id": "m1", "type": "app.metric", "source": "fuzz", "ts": "2024-11-14T00:00:00+08:00",

@@ -13,20 +13,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pytest
 from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
-from core.alert import Alert
 from appwatch.broker import free_port
+from core.alert import Alert
+from core.events import AppMetric, Event, validate
 from streams import rules as rules_mod
 from streams.engine import Engine
-from core.events import AppMetric, Event, validate
 
 
 @dataclass

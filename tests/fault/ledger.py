@@ -8,8 +8,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from connectors.publish import Publisher
-from streams import backtest, rules
 from core.events import AppMetric, Topics, validate
+from streams import backtest, rules
 
 START = datetime(2024, 10, 1, tzinfo=timezone(timedelta(hours=8)))
 

@@ -40,9 +40,9 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Hashable, Iterable
 
 import pytest
 
@@ -80,7 +80,7 @@ class Ledger:
         if key is not None:
             self.ids_by_key[key].add(webhook_id)
 
-    def saw_all(self, hits: Iterable) -> "Ledger":
+    def saw_all(self, hits: Iterable) -> Ledger:
         """From ``tests.fault.harness.Hit``-like records (``webhook_id``, ``status``, ``data``)."""
         for h in hits:
             self.saw(h.webhook_id, accepted=200 <= h.status < 300,

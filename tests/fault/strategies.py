@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 from hypothesis import strategies as st
@@ -34,7 +34,7 @@ OPTIONAL = {"app.metric": ("app_name", "mode"), "app.rank": ("app_name", "catego
             "news": ("summary", "lang", "companies", "people", "kind")}
 NULLABLE = {"app_name", "summary", "lang", "companies", "people", "kind"}  # null means absent
 KNOWN = {f for fs in (*REQUIRED.values(), *OPTIONAL.values()) for f in fs}
-OFFSETS = [timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-14)),
+OFFSETS = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-14)),
            timezone(timedelta(hours=14)), timezone(timedelta(hours=5, minutes=45)),
            timezone(timedelta(hours=-3, minutes=-30))]
 # inside the contract's range (core.events.TS_MIN .. TS_MAX), a day's margin for offsets
@@ -116,7 +116,7 @@ class Gen:
     def ts(self) -> str:
         lo, hi = TS_LO.timestamp(), TS_HI.timestamp()
         t = self.r.choice([self.r.uniform(lo, hi), self.r.uniform(1.6e9, 1.8e9), lo, hi])
-        d = datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=self.r.choice(OFFSETS))
+        d = datetime.fromtimestamp(t, UTC).replace(tzinfo=self.r.choice(OFFSETS))
         if self.r.random() < 0.5:
             d = d.replace(microsecond=0)
         return d.isoformat()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -25,10 +25,10 @@ from werkzeug import Request, Response
 
 from alerts.notify.webhook import message_id
 from connectors.publish import Publisher
-from streams import backtest
 from core.events import validate
-from streams.rules import RuleSet
 from core.yamlfile import parse
+from streams import backtest
+from streams.rules import RuleSet
 from tests.conftest import wait_until
 from tests.fault.report import Ledger, alert_key, recorder
 
@@ -46,7 +46,7 @@ rules:
     match: {metric: dau}
     params: {value: 1000000}
 """
-T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
 
 def metric(app: str, name: str, value: float, n: int):

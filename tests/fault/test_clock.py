@@ -19,19 +19,19 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.alert import alert_id
-from core.yamlfile import parse
 from connectors.publish import Publisher
+from core.alert import alert_id
+from core.events import validate
+from core.yamlfile import parse
 from streams import engine as engine_mod
 from streams.engine import Engine
-from core.events import validate
 from streams.rules import RuleSet
 from tests.conftest import wait_until
 from tests.fault.harness import day, expected_alerts, metric
@@ -170,7 +170,7 @@ def test_an_event_too_late_for_two_rules_is_counted_once():
 def test_an_event_from_the_far_future_is_refused_and_does_not_poison_the_series(request):
     """Regression: one event dated 2099 became the series' newest day; the real days fell
     out of the window and every real event after it was "too late": no alert ever again."""
-    now = datetime(2024, 11, 8, 12, tzinfo=timezone.utc).timestamp()  # when they enter Kafka
+    now = datetime(2024, 11, 8, 12, tzinfo=UTC).timestamp()  # when they enter Kafka
     too_late, ahead = [], []
     e = engine(on_too_late=too_late.append, on_ahead=ahead.append)
     _, state = feed(e, [day("app", d, 100_000) for d in range(1, 8)], observed_at=now)
@@ -187,11 +187,11 @@ def test_an_event_from_the_far_future_is_refused_and_does_not_poison_the_series(
 
 
 def test_the_future_allows_a_day_of_clock_skew_and_counts_as_too_late_without_its_own_counter():
-    now = datetime(2024, 11, 8, 12, tzinfo=timezone.utc).timestamp()
+    now = datetime(2024, 11, 8, 12, tzinfo=UTC).timestamp()
     too_late = []
     e = engine(on_too_late=too_late.append)
-    skewed = metric("app", datetime.fromtimestamp(now + engine_mod.MAX_AHEAD_SECONDS - 60, timezone.utc).isoformat(), 1)
-    beyond = metric("app", datetime.fromtimestamp(now + engine_mod.MAX_AHEAD_SECONDS + 60, timezone.utc).isoformat(), 1)
+    skewed = metric("app", datetime.fromtimestamp(now + engine_mod.MAX_AHEAD_SECONDS - 60, UTC).isoformat(), 1)
+    beyond = metric("app", datetime.fromtimestamp(now + engine_mod.MAX_AHEAD_SECONDS + 60, UTC).isoformat(), 1)
     _, state = feed(e, [skewed], observed_at=now)
     assert state and too_late == []  # folded into its day
     assert feed(e, [beyond], state, observed_at=now)[0] == [] and too_late == [beyond]
@@ -201,7 +201,7 @@ def test_the_future_allows_a_day_of_clock_skew_and_counts_as_too_late_without_it
 
 
 def test_a_chart_snapshot_or_news_from_the_future_is_refused():
-    now = datetime(2024, 11, 8, 12, tzinfo=timezone.utc).timestamp()
+    now = datetime(2024, 11, 8, 12, tzinfo=UTC).timestamp()
     e = engine("rules: [{name: one, kind: rank, params: {reached: 1}}]")
 
     def rank(ts, r):
@@ -251,8 +251,8 @@ def local_midnight(iso: str) -> bool:
 ])
 def test_a_dst_day_sums_its_own_hours_and_its_window_is_local_midnights(change, hours, offsets, request):
     changed = datetime.fromisoformat(change).date()
-    first = datetime.combine(changed - timedelta(days=8), datetime.min.time(), NY).astimezone(timezone.utc)
-    last = datetime.combine(changed + timedelta(days=2), datetime.min.time(), NY).astimezone(timezone.utc)
+    first = datetime.combine(changed - timedelta(days=8), datetime.min.time(), NY).astimezone(UTC)
+    last = datetime.combine(changed + timedelta(days=2), datetime.min.time(), NY).astimezone(UTC)
     start = datetime.combine(changed, datetime.min.time(), NY)
 
     def per_hour(t):  # 100 an hour; 300 an hour on the day of the change
@@ -274,7 +274,7 @@ def test_a_dst_day_sums_its_own_hours_and_its_window_is_local_midnights(change, 
     # 16th hour after local midnight, counted in real hours across the change
     assert alert.value == 4800 and alert.baseline == 2400
     fired_at = datetime.fromisoformat(alert.event_ts)
-    assert fired_at - start.astimezone(timezone.utc) == timedelta(hours=15)
+    assert fired_at - start.astimezone(UTC) == timedelta(hours=15)
     ledger = engine_ledger({spike_id("ny", "nyapp", f"{change}T00:00:00{offsets[0]}", "us")}, alerts)
     recorder(request)(f"DST {change}: a {hours} h day in America/New_York (engine)", events_in=len(events),
                       ledger=ledger, receiver="engine")
@@ -283,7 +283,7 @@ def test_a_dst_day_sums_its_own_hours_and_its_window_is_local_midnights(change, 
 
 def test_the_same_instants_make_different_days_in_different_zones():
     """Control for the DST tests: the NY rule's days are not UTC's or Shanghai's."""
-    first = datetime(2024, 3, 2, tzinfo=timezone.utc)
+    first = datetime(2024, 3, 2, tzinfo=UTC)
     events = hourly(first, first + timedelta(days=10), lambda t: 100.0)
     sh = "rules: [{name: sh, kind: spike}]"
     _, ny_state = feed(engine(NY_SPIKE), events)

@@ -30,11 +30,11 @@ from prometheus_client import CollectorRegistry
 from alerts.dispatch import deliver
 from alerts.metrics import DeliveryMetrics
 from alerts.notify import BaseNotifier
-from core.alert import Alert, alert_id
 from alerts.notify.webhook import WebhookError
-from core.retry import RetryPolicy, as_delivery_error
 from appwatch.receiver import new_secret
 from connectors.publish import Publisher
+from core.alert import Alert, alert_id
+from core.retry import RetryPolicy, as_delivery_error
 from tests.conftest import Hooks, wait_until
 from tests.fault.harness import (
     FaultReceiver,

@@ -20,12 +20,10 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
+from faust.utils import json as faust_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from faust.utils import json as faust_json
 
-from streams import dlq, rules
-from streams.engine import Engine
 from core.events import (
     MAX_EVENT_BYTES,
     TS_MAX,
@@ -39,6 +37,8 @@ from core.events import (
     decode_fast,
     validate,
 )
+from streams import dlq, rules
+from streams.engine import Engine
 from tests.fault.strategies import hostile_bytes, mutated_events, seeds, valid_events, within_bounds
 
 FIELDS = {*AppMetric.model_fields, *AppRank.model_fields, *News.model_fields, "event"}

@@ -20,8 +20,8 @@ import pytest
 from kafka import KafkaConsumer
 
 from connectors.publish import Publisher
-from streams import dlq
 from core.events import InvalidEvent, decode, validate
+from streams import dlq
 from tests.conftest import wait_until
 from tests.fault.strategies import SNIPPETS, Gen
 

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from core import auth
 from connectors.ingest import create_app
+from core import auth
 from core.auth import Tokens
 
 TOKEN = "s3cret-Token_0123456789"

@@ -26,13 +26,13 @@ from pydantic import ValidationError
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from core import ssrf
 from alerts.config import Receiver
 from alerts.dispatch import deliver
 from alerts.metrics import DeliveryMetrics
-from core.alert import Alert, alert_id
 from alerts.notify.webhook import WebhookNotifier
 from alerts.pipeline import build
+from core import ssrf
+from core.alert import Alert, alert_id
 from core.retry import RetryPolicy
 from core.ssrf import BlockedAddress, BlockedURL
 

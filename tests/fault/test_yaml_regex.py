@@ -21,14 +21,14 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from core import yamlfile
 from alerts.config import AlertsConfig
-from core.matchers import MAX_MATCH_INPUT, Matcher, check_regex
 from alerts.silence import Silence
+from core import yamlfile
+from core.events import validate
+from core.matchers import MAX_MATCH_INPUT, Matcher, check_regex
 from core.yamlfile import ConfigError
 from streams import rules
 from streams.engine import Engine
-from core.events import validate
 from tests.fault.strategies import within_bounds
 
 ALERTS_OK = """\

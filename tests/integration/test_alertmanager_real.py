@@ -14,13 +14,12 @@ import os
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from core.alert import Alert, alert_id
 from alerts.notify.alertmanager import (
     FIRING_TTL,
     AlertmanagerError,
@@ -29,6 +28,7 @@ from alerts.notify.alertmanager import (
     parse_ts,
 )
 from appwatch.broker import free_port
+from core.alert import Alert, alert_id
 from tests.conftest import Hooks, terminate, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -126,7 +126,7 @@ def payloads(requests) -> list[dict]:
 
 
 def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
-    start = datetime.fromtimestamp(int(time.time()) - 60, timezone.utc).isoformat()
+    start = datetime.fromtimestamp(int(time.time()) - 60, UTC).isoformat()
     firing = make_alert("firing", start)
     gen = "http://appwatch.test"
 
@@ -164,7 +164,7 @@ def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
     assert a["generatorURL"] == f"http://appwatch.test/alerts/{firing.alert_id}"
 
     # 3. the resolved alert (same alert_id, same labels) ends it; Alertmanager sends "resolved"
-    resolved = make_alert("resolved", start, window_end=datetime.now(timezone.utc).isoformat(),
+    resolved = make_alert("resolved", start, window_end=datetime.now(UTC).isoformat(),
                           summary="豆包 downloads back to normal")
     assert push(alertmanager.url, resolved, generator_url_base=gen) is None, alertmanager.tail()
     hook.wait(lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)), 10,
@@ -174,7 +174,7 @@ def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
     (a,) = done["alerts"]
     assert a["status"] == "resolved" and a["labels"]["alert_id"] == firing.alert_id
     assert a["annotations"]["summary"] == "豆包 downloads back to normal"
-    assert parse_ts(a["endsAt"]) <= datetime.now(timezone.utc)
+    assert parse_ts(a["endsAt"]) <= datetime.now(UTC)
     assert sum(p["status"] == "firing" for p in payloads(hook.requests)) == 1  # repeat_interval 1h
 
 
@@ -217,7 +217,7 @@ receivers:
 allow_hosts: [127.0.0.1]
 """, AlertsConfig)
     (am_receiver,) = config.receivers
-    start = datetime.fromtimestamp(int(time.time()) - 60, timezone.utc).isoformat()
+    start = datetime.fromtimestamp(int(time.time()) - 60, UTC).isoformat()
     firing = make_alert("firing", start, resolves=True, kind="threshold")
     ttl = 4 * 1.0
 
@@ -238,7 +238,7 @@ allow_hosts: [127.0.0.1]
                     seen.append({"at": time.monotonic() - began, "alerts": resp.json()})
                     await asyncio.sleep(0.25)  # polling cadence of an observer, not synchronisation
             pipeline.accept(make_alert("resolved", start, resolves=True, kind="threshold",
-                                       window_end=datetime.now(timezone.utc).isoformat()))
+                                       window_end=datetime.now(UTC).isoformat()))
             await asyncio.to_thread(hook.wait, lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)),
                                     15, "alertmanager's resolved webhook")
             return seen

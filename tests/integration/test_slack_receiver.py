@@ -10,8 +10,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from core.alert import Alert, alert_id
 from alerts.notify.slack import RateLimiter, SlackError, SlackNotifier, blocks
+from core.alert import Alert, alert_id
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ def test_true_ends_reads_past_the_reported_end_to_the_last_record(broker):
     admin.close()
     producer = KafkaProducer(bootstrap_servers=broker, linger_ms=50, batch_size=1 << 20)
     for count in (25, 7):  # two batches on partition 0
-        for i in range(count):
+        for _ in range(count):
             producer.send(topic, b"x", partition=0)
         producer.flush()
     producer.send(topic, b"x", partition=1)  # one record on partition 1, none on 2

@@ -6,7 +6,7 @@ Regression: the breach fired only when another event of the series happened to a
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_a_breach_fires_from_the_timer(broker, topics, hooks, start_worker, tmp_
     sent = time.time()
     with Publisher(broker, topics) as pub:
         pub.send(validate(dict(event_id="k1", type="app.metric", source="t",
-                               ts=datetime.now(timezone.utc).isoformat(), app_id="kimi", platform="all",
+                               ts=datetime.now(UTC).isoformat(), app_id="kimi", platform="all",
                                country="cn", metric="dau", value=2_000_000, period="instant")))
         pub.flush()
     hooks.wait(lambda r: len(r) >= 1, 30, "the timer's firing alert")

@@ -24,8 +24,8 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -146,7 +146,7 @@ def stack(tmp_path_factory) -> Stack:
 
         server.expect_request("/hook", method="POST").respond_with_handler(hook)
         server.expect_request("/feed.xml").respond_with_data(
-            rss(datetime.now(timezone.utc)), content_type="application/rss+xml")
+            rss(datetime.now(UTC)), content_type="application/rss+xml")
         server.expect_request("/missing.xml").respond_with_data("gone", status=404)
         server.start()
 
@@ -225,7 +225,7 @@ def stack(tmp_path_factory) -> Stack:
                 return value >= at_least
             return pred
 
-        wait_until(seen(f"sum(appwatch_alerts_total)", DEMO_ALERTS, demo, st.demo_log, "demo"),
+        wait_until(seen("sum(appwatch_alerts_total)", DEMO_ALERTS, demo, st.demo_log, "demo"),
                    180, f"Prometheus to see the demo's {DEMO_ALERTS} alerts", interval=0.5)
 
         def live_day_done():

@@ -107,9 +107,9 @@ def test_rules_fire_on_the_real_metrics(stack):
                 and a["state"] == "firing"]
 
     firing = wait_until(disabled_firing, 30, "AppwatchReceiverDisabled firing", interval=0.5)
-    assert {a["labels"]["receiver"] for a in firing} == {"webhook"}
+    assert {a["labels"]["receiver"] for a in firing} == {"everything/webhook/0"}
     assert firing[0]["labels"]["severity"] == "critical"
-    assert "webhook" in firing[0]["annotations"]["summary"]
+    assert "everything/webhook/0" in firing[0]["annotations"]["summary"]
 
     def connector_pending():
         return [a for a in alerts() if a["labels"]["alertname"] == "AppwatchConnectorFailing"]

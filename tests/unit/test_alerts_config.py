@@ -6,8 +6,8 @@ import pytest
 
 from alerts.config import AlertsConfig
 from alerts.group import routing_labels
-from core.alert import Alert
 from alerts.route import match
+from core.alert import Alert
 from core.yamlfile import ConfigError, load, parse
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "alerts" / "alerts.example.yaml"

@@ -3,14 +3,14 @@
 import asyncio
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
 from alerts.dispatch import deliver
 from alerts.metrics import DeliveryMetrics
-from core.alert import Alert, alert_id
 from alerts.notify.alertmanager import (
     FIRING_TTL,
     AlertmanagerError,
@@ -25,11 +25,11 @@ from alerts.notify.pagerduty import (
     PagerDutyTransportError,
     to_event,
 )
+from core.alert import Alert, alert_id
 from core.retry import DeliveryError, RetryPolicy
 from core.ssrf import BlockedAddress
-from prometheus_client import CollectorRegistry
 
-NOW = datetime(2024, 11, 14, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2024, 11, 14, 12, 0, tzinfo=UTC).timestamp()
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 START = "2024-11-14T00:00:00+08:00"
 NEWS = [{"event_id": "n1", "ts": "2024-11-13T09:00:00+08:00", "title": "ByteDance ships Doubao 2",

@@ -3,7 +3,7 @@
 import asyncio
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -13,10 +13,10 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from alerts.dispatch import deliver
 from alerts.metrics import DeliveryMetrics
 from alerts.notify import BaseNotifier
-from core.alert import Alert, alert_id
 from alerts.notify.console import ConsoleNotifier, line
 from alerts.notify.webhook import WebhookError, WebhookNotifier
 from appwatch.receiver import new_secret
+from core.alert import Alert, alert_id
 from core.retry import DeliveryError, RetryPolicy
 
 NOW = float(int(time.time()))  # a fixed clock per test (below): verification rejects stale timestamps
@@ -54,7 +54,7 @@ def test_payload_is_signed_per_standard_webhooks():
     payload = Webhook(secret).verify(req.content, dict(req.headers))
     assert payload["type"] == "alert.firing"
     assert payload["data"]["summary"] == "豆包 <b>spike</b> [x]"
-    assert payload["timestamp"] == datetime.fromtimestamp(NOW, timezone.utc).isoformat().replace("+00:00", "Z")
+    assert payload["timestamp"] == datetime.fromtimestamp(NOW, UTC).isoformat().replace("+00:00", "Z")
     assert req.headers["webhook-timestamp"] == str(int(NOW))
     assert req.headers["webhook-id"] == f"msg_{alert().alert_id}_firing"
     assert req.headers["x-team"] == "market"
@@ -132,7 +132,7 @@ def run_dispatch(notifiers, a=None, policy=RetryPolicy(max_attempts=4, initial=1
                                       for n in notifiers))
 
     outcomes = asyncio.run(run())
-    return {n.name: o for n, o in zip(notifiers, outcomes)}, registry, waits
+    return {n.name: o for n, o in zip(notifiers, outcomes, strict=True)}, registry, waits
 
 
 def test_retries_with_growing_backoff_then_sends():

@@ -1,5 +1,7 @@
 """Unit and property tests for each pure detector."""
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,7 +41,7 @@ def test_threshold_below_without_for_fires_at_once():
 def test_threshold_transitions_alternate(obs):
     obs = sorted(obs)
     seq = [t for t in run_threshold(ThresholdParams(value=0, **{"for": 10}), obs) if t]
-    assert all(a != b for a, b in zip(seq, seq[1:]))  # firing, resolved, firing ...
+    assert all(a != b for a, b in pairwise(seq))  # firing, resolved, firing ...
     assert not seq or seq[0] == "firing"
 
 
@@ -221,7 +223,7 @@ def test_reordering_across_apps_only_ever_loses_alerts(snaps, rnd):
         app = rnd.choice([a for a, q in queues.items() if q])
         shuffled.append(queues[app].pop(0))
     for p in (RankParams(entered_top=5), RankParams(reached=1), RankParams(jump=3)):
-        def run(seq):
+        def run(seq, p=p):
             state, out = None, set()
             for app, r, t in seq:
                 state, moves = rank.observe(p, state, app, r, t)

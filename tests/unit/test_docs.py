@@ -21,7 +21,7 @@ import io
 import os
 import re
 import shlex
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -55,7 +55,7 @@ def tables(text: str) -> list[dict[str, str]]:
     for table in re.findall(r"(?:^\|.*\|[ \t]*\n?)+", text, re.M):
         lines = [re.split(r"(?<!\\)\|", line.strip())[1:-1] for line in table.strip().splitlines()]
         header = [c.strip() for c in lines[0]]
-        rows += [dict(zip(header, (c.strip() for c in line))) for line in lines[2:]]
+        rows += [dict(zip(header, (c.strip() for c in line), strict=False)) for line in lines[2:]]
     return rows
 
 
@@ -341,7 +341,7 @@ def test_the_webhook_example_is_what_the_worker_sends_and_its_signature_verifies
     payload = orjson.loads(body)
     assert payload["data"] == example_alert().model_dump(mode="json"), "the webhook carries the alert above"
     when = datetime.fromisoformat(payload["timestamp"])
-    expected = Webhook(secret).sign(headers["webhook-id"], datetime.fromtimestamp(int(headers["webhook-timestamp"]), timezone.utc),
+    expected = Webhook(secret).sign(headers["webhook-id"], datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC),
                                     body)
     assert headers["webhook-signature"] == expected
     notifier = WebhookNotifier("docs", "https://hooks.example.com/appwatch", secret, clock=when.timestamp)

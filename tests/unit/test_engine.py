@@ -1,8 +1,8 @@
 """The engine as backtest runs it: every kind through ``process``, correlation, deadman clock."""
 
+from core.events import validate
 from core.yamlfile import parse
 from streams.engine import Engine
-from core.events import validate
 from streams.rules import RuleSet
 
 COMPANIES = {"doubao": "ByteDance", "kimi": "Moonshot AI", "tongyi": "Alibaba"}

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.yamlfile import ConfigError
 from connectors.catalog import shipped
+from core.events import News, validate
+from core.yamlfile import ConfigError
 from streams import enrich as E
 from streams.enrich import COMPANIES, companies_in, enrich, kind_of, lang_of, people_in
-from core.events import News, validate
 
 A, B, BD, DS, MM, MS, OA, TC, ZP = ("Alibaba", "Baidu", "ByteDance", "DeepSeek", "MiniMax",
                                     "Moonshot AI", "OpenAI", "Tencent", "Zhipu")

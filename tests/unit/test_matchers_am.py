@@ -33,6 +33,7 @@ import pytest
 from pydantic import ValidationError
 
 from alerts.config import AlertsConfig
+from alerts.silence import Silence, dump_matchers
 from core.matchers import (
     Matcher,
     MatcherError,
@@ -46,7 +47,6 @@ from core.matchers import (
     utf8_matcher,
     utf8_matchers,
 )
-from alerts.silence import Silence, dump_matchers
 from core.yamlfile import ConfigError, parse
 from streams.rules import RuleSet
 

@@ -7,8 +7,8 @@ from prometheus_client import CollectorRegistry
 from alerts.config import AlertsConfig
 from alerts.metrics import DeliveryMetrics
 from alerts.notify import BaseNotifier
-from core.alert import Alert, alert_id
 from alerts.pipeline import Pipeline
+from core.alert import Alert, alert_id
 from core.retry import RetryPolicy
 from core.yamlfile import parse
 

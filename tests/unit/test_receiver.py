@@ -2,7 +2,7 @@
 shown once per webhook-id (a retry of the same notification is not shown again)."""
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -20,7 +20,7 @@ def test_signatures_are_checked_and_retries_shown_once():
         try:
             body = orjson.dumps({"type": "alert.firing", "timestamp": "2024-11-14T00:00:00Z",
                                  "data": {"alert_id": "a1", "summary": "x"}}).decode()
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             good = {"webhook-id": "msg_a1_firing", "webhook-timestamp": str(int(now.timestamp())),
                     "webhook-signature": Webhook(secret).sign("msg_a1_firing", now, body),
                     "content-type": "application/json"}

@@ -1,13 +1,15 @@
 """Routing tree and grouping timings (Alertmanager semantics), with an injected clock."""
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts import group as grouping
 from alerts.group import group_key, routing_labels
-from core.alert import Alert, alert_id
 from alerts.route import InhibitRule, Route, inhibited, match
+from core.alert import Alert, alert_id
 from core.yamlfile import ConfigError, parse
 
 TREE = """
@@ -211,4 +213,4 @@ def test_never_notifies_faster_than_group_interval(events):
         while (w := g.next_wakeup()) is not None and w <= at:
             t = w
             sent += [t for _ in g.due(t)]
-    assert all(b - a >= r.group_interval for a, b in zip(sent, sent[1:]))
+    assert all(b - a >= r.group_interval for a, b in pairwise(sent))

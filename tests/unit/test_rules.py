@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.yamlfile import ConfigError, parse
 from core.events import validate
+from core.yamlfile import ConfigError, parse
 from streams.rules import Match, Matcher, RuleSet, load
 
 EV = validate(dict(event_id="e", type="app.metric", source="s", ts="2024-11-14T00:00:00+08:00",

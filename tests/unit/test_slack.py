@@ -7,7 +7,6 @@ import httpx
 import orjson
 import pytest
 
-from core.alert import Alert, alert_id
 from alerts.notify.slack import (
     MAX_BLOCKS,
     RateLimiter,
@@ -20,6 +19,7 @@ from alerts.notify.slack import (
     link,
     ratio,
 )
+from core.alert import Alert, alert_id
 from core.retry import DeliveryError, retry_after
 
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}

@@ -1,16 +1,16 @@
 """The spike detector and the daily-window fold: properties and examples."""
 
-from datetime import date, timedelta
+from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.events import validate
 from streams import windows
 from streams.detectors.spike import SpikeParams, detect
 from streams.engine import Engine
-from core.events import validate
 from streams.rules import RuleSet, SpikeRule
 
 P = SpikeParams()
@@ -130,9 +130,9 @@ def test_a_late_change_to_a_baseline_day_drops_the_kept_baseline():
 
 
 def test_day_is_computed_in_the_rule_timezone():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    late_utc = datetime(2024, 11, 13, 17, 0, tzinfo=timezone.utc)  # 01:00 on the 14th in Shanghai
+    late_utc = datetime(2024, 11, 13, 17, 0, tzinfo=UTC)  # 01:00 on the 14th in Shanghai
     assert windows.day_of(late_utc, ZoneInfo("Asia/Shanghai")) == DAY
     assert windows.day_of(late_utc, ZoneInfo("UTC")) == DAY - 1
 

@@ -18,10 +18,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.events import Topics
 from core.yamlfile import parse
 from streams import backtest
 from streams.engine import Engine
-from core.events import Topics
 from streams.rules import RuleSet
 from streams.stage import Record, Stage
 

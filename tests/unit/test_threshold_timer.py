@@ -4,19 +4,19 @@
 Regression: a pending breach fired only when a later event of its series arrived.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from core.events import validate
 from core.yamlfile import parse
 from streams import backtest
 from streams.engine import Engine
-from core.events import validate
 from streams.rules import RuleSet
 
 RULES = parse("rules: [{name: hot, kind: threshold, match: {metric: dau}, params: {value: 100, for: 1h}}]",
               RuleSet)
-T0 = datetime(2024, 11, 14, 8, tzinfo=timezone.utc)
+T0 = datetime(2024, 11, 14, 8, tzinfo=UTC)
 
 
 def dau(value: float, minutes: float, app: str = "kimi"):
