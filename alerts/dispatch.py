@@ -68,8 +68,9 @@ async def deliver(
             wait = next_wait(attempt, err, policy, elapsed=clock() - started, rand=rand)
             if wait is None:
                 break
-            log.warning("%s: attempt %d for %s failed: %s; next in %.2fs",
-                        notifier.name, attempt, _ids(batch), err, wait)
+            log.warning(
+                "%s: attempt %d for %s failed: %s; next in %.2fs", notifier.name, attempt, _ids(batch), err, wait
+            )
             await sleep(wait)
     finally:
         metrics.in_flight.labels(notifier.name).dec()

@@ -36,8 +36,14 @@ Muted = Callable[[dict[str, str]], bool]
 
 def routing_labels(alert: Alert) -> dict[str, str]:
     """The labels routes, inhibitions and silences see."""
-    return {**alert.labels, "alertname": alert.rule, "rule": alert.rule,
-            "severity": alert.severity, "kind": alert.kind, "alert_id": alert.alert_id}
+    return {
+        **alert.labels,
+        "alertname": alert.rule,
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "kind": alert.kind,
+        "alert_id": alert.alert_id,
+    }
 
 
 def group_key(route: Resolved, alert: Alert) -> str:
@@ -60,18 +66,27 @@ class Notification:
     @property
     def id(self) -> str:
         """Stable for the same content: a retry or a replay carries the same id."""
-        body = orjson.dumps([self.receiver, self.group_key,
-                             sorted((a.alert_id, a.status) for a in self.alerts)])
+        body = orjson.dumps([self.receiver, self.group_key, sorted((a.alert_id, a.status) for a in self.alerts)])
         return "ntf_" + hashlib.sha256(body).hexdigest()[:32]
 
     def to_dict(self) -> dict:
-        return {"receiver": self.receiver, "group_key": self.group_key, "group_labels": self.group_labels,
-                "alerts": [a.model_dump(mode="json") for a in self.alerts], "refresh": self.refresh}
+        return {
+            "receiver": self.receiver,
+            "group_key": self.group_key,
+            "group_labels": self.group_labels,
+            "alerts": [a.model_dump(mode="json") for a in self.alerts],
+            "refresh": self.refresh,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Notification:
-        return cls(d["receiver"], d["group_key"], d["group_labels"],
-                   tuple(Alert.model_validate(a) for a in d["alerts"]), d.get("refresh", False))
+        return cls(
+            d["receiver"],
+            d["group_key"],
+            d["group_labels"],
+            tuple(Alert.model_validate(a) for a in d["alerts"]),
+            d.get("refresh", False),
+        )
 
 
 @dataclass
@@ -104,8 +119,13 @@ def add(group: Group | None, key: str, alert: Alert, route: Resolved, now: float
     """Put ``alert`` in its group (made on its first alert); False if the group had it
     already in that status, or notified it in that status (a replay)."""
     if group is None:
-        group = Group(key, route.receiver, route.path, route.group_labels(routing_labels(alert)),
-                      next_flush=now + route.group_wait)
+        group = Group(
+            key,
+            route.receiver,
+            route.path,
+            route.group_labels(routing_labels(alert)),
+            next_flush=now + route.group_wait,
+        )
     aid, status = alert.alert_id, alert.status
     current = group.alerts.get(aid)
     if (current is not None and current["status"] == status) or f"{aid}:{status}" in group.sent:
@@ -115,8 +135,9 @@ def add(group: Group | None, key: str, alert: Alert, route: Resolved, now: float
     return group, True
 
 
-def flush(group: Group, route: Resolved, now: float, muted: Muted, resolve_timeout: float,
-          retention: float) -> tuple[Group | None, Notification | None]:
+def flush(
+    group: Group, route: Resolved, now: float, muted: Muted, resolve_timeout: float, retention: float
+) -> tuple[Group | None, Notification | None]:
     """If the group is due: the notification to send (None if nothing to say), and the
     group as it is after it (None when it has nothing left to hold)."""
     if group.next_flush > now:
@@ -124,11 +145,13 @@ def flush(group: Group, route: Resolved, now: float, muted: Muted, resolve_timeo
     alerts = group.alerts
     for aid in [a for a, al in alerts.items() if al["status"] == "resolved" and a not in group.notified]:
         _drop(group, aid)  # resolved before anyone heard it fired
-    for aid in [a for a, al in alerts.items() if not al["resolves"] and a not in group.notified
-                and now - group.arrived.get(a, now) > resolve_timeout]:
+    for aid in [
+        a
+        for a, al in alerts.items()
+        if not al["resolves"] and a not in group.notified and now - group.arrived.get(a, now) > resolve_timeout
+    ]:
         _drop(group, aid)  # a one-off muted for longer than Alertmanager keeps one
-    visible = {aid: al for aid, al in alerts.items()
-               if al["status"] == "resolved" or not muted(_labels(al))}
+    visible = {aid: al for aid, al in alerts.items() if al["status"] == "resolved" or not muted(_labels(al))}
     changed = any(group.notified.get(aid) != al["status"] for aid, al in visible.items())
     firing = any(al["status"] == "firing" for al in visible.values())
     repeat = firing and group.last_notify is not None and now - group.last_notify >= route.repeat_interval
@@ -154,14 +177,17 @@ def refresh(group: Group, now: float, every: float, muted: Muted) -> Notificatio
     receivers only: Alertmanager resolves an alert nobody re-pushes before its ``endsAt``."""
     if group.refreshed is not None and now - group.refreshed < every:
         return None
-    firing = [a for aid, a in group.alerts.items()
-              if a["status"] == "firing" and a["resolves"] and group.notified.get(aid) == "firing"
-              and not muted(_labels(a))]
+    firing = [
+        a
+        for aid, a in group.alerts.items()
+        if a["status"] == "firing" and a["resolves"] and group.notified.get(aid) == "firing" and not muted(_labels(a))
+    ]
     group.refreshed = now
     if not firing:
         return None
-    return Notification(group.receiver, group.key, group.labels,
-                        tuple(Alert.model_validate(a) for a in firing), refresh=True)
+    return Notification(
+        group.receiver, group.key, group.labels, tuple(Alert.model_validate(a) for a in firing), refresh=True
+    )
 
 
 def sent(group: Group, notification_id: str) -> None:
@@ -175,5 +201,11 @@ def _drop(group: Group, aid: str) -> None:
 
 
 def _labels(alert: dict) -> dict[str, str]:
-    return {**alert["labels"], "alertname": alert["rule"], "rule": alert["rule"],
-            "severity": alert["severity"], "kind": alert["kind"], "alert_id": alert["alert_id"]}
+    return {
+        **alert["labels"],
+        "alertname": alert["rule"],
+        "rule": alert["rule"],
+        "severity": alert["severity"],
+        "kind": alert["kind"],
+        "alert_id": alert["alert_id"],
+    }

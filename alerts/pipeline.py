@@ -51,14 +51,22 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
     guard = dict(allow_hosts=allow_hosts)  # every receiver URL: public addresses or allow_hosts only
     for i, c in enumerate(receiver.webhook_configs):
         secret = secret_from(env=c.secret_env, file=c.secret_file) if (c.secret_env or c.secret_file) else None
-        out.append(WebhookNotifier(f"{name}/webhook/{i}", c.url, secret, headers=c.headers,
-                                   template=c.template, **guard))
+        out.append(
+            WebhookNotifier(f"{name}/webhook/{i}", c.url, secret, headers=c.headers, template=c.template, **guard)
+        )
     for i, c in enumerate(receiver.slack_configs):
         url = secret_from(env=c.url_env, file=c.url_file, what=f"{name} slack url")
         out.append(SlackNotifier(url, name=f"{name}/slack/{i}", title=c.title, **guard))
     for i, c in enumerate(receiver.alertmanager_configs):
-        out.append(AlertmanagerNotifier(f"{name}/alertmanager/{i}", c.url, generator_url_base=c.generator_url_base,
-                                        resend_interval=c.resend_interval, **guard))
+        out.append(
+            AlertmanagerNotifier(
+                f"{name}/alertmanager/{i}",
+                c.url,
+                generator_url_base=c.generator_url_base,
+                resend_interval=c.resend_interval,
+                **guard,
+            )
+        )
     for i, c in enumerate(receiver.pagerduty_configs):
         key = secret_from(env=c.routing_key_env, file=c.routing_key_file, what=f"{name} routing key")
         out.append(PagerDutyNotifier(f"{name}/pagerduty/{i}", key, url=c.url, **guard))
@@ -73,10 +81,18 @@ def fanout(notifiers: Sequence[Notifier]) -> tuple[AlertsConfig, dict[str, list[
     """The routes without a config file: each notifier is a receiver of its own (its
     own queue), and every alert goes to all of them at once, one notification each."""
     names = [n.name for n in notifiers] or ["none"]
-    config = AlertsConfig.model_validate({
-        "route": {"receiver": names[0], "group_by": ["alert_id"], "group_wait": "0s", "group_interval": "1s",
-                  "routes": [{"receiver": name, "continue": True} for name in names]},
-        "receivers": [{"name": name} for name in names]})
+    config = AlertsConfig.model_validate(
+        {
+            "route": {
+                "receiver": names[0],
+                "group_by": ["alert_id"],
+                "group_wait": "0s",
+                "group_interval": "1s",
+                "routes": [{"receiver": name, "continue": True} for name in names],
+            },
+            "receivers": [{"name": name} for name in names],
+        }
+    )
     return config, {n.name: [n] for n in notifiers}
 
 
@@ -86,14 +102,19 @@ def resends(notifier: Notifier) -> bool:
 
 
 class Pipeline:
-    def __init__(self, config: AlertsConfig, receivers: dict[str, list[Notifier]],
-                 metrics: DeliveryMetrics, policy: RetryPolicy = RetryPolicy(),
-                 clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 groups: MutableMapping[str, dict] | None = None,
-                 firing: MutableMapping[str, dict] | None = None,
-                 owns: Callable[[str], bool] = lambda key: True,
-                 retention: float = 7 * 86400.0) -> None:
+    def __init__(
+        self,
+        config: AlertsConfig,
+        receivers: dict[str, list[Notifier]],
+        metrics: DeliveryMetrics,
+        policy: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        groups: MutableMapping[str, dict] | None = None,
+        firing: MutableMapping[str, dict] | None = None,
+        owns: Callable[[str], bool] = lambda key: True,
+        retention: float = 7 * 86400.0,
+    ) -> None:
         """``owns(group_key)``: whether this process flushes that group (its partition).
         ``retention``: how long a group remembers what it notified (replays dedup)."""
         self.config, self.receivers, self.metrics = config, receivers, metrics
@@ -160,8 +181,11 @@ class Pipeline:
         if not self.config.inhibit_rules:
             return False
         now, aid = self.clock(), labels.get("alert_id", "")
-        sources = [f["labels"] for other, f in list(self.firing.items())
-                   if other != aid and (f["until"] is None or f["until"] > now)]
+        sources = [
+            f["labels"]
+            for other, f in list(self.firing.items())
+            if other != aid and (f["until"] is None or f["until"] > now)
+        ]
         hit = inhibited(labels, sources, self.config.inhibit_rules)
         if hit and aid not in self._muted:
             self.metrics.inhibited.inc()  # once per alert, however many flushes keep it muted
@@ -184,8 +208,9 @@ class Pipeline:
             group = Group.from_dict(raw)
             after, ntf = group, None
             if group.next_flush <= now:
-                after, ntf = grouping.flush(group, self._route_of(group), now, self.muted, self.resolve_timeout,
-                                            self.retention)
+                after, ntf = grouping.flush(
+                    group, self._route_of(group), now, self.muted, self.resolve_timeout, self.retention
+                )
             refresh, every = None, self._resend(group.receiver)
             if after is not None and every is not None:
                 refresh = grouping.refresh(after, now, every, self.muted)
@@ -212,8 +237,9 @@ class Pipeline:
 
     def _resend(self, receiver: str) -> float | None:
         """How often the receiver's Alertmanagers want firing alerts again (None: it has none)."""
-        return min((n.resend_interval for n in self.receivers.get(receiver, []) if n.resend_interval is not None),
-                   default=None)
+        return min(
+            (n.resend_interval for n in self.receivers.get(receiver, []) if n.resend_interval is not None), default=None
+        )
 
     def _expire(self, now: float) -> None:
         for aid in [a for a, f in list(self.firing.items()) if f["until"] is not None and f["until"] <= now]:
@@ -247,8 +273,12 @@ class Pipeline:
             n = await queue.get()
             notifiers = [x for x in self.receivers.get(receiver, []) if not n.refresh or resends(x)]
             try:
-                await asyncio.gather(*(deliver(x, n.alerts, self.policy, self.metrics, self.sleep,
-                                               self.disabled, self.on_failed) for x in notifiers))
+                await asyncio.gather(
+                    *(
+                        deliver(x, n.alerts, self.policy, self.metrics, self.sleep, self.disabled, self.on_failed)
+                        for x in notifiers
+                    )
+                )
                 self._sent(n)
             finally:
                 self.in_flight.discard(n.id)
@@ -264,8 +294,9 @@ class Pipeline:
     async def run(self) -> None:
         """Flush due groups as they come due; deliver each receiver's queue in its own tasks."""
         limits = {r.name: r.max_concurrency for r in self.config.receivers}
-        tasks = [asyncio.create_task(self._deliver(r)) for r in self.receivers
-                 for _ in range(limits.get(r, 1))]  # the receiver's concurrency limit
+        tasks = [
+            asyncio.create_task(self._deliver(r)) for r in self.receivers for _ in range(limits.get(r, 1))
+        ]  # the receiver's concurrency limit
         try:
             while True:
                 self.flush()
@@ -281,5 +312,3 @@ class Pipeline:
     def _until_next(self) -> float:
         soonest = min((self._due(raw) for raw in list(self.groups.values())), default=None)
         return FLUSH_EVERY if soonest is None else max(0.0, min(FLUSH_EVERY, soonest - self.clock()))
-
-

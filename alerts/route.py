@@ -72,8 +72,9 @@ class Resolved:
         return {k: labels.get(k, "") for k in self.group_by}
 
 
-ROOT_DEFAULTS = Resolved(path="", receiver="", group_by=(), group_wait=30.0,
-                         group_interval=300.0, repeat_interval=4 * 3600.0)
+ROOT_DEFAULTS = Resolved(
+    path="", receiver="", group_by=(), group_wait=30.0, group_interval=300.0, repeat_interval=4 * 3600.0
+)
 
 
 def _resolve(route: Route, parent: Resolved, path: str) -> Resolved:
@@ -121,6 +122,7 @@ def inhibited(labels: dict[str, str], firing: list[dict[str, str]], rules: list[
             if source is labels or source == labels:
                 continue
             if matches_all(rule.source_matchers, source) and all(
-                    source.get(k, "") == labels.get(k, "") for k in rule.equal):
+                source.get(k, "") == labels.get(k, "") for k in rule.equal
+            ):
                 return True
     return False

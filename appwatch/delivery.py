@@ -50,11 +50,11 @@ class Delivery:
 
     def unsigned(self) -> list[str]:
         """The webhooks that go out without a signature."""
-        return [n.name for ns in self.receivers.values() for n in ns
-                if isinstance(n, WebhookNotifier) and not n.signed]
+        return [n.name for ns in self.receivers.values() for n in ns if isinstance(n, WebhookNotifier) and not n.signed]
 
     def longest_repeat(self) -> float:
         """The longest repeat_interval of the routes: how long a group must remember."""
+
         def walk(route, inherited: float) -> list[float]:
             here = route.repeat_interval or inherited
             return [here, *(x for child in route.routes for x in walk(child, here))]

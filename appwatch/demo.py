@@ -41,13 +41,25 @@ def routes(webhook_url: str, signed: bool) -> AlertsConfig:
     the console and the signed webhook. One notification per alert, sent at once. Secrets
     come from the environment, as in any alerts config."""
     webhook = {"url": webhook_url, **({"secret_env": WEBHOOK_SECRET_ENV} if signed else {})}
-    return AlertsConfig.model_validate({
-        "route": {"receiver": "everything", "group_by": ["alert_id"], "group_wait": "0s", "group_interval": "1s",
-                  "routes": [{"matchers": ['app_id="doubao"'], "receiver": "market-slack", "continue": True},
-                             {"receiver": "everything"}]},
-        "receivers": [{"name": "market-slack", "slack_configs": [{"url_env": SLACK_URL_ENV}]},
-                      {"name": "everything", "console_configs": [{}], "webhook_configs": [webhook]}],
-        "allow_hosts": ["127.0.0.1"]})  # our own receivers
+    return AlertsConfig.model_validate(
+        {
+            "route": {
+                "receiver": "everything",
+                "group_by": ["alert_id"],
+                "group_wait": "0s",
+                "group_interval": "1s",
+                "routes": [
+                    {"matchers": ['app_id="doubao"'], "receiver": "market-slack", "continue": True},
+                    {"receiver": "everything"},
+                ],
+            },
+            "receivers": [
+                {"name": "market-slack", "slack_configs": [{"url_env": SLACK_URL_ENV}]},
+                {"name": "everything", "console_configs": [{}], "webhook_configs": [webhook]},
+            ],
+            "allow_hosts": ["127.0.0.1"],
+        }
+    )  # our own receivers
 
 
 @dataclass
@@ -57,8 +69,7 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
 
 
-def publish(settings: Settings, progress: Progress, stop: threading.Event,
-            live_seconds: float, stats: Stats) -> None:
+def publish(settings: Settings, progress: Progress, stop: threading.Event, live_seconds: float, stats: Stats) -> None:
     """Publish the scenario: history as fast as it goes, then the live day paced."""
     topics = Topics(settings.topic_prefix)
     history = list(scenario.history())
@@ -78,16 +89,23 @@ def publish(settings: Settings, progress: Progress, stop: threading.Event,
         for i in range(0, len(live), per_step):
             if stop.wait(live_seconds / scenario.LIVE_STEPS):
                 return
-            for ev in live[i:i + per_step]:
+            for ev in live[i : i + per_step]:
                 pub.send(ev)
                 stats.published += 1
             pub.flush()
             progress.advance(task, per_step)
 
 
-async def run(settings: Settings, console: Console, *, webhook_url: str | None,
-              webhook_secret: str | None, duration: float | None, live_seconds: float,
-              stop: asyncio.Event) -> Stats:
+async def run(
+    settings: Settings,
+    console: Console,
+    *,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    duration: float | None,
+    live_seconds: float,
+    stop: asyncio.Event,
+) -> Stats:
     stats = Stats()
     own_secret = webhook_secret if webhook_url and webhook_secret else new_secret()
 
@@ -96,8 +114,9 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
         ms = f"{latency * 1000:.0f} ms after its event" if latency is not None else ""
         if latency is not None:
             stats.latencies.append(latency)
-        console.print(f"  [green]webhook[/] {payload['type']} {data['alert_id'][:12]} "
-                      f"signature verified, {ms}", highlight=False)
+        console.print(
+            f"  [green]webhook[/] {payload['type']} {data['alert_id'][:12]} signature verified, {ms}", highlight=False
+        )
 
     def on_slack(payload: dict) -> None:
         header = next((b["text"]["text"] for b in payload.get("blocks", []) if b["type"] == "header"), "")
@@ -113,27 +132,31 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
         os.environ[WEBHOOK_SECRET_ENV] = webhook_secret
     config = routes(webhook_url, signed=webhook_secret is not None)
     delivery = from_config(config, settings.allow_hosts, console, "<demo routes>")
-    app = create_app(settings, registry=registry, companies=catalog.shipped().companies(),
-                     pipeline_factory=delivery.factory())
-    console.print(f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
-                  f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
-                  f"webhook {webhook_url}")
+    app = create_app(
+        settings, registry=registry, companies=catalog.shipped().companies(), pipeline_factory=delivery.factory()
+    )
+    console.print(
+        f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
+        f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
+        f"webhook {webhook_url}"
+    )
     worker = await runner.start(app)
     started = time.monotonic()
     halt = threading.Event()
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as progress:
-            publisher = asyncio.create_task(asyncio.to_thread(
-                publish, settings, progress, halt, live_seconds, stats))
-            await asyncio.wait([publisher, asyncio.create_task(stop.wait())],
-                               return_when=asyncio.FIRST_COMPLETED)
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
+            publisher = asyncio.create_task(asyncio.to_thread(publish, settings, progress, halt, live_seconds, stats))
+            await asyncio.wait([publisher, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
             halt.set()
             await publisher
         if not stop.is_set():
             left = None if duration is None else max(0.0, duration - (time.monotonic() - started))
-            console.print("scenario published; " + (
-                "serving metrics until Ctrl-C" if left is None else f"stopping in {left:.0f}s"))
+            console.print(
+                "scenario published; "
+                + ("serving metrics until Ctrl-C" if left is None else f"stopping in {left:.0f}s")
+            )
             try:
                 await asyncio.wait_for(stop.wait(), left)
             except TimeoutError:
@@ -148,8 +171,9 @@ async def run(settings: Settings, console: Console, *, webhook_url: str | None,
 
 def summary(console: Console, registry: CollectorRegistry, stats: Stats) -> None:
     def total(name: str) -> int:
-        return int(sum(s.value for m in registry.collect() if m.name == name
-                       for s in m.samples if s.name == name + "_total"))
+        return int(
+            sum(s.value for m in registry.collect() if m.name == name for s in m.samples if s.name == name + "_total")
+        )
 
     table = Table(title="demo summary", show_header=False)
     table.add_row("events published", f"{stats.published} valid + {stats.malformed} malformed")
@@ -158,6 +182,8 @@ def summary(console: Console, registry: CollectorRegistry, stats: Stats) -> None
     table.add_row("alerts fired", str(total("appwatch_alerts")))
     table.add_row("notifications", str(total("appwatch_notifications")))
     if stats.latencies:
-        table.add_row("event -> webhook", f"p50 {statistics.median(stats.latencies) * 1000:.0f} ms, "
-                                          f"max {max(stats.latencies) * 1000:.0f} ms")
+        table.add_row(
+            "event -> webhook",
+            f"p50 {statistics.median(stats.latencies) * 1000:.0f} ms, max {max(stats.latencies) * 1000:.0f} ms",
+        )
     console.print(table)

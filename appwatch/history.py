@@ -14,8 +14,15 @@ from streams.settings import Settings
 
 
 def _read(s: Settings, topic: str, timeout_ms: int):
-    consumer = KafkaConsumer(topic, bootstrap_servers=s.bootstrap, group_id=None, enable_auto_commit=False,
-                             auto_offset_reset="earliest", consumer_timeout_ms=timeout_ms, **s.kafka_config())
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=s.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=timeout_ms,
+        **s.kafka_config(),
+    )
     try:
         yield from consumer
     finally:

@@ -21,8 +21,13 @@ class Receiver:
     The latency is from the triggering event entering Kafka to receipt here.
     """
 
-    def __init__(self, secret: str, on_delivery: Callable[[dict, float | None], None],
-                 on_slack: Callable[[dict], None] | None = None, path: str = "/hook") -> None:
+    def __init__(
+        self,
+        secret: str,
+        on_delivery: Callable[[dict, float | None], None],
+        on_slack: Callable[[dict], None] | None = None,
+        path: str = "/hook",
+    ) -> None:
         self.on_slack = on_slack
         self.path = path
         self.verifier = Webhook(secret)

@@ -14,13 +14,15 @@ class _Worker(faust.Worker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.spinner = None  # it writes terminal escapes to stdout
+
     def install_signal_handlers(self) -> None:
         """The CLI owns SIGINT/SIGTERM; it stops the worker with a timeout."""
 
 
 async def start(app: faust.App, ready_timeout: float = 60.0) -> faust.Worker:
-    worker = _Worker(app, daemon=False, override_logging=False, redirect_stdouts=False,
-                     quiet=True, loop=asyncio.get_running_loop())
+    worker = _Worker(
+        app, daemon=False, override_logging=False, redirect_stdouts=False, quiet=True, loop=asyncio.get_running_loop()
+    )
     await worker.start()
     deadline = asyncio.get_running_loop().time() + ready_timeout
     while app.appwatch.not_ready():

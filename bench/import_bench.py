@@ -24,7 +24,8 @@ from core.events import Topics
 APPS = ["豆包", "Kimi智能助手", "通义", "文小言", "腾讯元宝", "ChatGPT"] + [f"App {i}" for i in range(94)]
 MAPPING = file_import.Mapping.parse(
     ["ts=Date", "app_name=App", "country=Country", "value=Downloads"],
-    ["type=app.metric", "metric=downloads", "period=day", "platform=all"])
+    ["type=app.metric", "metric=downloads", "period=day", "platform=all"],
+)
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -41,9 +42,11 @@ def baseline(bootstrap: str, topics: Topics, rows: int) -> float:
     """Raw kafka-python: pre-serialized values, same keys, same settings."""
     from kafka import KafkaProducer
 
-    value = b'{"event_id":"import:x:0123456789abcdef01234567","type":"app.metric","source":"import:x",' \
-            b'"ts":"2024-11-14T00:00:00+08:00","app_id":"doubao","platform":"all","country":"cn",' \
-            b'"metric":"downloads","value":812345.0,"period":"day","mode":"total"}'
+    value = (
+        b'{"event_id":"import:x:0123456789abcdef01234567","type":"app.metric","source":"import:x",'
+        b'"ts":"2024-11-14T00:00:00+08:00","app_id":"doubao","platform":"all","country":"cn",'
+        b'"metric":"downloads","value":812345.0,"period":"day","mode":"total"}'
+    )
     keys = [f"app-{i}|cn".encode() for i in range(len(APPS) * 3)]
     p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **BULK)
     started = time.perf_counter()
@@ -88,9 +91,15 @@ def main() -> None:
         imp = appwatch_import(bootstrap, Topics("imp."), path)
         par = appwatch_import_parallel(bootstrap, Topics("par."), path, 2)
     path.unlink()
-    result = {"rows": args.rows, "baseline_kafka_python_per_s": round(base),
-              "import_1_worker_per_s": round(imp), "import_2_workers_per_s": round(par),
-              "ratio_1": round(imp / base, 3), "ratio_2": round(par / base, 3), "goal_per_s": 15000}
+    result = {
+        "rows": args.rows,
+        "baseline_kafka_python_per_s": round(base),
+        "import_1_worker_per_s": round(imp),
+        "import_2_workers_per_s": round(par),
+        "ratio_1": round(imp / base, 3),
+        "ratio_2": round(par / base, 3),
+        "goal_per_s": 15000,
+    }
     (args.out / "import.json").write_text(json.dumps(result, indent=2) + "\n")
     print("| run | events/s | ratio |\n|---|---|---|")
     print(f"| raw kafka-python producer, pre-serialized values | {base:,.0f} | 1.00 |")

@@ -28,8 +28,14 @@ def run_import(bootstrap: str, rows: int, work: Path, tag: str) -> dict:
         two = import_bench.appwatch_import_parallel(bootstrap, Topics(f"{tag}par."), path, 2)
     finally:
         path.unlink(missing_ok=True)
-    return {"rows": rows, "raw_producer_per_s": raw, "import_1_worker_per_s": one,
-            "import_2_workers_per_s": two, "ratio_1_worker": one / raw, "ratio_2_workers": two / raw}
+    return {
+        "rows": rows,
+        "raw_producer_per_s": raw,
+        "import_1_worker_per_s": one,
+        "import_2_workers_per_s": two,
+        "ratio_1_worker": one / raw,
+        "ratio_2_workers": two / raw,
+    }
 
 
 def _bodies(n: int, batch: int) -> list[bytes]:
@@ -37,7 +43,7 @@ def _bodies(n: int, batch: int) -> list[bytes]:
 
     w = spike_workload("unused", n, max(1, min(1000, n // 10)))
     values = [v.replace(b'"bench:', b'"http:') for _, v in w.records[:n]]
-    return [b"\n".join(values[i:i + batch]) + b"\n" for i in range(0, len(values), batch)]
+    return [b"\n".join(values[i : i + batch]) + b"\n" for i in range(0, len(values), batch)]
 
 
 async def _post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[int, float]:
@@ -60,12 +66,16 @@ async def _post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[in
         return accepted, time.perf_counter() - started
 
 
-def run_http(bootstrap: str, procs: Procs, n: int, batch: int = 1000, concurrency: int = 2,
-             tag: str = "http.") -> dict:
+def run_http(bootstrap: str, procs: Procs, n: int, batch: int = 1000, concurrency: int = 2, tag: str = "http.") -> dict:
     port = free_port()
     create_topics(bootstrap, Topics(tag), 4)
-    env = {"APPWATCH_BROKER": f"kafka://{bootstrap}", "APPWATCH_BROKER_FLAVOR": "tansu",
-           "APPWATCH_TOPIC_PREFIX": tag, "APPWATCH_INGEST_TOKEN": TOKEN, "APPWATCH_LOG_LEVEL": "warning"}
+    env = {
+        "APPWATCH_BROKER": f"kafka://{bootstrap}",
+        "APPWATCH_BROKER_FLAVOR": "tansu",
+        "APPWATCH_TOPIC_PREFIX": tag,
+        "APPWATCH_INGEST_TOKEN": TOKEN,
+        "APPWATCH_LOG_LEVEL": "warning",
+    }
     server = procs.start("ingest-serve", ["-m", "appwatch", "serve", "--port", str(port)], env, port=port)
     try:
         deadline = time.monotonic() + 60
@@ -82,7 +92,13 @@ def run_http(bootstrap: str, procs: Procs, n: int, batch: int = 1000, concurrenc
             time.sleep(0.1)
         bodies = _bodies(n, batch)
         accepted, took = asyncio.run(_post_all(f"http://127.0.0.1:{port}/v1/events", bodies, concurrency))
-        return {"events": n, "batch": batch, "concurrency": concurrency, "accepted": accepted,
-                "seconds": took, "http_per_s": accepted / took}
+        return {
+            "events": n,
+            "batch": batch,
+            "concurrency": concurrency,
+            "accepted": accepted,
+            "seconds": took,
+            "http_per_s": accepted / took,
+        }
     finally:
         procs.stop(server, timeout=3)

@@ -48,13 +48,23 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def _event(s: int, k: int, day: int, value: float, mode: str, second: int = 0) -> tuple[str, bytes, bytes]:
-    ts = (datetime(START.year, START.month, START.day, 12, tzinfo=TZ)
-          + timedelta(days=day, seconds=second)).isoformat()
+    ts = (datetime(START.year, START.month, START.day, 12, tzinfo=TZ) + timedelta(days=day, seconds=second)).isoformat()
     eid = f"lat:{s}:{day}:{k}"
-    value_b = orjson.dumps({"event_id": eid, "type": "app.metric", "source": "bench-latency", "ts": ts,
-                            "app_id": app_id(s), "platform": "all", "country": "cn",
-                            "metric": "downloads", "value": round(value, 3), "period": "day",
-                            "mode": mode})
+    value_b = orjson.dumps(
+        {
+            "event_id": eid,
+            "type": "app.metric",
+            "source": "bench-latency",
+            "ts": ts,
+            "app_id": app_id(s),
+            "platform": "all",
+            "country": "cn",
+            "metric": "downloads",
+            "value": round(value, 3),
+            "period": "day",
+            "mode": mode,
+        }
+    )
     return eid, f"{app_id(s)}|cn".encode(), value_b
 
 
@@ -79,8 +89,9 @@ def history(series: int) -> list:
     return [_event(s, 0, d, base[s], "total") for d in range(FLAT_DAYS) for s in range(series)]
 
 
-async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: int,
-               steps: list[tuple[float, float]], drain: float) -> list[dict]:
+async def _run(
+    bootstrap: str, procs: Procs, prefix: str, group: str, series: int, steps: list[tuple[float, float]], drain: float
+) -> list[dict]:
     """``steps``: (rate, seconds), one day each, in one worker, drained in between."""
     from aiokafka import AIOKafkaProducer
 
@@ -97,9 +108,16 @@ async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: in
 
     receiver = Receiver(secret, on_delivery)
     url = await receiver.start(free_port())
-    worker = start_worker(procs, "latency-worker", bootstrap, prefix, group,
-                          APPWATCH_WEBHOOK_URL=url,
-                          APPWATCH_WEBHOOK_SECRET=secret, APPWATCH_ALLOW_HOSTS="127.0.0.1")
+    worker = start_worker(
+        procs,
+        "latency-worker",
+        bootstrap,
+        prefix,
+        group,
+        APPWATCH_WEBHOOK_URL=url,
+        APPWATCH_WEBHOOK_SECRET=secret,
+        APPWATCH_ALLOW_HOSTS="127.0.0.1",
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     client = httpx.AsyncClient(timeout=2.0)
 
@@ -108,8 +126,9 @@ async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: in
             text = (await client.get(f"http://127.0.0.1:{worker.port}/metrics")).text
         except httpx.HTTPError:
             return 0.0
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("appwatch_events_total{"))
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("appwatch_events_total{")
+        )
 
     async def drained(total: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -153,22 +172,33 @@ async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: in
                 await asyncio.sleep(0.1)
             ended = time.time()
             # an alert that did not come within the drain counts with a lower bound: until now
-            from_observed = [got[e][0] * 1000 if e in got and got[e][0] is not None
-                             else (ended - sent_at[e]) * 1000 for e in firing]
+            from_observed = [
+                got[e][0] * 1000 if e in got and got[e][0] is not None else (ended - sent_at[e]) * 1000 for e in firing
+            ]
             from_send = [got[e][1] * 1000 for e in firing if e in got and got[e][1] is not None]
             received = sum(e in got for e in firing)
-            results.append({
-                "series": series, "rate_per_s": rate, "events": len(steady), "history_events": len(hist),
-                "send_s": round(send_s, 2), "achieved_rate_per_s": round(len(steady) / send_s, 1),
-                "events_behind_when_sending_ended": int(behind),
-                "alerts_expected": expected, "alerts_received": received,
-                "missing_counted_as_lower_bound": expected - received,
-                "alert_fraction_of_events": round(expected / len(steady), 5),
-                "p50_ms": percentile(from_observed, 50), "p95_ms": percentile(from_observed, 95),
-                "p99_ms": percentile(from_observed, 99), "max_ms": max(from_observed, default=None),
-                "p50_ms_from_send": percentile(from_send, 50), "p99_ms_from_send": percentile(from_send, 99),
-                "latencies_ms": [round(x, 1) for x in from_observed],
-            })
+            results.append(
+                {
+                    "series": series,
+                    "rate_per_s": rate,
+                    "events": len(steady),
+                    "history_events": len(hist),
+                    "send_s": round(send_s, 2),
+                    "achieved_rate_per_s": round(len(steady) / send_s, 1),
+                    "events_behind_when_sending_ended": int(behind),
+                    "alerts_expected": expected,
+                    "alerts_received": received,
+                    "missing_counted_as_lower_bound": expected - received,
+                    "alert_fraction_of_events": round(expected / len(steady), 5),
+                    "p50_ms": percentile(from_observed, 50),
+                    "p95_ms": percentile(from_observed, 95),
+                    "p99_ms": percentile(from_observed, 99),
+                    "max_ms": max(from_observed, default=None),
+                    "p50_ms_from_send": percentile(from_send, 50),
+                    "p99_ms_from_send": percentile(from_send, 99),
+                    "latencies_ms": [round(x, 1) for x in from_observed],
+                }
+            )
             if step + 1 < len(steps):
                 if not await drained(produced, drain + 30):
                     break  # the next rate would start behind a backlog
@@ -181,6 +211,14 @@ async def _run(bootstrap: str, procs: Procs, prefix: str, group: str, series: in
         await receiver.stop()
 
 
-def run(bootstrap: str, procs: Procs, prefix: str, group: str, *, series: int,
-        steps: list[tuple[float, float]], drain: float) -> list[dict]:
+def run(
+    bootstrap: str,
+    procs: Procs,
+    prefix: str,
+    group: str,
+    *,
+    series: int,
+    steps: list[tuple[float, float]],
+    drain: float,
+) -> list[dict]:
     return asyncio.run(_run(bootstrap, procs, prefix, group, series, steps, drain))

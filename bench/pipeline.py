@@ -85,9 +85,19 @@ def _slope(curve: list[tuple[float, int]]) -> float | None:
     return (changes[-1][1] - changes[0][1]) / (changes[-1][0] - changes[0][0])
 
 
-def measure(procs: list[Proc], group: str, topic: str, n: int, ends: dict[int, int], probe: Committed,
-            first: Callable[[], tuple[float, float] | None], timeout: float, startup_timeout: float = 90.0,
-            idle: Callable[[], bool] | None = None, stop_at: int | None = None) -> Run:
+def measure(
+    procs: list[Proc],
+    group: str,
+    topic: str,
+    n: int,
+    ends: dict[int, int],
+    probe: Committed,
+    first: Callable[[], tuple[float, float] | None],
+    timeout: float,
+    startup_timeout: float = 90.0,
+    idle: Callable[[], bool] | None = None,
+    stop_at: int | None = None,
+) -> Run:
     """``first()``: None until the consumers consumed, then (monotonic time, events done then).
     ``idle()``: true once the consumers are ready (their RSS is sampled then, once)."""
     r = Run(events=n, workers=len(procs))
@@ -151,17 +161,28 @@ def processed_end(r: Run) -> None:
     r.cpu_us_per_event = r.cpu_s / done * 1e6
 
 
-def run_workers(procs: Procs, bootstrap: str, prefix: str, group: str, topic: str, n: int,
-                ends: dict[int, int], *, workers: int = 1, timeout: float = 300.0, name: str = "worker",
-                extra_env: dict[str, str] | None = None, on_started=None,
-                stop_at: int | None = None) -> tuple[Run, list[Proc]]:
+def run_workers(
+    procs: Procs,
+    bootstrap: str,
+    prefix: str,
+    group: str,
+    topic: str,
+    n: int,
+    ends: dict[int, int],
+    *,
+    workers: int = 1,
+    timeout: float = 300.0,
+    name: str = "worker",
+    extra_env: dict[str, str] | None = None,
+    on_started=None,
+    stop_at: int | None = None,
+) -> tuple[Run, list[Proc]]:
     """``workers`` appwatch workers in one group on the backlog. The first consume is
     when every worker is ready and ``appwatch_events_total`` is above zero; /metrics
     is polled only until then: it holds one gauge per series
     (``appwatch_app_downloads``), so each scrape costs the worker O(series) time (42%
     of its CPU when polled every 0.2 s with 10k series). The workers are left running."""
-    ws = [start_worker(procs, f"{name}-{i}", bootstrap, prefix, group, **(extra_env or {}))
-          for i in range(workers)]
+    ws = [start_worker(procs, f"{name}-{i}", bootstrap, prefix, group, **(extra_env or {})) for i in range(workers)]
     client = httpx.Client(timeout=2.0)
     probe = Committed(bootstrap)
     ready = [False] * workers

@@ -58,13 +58,18 @@ class Procs:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.procs: list[Proc] = []
 
-    def start(self, name: str, args: list[str], env: dict[str, str] | None = None,
-              port: int | None = None) -> Proc:
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None, port: int | None = None) -> Proc:
         log = self.logs / f"{name}.log"
         out = open(log, "wb")
-        popen = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})}, cwd=ROOT,
-                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 preexec_fn=functools.partial(die_with_parent, os.getpid()))
+        popen = subprocess.Popen(
+            [sys.executable, *args],
+            env={**os.environ, **(env or {})},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=functools.partial(die_with_parent, os.getpid()),
+        )
         out.close()
         p = Proc(name, popen, log, port)
         self.procs.append(p)
@@ -93,17 +98,23 @@ class Procs:
 
 
 def worker_env(bootstrap: str, prefix: str, group: str, port: int, **extra: str) -> dict[str, str]:
-    return {"APPWATCH_BROKER": f"kafka://{bootstrap}", "APPWATCH_BROKER_FLAVOR": "tansu",
-            "APPWATCH_TOPIC_PREFIX": prefix, "APPWATCH_GROUP": group, "APPWATCH_WEB_PORT": str(port),
-            "APPWATCH_PARTITIONS": "4", "APPWATCH_CONSOLE": "false", "APPWATCH_LOG_LEVEL": "warning",
-            **extra}
+    return {
+        "APPWATCH_BROKER": f"kafka://{bootstrap}",
+        "APPWATCH_BROKER_FLAVOR": "tansu",
+        "APPWATCH_TOPIC_PREFIX": prefix,
+        "APPWATCH_GROUP": group,
+        "APPWATCH_WEB_PORT": str(port),
+        "APPWATCH_PARTITIONS": "4",
+        "APPWATCH_CONSOLE": "false",
+        "APPWATCH_LOG_LEVEL": "warning",
+        **extra,
+    }
 
 
 WORKER = ["-m", "appwatch", "worker"]
 
 
-def start_worker(procs: Procs, name: str, bootstrap: str, prefix: str, group: str,
-                 **extra: str) -> Proc:
+def start_worker(procs: Procs, name: str, bootstrap: str, prefix: str, group: str, **extra: str) -> Proc:
     port = free_port()
     return procs.start(name, WORKER, worker_env(bootstrap, prefix, group, port, **extra), port=port)
 

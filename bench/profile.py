@@ -43,6 +43,7 @@ STEP_EVENTS = 200_000  # events the in-process steps take (the profiled run take
 
 # -- 1. steps ---------------------------------------------------------------------------------
 
+
 def _per_event(fn, n: int) -> float:
     """µs per event of ``fn()`` (which handles ``n`` events): the best of three."""
     best = float("inf")
@@ -81,12 +82,14 @@ def steps(records: list[tuple[bytes, bytes]], bootstrap: str, topic: str) -> dic
         companies = catalog.shipped().companies()
         return Stage(Engine(rules.load(), companies), T("p."), StreamMetrics(registry, frozenset(companies)))
 
-    recs = [Record("p.events.metrics", workload.partition_of(k, 4), i, 1_733_000_000_000, k, v)
-            for i, (k, v) in enumerate(records)]
+    recs = [
+        Record("p.events.metrics", workload.partition_of(k, 4), i, 1_733_000_000_000, k, v)
+        for i, (k, v) in enumerate(records)
+    ]
     batches = []
     for i in range(0, n, BATCH):
         b: dict = {}
-        for r in recs[i:i + BATCH]:
+        for r in recs[i : i + BATCH]:
             b.setdefault(r.partition, []).append(r)
         batches.append(b)
     # the fold on decoded events, in the second half (every series has its history by then)
@@ -101,9 +104,9 @@ def steps(records: list[tuple[bytes, bytes]], bootstrap: str, topic: str) -> dic
     out["fold_us"] = (time.process_time() - t) / (n - half) * 1e6
     # the whole of Stage.process (decode, fold, metrics, control records), second half
     stage = fresh()
-    for b in batches[:len(batches) // 2]:
+    for b in batches[: len(batches) // 2]:
         stage.process(b)
-    rest = batches[len(batches) // 2:]
+    rest = batches[len(batches) // 2 :]
     t = time.process_time()
     outs = [stage.process(b) for b in rest]
     out["stage_process_us"] = (time.process_time() - t) / sum(len(rs) for b in rest for rs in b.values()) * 1e6
@@ -128,8 +131,14 @@ async def _fetch(bootstrap: str, topic: str, n: int) -> float:
     """µs of CPU per record for aiokafka getmany alone (no decode)."""
     from aiokafka import AIOKafkaConsumer
 
-    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                         enable_auto_commit=False, fetch_max_wait_ms=20)
+    c = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=20,
+    )
     await c.start()
     try:
         got, t = 0, time.process_time()
@@ -190,20 +199,28 @@ def _size_per_series(stage) -> float:
 FRAME = re.compile(r"^(?P<fn>.+?) \((?P<file>[^:()]+):(?P<line>\d+)\)$")
 CATEGORIES = [  # (test on a frame's file and function, category): the frame nearest the leaf decides
     (lambda f, fn: "aiokafka/producer" in f, "Kafka produce (aiokafka: changelog, control, commits)"),
-    (lambda f, fn: "aiokafka/consumer/fetcher" in f or "aiokafka/record" in f,
-     "Kafka fetch (aiokafka fetcher, record parsing)"),
+    (
+        lambda f, fn: "aiokafka/consumer/fetcher" in f or "aiokafka/record" in f,
+        "Kafka fetch (aiokafka fetcher, record parsing)",
+    ),
     (lambda f, fn: "aiokafka" in f, "Kafka client: other (connections, coordinator, protocol)"),
     (lambda f, fn: f.endswith("core/events.py"), "decode (msgspec, memoised checks)"),
     (lambda f, fn: f.endswith(("streams/windows.py", "detectors/spike.py")), "fold: day window, baseline, judge"),
     (lambda f, fn: f.endswith("streams/engine.py"), "fold: Engine.metric (dedup, rules, series)"),
-    (lambda f, fn: f.endswith("streams/series.py") or fn.startswith("Stage.changelog"),
-     "commit: encode changed series"),
+    (
+        lambda f, fn: f.endswith("streams/series.py") or fn.startswith("Stage.changelog"),
+        "commit: encode changed series",
+    ),
     (lambda f, fn: f.endswith("streams/metrics.py") or "prometheus_client" in f, "metrics (once per batch)"),
-    (lambda f, fn: f.endswith("streams/stage.py") and fn.startswith(("Stage.", "Stage._")),
-     "stage: per-record loop (process)"),
+    (
+        lambda f, fn: f.endswith("streams/stage.py") and fn.startswith(("Stage.", "Stage._")),
+        "stage: per-record loop (process)",
+    ),
     (lambda f, fn: f.endswith("streams/stage.py"), "stage: I/O glue (send, commit, rebalance)"),
-    (lambda f, fn: "faust/" in f or "mode/" in f or f.endswith(("streams/app.py", "alerts/pipeline.py")),
-     "Faust: control, dispatch, timers, its own consumer thread"),
+    (
+        lambda f, fn: "faust/" in f or "mode/" in f or f.endswith(("streams/app.py", "alerts/pipeline.py")),
+        "Faust: control, dispatch, timers, its own consumer thread",
+    ),
 ]
 
 
@@ -233,10 +250,15 @@ def breakdown(raw: Path, cpu_us_per_event: float) -> dict:
         leaves[cat][frames[-1] if frames else "?"] += c
         total += c
     busy = total - cats.get("idle: waiting in epoll", 0)
-    rows = [{"category": cat, "share_of_busy": c / busy if not cat.startswith("idle") else None,
-             "us_per_event": None if cat.startswith("idle") else c / busy * cpu_us_per_event,
-             "top": [f"{f} {k / total:.1%}" for f, k in leaves[cat].most_common(3)]}
-            for cat, c in cats.most_common()]
+    rows = [
+        {
+            "category": cat,
+            "share_of_busy": c / busy if not cat.startswith("idle") else None,
+            "us_per_event": None if cat.startswith("idle") else c / busy * cpu_us_per_event,
+            "top": [f"{f} {k / total:.1%}" for f, k in leaves[cat].most_common(3)],
+        }
+        for cat, c in cats.most_common()
+    ]
     return {"samples": total, "busy_samples": busy, "rows": rows}
 
 
@@ -248,14 +270,34 @@ def profiled_run(w, bootstrap: str, procs: Procs, out: Path, seconds: float) -> 
 
     def started(ws):
         common = ["--pid", str(ws[0].pid), "-d", str(int(seconds)), "-r", "200", "--nonblocking"]
-        spy.append(subprocess.Popen(["py-spy", "record", "-f", "raw", "-o", str(out / "pyspy.txt"), *common],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        spy.append(subprocess.Popen(["py-spy", "record", "-o", str(out / "pyspy.svg"), *common],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        spy.append(
+            subprocess.Popen(
+                ["py-spy", "record", "-f", "raw", "-o", str(out / "pyspy.txt"), *common],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        spy.append(
+            subprocess.Popen(
+                ["py-spy", "record", "-o", str(out / "pyspy.svg"), *common],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
 
     try:
-        r, ws = pipeline.run_workers(procs, bootstrap, t.prefix, "prof", t.metrics, len(w), ends,
-                                     timeout=seconds, name="profiled", on_started=started)
+        r, ws = pipeline.run_workers(
+            procs,
+            bootstrap,
+            t.prefix,
+            "prof",
+            t.metrics,
+            len(w),
+            ends,
+            timeout=seconds,
+            name="profiled",
+            on_started=started,
+        )
         procs.stop(*ws, timeout=2)
     finally:
         for s in spy:
@@ -279,8 +321,12 @@ def main() -> int:
         print(markdown({"breakdown": breakdown(args.classify, args.cpu_us)}))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    res: dict = {"command": " ".join(["python -m bench.profile", *sys.argv[1:]]), "events": args.events,
-                 "series": args.series, "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
+    res: dict = {
+        "command": " ".join(["python -m bench.profile", *sys.argv[1:]]),
+        "events": args.events,
+        "series": args.series,
+        "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+    }
     w = workload.spike_workload("", args.events, args.series)
     with embedded() as bootstrap, Procs(args.out / "logs") as procs:
         t = Topics("steps.")
@@ -304,29 +350,47 @@ def markdown(res: dict) -> str:
     out = []
     s = res.get("steps")
     if s:
-        out += [f"Steps, in process, µs per event (CPU, best of 3; {s['events']:,} events):", "",
-                "| step | µs |", "|---|---|"]
-        for k, label in (("fetch_getmany_us", "aiokafka getmany, no decode"),
-                         ("json_loads_us", "json.loads (the baseline's decode)"),
-                         ("orjson_loads_us", "orjson.loads"), ("pydantic_decode_us", "decode (pydantic)"),
-                         ("decode_fast_us", "decode_fast (msgspec)"),
-                         ("fold_us", "fold: Engine.metric on a decoded event"),
-                         ("stage_process_us", "Stage.process: decode + fold + metrics + control"),
-                         ("changelog_encode_us_per_series", "commit: encode one changed series"),
-                         ("changelog_produce_us_per_series", "commit: batch and produce one series record")):
+        out += [
+            f"Steps, in process, µs per event (CPU, best of 3; {s['events']:,} events):",
+            "",
+            "| step | µs |",
+            "|---|---|",
+        ]
+        for k, label in (
+            ("fetch_getmany_us", "aiokafka getmany, no decode"),
+            ("json_loads_us", "json.loads (the baseline's decode)"),
+            ("orjson_loads_us", "orjson.loads"),
+            ("pydantic_decode_us", "decode (pydantic)"),
+            ("decode_fast_us", "decode_fast (msgspec)"),
+            ("fold_us", "fold: Engine.metric on a decoded event"),
+            ("stage_process_us", "Stage.process: decode + fold + metrics + control"),
+            ("changelog_encode_us_per_series", "commit: encode one changed series"),
+            ("changelog_produce_us_per_series", "commit: batch and produce one series record"),
+        ):
             if k in s:
                 out.append(f"| {label} | {s[k]:.2f} |")
-        out += ["", f"A series record is {s['series_state_bytes']:.0f} bytes; a series state "
-                    f"{s['state_objects_bytes_per_series']:,.0f} bytes of Python objects."]
+        out += [
+            "",
+            f"A series record is {s['series_state_bytes']:.0f} bytes; a series state "
+            f"{s['state_objects_bytes_per_series']:,.0f} bytes of Python objects.",
+        ]
     r = res.get("run")
     if r:
-        out += ["", f"Worker on the backlog: {r['events_per_s'] or 0:,.0f} events/s, "
-                    f"{r['cpu_us_per_event'] or 0:.1f} µs CPU/event, {r['committed_events']:,} committed, "
-                    f"complete {r['complete']}."]
+        out += [
+            "",
+            f"Worker on the backlog: {r['events_per_s'] or 0:,.0f} events/s, "
+            f"{r['cpu_us_per_event'] or 0:.1f} µs CPU/event, {r['committed_events']:,} committed, "
+            f"complete {r['complete']}.",
+        ]
     b = res.get("breakdown")
     if b:
-        out += ["", f"py-spy, {b['samples']:,} samples ({b['busy_samples']:,} busy):", "",
-                "| where | share of busy | µs CPU/event | top frames |", "|---|---|---|---|"]
+        out += [
+            "",
+            f"py-spy, {b['samples']:,} samples ({b['busy_samples']:,} busy):",
+            "",
+            "| where | share of busy | µs CPU/event | top frames |",
+            "|---|---|---|---|",
+        ]
         for row in b["rows"]:
             us = "-" if row["us_per_event"] is None else f"{row['us_per_event']:.2f}"
             share = "-" if row["share_of_busy"] is None else f"{row['share_of_busy']:.1%}"

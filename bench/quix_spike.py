@@ -49,8 +49,14 @@ def spike(window: dict, key: bytes, timestamp: int, headers, state) -> dict | No
             base = statistics.median(history)
             if base >= MIN_BASELINE and total >= RATIO * base:
                 fired.append(str(day))
-                alert = {"rule": "download-spike", "key": key.decode(), "day_start_ms": day,
-                         "value": total, "baseline": base, "ratio": total / base}
+                alert = {
+                    "rule": "download-spike",
+                    "key": key.decode(),
+                    "day_start_ms": day,
+                    "value": total,
+                    "baseline": base,
+                    "ratio": total / base,
+                }
     state.set("days", days)
     state.set("fired", fired)
     return alert
@@ -93,12 +99,18 @@ def main() -> None:
             status.update(n=seen, at=time.time())
             write_status()
 
-    app = Application(broker_address=args.broker, consumer_group=args.group, auto_offset_reset="earliest",
-                      commit_interval=args.commit_interval, state_dir=args.state_dir, loglevel="WARNING",
-                      on_message_processed=on_processed,
-                      # as appwatch does on Tansu (streams/app.py TANSU): short group timeouts,
-                      # or the first join takes ~25 s
-                      consumer_extra_config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500})
+    app = Application(
+        broker_address=args.broker,
+        consumer_group=args.group,
+        auto_offset_reset="earliest",
+        commit_interval=args.commit_interval,
+        state_dir=args.state_dir,
+        loglevel="WARNING",
+        on_message_processed=on_processed,
+        # as appwatch does on Tansu (streams/app.py TANSU): short group timeouts,
+        # or the first join takes ~25 s
+        consumer_extra_config={"session.timeout.ms": 2000, "heartbeat.interval.ms": 500},
+    )
 
     def event_time(value, headers, timestamp, timestamp_type) -> int:
         return int(datetime.fromisoformat(value["ts"]).timestamp() * 1000)

@@ -48,8 +48,15 @@ from bench.procs import Procs  # noqa: E402
 from core.events import Topics  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-GOALS = {"pipeline_ratio": 0.35, "cpu_us": 20.0, "quix_ratio": 1.0, "p99_ms": 100.0, "rss_mb": 300.0,
-         "restore_s": 5.0, "import_per_s": 15_000}
+GOALS = {
+    "pipeline_ratio": 0.35,
+    "cpu_us": 20.0,
+    "quix_ratio": 1.0,
+    "p99_ms": 100.0,
+    "rss_mb": 300.0,
+    "restore_s": 5.0,
+    "import_per_s": 15_000,
+}
 
 
 @dataclass
@@ -72,29 +79,57 @@ class Config:
 
     def reserve_after(self, phase: str) -> float:
         """Seconds the phases after ``phase`` need (their caps plus start-up)."""
-        need = {"pipeline": self.runs * (self.main_cap + self.startup), "restore": 30.0,
-                "quix": self.quix_cap + self.startup,
-                "latency": sum(d + self.latency_drain for _, d in self.latency_steps) + self.startup + 5,
-                "ingest": 45.0 if self.mode == "full" else 6.0,
-                "growth": len(self.growth) * (self.growth_cap + self.startup),
-                "end": 10.0 if self.mode == "full" else 4.0}
+        need = {
+            "pipeline": self.runs * (self.main_cap + self.startup),
+            "restore": 30.0,
+            "quix": self.quix_cap + self.startup,
+            "latency": sum(d + self.latency_drain for _, d in self.latency_steps) + self.startup + 5,
+            "ingest": 45.0 if self.mode == "full" else 6.0,
+            "growth": len(self.growth) * (self.growth_cap + self.startup),
+            "end": 10.0 if self.mode == "full" else 4.0,
+        }
         names = list(need)
-        return sum(need[n] for n in names[names.index(phase) + 1:])
+        return sum(need[n] for n in names[names.index(phase) + 1 :])
 
     @classmethod
     def full(cls) -> Config:
         # growth: the main run is the (10k series, 1 worker) point; the others keep >= 10 days a series
-        return cls("full", 200_000, 10_000, main_cap=60, quix_cap=60, latency_series=500,
-                   latency_steps=[(200, 10), (1000, 15)], latency_drain=15, import_rows=60_000,
-                   http_events=40_000, growth=[(1_000, 100_000, 1), (100_000, 1_000_000, 1), (10_000, 200_000, 2)],
-                   growth_cap=45, budget=600, startup=10)
+        return cls(
+            "full",
+            200_000,
+            10_000,
+            main_cap=60,
+            quix_cap=60,
+            latency_series=500,
+            latency_steps=[(200, 10), (1000, 15)],
+            latency_drain=15,
+            import_rows=60_000,
+            http_events=40_000,
+            growth=[(1_000, 100_000, 1), (100_000, 1_000_000, 1), (10_000, 200_000, 2)],
+            growth_cap=45,
+            budget=600,
+            startup=10,
+        )
 
     @classmethod
     def smoke(cls) -> Config:
         # growth: the main run is the (600 series, 1 worker) point
-        return cls("smoke", 60_000, 600, main_cap=15, quix_cap=8, latency_series=50,
-                   latency_steps=[(300, 2)], latency_drain=4, import_rows=1_000, http_events=1_000,
-                   growth=[(200, 20_000, 1), (600, 60_000, 2)], growth_cap=8, budget=110, startup=6)
+        return cls(
+            "smoke",
+            60_000,
+            600,
+            main_cap=15,
+            quix_cap=8,
+            latency_series=50,
+            latency_steps=[(300, 2)],
+            latency_drain=4,
+            import_rows=1_000,
+            http_events=1_000,
+            growth=[(200, 20_000, 1), (600, 60_000, 2)],
+            growth_cap=8,
+            budget=110,
+            startup=6,
+        )
 
 
 class Budget:
@@ -119,11 +154,19 @@ def _r(x, nd=1):
 
 # -- 1. baseline --------------------------------------------------------------------------
 
+
 async def _raw_consume(bootstrap: str, topic: str, n: int, loads) -> float:
     from aiokafka import AIOKafkaConsumer
 
-    c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                         enable_auto_commit=False, fetch_max_wait_ms=20, max_partition_fetch_bytes=4 * 2**20)
+    c = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=20,
+        max_partition_fetch_bytes=4 * 2**20,
+    )
     await c.start()
     try:
         got, t0 = 0, None
@@ -146,11 +189,14 @@ async def _raw_consume(bootstrap: str, topic: str, n: int, loads) -> float:
 def baseline(bootstrap: str, topic: str, n: int) -> dict:
     import orjson
 
-    return {"json_per_s": asyncio.run(_raw_consume(bootstrap, topic, n, json.loads)),
-            "orjson_per_s": asyncio.run(_raw_consume(bootstrap, topic, n, orjson.loads))}
+    return {
+        "json_per_s": asyncio.run(_raw_consume(bootstrap, topic, n, json.loads)),
+        "orjson_per_s": asyncio.run(_raw_consume(bootstrap, topic, n, orjson.loads)),
+    }
 
 
 # -- 3. Quix Streams -------------------------------------------------------------------------
+
 
 def _create(bootstrap: str, name: str, partitions: int) -> None:
     from kafka.admin import KafkaAdminClient, NewTopic
@@ -172,9 +218,28 @@ def run_quix(procs: Procs, bootstrap: str, topic: str, n: int, ends: dict, cap: 
     status.unlink(missing_ok=True)
     shutil.rmtree(state, ignore_errors=True)
     group = "bench-quix"
-    q = procs.start("quix", ["-m", "bench.quix_spike", "--broker", bootstrap, "--topic", topic,
-                             "--alerts", alerts, "--group", group, "--events", str(n), "--status",
-                             str(status), "--state-dir", str(state)], {"PYTHONWARNINGS": "ignore"})
+    q = procs.start(
+        "quix",
+        [
+            "-m",
+            "bench.quix_spike",
+            "--broker",
+            bootstrap,
+            "--topic",
+            topic,
+            "--alerts",
+            alerts,
+            "--group",
+            group,
+            "--events",
+            str(n),
+            "--status",
+            str(status),
+            "--state-dir",
+            str(state),
+        ],
+        {"PYTHONWARNINGS": "ignore"},
+    )
 
     def first():
         try:
@@ -200,6 +265,7 @@ def run_quix(procs: Procs, bootstrap: str, topic: str, n: int, ends: dict, cap: 
 
 # -- 1, 2: the medians of the interleaved runs ------------------------------------------------
 
+
 def median(xs: list[float]) -> float | None:
     xs = sorted(x for x in xs if x is not None)
     return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2 if xs else None
@@ -209,26 +275,34 @@ def main_result(res: dict, runs: list[dict], n: int) -> None:
     """``baseline`` and ``pipeline``: the medians of the runs, each run kept beside them."""
     bases = [r["baseline"] for r in runs if r["baseline"]]
     if bases:
-        res["baseline"] = {"events": n, "json_per_s": median([b["json_per_s"] for b in bases]),
-                           "orjson_per_s": median([b["orjson_per_s"] for b in bases]), "runs": bases,
-                           "note": f"raw aiokafka getmany + json.loads; the median of {len(bases)} runs, "
-                                   "each just before a pipeline run on its own copy of the topic"}
+        res["baseline"] = {
+            "events": n,
+            "json_per_s": median([b["json_per_s"] for b in bases]),
+            "orjson_per_s": median([b["orjson_per_s"] for b in bases]),
+            "runs": bases,
+            "note": f"raw aiokafka getmany + json.loads; the median of {len(bases)} runs, "
+            "each just before a pipeline run on its own copy of the topic",
+        }
     done = [r for r in runs if r["run"].events_per_s]
     if not done:
         return
     by_rate = sorted(done, key=lambda r: r["run"].events_per_s)
     mid = by_rate[len(by_rate) // 2]
-    res["pipeline"] = {**mid["run"].summary(), "alerts": mid["alerts"],
-                       "events_per_s": median([r["run"].events_per_s for r in done]),
-                       "cpu_us_per_event": median([r["run"].cpu_us_per_event for r in done]),
-                       "rss_end_mb": median([r["run"].rss_end_mb for r in done]),
-                       "runs": [{**r["run"].summary(), "alerts": r["alerts"]} for r in runs],
-                       "curve": mid["run"].curve[::max(1, len(mid["run"].curve) // 200)],
-                       "note": f"medians of {len(done)} runs (events/s, CPU per event, RSS); the curve and "
-                               "the other fields are the median run's"}
+    res["pipeline"] = {
+        **mid["run"].summary(),
+        "alerts": mid["alerts"],
+        "events_per_s": median([r["run"].events_per_s for r in done]),
+        "cpu_us_per_event": median([r["run"].cpu_us_per_event for r in done]),
+        "rss_end_mb": median([r["run"].rss_end_mb for r in done]),
+        "runs": [{**r["run"].summary(), "alerts": r["alerts"]} for r in runs],
+        "curve": mid["run"].curve[:: max(1, len(mid["run"].curve) // 200)],
+        "note": f"medians of {len(done)} runs (events/s, CPU per event, RSS); the curve and "
+        "the other fields are the median run's",
+    }
 
 
 # -- 5. restore after kill -9 ------------------------------------------------------------------
+
 
 def restore_after_kill(procs: Procs, worker, bootstrap: str, prefix: str, group: str) -> dict:
     """kill -9 a worker that holds the main run's state, start another in its group, and
@@ -243,18 +317,21 @@ def restore_after_kill(procs: Procs, worker, bootstrap: str, prefix: str, group:
     again = start_worker(procs, "restore-worker", bootstrap, prefix, group)
     ready = wait_ready(again, timeout=120)
     with httpx.Client(timeout=2.0) as client:
-        out = {"restore_s": metric(client, again, "appwatch_state_restore_seconds"),
-               "series_restored": int(metric(client, again, "appwatch_state_restored_total")),
-               "restart_to_ready_s": ready - started,
-               "note": "restore_s: the new worker's detect stage reading the changelog of its 4 partitions "
-                       "and rebuilding the series (appwatch_state_restore_seconds); restart_to_ready_s: from "
-                       "the new process to /healthz ready, which includes Python start-up and the group "
-                       "waiting for the killed member's session to expire (6 s on Tansu)"}
+        out = {
+            "restore_s": metric(client, again, "appwatch_state_restore_seconds"),
+            "series_restored": int(metric(client, again, "appwatch_state_restored_total")),
+            "restart_to_ready_s": ready - started,
+            "note": "restore_s: the new worker's detect stage reading the changelog of its 4 partitions "
+            "and rebuilding the series (appwatch_state_restore_seconds); restart_to_ready_s: from "
+            "the new process to /healthz ready, which includes Python start-up and the group "
+            "waiting for the killed member's session to expire (6 s on Tansu)",
+        }
     procs.stop(again, timeout=2)
     return out
 
 
 # -- 5. memory: the state a window keeps --------------------------------------------------------
+
 
 def state_equivalence() -> dict:
     """A series' window state after 30 days equals its state after the last 10: the spike
@@ -274,12 +351,15 @@ def state_equivalence() -> dict:
     for _, v in w.records[-10:]:
         eng2.metric(decode_fast(v), tail)
     (key,) = full
-    return {"retained_days": len(full[key].rules["download-spike"].days),
-            "state_after_30_days_equals_last_10": full == tail,
-            "state_bytes_per_series": len(series.encode(full[key]))}
+    return {
+        "retained_days": len(full[key].rules["download-spike"].days),
+        "state_after_30_days_equals_last_10": full == tail,
+        "state_bytes_per_series": len(series.encode(full[key])),
+    }
 
 
 # -- the harness -------------------------------------------------------------------------------
+
 
 def code_digest() -> dict:
     """Which code was measured (no git here): a digest of the packages' sources, and the
@@ -292,9 +372,12 @@ def code_digest() -> dict:
     for f in files:
         h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
     newest = max(files, key=lambda f: f.stat().st_mtime)
-    return {"sources_sha256": h.hexdigest()[:16], "files": len(files),
-            "newest": f"{newest.relative_to(root)} "
-                      f"{datetime.fromtimestamp(newest.stat().st_mtime, UTC).isoformat(timespec='seconds')}"}
+    return {
+        "sources_sha256": h.hexdigest()[:16],
+        "files": len(files),
+        "newest": f"{newest.relative_to(root)} "
+        f"{datetime.fromtimestamp(newest.stat().st_mtime, UTC).isoformat(timespec='seconds')}",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,12 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, help="series in the main run (default 10000; smoke 60)")
     ap.add_argument("--budget", type=float, help="seconds for the whole run (default 560; smoke 85)")
     ap.add_argument("--out", type=Path, help="result directory (default bench/results[/smoke])")
-    ap.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                    "quix,latency,ingest,growth")
+    ap.add_argument("--skip", default="", help="comma-separated phases to skip: quix,latency,ingest,growth")
     args = ap.parse_args(argv)
     cfg = Config.smoke() if args.smoke else Config.full()
-    cfg = replace(cfg, events=args.events or cfg.events, series=args.series or cfg.series,
-                  budget=args.budget or cfg.budget)
+    cfg = replace(
+        cfg, events=args.events or cfg.events, series=args.series or cfg.series, budget=args.budget or cfg.budget
+    )
     out = args.out or (HERE / "results" / ("smoke" if args.smoke else ""))
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
@@ -319,11 +402,19 @@ def main(argv: list[str] | None = None) -> int:
 
     budget = Budget(cfg.budget)
     wait = 2.0 if cfg.mode == "full" else 1.0  # idle time that ends counting alert records
-    res: dict = {"mode": cfg.mode, "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
-                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                             "load_avg_start": [round(x, 2) for x in os.getloadavg()]},
-                 "config": {k: v for k, v in cfg.__dict__.items()}, "code": code_digest(), "errors": {}}
+    res: dict = {
+        "mode": cfg.mode,
+        "command": " ".join(["python -m bench.run", *(argv or sys.argv[1:])]),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "config": {k: v for k, v in cfg.__dict__.items()},
+        "code": code_digest(),
+        "errors": {},
+    }
 
     def log(msg: str) -> None:
         print(f"[{budget.elapsed():6.1f}s] {msg}", flush=True)
@@ -350,9 +441,15 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             w = workload.spike_workload("", cfg.events, cfg.series)
             n, expected = len(w), w.expected_alerts
-            res["workload"] = {"events": n, "series": w.series, "days": w.days, **w.meta,
-                               "expected_alerts": expected, "partitions": 4,
-                               "generate_s": round(time.perf_counter() - t, 2)}
+            res["workload"] = {
+                "events": n,
+                "series": w.series,
+                "days": w.days,
+                **w.meta,
+                "expected_alerts": expected,
+                "partitions": 4,
+                "generate_s": round(time.perf_counter() - t, 2),
+            }
             log(f"{n} events over {cfg.series} series; {cfg.runs} interleaved runs of 1 and 2")
 
             # 1, 2 and 5: baseline and pipeline interleaved, each run on its own copy of the
@@ -366,16 +463,28 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"baseline {i}: {b}")
 
                 def main_run(i=i, main_t=main_t, ends=ends):
-                    cap = budget.cap(cfg.main_cap, (cfg.runs - i - 1) * (cfg.main_cap + cfg.startup)
-                                     + cfg.reserve_after("pipeline") + cfg.startup)
-                    r, ws = pipeline.run_workers(procs, bootstrap, main_t.prefix, f"bench-main-{i}", main_t.metrics,
-                                                 n, ends, timeout=cap, name=f"main-worker-{i}")
-                    alerts = len(workload.count_records(bootstrap, main_t.alerts, expected if r.complete else 0,
-                                                        wait))
+                    cap = budget.cap(
+                        cfg.main_cap,
+                        (cfg.runs - i - 1) * (cfg.main_cap + cfg.startup) + cfg.reserve_after("pipeline") + cfg.startup,
+                    )
+                    r, ws = pipeline.run_workers(
+                        procs,
+                        bootstrap,
+                        main_t.prefix,
+                        f"bench-main-{i}",
+                        main_t.metrics,
+                        n,
+                        ends,
+                        timeout=cap,
+                        name=f"main-worker-{i}",
+                    )
+                    alerts = len(workload.count_records(bootstrap, main_t.alerts, expected if r.complete else 0, wait))
                     restored = None
                     if i == cfg.runs - 1:
-                        restored = phase("restore", lambda: restore_after_kill(procs, ws[0], bootstrap, main_t.prefix,
-                                                                               f"bench-main-{i}"))
+                        restored = phase(
+                            "restore",
+                            lambda: restore_after_kill(procs, ws[0], bootstrap, main_t.prefix, f"bench-main-{i}"),
+                        )
                     procs.stop(*ws, timeout=2)
                     return r, alerts, restored
 
@@ -383,8 +492,10 @@ def main(argv: list[str] | None = None) -> int:
                 if got:
                     r, alerts, restored = got
                     runs.append({"baseline": b, "run": r, "alerts": alerts})
-                    log(f"pipeline {i}: {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
-                        f"cpu/ev={r.cpu_us_per_event:.1f}us rss={r.rss_end_mb:.0f}MB alerts={alerts}")
+                    log(
+                        f"pipeline {i}: {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
+                        f"cpu/ev={r.cpu_us_per_event:.1f}us rss={r.rss_end_mb:.0f}MB alerts={alerts}"
+                    )
                     if restored:
                         res["restore"] = restored
                         log(f"restore after kill -9: {restored}")
@@ -401,12 +512,14 @@ def main(argv: list[str] | None = None) -> int:
                 q = phase("quix", quix)
                 if q:
                     r = q["run"]
-                    alerts = len(workload.count_records(bootstrap, q["alerts_topic"],
-                                                        expected if r.complete else 0, wait))
-                    res["quix"] = {**r.summary(), "alerts": alerts,
-                                   "curve": r.curve[::max(1, len(r.curve) // 200)]}
-                    log(f"quix {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
-                        f"committed={r.committed_events} cpu/ev={r.cpu_us_per_event:.0f}us")
+                    alerts = len(
+                        workload.count_records(bootstrap, q["alerts_topic"], expected if r.complete else 0, wait)
+                    )
+                    res["quix"] = {**r.summary(), "alerts": alerts, "curve": r.curve[:: max(1, len(r.curve) // 200)]}
+                    log(
+                        f"quix {r.events_per_s and round(r.events_per_s)} ev/s complete={r.complete} "
+                        f"committed={r.committed_events} cpu/ev={r.cpu_us_per_event:.0f}us"
+                    )
             else:
                 res["quix"] = {"skipped": "--skip"}
 
@@ -414,16 +527,25 @@ def main(argv: list[str] | None = None) -> int:
             def lat():
                 from bench import latency
 
-                return latency.run(bootstrap, procs, "lat.", "bench-latency", series=cfg.latency_series,
-                                   steps=cfg.latency_steps, drain=cfg.latency_drain)
+                return latency.run(
+                    bootstrap,
+                    procs,
+                    "lat.",
+                    "bench-latency",
+                    series=cfg.latency_series,
+                    steps=cfg.latency_steps,
+                    drain=cfg.latency_drain,
+                )
 
             if "latency" not in skip:
                 create_topics(bootstrap, Topics("lat."), 4)
                 steps = phase("latency", lat)
                 if steps:
                     got = res["latency"] = {**steps[-1], "at_other_rates": steps[:-1]}
-                    log(f"latency p50 {_r(got['p50_ms'])} p95 {_r(got['p95_ms'])} p99 {_r(got['p99_ms'])} ms, "
-                        f"{got['alerts_received']}/{got['alerts_expected']} alerts")
+                    log(
+                        f"latency p50 {_r(got['p50_ms'])} p95 {_r(got['p95_ms'])} p99 {_r(got['p99_ms'])} ms, "
+                        f"{got['alerts_received']}/{got['alerts_expected']} alerts"
+                    )
             else:
                 res["latency"] = {"skipped": "--skip"}
 
@@ -436,8 +558,10 @@ def main(argv: list[str] | None = None) -> int:
                 res["ingest"] = {"import": imp, "http": http}
                 if imp and http:
                     http["ratio_to_raw_producer"] = http["http_per_s"] / imp["raw_producer_per_s"]
-                log(f"ingest import {imp and round(imp['import_2_workers_per_s'])}/s "
-                    f"http {http and round(http['http_per_s'])}/s")
+                log(
+                    f"ingest import {imp and round(imp['import_2_workers_per_s'])}/s "
+                    f"http {http and round(http['http_per_s'])}/s"
+                )
             else:
                 res["ingest"] = {"skipped": "--skip"}
 
@@ -445,27 +569,46 @@ def main(argv: list[str] | None = None) -> int:
             if "growth" not in skip:
                 points = []
                 for i, (series, events, workers) in enumerate(cfg.growth):
+
                     def one(series=series, events=events, workers=workers, i=i):
                         left_points = len(cfg.growth) - i - 1
-                        cap = budget.cap(cfg.growth_cap, left_points * (cfg.growth_cap + cfg.startup)
-                                         + cfg.reserve_after("growth") + cfg.startup)
+                        cap = budget.cap(
+                            cfg.growth_cap,
+                            left_points * (cfg.growth_cap + cfg.startup) + cfg.reserve_after("growth") + cfg.startup,
+                        )
                         t = Topics(f"g{i}.")
                         create_topics(bootstrap, t, 4)
                         gw = workload.spike_workload(t.metrics, events, series)
                         gends = workload.produce(bootstrap, t.metrics, gw.records, 4)
                         gn = len(gw)
                         del gw
-                        r, ws = pipeline.run_workers(procs, bootstrap, t.prefix, f"bench-g{i}", t.metrics, gn,
-                                                     gends, workers=workers, timeout=cap, name=f"growth{i}")
+                        r, ws = pipeline.run_workers(
+                            procs,
+                            bootstrap,
+                            t.prefix,
+                            f"bench-g{i}",
+                            t.metrics,
+                            gn,
+                            gends,
+                            workers=workers,
+                            timeout=cap,
+                            name=f"growth{i}",
+                        )
                         procs.stop(*ws, timeout=2)
-                        return {"series": series, "workers": workers, **r.summary(),
-                                "series_loaded": min(series, r.committed_events)}
+                        return {
+                            "series": series,
+                            "workers": workers,
+                            **r.summary(),
+                            "series_loaded": min(series, r.committed_events),
+                        }
 
                     p = phase(f"growth_{series}x{workers}", one)
                     if p:
                         points.append(p)
-                        log(f"growth {series} series x{workers}: {p['events_per_s'] and round(p['events_per_s'])} ev/s "
-                            f"cpu/ev {p['cpu_us_per_event']:.0f}us rss {p['rss_end_mb']:.0f}MB")
+                        log(
+                            f"growth {series} series x{workers}: {p['events_per_s'] and round(p['events_per_s'])} ev/s "
+                            f"cpu/ev {p['cpu_us_per_event']:.0f}us rss {p['rss_end_mb']:.0f}MB"
+                        )
                 res["growth"] = {"points": points}
             else:
                 res["growth"] = {"skipped": "--skip"}
@@ -496,12 +639,18 @@ def memory_figure(res: dict) -> dict:
     series = wl.get("series", 0)
     done = p.get("committed_events", 0)
     days = done / series if series else 0
-    return {"rss_idle_mb": p.get("rss_idle_mb"), "rss_mb": p.get("rss_end_mb"), "rss_peak_mb": p.get("rss_peak_mb"),
-            "series": series, "days_loaded": round(days, 2), **eq,
-            "full_state_loaded": days >= eq["retained_days"],
-            "note": "RSS of the main run's worker at its end; a window keeps "
-                    f"{eq['retained_days']} days, so >= {eq['retained_days']} days loaded is the state "
-                    "30 days leave"}
+    return {
+        "rss_idle_mb": p.get("rss_idle_mb"),
+        "rss_mb": p.get("rss_end_mb"),
+        "rss_peak_mb": p.get("rss_peak_mb"),
+        "series": series,
+        "days_loaded": round(days, 2),
+        **eq,
+        "full_state_loaded": days >= eq["retained_days"],
+        "note": "RSS of the main run's worker at its end; a window keeps "
+        f"{eq['retained_days']} days, so >= {eq['retained_days']} days loaded is the state "
+        "30 days leave",
+    }
 
 
 if __name__ == "__main__":

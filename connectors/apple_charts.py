@@ -20,11 +20,13 @@ from core.events import Event, InvalidEvent
 
 
 class AppleChartsParams(Params):
-    base_url: str = Field("https://rss.applemarketingtools.com/api/v2",
-                          pattern=r"^https?://", description="without the trailing /{country}/...")
+    base_url: str = Field(
+        "https://rss.applemarketingtools.com/api/v2",
+        pattern=r"^https?://",
+        description="without the trailing /{country}/...",
+    )
     countries: Annotated[list[Country], Field(min_length=1)] = ["cn", "us"]
-    charts: Annotated[list[Literal["top-free", "top-paid"]], Field(min_length=1)] = \
-        ["top-free", "top-paid"]
+    charts: Annotated[list[Literal["top-free", "top-paid"]], Field(min_length=1)] = ["top-free", "top-paid"]
     limit: int = Field(100, ge=1, le=200)
 
 
@@ -54,8 +56,9 @@ class AppleCharts(Connector):
         feed = data.get("feed") if isinstance(data, dict) else None
         results = feed.get("results") if isinstance(feed, dict) else None
         if not isinstance(results, list):
-            raise PayloadError(f"{url}: expected {{\"feed\": {{\"results\": [...]}}}}, got "
-                               f"{_shape(data)}", "bad_payload", url)
+            raise PayloadError(
+                f'{url}: expected {{"feed": {{"results": [...]}}}}, got {_shape(data)}', "bad_payload", url
+            )
         updated = _parse_time(feed.get("updated"))
         ts = updated or ctx.now
         snapshot = updated.isoformat() if updated else ctx.now.date().isoformat()
@@ -63,15 +66,25 @@ class AppleCharts(Connector):
         for pos, item in enumerate(results):
             where = f"{url}: results[{pos}]"
             if not isinstance(item, dict) or not str(item.get("id", "")).isdigit():
-                ctx.failed(PayloadError(f"{where}: no numeric \"id\"", "bad_item"))
+                ctx.failed(PayloadError(f'{where}: no numeric "id"', "bad_item"))
                 continue
             store_id, name = str(item["id"]), item.get("name") or None
             try:
                 app_id = self.catalog.app_id(name=name, ios=store_id)
-                out.append(self.event(
-                    event_id=self.event_id(chart, country, snapshot, store_id),
-                    type="app.rank", ts=ts.isoformat(), app_id=app_id, app_name=name,
-                    platform="ios", country=country, chart=chart, category="all", rank=pos + 1))
+                out.append(
+                    self.event(
+                        event_id=self.event_id(chart, country, snapshot, store_id),
+                        type="app.rank",
+                        ts=ts.isoformat(),
+                        app_id=app_id,
+                        app_name=name,
+                        platform="ios",
+                        country=country,
+                        chart=chart,
+                        category="all",
+                        rank=pos + 1,
+                    )
+                )
             except (InvalidEvent, ValueError) as exc:
                 ctx.failed(InvalidEvent("item", str(exc)), where)
         return out

@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 
 # ISO 3166 alpha-2, lower-cased (as in the contract); "CN" in a config is accepted
-Country = Annotated[str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
-                    Field(pattern=r"^[a-z]{2}$")]
+Country = Annotated[
+    str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v), Field(pattern=r"^[a-z]{2}$")
+]
 
 
 def catalog_apps(platform: str) -> AfterValidator:
@@ -45,8 +46,9 @@ def catalog_apps(platform: str) -> AfterValidator:
         for app_id in v:
             app = cat.get(app_id)
             if app is None or platform not in app.stores:
-                raise ValueError(f"{app_id!r} has no {platform} id in the catalog "
-                                 f"(known: {', '.join(sorted(cat.apps))})")
+                raise ValueError(
+                    f"{app_id!r} has no {platform} id in the catalog (known: {', '.join(sorted(cat.apps))})"
+                )
         return v
 
     return AfterValidator(check)
@@ -106,8 +108,7 @@ class Context:
         self._validators[resp.url] = resp.validators
         return resp.data
 
-    async def get_bytes(self, url: str, params: dict | None = None,
-                        accept: str | None = None) -> Response | None:
+    async def get_bytes(self, url: str, params: dict | None = None, accept: str | None = None) -> Response | None:
         """The response (``data`` is the body bytes, plus ``content_type``), or None on 304."""
         full = self.http.url(url, params)
         resp = await self.http.get_bytes(url, params, self.checkpoint.http.get(full), accept)

@@ -51,8 +51,7 @@ def _norm(name: str) -> str:
 class Catalog:
     def __init__(self, apps: dict[str, App]) -> None:
         self.apps = dict(apps)
-        self._stores = {(p, str(sid).lower()): a for a, app in apps.items()
-                        for p, sid in app.stores.items()}
+        self._stores = {(p, str(sid).lower()): a for a, app in apps.items() for p, sid in app.stores.items()}
         self._names = {_norm(n): a for a, app in apps.items() for n in (a, *app.names.values())}
 
     def companies(self) -> dict[str, str]:
@@ -73,8 +72,7 @@ class Catalog:
         head = re.split(r"\s+[-–—|]\s+|[:：]", n, maxsplit=1)[0].strip()
         return self._names.get(head)
 
-    def app_id(self, *, name: str | None = None, ios: str | int | None = None,
-               android: str | None = None) -> str:
+    def app_id(self, *, name: str | None = None, ios: str | int | None = None, android: str | None = None) -> str:
         """The catalog app_id for a store id or name, else a stable slug."""
         for platform, sid in (("ios", ios), ("android", android)):
             if sid is not None and (found := self.by_store(platform, sid)):

@@ -42,8 +42,7 @@ class Checkpoint:
             return cp
         except (OSError, ValueError) as exc:
             aside = cp.path.with_suffix(".corrupt")
-            log.error("checkpoint %s is unreadable (%s); moved to %s, starting empty",
-                      cp.path, exc, aside)
+            log.error("checkpoint %s is unreadable (%s); moved to %s, starting empty", cp.path, exc, aside)
             os.replace(cp.path, aside)
             return cp
         cp.http = dict(raw.get("http") or {})

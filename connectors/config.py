@@ -63,8 +63,11 @@ class Instance(BaseModel):
 
 def _instance_model(kind: str, cls: type[Connector]) -> type[Instance]:
     return create_model(
-        f"Instance_{kind}", __base__=Instance, kind=(Literal[kind], ...),  # type: ignore[valid-type]
-        params=(cls.Params, Field(default_factory=dict, validate_default=True)))
+        f"Instance_{kind}",
+        __base__=Instance,
+        kind=(Literal[kind], ...),  # type: ignore[valid-type]
+        params=(cls.Params, Field(default_factory=dict, validate_default=True)),
+    )
 
 
 def _config_model(kinds: Mapping[str, type[Connector]]) -> type[BaseModel]:
@@ -92,9 +95,11 @@ def _config_model(kinds: Mapping[str, type[Connector]]) -> type[BaseModel]:
         @classmethod
         def _top(cls, v: Any) -> Any:
             if isinstance(v, list):
-                raise ValueError("the file is a bare list of instances; put it under a top-level "
-                                 "`connectors:` key: `connectors:` on the first line, then the list "
-                                 "(`  - name: ...`) indented below it")
+                raise ValueError(
+                    "the file is a bare list of instances; put it under a top-level "
+                    "`connectors:` key: `connectors:` on the first line, then the list "
+                    "(`  - name: ...`) indented below it"
+                )
             return v
 
         @field_validator("connectors")
@@ -116,6 +121,7 @@ def expand(text: str, source: str, env: dict[str, str]) -> str:
     """Replace ``${VAR}`` and ``${VAR:-default}`` from the environment, line by line."""
     out, missing = [], []
     for n, line in enumerate(text.splitlines(keepends=True), 1):
+
         def sub(m: re.Match, n: int = n) -> str:
             if m[1] in env:
                 return env[m[1]]
@@ -123,14 +129,16 @@ def expand(text: str, source: str, env: dict[str, str]) -> str:
                 return m[2]
             missing.append(f"{source}:{n}: ${{{m[1]}}} is not set and has no default")
             return ""
+
         out.append(_VAR.sub(sub, line) if not line.lstrip().startswith("#") else line)
     if missing:
         raise ConfigError("\n".join(missing))
     return "".join(out)
 
 
-def parse(text: str, source: str = "<string>", kinds: Mapping | None = None,
-          env: dict[str, str] | None = None) -> list[Instance]:
+def parse(
+    text: str, source: str = "<string>", kinds: Mapping | None = None, env: dict[str, str] | None = None
+) -> list[Instance]:
     import os
 
     from connectors.registry import KINDS

@@ -51,13 +51,33 @@ def _ts(day: date, hour: float = 0.0) -> str:
     return (datetime.combine(day, time(0), CST) + timedelta(hours=hour)).isoformat()
 
 
-def _metric(app: App, day: date, metric: str, value: float, *, mode: str = "total",
-            period: str = "day", hour: float = 0.0, part: object = "") -> AppMetric:
-    return validate(dict(
-        event_id=event_id(SOURCE, app.app_id, app.country, metric, day, mode, part),
-        type="app.metric", source=SOURCE, ts=_ts(day, hour), app_id=app.app_id,
-        app_name=app.name, platform="all", country=app.country, metric=metric,
-        value=round(value), period=period, mode=mode))
+def _metric(
+    app: App,
+    day: date,
+    metric: str,
+    value: float,
+    *,
+    mode: str = "total",
+    period: str = "day",
+    hour: float = 0.0,
+    part: object = "",
+) -> AppMetric:
+    return validate(
+        dict(
+            event_id=event_id(SOURCE, app.app_id, app.country, metric, day, mode, part),
+            type="app.metric",
+            source=SOURCE,
+            ts=_ts(day, hour),
+            app_id=app.app_id,
+            app_name=app.name,
+            platform="all",
+            country=app.country,
+            metric=metric,
+            value=round(value),
+            period=period,
+            mode=mode,
+        )
+    )
 
 
 def daily_downloads(app: App, day: date, rng: random.Random) -> float:
@@ -99,39 +119,81 @@ def live(seed: int = 7) -> Iterator[AppMetric]:
 def _ranks(day: date) -> Iterator[AppRank]:
     n = (day - FIRST_DAY).days
     doubao = max(1, 6 - n // 9)  # climbs to #1 in November
-    ranks = {"doubao": doubao, "kimi": 9 if n < 30 else 12, "tongyi": 24 - n // 10,
-             "wenxiaoyan": 15, "yuanbao": 40 - n // 3}
+    ranks = {
+        "doubao": doubao,
+        "kimi": 9 if n < 30 else 12,
+        "tongyi": 24 - n // 10,
+        "wenxiaoyan": 15,
+        "yuanbao": 40 - n // 3,
+    }
     names = {a.app_id: a.name for a in APPS} | {"yuanbao": "Yuanbao 元宝"}
     for app_id, rank in ranks.items():
-        yield validate(dict(
-            event_id=event_id(SOURCE, "rank", app_id, day), type="app.rank", source=SOURCE,
-            ts=_ts(day, 9), app_id=app_id, app_name=names[app_id], platform="ios", country="cn",
-            chart="top-free", category="all", rank=rank))
+        yield validate(
+            dict(
+                event_id=event_id(SOURCE, "rank", app_id, day),
+                type="app.rank",
+                source=SOURCE,
+                ts=_ts(day, 9),
+                app_id=app_id,
+                app_name=names[app_id],
+                platform="ios",
+                country="cn",
+                chart="top-free",
+                category="all",
+                rank=rank,
+            )
+        )
 
 
 def _news(day: date, url: str, title: str, lang: str, **extra) -> tuple[date, News]:
-    return day, validate(dict(
-        event_id=event_id(SOURCE, "news", url), type="news", source=SOURCE,
-        ts=_ts(day, 10), url=url, title=title, lang=lang, **extra))
+    return day, validate(
+        dict(
+            event_id=event_id(SOURCE, "news", url),
+            type="news",
+            source=SOURCE,
+            ts=_ts(day, 10),
+            url=url,
+            title=title,
+            lang=lang,
+            **extra,
+        )
+    )
 
 
 NEWS = (
-    _news(date(2024, 10, 10), "https://example.com/news/kimi-mau",
-          "Kimi reaches 38 million monthly active users", "en"),
-    _news(date(2024, 11, 8), "https://example.com/news/tongyi-lead-bytedance",
-          "ByteDance hires core tech lead of Alibaba's Tongyi Qianwen", "en"),
-    _news(date(2024, 11, 13), "https://example.com/news/zhuo-chang-dispute",
-          "前通义千问工程师卓畅陷竞业纠纷，阿里申请仲裁", "zh"),
-    _news(date(2024, 11, 21), "https://example.com/news/tongyi-reorg",
-          "通义App从阿里云并入阿里智能信息事业群", "zh"),
+    _news(
+        date(2024, 10, 10), "https://example.com/news/kimi-mau", "Kimi reaches 38 million monthly active users", "en"
+    ),
+    _news(
+        date(2024, 11, 8),
+        "https://example.com/news/tongyi-lead-bytedance",
+        "ByteDance hires core tech lead of Alibaba's Tongyi Qianwen",
+        "en",
+    ),
+    _news(
+        date(2024, 11, 13),
+        "https://example.com/news/zhuo-chang-dispute",
+        "前通义千问工程师卓畅陷竞业纠纷，阿里申请仲裁",
+        "zh",
+    ),
+    _news(date(2024, 11, 21), "https://example.com/news/tongyi-reorg", "通义App从阿里云并入阿里智能信息事业群", "zh"),
 )
 
 
 def malformed() -> list[tuple[str, bytes]]:
     """(topic suffix, raw payload) pairs that the worker must send to the DLQ."""
-    good = dict(event_id="demo:bad", type="app.metric", source=SOURCE, ts=_ts(LIVE_DAY),
-                app_id="kimi", platform="all", country="cn", metric="downloads",
-                value=1, period="day")
+    good = dict(
+        event_id="demo:bad",
+        type="app.metric",
+        source=SOURCE,
+        ts=_ts(LIVE_DAY),
+        app_id="kimi",
+        platform="all",
+        country="cn",
+        metric="downloads",
+        value=1,
+        period="day",
+    )
     return [
         ("events.metrics", b'{"event_id": "demo:bad-json", "type": "app.metric",'),
         ("events.metrics", orjson.dumps({**good, "event_id": "demo:neg", "value": -5})),

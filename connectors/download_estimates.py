@@ -59,17 +59,18 @@ class DownloadEstimatesParams(Params):
 
     base_url: str = Field("https://api.sensortower.com", pattern=r"^https?://")
     token: SecretStr | None = Field(None, description="auth_token; prefer token_env or token_file")
-    token_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                  description="name of the environment variable holding the token")
+    token_env: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="name of the environment variable holding the token"
+    )
     token_file: Path | None = Field(None, description="a file holding the token (a mounted secret)")
     os: Literal["ios", "android"]
     app_ids: Annotated[list[StoreId], Field(min_length=1)] = Field(
-        description="store ids: numeric App Store ids or Android package names")
+        description="store ids: numeric App Store ids or Android package names"
+    )
     countries: Annotated[list[Country], Field(min_length=1)] = ["cn", "us"]
     date_granularity: Literal["daily"] = "daily"
     lookback_days: int = Field(7, ge=1, le=90, description="complete UTC days before today")
-    metrics: Annotated[list[Literal["downloads", "revenue"]], Field(min_length=1)] = \
-        ["downloads", "revenue"]
+    metrics: Annotated[list[Literal["downloads", "revenue"]], Field(min_length=1)] = ["downloads", "revenue"]
     limit: int = Field(1000, ge=1, le=10_000, description="rows per page")
     max_pages: int = Field(100, ge=1, description="safety stop for a pager that never ends")
 
@@ -119,9 +120,15 @@ class DownloadEstimates(Connector):
         """Every page of the window: (store id, country, day) -> (units, cents); errors counted."""
         p = self.params
         start, end = self.window(ctx.now)
-        query = {"app_ids": ",".join(p.app_ids), "countries": ",".join(c.upper() for c in p.countries),
-                 "date_granularity": p.date_granularity, "start_date": start.isoformat(),
-                 "end_date": end.isoformat(), "auth_token": token, "limit": p.limit}
+        query = {
+            "app_ids": ",".join(p.app_ids),
+            "countries": ",".join(c.upper() for c in p.countries),
+            "date_granularity": p.date_granularity,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "auth_token": token,
+            "limit": p.limit,
+        }
         rows: dict[tuple[str, str, date], tuple[int, int | None]] = {}  # a repeated row: last wins
         offset = 0
         try:
@@ -134,16 +141,19 @@ class DownloadEstimates(Connector):
                     try:
                         store_id, country, day, units, cents = self.parse(row)
                     except ValueError as exc:
-                        ctx.failed(PayloadError(f"{mask(url)}: row {offset + pos}: {exc}",
-                                                "bad_row"))
+                        ctx.failed(PayloadError(f"{mask(url)}: row {offset + pos}: {exc}", "bad_row"))
                         continue
                     rows[(store_id, country, day)] = (units, cents)
                 if nxt is None:
                     break
                 offset = nxt
             else:
-                ctx.failed(PayloadError(f"{self.url()}: stopped after max_pages={p.max_pages}; "
-                                        "later pages not fetched", "too_many_pages"))
+                ctx.failed(
+                    PayloadError(
+                        f"{self.url()}: stopped after max_pages={p.max_pages}; later pages not fetched",
+                        "too_many_pages",
+                    )
+                )
         except SourceError as exc:
             ctx.failed(_masked(exc, self.url(), mask))
         return rows
@@ -154,10 +164,10 @@ class DownloadEstimates(Connector):
             raise ValueError(f"not an object: {row!r:.80}")
         aid = row.get("aid")
         if isinstance(aid, bool) or not isinstance(aid, (int, str)) or not str(aid).strip():
-            raise ValueError(f"bad \"aid\": {aid!r}")
+            raise ValueError(f'bad "aid": {aid!r}')
         cc = row.get("cc", row.get("c"))
         if not isinstance(cc, str) or not cc.isalpha() or len(cc) != 2:
-            raise ValueError(f"bad country \"cc\"/\"c\": {cc!r}")
+            raise ValueError(f'bad country "cc"/"c": {cc!r}')
         day = _day(row.get("d"))
         unit_keys, rev_keys = FIELDS[self.params.os]
         units = _amount(row, unit_keys)
@@ -169,17 +179,29 @@ class DownloadEstimates(Connector):
         os_, out = self.params.os, []
         for (store_id, country, day), (units, cents) in rows.items():
             app_id = self.catalog.app_id(**{os_: store_id})
-            common = dict(type="app.metric", ts=f"{day.isoformat()}T00:00:00+00:00", app_id=app_id,
-                          platform=os_, country=country, period="day", mode="total")
+            common = dict(
+                type="app.metric",
+                ts=f"{day.isoformat()}T00:00:00+00:00",
+                app_id=app_id,
+                platform=os_,
+                country=country,
+                period="day",
+                mode="total",
+            )
             facts = {"downloads": (units, units), "revenue": (cents, None if cents is None else cents / 100)}
             for metric in self.params.metrics:
                 raw, value = facts[metric]
                 if raw is None:
                     continue  # the row has no revenue fields
                 try:
-                    out.append(self.event(
-                        event_id=self.event_id(os_, store_id, country, day, metric, raw),
-                        metric=metric, value=value, **common))
+                    out.append(
+                        self.event(
+                            event_id=self.event_id(os_, store_id, country, day, metric, raw),
+                            metric=metric,
+                            value=value,
+                            **common,
+                        )
+                    )
                 except InvalidEvent as exc:
                     ctx.failed(exc, f"{store_id} {country} {day} {metric}")
         return out
@@ -197,16 +219,18 @@ def _page(data: Any, offset: int, limit: int, url: str) -> tuple[list, int | Non
                 has_next, explicit = True, _offset(data[key], url)
                 break
     else:
-        what = f"an object with keys {', '.join(map(repr, list(data)[:5]))}" \
-            if isinstance(data, dict) else type(data).__name__
+        what = (
+            f"an object with keys {', '.join(map(repr, list(data)[:5]))}"
+            if isinstance(data, dict)
+            else type(data).__name__
+        )
         raise PayloadError(f"{url}: expected a JSON array of rows, got {what}", "bad_payload", url)
     if has_next:
         nxt = explicit
     else:
         nxt = offset + len(rows) if len(rows) >= limit else None
     if nxt is not None and nxt <= offset:
-        raise PayloadError(f"{url}: next offset {nxt} does not advance past {offset}",
-                           "bad_payload", url)
+        raise PayloadError(f"{url}: next offset {nxt} does not advance past {offset}", "bad_payload", url)
     return rows, nxt
 
 
@@ -231,7 +255,7 @@ def _day(value: Any) -> date:
             return when.date()
         except ValueError:
             pass
-    raise ValueError(f"bad day \"d\": {value!r}")
+    raise ValueError(f'bad day "d": {value!r}')
 
 
 def _amount(row: dict, keys: tuple[str, ...]) -> int | None:
@@ -251,8 +275,9 @@ def _masked(exc: SourceError, fallback_url: str, mask: Callable[[str], str]) -> 
     """The same error without the token; a 401/403 says what it most likely means."""
     msg, url = mask(str(exc)), mask(exc.url) if exc.url else None
     if exc.reason in ("http_401", "http_403"):
-        return FetchError(f"{msg}: the auth token was rejected (check token / token_env / token_file)",
-                          "auth", url or fallback_url)
+        return FetchError(
+            f"{msg}: the auth token was rejected (check token / token_env / token_file)", "auth", url or fallback_url
+        )
     return type(exc)(msg, exc.reason, url)
 
 

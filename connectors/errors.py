@@ -1,9 +1,9 @@
 """Connector errors. ``.reason`` is a short, low-cardinality metric label.
 
-    SourceError
-    ├── FetchError      HTTP status, timeout or connection failure (after retries)
-    ├── PayloadError    the body is not the shape the connector expects
-    └── NotConfigured   a token or the like is missing: the instance is skipped
+SourceError
+├── FetchError      HTTP status, timeout or connection failure (after retries)
+├── PayloadError    the body is not the shape the connector expects
+└── NotConfigured   a token or the like is missing: the instance is skipped
 """
 
 from __future__ import annotations

@@ -173,13 +173,21 @@ class Checkpoint:
         size = self.path.stat().st_size
         self.file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.file.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps({"path": str(self.path.resolve()), "line": line,
-                                      "size": size, "head": self._head(size)}))
+        tmp.write_bytes(
+            orjson.dumps({"path": str(self.path.resolve()), "line": line, "size": size, "head": self._head(size)})
+        )
         tmp.replace(self.file)
 
 
-def run(path: Path, publisher, mapping: Mapping, catalog: Catalog, checkpoint: Checkpoint | None,
-        on_line: Callable[[int], None] = lambda n: None, shard: tuple[int, int] = (0, 1)) -> Summary:
+def run(
+    path: Path,
+    publisher,
+    mapping: Mapping,
+    catalog: Catalog,
+    checkpoint: Checkpoint | None,
+    on_line: Callable[[int], None] = lambda n: None,
+    shard: tuple[int, int] = (0, 1),
+) -> Summary:
     """Publish every valid record of this shard after the checkpoint; return what happened.
 
     Shard 0 also reports the lines that cannot be mapped to a series. The checkpoint moves
@@ -269,10 +277,17 @@ def _shard_main(job: tuple, progress, child_setup: Callable[[int], None] | None,
         conn.close()
 
 
-def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, state_dir: Path | None,
-                 workers: int, producer_config: dict,
-                 on_line: Callable[[int], None] = lambda n: None,
-                 child_setup: Callable[[int], None] | None = None) -> Summary:
+def run_parallel(
+    path: Path,
+    bootstrap: str,
+    prefix: str,
+    mapping: Mapping,
+    state_dir: Path | None,
+    workers: int,
+    producer_config: dict,
+    on_line: Callable[[int], None] = lambda n: None,
+    child_setup: Callable[[int], None] | None = None,
+) -> Summary:
     """``run`` in ``workers`` processes, each with its own producer and a shard of the series;
     ``child_setup(this pid)`` runs first in each (the CLI's: die with this process). The first
     error of a shard is raised here and the other shards are stopped (their checkpoints stay
@@ -284,8 +299,12 @@ def run_parallel(path: Path, bootstrap: str, prefix: str, mapping: Mapping, stat
         for i in range(workers):
             job = (path, bootstrap, prefix, mapping, state_dir, (i, workers), producer_config)
             recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_shard_main, args=(job, progress, child_setup, os.getpid(), send),
-                               name=f"import-shard-{i}", daemon=True)
+            proc = ctx.Process(
+                target=_shard_main,
+                args=(job, progress, child_setup, os.getpid(), send),
+                name=f"import-shard-{i}",
+                daemon=True,
+            )
             proc.start()
             send.close()  # the child has its own: EOF here when it dies without an answer
             procs.append(proc)
@@ -320,9 +339,11 @@ def _collect(procs: list, conns: list, tick: Callable[[], None]) -> list[Summary
                 status, value = conn.recv()
             except EOFError:
                 procs[i].join(5)
-                raise PublishError(f"import shard {i} died (exit code {procs[i].exitcode}) before "
-                                   "it finished; its checkpoint stays where the broker last "
-                                   "acknowledged everything") from None
+                raise PublishError(
+                    f"import shard {i} died (exit code {procs[i].exitcode}) before "
+                    "it finished; its checkpoint stays where the broker last "
+                    "acknowledged everything"
+                ) from None
             if status == "error":
                 raise value
             parts[i] = value
@@ -333,4 +354,3 @@ def _collect(procs: list, conns: list, tick: Callable[[], None]) -> list[Summary
 def count_lines(path: Path) -> int:
     with path.open("rb") as f:
         return sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 20), b""))
-

@@ -41,7 +41,8 @@ Fetch = Callable[..., dict]  # fetch(package, lang=, country=) -> the library's 
 class GooglePlayParams(Params):
     packages: list[Package] = Field([], description="Android package names")
     apps: Annotated[list[str], catalog_apps("android")] = Field(
-        [], description="catalog app_ids; their Android ids are looked up")
+        [], description="catalog app_ids; their Android ids are looked up"
+    )
     country: Country = Field("us", description="store front to ask; the counts are worldwide")
     lang: Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")] = "en"
     timeout: float = Field(30.0, gt=0, description="seconds per app")
@@ -104,11 +105,18 @@ class GooglePlay(Connector):
         p, where = self.params, f"google play {package}"
         installs, ratings = data.get("realInstalls"), data.get("ratings")
         if not _count(installs):
-            raise PayloadError(f"{where}: no \"realInstalls\" count (got {installs!r}); "
-                               "the page layout may have changed", "bad_payload")
+            raise PayloadError(
+                f'{where}: no "realInstalls" count (got {installs!r}); the page layout may have changed', "bad_payload"
+            )
         name = data.get("title") if isinstance(data.get("title"), str) else None
-        common = dict(type="app.metric", ts=ctx.now.isoformat(), platform="android", country="ww",
-                      app_id=self.catalog.app_id(name=name, android=package), app_name=name)
+        common = dict(
+            type="app.metric",
+            ts=ctx.now.isoformat(),
+            platform="android",
+            country="ww",
+            app_id=self.catalog.app_id(name=name, android=package),
+            app_name=name,
+        )
         out = []
         readings = ctx.state.setdefault("installs", {})
         key, now = f"{package}|{p.country}", ctx.now.isoformat()
@@ -116,20 +124,36 @@ class GooglePlay(Connector):
         readings[key] = {"value": installs, "at": now}
         try:
             if prev and installs > prev["value"]:
-                out.append(self.event(
-                    event_id=self.event_id("downloads", key, prev["value"], prev["at"], installs),
-                    metric="downloads", value=installs - prev["value"], period="day", mode="delta",
-                    **common))
+                out.append(
+                    self.event(
+                        event_id=self.event_id("downloads", key, prev["value"], prev["at"], installs),
+                        metric="downloads",
+                        value=installs - prev["value"],
+                        period="day",
+                        mode="delta",
+                        **common,
+                    )
+                )
             elif prev and installs < prev["value"]:
-                ctx.failed(PayloadError(
-                    f"{where}: realInstalls went down from {prev['value']} to {installs} "
-                    "(a store correction?); no downloads emitted, new baseline", "installs_decreased"))
+                ctx.failed(
+                    PayloadError(
+                        f"{where}: realInstalls went down from {prev['value']} to {installs} "
+                        "(a store correction?); no downloads emitted, new baseline",
+                        "installs_decreased",
+                    )
+                )
             elif prev and installs == prev["value"]:
                 readings[key] = prev  # unchanged: the rise is measured from the first sighting
             if _count(ratings):
-                out.append(self.event(
-                    event_id=self.event_id("rating_count", package, ctx.now.date(), ratings),
-                    metric="rating_count", value=ratings, period="instant", **common))
+                out.append(
+                    self.event(
+                        event_id=self.event_id("rating_count", package, ctx.now.date(), ratings),
+                        metric="rating_count",
+                        value=ratings,
+                        period="instant",
+                        **common,
+                    )
+                )
         except InvalidEvent as exc:
             ctx.failed(exc, where)
         return out

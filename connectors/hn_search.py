@@ -68,8 +68,13 @@ class HnSearch(Connector):
         url = f"{p.base_url.rstrip('/')}/api/v1/search_by_date"
         top, page = last, 0
         while True:
-            args = {"query": query, "tags": "story", "numericFilters": f"created_at_i>{last}",
-                    "hitsPerPage": p.hits_per_page, "page": page}
+            args = {
+                "query": query,
+                "tags": "story",
+                "numericFilters": f"created_at_i>{last}",
+                "hitsPerPage": p.hits_per_page,
+                "page": page,
+            }
             data = await ctx.get_json(url, args)
             if data is None:  # 304: nothing new
                 return top
@@ -91,26 +96,36 @@ class HnSearch(Connector):
             if page >= pages:
                 return top
             if page >= p.max_pages:
-                log.warning("connector %s: query %r has %d pages, read %d; older stories are "
-                            "skipped", ctx.name, query, pages, page)
+                log.warning(
+                    "connector %s: query %r has %d pages, read %d; older stories are skipped",
+                    ctx.name,
+                    query,
+                    pages,
+                    page,
+                )
                 return top
 
     def hit(self, hit: Any) -> tuple[Event, int]:
         if not isinstance(hit, dict) or not str(hit.get("objectID") or "").isdigit():
-            raise PayloadError("no numeric \"objectID\"", "bad_item")
+            raise PayloadError('no numeric "objectID"', "bad_item")
         oid = str(hit["objectID"])
         created = hit.get("created_at_i")
         if not isinstance(created, int) or isinstance(created, bool) or created <= 0:
-            raise PayloadError(f"story {oid}: no \"created_at_i\"", "bad_item")
+            raise PayloadError(f'story {oid}: no "created_at_i"', "bad_item")
         title = clip(squash(hit.get("title")), 1000)
         if not title:
             raise PayloadError(f"story {oid}: no title", "bad_item")
         link = squash(hit.get("url")) or ITEM_URL.format(oid)
         summary = clip(html_to_text(hit.get("story_text")), SUMMARY_CHARS)
         ev = self.event(
-            event_id=self.event_id(oid), type="news",
-            ts=datetime.fromtimestamp(created, UTC).isoformat(), url=link, title=title,
-            summary=summary or None, lang=detect_lang(f"{title} {summary}"))
+            event_id=self.event_id(oid),
+            type="news",
+            ts=datetime.fromtimestamp(created, UTC).isoformat(),
+            url=link,
+            title=title,
+            summary=summary or None,
+            lang=detect_lang(f"{title} {summary}"),
+        )
         return ev, created
 
 
@@ -118,6 +133,5 @@ def _page(url: str, data: Any) -> tuple[list, int]:
     hits = data.get("hits") if isinstance(data, dict) else None
     pages = data.get("nbPages", 1) if isinstance(data, dict) else None
     if not isinstance(hits, list) or not isinstance(pages, int):
-        raise PayloadError(f"{url}: expected {{\"hits\": [...], \"nbPages\": N}}",
-                           "bad_payload", url)
+        raise PayloadError(f'{url}: expected {{"hits": [...], "nbPages": N}}', "bad_payload", url)
     return hits, pages

@@ -42,13 +42,18 @@ class HttpOptions(BaseModel):
     backoff: float = Field(0.5, ge=0, description="first backoff in seconds; doubles per retry")
     max_backoff: float = Field(30.0, ge=0)
     max_retry_after: float = Field(300.0, ge=0, description="cap on a server's Retry-After")
-    jitter: float = Field(0.0, ge=0, le=1, description="random +/- fraction of each backoff "
-                                                      "(within max_backoff)")
+    jitter: float = Field(0.0, ge=0, le=1, description="random +/- fraction of each backoff (within max_backoff)")
 
     def policy(self) -> RetryPolicy:
         """These options as the shared retry policy (no limit on the time spent)."""
-        return RetryPolicy(max_attempts=self.retries + 1, initial=self.backoff, max_wait=self.max_backoff,
-                           max_age=math.inf, jitter=self.jitter, max_retry_after=self.max_retry_after)
+        return RetryPolicy(
+            max_attempts=self.retries + 1,
+            initial=self.backoff,
+            max_wait=self.max_backoff,
+            max_age=math.inf,
+            jitter=self.jitter,
+            max_retry_after=self.max_retry_after,
+        )
 
 
 @dataclass
@@ -61,16 +66,23 @@ class Response:
 
 
 class Http:
-    def __init__(self, options: HttpOptions | None = None, *,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 clock: Callable[[], float] = time.time,
-                 rng: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        options: HttpOptions | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         self.options = options or HttpOptions()
         self.sleep, self.clock, self.rng = sleep, clock, rng
         self.client = httpx.AsyncClient(
-            transport=transport, timeout=self.options.timeout, follow_redirects=True,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+            transport=transport,
+            timeout=self.options.timeout,
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -86,8 +98,9 @@ class Http:
         """The full URL (query included): the key under which validators are remembered."""
         return str(httpx.URL(url).copy_merge_params(params)) if params else str(httpx.URL(url))
 
-    async def get_json(self, url: str, params: dict | None = None,
-                       validators: dict[str, str] | None = None) -> Response:
+    async def get_json(
+        self, url: str, params: dict | None = None, validators: dict[str, str] | None = None
+    ) -> Response:
         """GET ``url`` as JSON; send the remembered ``validators`` as a conditional GET."""
         resp = await self.get_bytes(url, params, validators)
         if resp.not_modified:
@@ -98,9 +111,9 @@ class Http:
             raise PayloadError(f"{resp.url}: malformed JSON: {exc}", "bad_json", resp.url) from None
         return resp
 
-    async def get_bytes(self, url: str, params: dict | None = None,
-                        validators: dict[str, str] | None = None,
-                        accept: str | None = None) -> Response:
+    async def get_bytes(
+        self, url: str, params: dict | None = None, validators: dict[str, str] | None = None, accept: str | None = None
+    ) -> Response:
         """GET ``url``; ``data`` is the raw body (bytes). Conditional and retried like get_json."""
         full = self.url(url, params)
         headers = {"Accept": accept} if accept else {}
@@ -111,10 +124,12 @@ class Http:
         resp = await self._get(full, headers)
         if resp.status_code == 304:
             return Response(full, None, dict(validators or {}), not_modified=True)
-        found = {k: v for k, v in (("etag", resp.headers.get("etag")),
-                                   ("last_modified", resp.headers.get("last-modified"))) if v}
-        return Response(full, resp.content, found,
-                        content_type=resp.headers.get("content-type", ""))
+        found = {
+            k: v
+            for k, v in (("etag", resp.headers.get("etag")), ("last_modified", resp.headers.get("last-modified")))
+            if v
+        }
+        return Response(full, resp.content, found, content_type=resp.headers.get("content-type", ""))
 
     async def _get(self, url: str, headers: dict[str, str]) -> httpx.Response:
         """GET with retries; the wait or the giving up is ``core.retry.next_wait``'s."""
@@ -128,8 +143,9 @@ class Http:
                 delay = next_wait(attempt, exc, policy, rand=self.rng)
                 if delay is None:
                     what = "timed out" if timeout else "connection failed"
-                    raise FetchError(f"{url}: {what} after {attempt} attempts: {exc!r}",
-                                     "timeout" if timeout else "connection", url) from None
+                    raise FetchError(
+                        f"{url}: {what} after {attempt} attempts: {exc!r}", "timeout" if timeout else "connection", url
+                    ) from None
                 why = f"timeout {exc!r}" if timeout else f"connection error {exc!r}"
             else:
                 status = resp.status_code
@@ -141,8 +157,7 @@ class Http:
                     raise FetchError(f"{url}: HTTP {status} {_snippet(resp)}", f"http_{status}", url)
                 if delay is None:
                     reason = "rate_limited" if status == 429 else f"http_{status}"
-                    raise FetchError(f"{url}: HTTP {status} after {attempt} attempts "
-                                     f"{_snippet(resp)}", reason, url)
+                    raise FetchError(f"{url}: HTTP {status} after {attempt} attempts {_snippet(resp)}", reason, url)
                 after = err.retry_after
                 why = f"HTTP {status}" + (f" Retry-After {after:g}s" if after is not None else "")
             log.info("GET %s: %s; retry %d/%d in %.2fs", url, why, attempt, policy.max_attempts - 1, delay)

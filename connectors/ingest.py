@@ -79,10 +79,12 @@ class IngestMetrics:
     """The ingest counters, on an injected registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter("appwatch_ingest_requests_total", "Ingest requests by status",
-                                ["status"], registry=registry)
-        self.events = Counter("appwatch_ingest_events_total", "Ingested events by outcome",
-                              ["outcome"], registry=registry)
+        self.requests = Counter(
+            "appwatch_ingest_requests_total", "Ingest requests by status", ["status"], registry=registry
+        )
+        self.events = Counter(
+            "appwatch_ingest_events_total", "Ingested events by outcome", ["outcome"], registry=registry
+        )
 
 
 class TooLarge(Exception):
@@ -115,8 +117,14 @@ class Ingest:
         try:
             items = _parse(body, ctype)
         except orjson.JSONDecodeError as exc:
-            return self.reply(422, {"accepted": [], "duplicates": [],
-                                    "errors": [{"index": None, "field": "body", "message": f"invalid JSON: {exc}"}]})
+            return self.reply(
+                422,
+                {
+                    "accepted": [],
+                    "duplicates": [],
+                    "errors": [{"index": None, "field": "body", "message": f"invalid JSON: {exc}"}],
+                },
+            )
         valid, errors = _validated(items)
         async with self.lock:
             fresh, dup = self.fresh(valid)
@@ -180,15 +188,18 @@ def _openapi_extra(event_schema: dict) -> dict:
     """``POST /v1/events``'s request bodies and answers, for the OpenAPI document."""
     body_schema = {"oneOf": [event_schema, {"type": "array", "items": event_schema}]}
     return {
-        "requestBody": {"required": True, "content": {
-            "application/json": {"schema": body_schema},
-            NDJSON: {"schema": {"type": "string"}}}},
-        "responses": {"200": {"description": "all accepted"},
-                      "401": {"description": "missing or unknown bearer token"},
-                      "403": {"description": "a token that may not post events (read-only)"},
-                      "413": {"description": "body too large"},
-                      "415": {"description": "unsupported content type"},
-                      "422": {"description": "some events invalid; the valid ones accepted"}},
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": body_schema}, NDJSON: {"schema": {"type": "string"}}},
+        },
+        "responses": {
+            "200": {"description": "all accepted"},
+            "401": {"description": "missing or unknown bearer token"},
+            "403": {"description": "a token that may not post events (read-only)"},
+            "413": {"description": "body too large"},
+            "415": {"description": "unsupported content type"},
+            "422": {"description": "some events invalid; the valid ones accepted"},
+        },
     }
 
 
@@ -228,8 +239,14 @@ def _add_docs(app: FastAPI, defs: dict) -> None:
         return HTMLResponse(docs_page(app.openapi()))
 
 
-def create_app(publisher, tokens: Tokens, *, registry: CollectorRegistry | None = None,
-               max_body: int = 1_000_000, recent: int = 100_000) -> FastAPI:
+def create_app(
+    publisher,
+    tokens: Tokens,
+    *,
+    registry: CollectorRegistry | None = None,
+    max_body: int = 1_000_000,
+    recent: int = 100_000,
+) -> FastAPI:
     """``tokens``: posting events needs an ``ingest`` or ``write`` token (``core.auth``).
     ``registry``: where the counters go (without one, a registry of this app's own)."""
     registry = registry or CollectorRegistry()
@@ -250,16 +267,23 @@ def docs_page(spec: dict) -> str:
     for path, ops in spec.get("paths", {}).items():
         for method, op in ops.items():
             bodies = ", ".join(esc(t) for t in op.get("requestBody", {}).get("content", {}))
-            answers = "".join(f"<li><code>{esc(code)}</code> {esc(r.get('description', ''))}</li>"
-                              for code, r in op.get("responses", {}).items())
-            rows.append(f"<h2><code>{esc(method.upper())} {esc(path)}</code></h2>"
-                        f"<p>{esc(op.get('description') or op.get('summary') or '')}</p>"
-                        + (f"<p>Body: {bodies}</p>" if bodies else "") + f"<ul>{answers}</ul>")
+            answers = "".join(
+                f"<li><code>{esc(code)}</code> {esc(r.get('description', ''))}</li>"
+                for code, r in op.get("responses", {}).items()
+            )
+            rows.append(
+                f"<h2><code>{esc(method.upper())} {esc(path)}</code></h2>"
+                f"<p>{esc(op.get('description') or op.get('summary') or '')}</p>"
+                + (f"<p>Body: {bodies}</p>" if bodies else "")
+                + f"<ul>{answers}</ul>"
+            )
     title = esc(spec.get("info", {}).get("title", "API"))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-            "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em}"
-            "code{background:#f3f3f3;padding:0 .2em}</style></head>"
-            f"<body><h1>{title}</h1><p>Authorization: <code>Bearer &lt;token&gt;</code>. "
-            "The machine-readable document: <a href='/openapi.json'>/openapi.json</a>.</p>"
-            + "".join(rows) + "</body></html>")
-
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:52em;margin:2em auto;padding:0 1em}"
+        "code{background:#f3f3f3;padding:0 .2em}</style></head>"
+        f"<body><h1>{title}</h1><p>Authorization: <code>Bearer &lt;token&gt;</code>. "
+        "The machine-readable document: <a href='/openapi.json'>/openapi.json</a>.</p>"
+        + "".join(rows)
+        + "</body></html>"
+    )

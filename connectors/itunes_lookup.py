@@ -24,7 +24,8 @@ class ItunesLookupParams(Params):
     base_url: str = Field("https://itunes.apple.com", pattern=r"^https?://")
     ids: list[IosId] = Field([], description="App Store numeric ids")
     apps: Annotated[list[str], catalog_apps("ios")] = Field(
-        [], description="catalog app_ids; their iOS ids are looked up")
+        [], description="catalog app_ids; their iOS ids are looked up"
+    )
     countries: Annotated[list[Country], Field(min_length=1)] = ["cn"]
     batch: int = Field(100, ge=1, le=200, description="ids per request")
 
@@ -59,7 +60,7 @@ class ItunesLookup(Connector):
         out: list[Event] = []
         for country in self.params.countries:
             for i in range(0, len(ids), n):
-                query = {"id": ",".join(ids[i:i + n]), "country": country}
+                query = {"id": ",".join(ids[i : i + n]), "country": country}
                 try:
                     data = await ctx.get_json(url, query)
                     if data is not None:
@@ -71,25 +72,33 @@ class ItunesLookup(Connector):
     def map(self, ctx: Context, url: str, data: Any, country: str) -> list[Event]:
         results = data.get("results") if isinstance(data, dict) else None
         if not isinstance(results, list):
-            raise PayloadError(f"{url}: expected {{\"results\": [...]}}", "bad_payload", url)
+            raise PayloadError(f'{url}: expected {{"results": [...]}}', "bad_payload", url)
         out = []
         day = ctx.now.date().isoformat()
         for pos, item in enumerate(results):
             where = f"{url}: results[{pos}]"
             if not isinstance(item, dict) or not isinstance(item.get("trackId"), int):
-                ctx.failed(PayloadError(f"{where}: no integer \"trackId\"", "bad_item"))
+                ctx.failed(PayloadError(f'{where}: no integer "trackId"', "bad_item"))
                 continue
             count = item.get("userRatingCount")
             if count is None:
                 continue  # no ratings in this country yet
             track, name = item["trackId"], item.get("trackName") or None
             try:
-                out.append(self.event(
-                    event_id=self.event_id("rating_count", country, track, day, count),
-                    type="app.metric", ts=ctx.now.isoformat(),
-                    app_id=self.catalog.app_id(name=name, ios=track), app_name=name,
-                    platform="ios", country=country, metric="rating_count", value=count,
-                    period="instant"))
+                out.append(
+                    self.event(
+                        event_id=self.event_id("rating_count", country, track, day, count),
+                        type="app.metric",
+                        ts=ctx.now.isoformat(),
+                        app_id=self.catalog.app_id(name=name, ios=track),
+                        app_name=name,
+                        platform="ios",
+                        country=country,
+                        metric="rating_count",
+                        value=count,
+                        period="instant",
+                    )
+                )
             except (InvalidEvent, ValueError) as exc:
                 ctx.failed(InvalidEvent("item", str(exc)), where)
         return out

@@ -120,9 +120,17 @@ class JobBoard(Connector):
         day = ctx.now.date().isoformat()
         p = self.params
         return self.event(
-            event_id=self.event_id(self.board, day, count), type="app.metric",
-            ts=ctx.now.isoformat(), app_id=p.app_id, platform=p.platform, country=p.country,
-            metric="job_postings", value=count, period="day", mode="total")
+            event_id=self.event_id(self.board, day, count),
+            type="app.metric",
+            ts=ctx.now.isoformat(),
+            app_id=p.app_id,
+            platform=p.platform,
+            country=p.country,
+            metric="job_postings",
+            value=count,
+            period="day",
+            mode="total",
+        )
 
     def news(self, ctx: Context, matching: list[Posting]) -> list[Event]:
         known = set(ctx.state.get("posted", []))
@@ -133,11 +141,19 @@ class JobBoard(Connector):
                 continue
             summary = " · ".join(x for x in (*p.teams, p.location) if x) or None
             try:
-                out.append(self.event(
-                    event_id=self.event_id(self.board, "posting", p.id), type="news",
-                    ts=(p.when or ctx.now).isoformat(), url=p.url,
-                    title=f"{company} is hiring: {p.title}", summary=summary,
-                    lang="zh" if _CJK.search(p.title) else "en", companies=[company], kind="hire"))
+                out.append(
+                    self.event(
+                        event_id=self.event_id(self.board, "posting", p.id),
+                        type="news",
+                        ts=(p.when or ctx.now).isoformat(),
+                        url=p.url,
+                        title=f"{company} is hiring: {p.title}",
+                        summary=summary,
+                        lang="zh" if _CJK.search(p.title) else "en",
+                        companies=[company],
+                        kind="hire",
+                    )
+                )
             except InvalidEvent as exc:
                 ctx.failed(exc, f"posting {p.id}")
         # only the open ones are kept, so the list stays the size of the board
@@ -160,18 +176,24 @@ class Greenhouse(JobBoard):
     def postings(self, url: str, data: Any, ctx: Context) -> list[Posting]:
         jobs = data.get("jobs") if isinstance(data, dict) else None
         if not isinstance(jobs, list):
-            raise PayloadError(f"{url}: expected {{\"jobs\": [...]}}", "bad_payload", url)
+            raise PayloadError(f'{url}: expected {{"jobs": [...]}}', "bad_payload", url)
         out = []
         for pos, job in enumerate(jobs):
             if not isinstance(job, dict) or job.get("id") is None or not _text(job.get("title")):
-                ctx.failed(PayloadError(f"{url}: jobs[{pos}]: no \"id\" or \"title\"", "bad_item"))
+                ctx.failed(PayloadError(f'{url}: jobs[{pos}]: no "id" or "title"', "bad_item"))
                 continue
             depts = job.get("departments") if isinstance(job.get("departments"), list) else []
             loc = job.get("location") if isinstance(job.get("location"), dict) else {}
-            out.append(Posting(
-                str(job["id"]), job["title"].strip(),
-                [d["name"] for d in depts if isinstance(d, dict) and _text(d.get("name"))],
-                _text(job.get("absolute_url")), _text(loc.get("name")), _iso(job.get("updated_at"))))
+            out.append(
+                Posting(
+                    str(job["id"]),
+                    job["title"].strip(),
+                    [d["name"] for d in depts if isinstance(d, dict) and _text(d.get("name"))],
+                    _text(job.get("absolute_url")),
+                    _text(loc.get("name")),
+                    _iso(job.get("updated_at")),
+                )
+            )
         return out
 
 
@@ -193,16 +215,25 @@ class Lever(JobBoard):
         out = []
         for pos, job in enumerate(data):
             if not isinstance(job, dict) or not _text(job.get("id")) or not _text(job.get("text")):
-                ctx.failed(PayloadError(f"{url}: [{pos}]: no \"id\" or \"text\"", "bad_item"))
+                ctx.failed(PayloadError(f'{url}: [{pos}]: no "id" or "text"', "bad_item"))
                 continue
             cats = job.get("categories") if isinstance(job.get("categories"), dict) else {}
             created = job.get("createdAt")
-            when = (datetime.fromtimestamp(created / 1000, UTC)
-                    if isinstance(created, (int, float)) and not isinstance(created, bool) else None)
-            out.append(Posting(
-                job["id"], job["text"].strip(),
-                [cats[k] for k in ("team", "department") if _text(cats.get(k))],
-                _text(job.get("hostedUrl")), _text(cats.get("location")), when))
+            when = (
+                datetime.fromtimestamp(created / 1000, UTC)
+                if isinstance(created, (int, float)) and not isinstance(created, bool)
+                else None
+            )
+            out.append(
+                Posting(
+                    job["id"],
+                    job["text"].strip(),
+                    [cats[k] for k in ("team", "department") if _text(cats.get(k))],
+                    _text(job.get("hostedUrl")),
+                    _text(cats.get("location")),
+                    when,
+                )
+            )
         return out
 
 

@@ -38,8 +38,7 @@ from connectors.http import Response
 from connectors.text import clip, detect_lang, html_to_text, squash
 from core.events import Event, InvalidEvent
 
-ACCEPT = ("application/rss+xml, application/atom+xml, application/xml;q=0.9, "
-          "text/xml;q=0.9, */*;q=0.8")
+ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
 TITLE_CHARS, SUMMARY_CHARS = 1000, 1000
 # bozo reasons that do not make a feed malformed (served as text/html, charset mismatch)
 _BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
@@ -49,8 +48,9 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 class Feed(Params):
     url: str = Field(pattern=r"^https?://")
     name: str | None = Field(None, description="shown in errors; the url when unset")
-    lang: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
-                             description="every entry's lang (no detection)")
+    lang: str | None = Field(
+        None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", description="every entry's lang (no detection)"
+    )
 
 
 def _url_only(v: Any) -> Any:
@@ -80,19 +80,19 @@ class NewsFeed(Connector):
     def map(self, ctx: Context, feed: Feed, resp: Response) -> list[Event]:
         url, label = resp.url, feed.name or resp.url
         # a stream, never bytes: feedparser would try to open() a bytes body as a file name
-        parsed = feedparser.parse(io.BytesIO(resp.data), response_headers={
-            "content-type": resp.content_type or "application/xml", "content-location": url})
+        parsed = feedparser.parse(
+            io.BytesIO(resp.data),
+            response_headers={"content-type": resp.content_type or "application/xml", "content-location": url},
+        )
         problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
         if not parsed.get("version"):
             why = f"{problem}" if problem else "no <rss>, <feed> or <rdf:RDF> root"
-            raise PayloadError(f"{label}: not an RSS/Atom feed ({why}) {_snippet(resp.data)}",
-                               "bad_feed", url)
+            raise PayloadError(f"{label}: not an RSS/Atom feed ({why}) {_snippet(resp.data)}", "bad_feed", url)
         if problem and not isinstance(problem, _BENIGN):
-            ctx.failed(PayloadError(f"{label}: malformed XML, parsed leniently: {problem}",
-                                    "bad_xml", url))
+            ctx.failed(PayloadError(f"{label}: malformed XML, parsed leniently: {problem}", "bad_xml", url))
         info = parsed.get("feed") or {}
         fallback_ts = _when(_raw(info, "updated_parsed")) or ctx.now
-        declared = (squash(_raw(info, "language")).lower()[:2] or None)
+        declared = squash(_raw(info, "language")).lower()[:2] or None
         out = []
         for pos, entry in enumerate(parsed.get("entries") or []):
             where = f"{label}: entries[{pos}]"
@@ -116,8 +116,7 @@ class NewsFeed(Connector):
             if _raw(entry, key):
                 ts = _when(_raw(entry, f"{key}_parsed"))
                 if ts is None:
-                    raise PayloadError(f"unparseable {key} date {_raw(entry, key)!r} ({link})",
-                                       "bad_entry")
+                    raise PayloadError(f"unparseable {key} date {_raw(entry, key)!r} ({link})", "bad_entry")
                 break
         summary = _raw(entry, "summary"), _raw(entry, "summary_detail")
         if not summary[0] and _raw(entry, "content"):
@@ -127,8 +126,13 @@ class NewsFeed(Connector):
         lang = feed.lang or detect_lang(f"{title} {summary_text}") or declared
         return self.event(
             event_id=self.event_id(*_identity(feed.url, squash(_raw(entry, "id")), link)),
-            type="news", ts=ts.isoformat(), url=link, title=title,
-            summary=summary_text or None, lang=lang)
+            type="news",
+            ts=ts.isoformat(),
+            url=link,
+            title=title,
+            summary=summary_text or None,
+            lang=lang,
+        )
 
 
 def _identity(feed_url: str, guid: str, link: str) -> tuple[str, ...]:
@@ -160,5 +164,5 @@ def _when(parsed: time.struct_time | None) -> datetime | None:
 
 
 def _snippet(body: bytes, n: int = 80) -> str:
-    text = body[:n * 4].decode("utf-8", "replace").strip().replace("\n", " ")[:n]
+    text = body[: n * 4].decode("utf-8", "replace").strip().replace("\n", " ")[:n]
     return f"({text}...)" if text else "(empty body)"

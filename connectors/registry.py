@@ -18,6 +18,9 @@ from connectors.itunes_lookup import ItunesLookup
 from connectors.job_boards import Greenhouse, Lever
 from connectors.news_feed import NewsFeed
 
-KINDS: Mapping[str, type[Connector]] = MappingProxyType({c.kind: c for c in (
-    AppleCharts, ItunesLookup, NewsFeed, HnSearch,
-    DownloadEstimates, Greenhouse, Lever, GooglePlay)})
+KINDS: Mapping[str, type[Connector]] = MappingProxyType(
+    {
+        c.kind: c
+        for c in (AppleCharts, ItunesLookup, NewsFeed, HnSearch, DownloadEstimates, Greenhouse, Lever, GooglePlay)
+    }
+)

@@ -67,23 +67,28 @@ class PollResult:
 
 
 class Runner:
-    def __init__(self, instances: Sequence[Instance], publisher: Publisher, *,
-                 state_dir: str | Path, registry: CollectorRegistry,
-                 catalog: catalog_mod.Catalog | None = None,
-                 kinds: Mapping[str, type[Connector]] | None = None,
-                 http: HttpOptions | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 rng: Callable[[], float] = random.random,
-                 seen_limit: int = SEEN_LIMIT) -> None:
+    def __init__(
+        self,
+        instances: Sequence[Instance],
+        publisher: Publisher,
+        *,
+        state_dir: str | Path,
+        registry: CollectorRegistry,
+        catalog: catalog_mod.Catalog | None = None,
+        kinds: Mapping[str, type[Connector]] | None = None,
+        http: HttpOptions | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        seen_limit: int = SEEN_LIMIT,
+    ) -> None:
         from connectors.registry import KINDS
 
         kinds = kinds or KINDS
         catalog = catalog or catalog_mod.shipped()
         self.instances = list(instances)
-        self.connectors: dict[str, Connector] = {
-            i.name: kinds[i.kind](i.params, catalog) for i in self.instances}
+        self.connectors: dict[str, Connector] = {i.name: kinds[i.kind](i.params, catalog) for i in self.instances}
         self.publisher = publisher
         self.state_dir = Path(state_dir)
         self.metrics = ConnectorMetrics(registry)
@@ -159,8 +164,9 @@ class Runner:
             cp = Checkpoint.load(path, seen_limit=self.seen_limit)
         except OSError as exc:
             cp = Checkpoint(path)
-            return self._done(result, Context(name, self.http, cp, self.clock()),
-                              failed=("checkpoint", f"{path}: {exc}"))
+            return self._done(
+                result, Context(name, self.http, cp, self.clock()), failed=("checkpoint", f"{path}: {exc}")
+            )
         ctx = Context(name, self.http, cp, self.clock())
         try:
             events = await asyncio.wait_for(self.connectors[name].poll(ctx), inst.deadline)
@@ -170,8 +176,11 @@ class Runner:
             m.polls.labels(name, "skipped").inc()
             return result
         except TimeoutError:
-            return self._done(result, ctx, failed=("deadline", f"the poll did not end within its deadline "
-                                                               f"({inst.deadline:g}s); given up"))
+            return self._done(
+                result,
+                ctx,
+                failed=("deadline", f"the poll did not end within its deadline ({inst.deadline:g}s); given up"),
+            )
         except Exception as exc:  # noqa: BLE001 - a connector bug must not stop the others
             if isinstance(exc, SourceError):
                 reason = exc.reason
@@ -218,8 +227,7 @@ class Runner:
     def _publish(self, events: list[Event]) -> None:
         publish_acked(self.publisher, events)
 
-    def _done(self, result: PollResult, ctx: Context,
-              failed: tuple[str, str] | None = None) -> PollResult:
+    def _done(self, result: PollResult, ctx: Context, failed: tuple[str, str] | None = None) -> PollResult:
         m, name = self.metrics, result.name
         errors = [(e.reason, str(e)) for e in ctx.errors] + ([failed] if failed else [])
         for reason, _ in errors:
@@ -233,9 +241,15 @@ class Runner:
         m.polls.labels(name, result.outcome).inc()
         if result.outcome != "error":
             m.last_success.labels(name).set(self.clock())
-        log.log(logging.INFO if result.outcome == "ok" else logging.WARNING,
-                "connector %s: %s, %d published, %d repeats, %d errors",
-                name, result.outcome, result.published, result.duplicates, len(errors))
+        log.log(
+            logging.INFO if result.outcome == "ok" else logging.WARNING,
+            "connector %s: %s, %d published, %d repeats, %d errors",
+            name,
+            result.outcome,
+            result.published,
+            result.duplicates,
+            len(errors),
+        )
         return result
 
 
@@ -256,9 +270,16 @@ async def _until(aw: Awaitable, stop: asyncio.Event | None) -> bool:
     return False
 
 
-async def run(instances: Sequence[Instance], publisher: Publisher, *, once: bool,
-              state_dir: str | Path = DEFAULT_STATE_DIR, registry: CollectorRegistry,
-              stop: asyncio.Event | None = None, **kw: Any) -> list[PollResult]:
+async def run(
+    instances: Sequence[Instance],
+    publisher: Publisher,
+    *,
+    once: bool,
+    state_dir: str | Path = DEFAULT_STATE_DIR,
+    registry: CollectorRegistry,
+    stop: asyncio.Event | None = None,
+    **kw: Any,
+) -> list[PollResult]:
     """What a CLI calls: poll every instance once (results returned), or loop until ``stop``."""
     async with Runner(instances, publisher, state_dir=state_dir, registry=registry, **kw) as r:
         if once:

@@ -6,9 +6,36 @@ import re
 from html.parser import HTMLParser
 
 # tags whose end (or start, for void tags) separates words
-_BREAKS = {"br", "p", "div", "li", "ul", "ol", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5",
-           "h6", "blockquote", "pre", "hr", "img", "figure", "figcaption", "section", "article",
-           "header", "footer", "table", "dd", "dt"}
+_BREAKS = {
+    "br",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "hr",
+    "img",
+    "figure",
+    "figcaption",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "table",
+    "dd",
+    "dt",
+}
 _SKIP = {"script", "style", "noscript", "template"}  # their text is not prose
 
 
@@ -55,7 +82,7 @@ def squash(text: str | None) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
@@ -63,8 +90,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 def _han(ch: str) -> bool:
     """A CJK ideograph (the unified blocks, their extensions, compatibility ideographs)."""
-    return ("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-            or "\U00020000" <= ch <= "\U0003134f")
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0003134f"
 
 
 def detect_lang(text: str) -> str | None:

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 Scope = Literal["read", "write", "ingest"]
-GRANTS = {"write": frozenset({"write", "read", "ingest"}), "read": frozenset({"read"}),
-          "ingest": frozenset({"ingest"})}
+GRANTS = {"write": frozenset({"write", "read", "ingest"}), "read": frozenset({"read"}), "ingest": frozenset({"ingest"})}
 
 
 class Denied(NamedTuple):
@@ -46,16 +45,18 @@ class Tokens:
     def from_settings(cls, s) -> Tokens:
         """``APPWATCH_API_WRITE_TOKENS``, ``APPWATCH_API_READ_TOKENS``, ``APPWATCH_INGEST_TOKEN``
         and ``APPWATCH_API_ANONYMOUS_READ``."""
-        return cls(write=tuple(t.get_secret_value() for t in s.api_write_tokens),
-                   read=tuple(t.get_secret_value() for t in s.api_read_tokens),
-                   ingest=(s.ingest_token.get_secret_value(),) if s.ingest_token else (),
-                   anonymous_read=s.api_anonymous_read)
+        return cls(
+            write=tuple(t.get_secret_value() for t in s.api_write_tokens),
+            read=tuple(t.get_secret_value() for t in s.api_read_tokens),
+            ingest=(s.ingest_token.get_secret_value(),) if s.ingest_token else (),
+            anonymous_read=s.api_anonymous_read,
+        )
 
     def scopes_of(self, authorization: str | None) -> frozenset[str]:
         """What the ``Authorization`` header's bearer token may do (empty: nothing known)."""
         if not authorization or not authorization.startswith("Bearer "):
             return frozenset()  # exactly "Bearer <token>", as ingest has always asked
-        given = authorization[len("Bearer "):].encode("utf-8", "surrogateescape")
+        given = authorization[len("Bearer ") :].encode("utf-8", "surrogateescape")
         found = frozenset()
         for kind in ("write", "read", "ingest"):  # every list compared: no early exit
             if _any_equal(given, getattr(self, kind)):

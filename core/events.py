@@ -53,9 +53,7 @@ MAX_MESSAGE = 300  # characters of one error in an InvalidEvent message (logs, D
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 Country = Annotated[str, Field(pattern=r"^[a-z]{2}$")]  # ISO alpha-2 or "ww"
 Platform = Literal["ios", "android", "all"]
-MetricName = Literal[
-    "downloads", "dau", "mau", "cumulative_users", "revenue", "rating_count", "job_postings"
-]
+MetricName = Literal["downloads", "dau", "mau", "cumulative_users", "revenue", "rating_count", "job_postings"]
 
 
 class _Event(BaseModel):
@@ -154,8 +152,7 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\
 def _printable(text: str, limit: int = MAX_MESSAGE) -> str:
     """Input echoed in pydantic messages (e.g. a ``type`` tag) must not forge log lines
     or blow up a log or DLQ record: escape control characters, cap the length."""
-    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
-                            else f"\\u{ord(m[0]):04x}", text)
+    text = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -163,16 +160,14 @@ def _describe(exc: ValidationError) -> InvalidEvent:
     def field(err, indexes: bool = True) -> str:
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             return "type"
-        return ".".join(str(p) for p in err["loc"]
-                        if p not in _TAGS and (indexes or not isinstance(p, int))) or "event"
+        return ".".join(str(p) for p in err["loc"] if p not in _TAGS and (indexes or not isinstance(p, int))) or "event"
 
     errs = exc.errors(include_url=False)
     message = "; ".join(f"{field(e)}: {_printable(e['msg'])}" for e in errs[:3])
     more = f" (+{len(errs) - 3} more)" if len(errs) > 3 else ""
     # the reason is a metric label: without list indexes, or a hostile producer could
     # mint one time series per index ("companies.0", "companies.1", ...)
-    return InvalidEvent(f"{field(errs[0], indexes=False)}:{errs[0]['type']}", message + more,
-                        field=field(errs[0]))
+    return InvalidEvent(f"{field(errs[0], indexes=False)}:{errs[0]['type']}", message + more, field=field(errs[0]))
 
 
 _TAGS = ("app.metric", "app.rank", "news")
@@ -287,8 +282,11 @@ def decode_fast(raw: bytes | None) -> Event | MetricEvent:
     except (msgspec.ValidationError, msgspec.DecodeError):
         return decode(raw)
     when = _memo(_times, ev.ts, _time)
-    if (when is None or not _memo(_slugs, ev.app_id, lambda s: _SLUG.fullmatch(s) is not None)
-            or not _memo(_countries, ev.country, lambda s: _COUNTRY.fullmatch(s) is not None)):
+    if (
+        when is None
+        or not _memo(_slugs, ev.app_id, lambda s: _SLUG.fullmatch(s) is not None)
+        or not _memo(_countries, ev.country, lambda s: _COUNTRY.fullmatch(s) is not None)
+    ):
         return decode(raw)
     ev.ts, ev.epoch = when
     return ev

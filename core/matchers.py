@@ -92,6 +92,7 @@ class MatcherError(ValueError):
 
 # --------------------------------------------------------------------------- regex safety
 
+
 def _first_literal(branch) -> int | None:
     """The literal character a branch must start with, or None if it can start otherwise."""
     items = list(branch)
@@ -125,17 +126,23 @@ def check_regex(pattern: str) -> None:
             if op in _BACKREFS:
                 raise ValueError("unsafe regex: backreferences are not allowed (RE2 syntax, as in Alertmanager)")
             if op in _LOOKAROUND:
-                raise ValueError("unsafe regex: lookahead and lookbehind are not allowed (RE2 syntax, as in Alertmanager)")
+                raise ValueError(
+                    "unsafe regex: lookahead and lookbehind are not allowed (RE2 syntax, as in Alertmanager)"
+                )
             if op in _NOT_RE2:
                 raise ValueError("bad regex: possessive quantifiers and atomic groups are not RE2 syntax")
             if op in _REPEATS:
                 lo, hi, sub = av
                 if hi > 1 and repeated:
-                    raise ValueError("unsafe regex: nested quantifiers (like (a+)+) can take exponential time; "
-                                     "write the repetition once")
+                    raise ValueError(
+                        "unsafe regex: nested quantifiers (like (a+)+) can take exponential time; "
+                        "write the repetition once"
+                    )
                 if hi > 1 and len(set(sub.getwidth())) > 1:
-                    raise ValueError("unsafe regex: a repeated group that can match different lengths "
-                                     "(like (a|aa)+ or (ab?)+) can take exponential time")
+                    raise ValueError(
+                        "unsafe regex: a repeated group that can match different lengths "
+                        "(like (a|aa)+ or (ab?)+) can take exponential time"
+                    )
                 if hi > _BIG:
                     unbounded += 1
                 walk(sub, repeated or hi > 1)
@@ -144,8 +151,10 @@ def check_regex(pattern: str) -> None:
                 if repeated:
                     firsts = [_first_literal(b) for b in branches]
                     if None in firsts or len(set(firsts)) != len(firsts):
-                        raise ValueError("unsafe regex: a repeated alternation whose branches can start alike "
-                                         "(like (a|aa)+) can take exponential time")
+                        raise ValueError(
+                            "unsafe regex: a repeated alternation whose branches can start alike "
+                            "(like (a|aa)+) can take exponential time"
+                        )
                 for b in branches:
                     walk(b, repeated)
             elif op == _sre.SUBPATTERN:
@@ -153,15 +162,19 @@ def check_regex(pattern: str) -> None:
 
     walk(tree, False)
     if unbounded > _MAX_UNBOUNDED:
-        raise ValueError(f"unsafe regex: more than {_MAX_UNBOUNDED} unbounded quantifiers (like .*a.*b.*c) can take "
-                         "polynomial time; split it into several matchers")
+        raise ValueError(
+            f"unsafe regex: more than {_MAX_UNBOUNDED} unbounded quantifiers (like .*a.*b.*c) can take "
+            "polynomial time; split it into several matchers"
+        )
 
 
 # --------------------------------------------------------------------------- Go helpers
 
 # Go's unicode.IsSpace (str.isspace() also counts \x1c-\x1f) and RE2's \s
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-            "\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 _RE2_SPACE = "\t\n\f\r "
 _RESERVED = frozenset(_GO_SPACE + "{}!=~,\\\"'`")  # isReserved in matcher/parse/lexer.go
 _REGEX_OPS = ("=~", "!~")
@@ -238,7 +251,7 @@ def go_unquote(s: str) -> str:
         if c in _ESCAPES:
             out.append(_ESCAPES[c])
         elif c in _HEX_DIGITS:
-            digits, i = s[i:i + _HEX_DIGITS[c]], i + _HEX_DIGITS[c]
+            digits, i = s[i : i + _HEX_DIGITS[c]], i + _HEX_DIGITS[c]
             if len(digits) < _HEX_DIGITS[c] or not set(digits) <= set(string.hexdigits):
                 raise syntax
             v = int(digits, 16)
@@ -249,7 +262,7 @@ def go_unquote(s: str) -> str:
             else:
                 out += chr(v).encode()
         elif c in "01234567":
-            digits, i = c + s[i:i + 2], i + 2
+            digits, i = c + s[i : i + 2], i + 2
             if len(digits) < 3 or not set(digits) <= set("01234567") or int(digits, 8) > 255:
                 raise syntax
             out.append(int(digits, 8))
@@ -295,7 +308,7 @@ def classic_matcher(text: str) -> Triple:
     m = _CLASSIC.match(text)
     if not m:
         raise MatcherError(f"bad matcher format: {text}")
-    raw = text[m.end():].rstrip(_RE2_SPACE)
+    raw = text[m.end() :].rstrip(_RE2_SPACE)
     quoted = raw.startswith('"')
     body = raw[1:] if quoted else raw
     if not _valid_utf8(body):
@@ -381,7 +394,7 @@ class _Lexer:
         self.pos -= self.width
 
     def emit(self, kind: int) -> _Token:
-        t = _Token(kind, self.text[self.start:self.pos], self.start, self.pos)
+        t = _Token(kind, self.text[self.start : self.pos], self.start, self.pos)
         self.start = self.pos
         return t
 
@@ -564,8 +577,11 @@ class _Parser:
     def end_of_matcher_(self):
         t, err = self.expect_peek(COMMA, CLOSE)
         if err:  # at the end of the input, an open brace still needs its close brace
-            return (self.close_brace_, None) if err is _END else (None, MatcherError(
-                f"{err}: expected a comma or close brace"))
+            return (
+                (self.close_brace_, None)
+                if err is _END
+                else (None, MatcherError(f"{err}: expected a comma or close brace"))
+            )
         return (self.comma_ if t.kind == COMMA else self.close_brace_), None
 
     def comma_(self):
@@ -574,8 +590,11 @@ class _Parser:
             return None, MatcherError(f"{err}: expected a comma")
         t, err = self.expect_peek(CLOSE, UNQUOTED, QUOTED)
         if err:
-            return (self.close_brace_, None) if err is _END else (None, MatcherError(
-                f"{err}: expected a matcher or close brace after comma"))
+            return (
+                (self.close_brace_, None)
+                if err is _END
+                else (None, MatcherError(f"{err}: expected a matcher or close brace after comma"))
+            )
         return (self.close_brace_ if t.kind == CLOSE else self.matcher_), None
 
     def eof_(self):
@@ -601,6 +620,7 @@ def utf8_matcher(text: str) -> Triple:
 
 
 # --------------------------------------------------------------------------- fallback mode
+
 
 def fallback_matchers(text: str) -> list[Triple]:
     """compat.FallbackMatchersParser: the classic parser's result if it has one (it wins
@@ -630,6 +650,7 @@ def fallback_matcher(text: str) -> Triple:
 
 
 # --------------------------------------------------------------------------- the model
+
 
 class Matcher(BaseModel):
     """``name="value"``, ``name!="value"``, ``name=~"regex"``, ``name!~"regex"`` (anchored).

@@ -23,8 +23,22 @@ __all__ = ["MASK", "RedactingFilter", "looks_secret", "redact_url"]
 MASK = "***"
 
 # Path segments after which the rest of the path is the credential.
-_MARKERS = frozenset({"hooks", "webhooks", "webhookb2", "token", "tokens", "secret", "secrets",
-                      "key", "keys", "apikey", "api-key", "api_key"})
+_MARKERS = frozenset(
+    {
+        "hooks",
+        "webhooks",
+        "webhookb2",
+        "token",
+        "tokens",
+        "secret",
+        "secrets",
+        "key",
+        "keys",
+        "apikey",
+        "api-key",
+        "api_key",
+    }
+)
 _HOST_MARKERS = {  # host (or parent domain) -> extra markers
     "hooks.slack.com": frozenset({"services", "triggers", "workflows"}),
     "discord.com": frozenset({"webhooks"}),
@@ -33,7 +47,8 @@ _HOST_MARKERS = {  # host (or parent domain) -> extra markers
     "outlook.office.com": frozenset({"webhook", "webhookb2"}),
 }
 _TOKEN_PREFIX = re.compile(
-    r"^(whsec_|xox[abposre]-|xapp-|sk-|sk_|rk_|pk_|ghp_|gho_|ghs_|github_pat_|glpat-|AKIA|ASIA|eyJ|bot\d+:)")
+    r"^(whsec_|xox[abposre]-|xapp-|sk-|sk_|rk_|pk_|ghp_|gho_|ghs_|github_pat_|glpat-|AKIA|ASIA|eyJ|bot\d+:)"
+)
 
 
 def looks_secret(segment: str) -> bool:
@@ -69,7 +84,7 @@ def _cut(host: str, path: str) -> int | None:
     for i, seg in enumerate(segments):
         if looks_secret(seg):
             return i
-        if unquote(seg).lower() in markers and any(segments[i + 1:]):
+        if unquote(seg).lower() in markers and any(segments[i + 1 :]):
             return i + 1
     return None
 
@@ -151,8 +166,9 @@ class RedactingFilter(logging.Filter):
     sees records logged on that exact logger, not on its children.
     """
 
-    def __init__(self, secrets: Iterable[str | None] = (), *, mask: str = MASK,
-                 min_length: int = 4, name: str = "") -> None:
+    def __init__(
+        self, secrets: Iterable[str | None] = (), *, mask: str = MASK, min_length: int = 4, name: str = ""
+    ) -> None:
         super().__init__(name)
         self.mask = mask
         self.min_length = min_length

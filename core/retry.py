@@ -79,8 +79,15 @@ class DeliveryError(Exception):
     permanent: bool = False
     status: int | None = None
 
-    def __init__(self, message: str = "", *, status: int | None = None, retry_after: float | None = None,
-                 retryable: bool | None = None, permanent: bool | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+        permanent: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.permanent = (status in GONE_STATUS) if permanent is None else permanent
@@ -90,8 +97,9 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
     @classmethod
-    def from_status(cls: type[E], status: int, retry_after_header: str | None = None, now: float = 0.0,
-                    **fields: Any) -> E:
+    def from_status(
+        cls: type[E], status: int, retry_after_header: str | None = None, now: float = 0.0, **fields: Any
+    ) -> E:
         """The error for an HTTP answer ``status``: retryable and permanent from the status,
         ``retry_after`` from the ``Retry-After`` header read at ``now`` (unix time).
         ``fields``: the subclass's own constructor arguments (``message``, ``body`` ...)."""
@@ -121,15 +129,18 @@ def retryable_error(error: BaseException) -> bool:
     return isinstance(error, (httpx.TransportError, ConnectionError, TimeoutError))
 
 
-def as_delivery_error(exc: BaseException, *, retryable: bool | None = None,
-                      message: str | None = None) -> DeliveryError:
+def as_delivery_error(
+    exc: BaseException, *, retryable: bool | None = None, message: str | None = None
+) -> DeliveryError:
     """``exc`` as a ``DeliveryError``: itself if it is one, else a new one whose cause is
     ``exc``, retryable as ``retryable_error`` says unless ``retryable`` is given.
     ``message``: instead of ``describe(exc)`` (to redact a secret from it, say)."""
     if isinstance(exc, DeliveryError):
         return exc
-    err = DeliveryError(describe(exc) if message is None else message,
-                        retryable=retryable_error(exc) if retryable is None else retryable)
+    err = DeliveryError(
+        describe(exc) if message is None else message,
+        retryable=retryable_error(exc) if retryable is None else retryable,
+    )
     err.__cause__ = exc
     return err
 
@@ -165,8 +176,15 @@ class RetryPolicy:
         return min(self.max_wait, max(0.0, base))
 
 
-def next_wait(attempt: int, error: BaseException | None, policy: RetryPolicy, *, elapsed: float = 0.0,
-              retry_after: float | None = None, rand: Callable[[], float] = random.random) -> float | None:
+def next_wait(
+    attempt: int,
+    error: BaseException | None,
+    policy: RetryPolicy,
+    *,
+    elapsed: float = 0.0,
+    retry_after: float | None = None,
+    rand: Callable[[], float] = random.random,
+) -> float | None:
     """Seconds to wait before attempt ``attempt + 1``, or None: give up (or nothing to retry).
 
     ``attempt``      the attempts made so far (1 after the first);

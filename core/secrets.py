@@ -47,9 +47,15 @@ class Registers(Protocol):
 READ: set[str] = set()
 
 
-def secret_from(value: str | SecretStr | None = None, env: str | None = None,
-                file: str | os.PathLike[str] | None = None, *, what: str = "secret",
-                redactor: Registers | None = None, environ: Mapping[str, str] | None = None) -> SecretStr:
+def secret_from(
+    value: str | SecretStr | None = None,
+    env: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    *,
+    what: str = "secret",
+    redactor: Registers | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SecretStr:
     """The secret from exactly one of ``value``, environment variable ``env`` or ``file``.
 
     A file's trailing newline(s) are stripped (``echo token > file``), nothing else.
@@ -68,9 +74,15 @@ def secret_from(value: str | SecretStr | None = None, env: str | None = None,
     return SecretStr(secret)
 
 
-def secret_value(value: str | SecretStr | None = None, env: str | None = None,
-                 file: str | os.PathLike[str] | None = None, *, what: str = "secret",
-                 redactor: Registers | None = None, environ: Mapping[str, str] | None = None) -> str:
+def secret_value(
+    value: str | SecretStr | None = None,
+    env: str | None = None,
+    file: str | os.PathLike[str] | None = None,
+    *,
+    what: str = "secret",
+    redactor: Registers | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
     """``secret_from(...)`` as the plain text, for a client that takes a ``str``."""
     return secret_from(value, env, file, what=what, redactor=redactor, environ=environ).get_secret_value()
 

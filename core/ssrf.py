@@ -104,8 +104,9 @@ class BlockedAddress(httpx.ConnectError, DeliveryError):
 
     retryable = False
 
-    def __init__(self, message: str, *, request: httpx.Request | None = None,
-                 host: str = "", address: str = "") -> None:
+    def __init__(
+        self, message: str, *, request: httpx.Request | None = None, host: str = "", address: str = ""
+    ) -> None:
         super().__init__(message, request=request)
         self.host = host
         self.address = address
@@ -235,8 +236,10 @@ class Guard:
             allowed = ", ".join(sorted(self.allow_schemes))
             raise BlockedURL(f"{shown}: scheme {scheme or '(none)'!r} is not allowed (allowed: {allowed})")
         if parsed.userinfo:
-            raise BlockedURL(f"{shown}: user info ('user:password@') is not allowed in receiver URLs; "
-                             "put credentials in headers or a secret")
+            raise BlockedURL(
+                f"{shown}: user info ('user:password@') is not allowed in receiver URLs; "
+                "put credentials in headers or a secret"
+            )
         host = parsed.raw_host.decode("ascii")
         if not host:
             raise BlockedURL(f"{shown}: URL has no host")
@@ -320,8 +323,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         if literal is not None:
             reason = blocked_reason(literal)
             if reason is not None:
-                raise BlockedAddress(f"address {host} is {reason}", request=request,
-                                     host=host, address=str(literal))
+                raise BlockedAddress(f"address {host} is {reason}", request=request, host=host, address=str(literal))
             return await self._transport_for(norm).handle_async_request(request)
 
         if "%" in host:  # percent-encoded junk httpx kept in the host: never resolve it
@@ -337,8 +339,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             ip = _ip(address)
             reason = "not an IP address" if ip is None else blocked_reason(ip)
             if reason is not None:
-                raise BlockedAddress(f"{host} resolves to {address}, which is {reason}",
-                                     request=request, host=host, address=address)
+                raise BlockedAddress(
+                    f"{host} resolves to {address}, which is {reason}", request=request, host=host, address=address
+                )
 
         inner = self._transport_for(norm)
         last: httpx.ConnectError | None = None
@@ -366,18 +369,26 @@ def _pinned(request: httpx.Request, address: str, host: str) -> httpx.Request:
     extensions = dict(request.extensions)
     if request.url.scheme.lower() == "https":
         extensions.setdefault("sni_hostname", host.rstrip("."))
-    return httpx.Request(request.method, request.url.copy_with(host=address),
-                         headers=headers, stream=request.stream, extensions=extensions)
+    return httpx.Request(
+        request.method,
+        request.url.copy_with(host=address),
+        headers=headers,
+        stream=request.stream,
+        extensions=extensions,
+    )
 
 
-
-def guarded_client(url: str, *, allow_hosts: Sequence[str] = (), timeout: float = 10.0,
-                   transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+def guarded_client(
+    url: str,
+    *,
+    allow_hosts: Sequence[str] = (),
+    timeout: float = 10.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
     """The one way a notifier gets its HTTP client: ``url`` checked now (``BlockedURL``),
     every connection checked when it is made (``GuardedTransport``), redirects never
     followed. ``transport`` replaces the guarded one (unit tests pass a ``MockTransport``);
     the URL is checked either way."""
     guard = Guard(frozenset(allow_hosts))
     guard.check_url(url)
-    return httpx.AsyncClient(transport=transport or GuardedTransport(guard), timeout=timeout,
-                             follow_redirects=False)
+    return httpx.AsyncClient(transport=transport or GuardedTransport(guard), timeout=timeout, follow_redirects=False)

@@ -117,8 +117,10 @@ def parse(text: str, model: type[M], source: str = "<string>") -> M:
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     bomb = _alias_bomb(node) if node is not None else None
     if bomb is not None:
-        raise ConfigError(f"{source}:{bomb.start_mark.line + 1}: aliases expand this to more than "
-                          f"{MAX_NODES} nodes, or into itself; write it out")
+        raise ConfigError(
+            f"{source}:{bomb.start_mark.line + 1}: aliases expand this to more than "
+            f"{MAX_NODES} nodes, or into itself; write it out"
+        )
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
@@ -142,13 +144,16 @@ def load(path: str | Path, model: type[M]) -> M:
     return parse(text, model, str(path))
 
 
-
 def _clean_loc(loc: tuple, data: object) -> tuple:
     """Drop the tags pydantic inserts for tagged unions: keys absent mid-path."""
     out, cur = [], data
     for i, part in enumerate(loc):
-        if isinstance(cur, dict) and isinstance(part, str) and part not in cur and (
-                i < len(loc) - 1 or part in map(str, cur.values())):
+        if (
+            isinstance(cur, dict)
+            and isinstance(part, str)
+            and part not in cur
+            and (i < len(loc) - 1 or part in map(str, cur.values()))
+        ):
             continue
         out.append(part)
         if isinstance(cur, dict):

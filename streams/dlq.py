@@ -21,16 +21,21 @@ KEEP = 64 * 1024  # bytes of the payload kept when the whole does not fit
 MAX_ERROR = 4096  # characters of the error message
 
 
-def record(raw: bytes | None, reason: str, error: str, topic: str, partition: int,
-           offset: int, now: float | None = None) -> bytes:
+def record(
+    raw: bytes | None, reason: str, error: str, topic: str, partition: int, offset: int, now: float | None = None
+) -> bytes:
     raw = raw or b""
     error = error if len(error) <= MAX_ERROR else error[:MAX_ERROR] + "..."
     try:
         payload: dict = {"raw": raw.decode("utf-8")}
     except UnicodeDecodeError:
         payload = {"raw_b64": base64.b64encode(raw).decode()}
-    where = {"topic": topic, "partition": partition, "offset": offset,
-             "failed_at": now if now is not None else time.time()}
+    where = {
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "failed_at": now if now is not None else time.time(),
+    }
     out = orjson.dumps({"reason": reason, "error": error, **payload, **where})
     if len(out) <= MAX_RECORD:
         return out

@@ -73,11 +73,15 @@ def _iso(t: float) -> str:
 
 
 class Engine:
-    def __init__(self, rules: RuleSet, companies: dict[str, str] | None = None,
-                 on_too_late: Callable[[Event], None] | None = None,
-                 on_news: Callable[[News], None] | None = None,
-                 on_ahead: Callable[[Event], None] | None = None,
-                 on_duplicate: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        rules: RuleSet,
+        companies: dict[str, str] | None = None,
+        on_too_late: Callable[[Event], None] | None = None,
+        on_news: Callable[[News], None] | None = None,
+        on_ahead: Callable[[Event], None] | None = None,
+        on_duplicate: Callable[[Event], None] | None = None,
+    ) -> None:
         """``on_too_late(ev)``: once per event too old for a series rule's window.
         ``on_ahead(ev)``: once per event refused for a ``ts`` more than
         ``MAX_AHEAD_SECONDS`` after its ``observed_at``; without it, ``on_too_late``.
@@ -106,8 +110,7 @@ class Engine:
         self._fixed = fixed  # whether they apply depends on the series only: decided once per series
         self._varying = [r for r in mine if r not in fixed]
         self._for_series: dict[str, tuple] = {}
-        self._up = {r.name: r.params.model_copy(update={"direction": "up"}) for r in mine
-                    if isinstance(r, ChangeRule)}
+        self._up = {r.name: r.params.model_copy(update={"direction": "up"}) for r in mine if isinstance(r, ChangeRule)}
         lateness = [r.params.allowed_lateness_days for r in mine if isinstance(r, (SpikeRule, ChangeRule))]
         self.horizon = (max(lateness, default=2) + HORIZON_SLACK_DAYS) * 86400.0
         if self.on_rules:
@@ -117,8 +120,12 @@ class Engine:
         """True (and counted) when ``ev.ts`` is too far after the time it entered Kafka."""
         if not too_far_ahead(ev, observed_at):
             return False
-        log.warning("event %s refused: its ts %s is %.1f h after it entered Kafka", ev.event_id,
-                    ev.ts.isoformat(), (ev.ts.timestamp() - observed_at) / 3600)
+        log.warning(
+            "event %s refused: its ts %s is %.1f h after it entered Kafka",
+            ev.event_id,
+            ev.ts.isoformat(),
+            (ev.ts.timestamp() - observed_at) / 3600,
+        )
         count = self.on_ahead or self.on_too_late
         if count:
             count(ev)
@@ -134,9 +141,14 @@ class Engine:
 
     # -- series rules ------------------------------------------------------
 
-    def metric(self, ev: AppMetric | MetricEvent, state: dict[str, series.SeriesState],
-               observed_at: float | None = None, offset: int | None = None,
-               changed: set[str] | None = None) -> list[Alert]:
+    def metric(
+        self,
+        ev: AppMetric | MetricEvent,
+        state: dict[str, series.SeriesState],
+        observed_at: float | None = None,
+        offset: int | None = None,
+        changed: set[str] | None = None,
+    ) -> list[Alert]:
         """Fold ``ev`` into its series in ``state``; the alerts it fires. ``offset``: its
         input offset (the detect stage), to skip what the state already holds after a
         replay. The series' key is added to ``changed`` when its state changed."""
@@ -215,8 +227,7 @@ class Engine:
         lookback = p.baseline_days if spiking else p.lag_days
         day = windows.day_of(ev.ts, tz)
         newest = w.newest if w.days else day
-        if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days,
-                           p.allowed_lateness_days):
+        if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days, p.allowed_lateness_days):
             return False, None
         judge, params = day, p
         if not spiking and ev.mode == "delta" and p.direction != "up":
@@ -238,8 +249,7 @@ class Engine:
             hit = spike.judge(value, w.base, p)
             if hit is None:
                 return True, None
-            base, extra = hit.baseline, dict(ratio=hit.ratio, zscore=hit.zscore or 0.0,
-                                             baseline_days=p.baseline_days)
+            base, extra = hit.baseline, dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days)
         else:
             base = w.days.get(judge - p.lag_days)
             pct = change.detect(value, base, params)
@@ -251,21 +261,33 @@ class Engine:
         start, end = windows.bounds(judge, tz)
         fields = _fields(rule, ev, value=value, baseline=base, day=date_of(judge), **extra)
         return True, Alert(
-            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind=rule.kind,
-            severity=rule.severity, labels=labels, value=value, baseline=base, window_start=start,
-            window_end=end, event_ts=ev.ts.isoformat(), summary=rule.render(fields),
-            late=judge < newest, source_event_id=ev.event_id)
+            alert_id=alert_id(rule.name, labels, start),
+            rule=rule.name,
+            kind=rule.kind,
+            severity=rule.severity,
+            labels=labels,
+            value=value,
+            baseline=base,
+            window_start=start,
+            window_end=end,
+            event_ts=ev.ts.isoformat(),
+            summary=rule.render(fields),
+            late=judge < newest,
+            source_event_id=ev.event_id,
+        )
 
-    def _threshold(self, rule: ThresholdRule, folds: dict, ev, t: float,
-                   observed_at: float | None) -> tuple[Alert | None, Alert | None]:
+    def _threshold(
+        self, rule: ThresholdRule, folds: dict, ev, t: float, observed_at: float | None
+    ) -> tuple[Alert | None, Alert | None]:
         """(the timer's firing alert, had its time come before this event; this event's alert)."""
         before = folds.get(rule.name)
         if before.__class__ is not threshold.State:
             before = None
         labels, timed = _series_labels(rule, ev), None
         if before is not None and threshold.expired(before, t if observed_at is None else observed_at):
-            timed = self._threshold_alert(rule, labels, before.since, before.value, "firing",
-                                          _iso(before.due), ev.app_name, None)
+            timed = self._threshold_alert(
+                rule, labels, before.since, before.value, "firing", _iso(before.due), ev.app_name, None
+            )
             before = threshold.State(before.since, True, None, before.value)
         new, transition = threshold.step(rule.params, before, ev.value, t, observed_at)
         folds[rule.name] = new
@@ -274,11 +296,13 @@ class Engine:
         if transition is None:
             return timed, None
         since = (before or new).since if transition == "resolved" else new.since
-        return timed, self._threshold_alert(rule, labels, since, ev.value, transition, ev.ts.isoformat(),
-                                            ev.app_name, ev.event_id)
+        return timed, self._threshold_alert(
+            rule, labels, since, ev.value, transition, ev.ts.isoformat(), ev.app_name, ev.event_id
+        )
 
-    def sweep_series(self, parts: dict[int, dict[str, series.SeriesState]], now: float,
-                     changed: dict[int, set[str]] | None = None) -> list[Alert]:
+    def sweep_series(
+        self, parts: dict[int, dict[str, series.SeriesState]], now: float, changed: dict[int, set[str]] | None = None
+    ) -> list[Alert]:
         """Fire the threshold breaches whose ``for`` has passed by ``now`` with no event to
         say so (Prometheus evaluates ``for:`` on a timer too). ``parts``: partition ->
         series; the keys it changes are added to ``changed[partition]``."""
@@ -299,26 +323,59 @@ class Engine:
                         continue
                     st.rules[name] = threshold.State(fold.since, True, None, fold.value)
                     app_id, platform, country, metric = key.split("|")
-                    labels = {"app_id": app_id, "platform": platform, "country": country, "metric": metric,
-                              **rule.labels}
-                    out.append(self._threshold_alert(rule, labels, fold.since, fold.value, "firing",
-                                                     _iso(fold.due), None, None))
+                    labels = {
+                        "app_id": app_id,
+                        "platform": platform,
+                        "country": country,
+                        "metric": metric,
+                        **rule.labels,
+                    }
+                    out.append(
+                        self._threshold_alert(
+                            rule, labels, fold.since, fold.value, "firing", _iso(fold.due), None, None
+                        )
+                    )
                     if changed is not None:
                         changed.setdefault(part, set()).add(key)
         self.earliest_due = earliest
         return out
 
-    def _threshold_alert(self, rule: ThresholdRule, labels: dict, since: float, value: float, status: str,
-                         at: str, app_name: str | None, source: str | None) -> Alert:
+    def _threshold_alert(
+        self,
+        rule: ThresholdRule,
+        labels: dict,
+        since: float,
+        value: float,
+        status: str,
+        at: str,
+        app_name: str | None,
+        source: str | None,
+    ) -> Alert:
         start = _iso(since)
-        fields = dict(rule=rule.name, severity=rule.severity, app_name=app_name or labels["app_id"],
-                      **{k: labels[k] for k in ("app_id", "platform", "country", "metric")},
-                      value=value, threshold=rule.params.value)
+        fields = dict(
+            rule=rule.name,
+            severity=rule.severity,
+            app_name=app_name or labels["app_id"],
+            **{k: labels[k] for k in ("app_id", "platform", "country", "metric")},
+            value=value,
+            threshold=rule.params.value,
+        )
         return Alert(
-            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="threshold", status=status,
-            severity=rule.severity, labels=labels, value=value, resolves=True, baseline=rule.params.value,
-            window_start=start, window_end=at if status == "resolved" else None, event_ts=at,
-            summary=rule.render(fields), source_event_id=source)
+            alert_id=alert_id(rule.name, labels, start),
+            rule=rule.name,
+            kind="threshold",
+            status=status,
+            severity=rule.severity,
+            labels=labels,
+            value=value,
+            resolves=True,
+            baseline=rule.params.value,
+            window_start=start,
+            window_end=at if status == "resolved" else None,
+            event_ts=at,
+            summary=rule.render(fields),
+            source_event_id=source,
+        )
 
     def _milestone(self, rule: MilestoneRule, folds: dict, ev) -> Alert | None:
         before = folds.get(rule.name)
@@ -330,11 +387,18 @@ class Engine:
         labels = _series_labels(rule, ev)
         start = f"{hit:.0f}"
         return Alert(
-            alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="milestone",
-            severity=rule.severity, labels={**labels, "milestone": f"{hit:.0f}"}, value=ev.value,
-            baseline=hit, window_start=ev.ts.isoformat(), event_ts=ev.ts.isoformat(),
+            alert_id=alert_id(rule.name, labels, start),
+            rule=rule.name,
+            kind="milestone",
+            severity=rule.severity,
+            labels={**labels, "milestone": f"{hit:.0f}"},
+            value=ev.value,
+            baseline=hit,
+            window_start=ev.ts.isoformat(),
+            event_ts=ev.ts.isoformat(),
             summary=rule.render(_fields(rule, ev, value=ev.value, milestone=hit)),
-            source_event_id=ev.event_id)
+            source_event_id=ev.event_id,
+        )
 
     # -- control: ranks, news, sources -------------------------------------
 
@@ -342,8 +406,7 @@ class Engine:
         if self._ahead(ev, observed_at):
             return []  # a snapshot from the future would make every real one "older"
         out = []
-        chart = {"platform": ev.platform, "country": ev.country, "chart": ev.chart,
-                 "category": ev.category}
+        chart = {"platform": ev.platform, "country": ev.country, "chart": ev.chart, "category": ev.category}
         for rule in self._of(RankRule):
             if not rule.applies(ev):
                 continue
@@ -354,15 +417,32 @@ class Engine:
             for mv in moves:
                 labels = {"app_id": mv.app_id, **chart, **rule.labels}
                 name = ev.app_name if mv.app_id == ev.app_id and ev.app_name else mv.app_id
-                fields = dict(rule=rule.name, severity=rule.severity, app_id=mv.app_id, app_name=name,
-                              rank=mv.rank if mv.rank is not None else "out",
-                              previous=mv.previous if mv.previous is not None else "unranked", **chart)
+                fields = dict(
+                    rule=rule.name,
+                    severity=rule.severity,
+                    app_id=mv.app_id,
+                    app_name=name,
+                    rank=mv.rank if mv.rank is not None else "out",
+                    previous=mv.previous if mv.previous is not None else "unranked",
+                    **chart,
+                )
                 start = _iso(mv.snapshot_ts)
-                out.append(Alert(
-                    alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="rank",
-                    severity=rule.severity, labels=labels, value=mv.rank, baseline=mv.previous,
-                    window_start=start, event_ts=ev.ts.isoformat(), summary=rule.render(fields),
-                    observed_at=observed_at, source_event_id=ev.event_id))
+                out.append(
+                    Alert(
+                        alert_id=alert_id(rule.name, labels, start),
+                        rule=rule.name,
+                        kind="rank",
+                        severity=rule.severity,
+                        labels=labels,
+                        value=mv.rank,
+                        baseline=mv.previous,
+                        window_start=start,
+                        event_ts=ev.ts.isoformat(),
+                        summary=rule.render(fields),
+                        observed_at=observed_at,
+                        source_event_id=ev.event_id,
+                    )
+                )
         return out
 
     def news(self, ev: News, state: State, observed_at: float | None = None) -> list[Alert]:
@@ -380,19 +460,32 @@ class Engine:
             if not rule.applies(ev):
                 continue
             self.evaluations[rule.name] += 1
-            if not news_match.matches(rule.params, ev.kind, ev.companies or [], ev.people or [],
-                                      text, self.tracked):
+            if not news_match.matches(rule.params, ev.kind, ev.companies or [], ev.people or [], text, self.tracked):
                 continue
-            labels = {"kind": ev.kind or "other", "companies": ",".join(sorted(ev.companies or [])),
-                      "people": ",".join(ev.people or []), **rule.labels}
-            fields = dict(rule=rule.name, severity=rule.severity, title=ev.title, url=ev.url,
-                          source=ev.source, **labels)
-            out.append(Alert(
-                alert_id=alert_id(rule.name, {"event_id": ev.event_id}, ev.ts.isoformat()),
-                rule=rule.name, kind="news", severity=rule.severity, labels=labels,
-                window_start=ev.ts.isoformat(), event_ts=ev.ts.isoformat(),
-                summary=rule.render(fields), context=[_brief(ev)], observed_at=observed_at,
-                source_event_id=ev.event_id))
+            labels = {
+                "kind": ev.kind or "other",
+                "companies": ",".join(sorted(ev.companies or [])),
+                "people": ",".join(ev.people or []),
+                **rule.labels,
+            }
+            fields = dict(
+                rule=rule.name, severity=rule.severity, title=ev.title, url=ev.url, source=ev.source, **labels
+            )
+            out.append(
+                Alert(
+                    alert_id=alert_id(rule.name, {"event_id": ev.event_id}, ev.ts.isoformat()),
+                    rule=rule.name,
+                    kind="news",
+                    severity=rule.severity,
+                    labels=labels,
+                    window_start=ev.ts.isoformat(),
+                    event_ts=ev.ts.isoformat(),
+                    summary=rule.render(fields),
+                    context=[_brief(ev)],
+                    observed_at=observed_at,
+                    source_event_id=ev.event_id,
+                )
+            )
         return out
 
     def _news_seen(self, ev: News, state: State) -> bool:
@@ -474,12 +567,21 @@ class Engine:
     def _silence(self, rule: DeadmanRule, source: str, last: float, now: float, status: str) -> Alert:
         labels = {"source": source, **rule.labels}
         start = _iso(last)
-        fields = dict(rule=rule.name, severity=rule.severity, source=source,
-                      silent_hours=(now - last) / 3600)
-        return Alert(alert_id=alert_id(rule.name, labels, start), rule=rule.name, kind="deadman",
-                     status=status, severity=rule.severity, labels=labels, window_start=start, resolves=True,
-                     window_end=_iso(now) if status == "resolved" else None, event_ts=_iso(now),
-                     value=(now - last) / 3600, summary=rule.render(fields))
+        fields = dict(rule=rule.name, severity=rule.severity, source=source, silent_hours=(now - last) / 3600)
+        return Alert(
+            alert_id=alert_id(rule.name, labels, start),
+            rule=rule.name,
+            kind="deadman",
+            status=status,
+            severity=rule.severity,
+            labels=labels,
+            window_start=start,
+            resolves=True,
+            window_end=_iso(now) if status == "resolved" else None,
+            event_ts=_iso(now),
+            value=(now - last) / 3600,
+            summary=rule.render(fields),
+        )
 
     # -- explain: what the rules see (read-only; backtest's report) ----------
 
@@ -505,8 +607,9 @@ class Engine:
         for rule in rules + tuple(r for r in self._varying if r.applies(ev)):
             if rule.__class__ is SpikeRule or rule.__class__ is ChangeRule:
                 fold = st.rules.get(rule.name)
-                view = explain_day(rule, fold, windows.day_of(ev.ts, rule.tz)) \
-                    if fold.__class__ is windows.Daily else None
+                view = (
+                    explain_day(rule, fold, windows.day_of(ev.ts, rule.tz)) if fold.__class__ is windows.Daily else None
+                )
                 if view is not None:
                     out.append(Observation(rule.name, key, ev.ts, view.total, view))
             else:
@@ -603,8 +706,13 @@ def explain_day(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int) -> Day
     if isinstance(rule, SpikeRule):
         b = w.base if w.base_for == day else spike.baseline(windows.history(w, day, p.baseline_days), p)
         hit = spike.judge(total, b, p)
-        return DayView(day, total, b[0] if b is not None else None, spike.fire_line(b, p),
-                       ratio=hit.ratio if hit is not None else None)
+        return DayView(
+            day,
+            total,
+            b[0] if b is not None else None,
+            spike.fire_line(b, p),
+            ratio=hit.ratio if hit is not None else None,
+        )
     before = w.days.get(day - p.lag_days)
     up, down = change.bounds(before, p)
     return DayView(day, total, before, up, down, change=change.detect(total, before, p))
@@ -625,19 +733,32 @@ def series_of(alert: Alert) -> str | None:
 
 
 def _brief(ev: News) -> dict:
-    return {"event_id": ev.event_id, "ts": ev.ts.isoformat(), "title": ev.title, "url": ev.url,
-            "kind": ev.kind, "companies": ev.companies or [], "people": ev.people or []}
+    return {
+        "event_id": ev.event_id,
+        "ts": ev.ts.isoformat(),
+        "title": ev.title,
+        "url": ev.url,
+        "kind": ev.kind,
+        "companies": ev.companies or [],
+        "people": ev.people or [],
+    }
 
 
 def _series_labels(rule, ev) -> dict[str, str]:
-    return {"app_id": ev.app_id, "platform": ev.platform, "country": ev.country,
-            "metric": ev.metric, **rule.labels}
+    return {"app_id": ev.app_id, "platform": ev.platform, "country": ev.country, "metric": ev.metric, **rule.labels}
 
 
 def _fields(rule, ev, **extra) -> dict:
-    return dict(rule=rule.name, severity=rule.severity, app_id=ev.app_id,
-                app_name=ev.app_name or ev.app_id, platform=ev.platform, country=ev.country,
-                metric=ev.metric, **extra)
+    return dict(
+        rule=rule.name,
+        severity=rule.severity,
+        app_id=ev.app_id,
+        app_name=ev.app_name or ev.app_id,
+        platform=ev.platform,
+        country=ev.country,
+        metric=ev.metric,
+        **extra,
+    )
 
 
 def date_of(day: int) -> str:

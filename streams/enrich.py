@@ -188,14 +188,17 @@ class AliasTable(_Strict):
             seen: set[str] = set()
             return sorted({i for i in items if i in seen or seen.add(i)})
 
-        for what, names in (("company", [c.name for c in self.companies]),
-                            ("person", [p.name for p in self.people]),
-                            ("kind", [k.kind for k in self.kinds])):
+        for what, names in (
+            ("company", [c.name for c in self.companies]),
+            ("person", [p.name for p in self.people]),
+            ("kind", [k.kind for k in self.kinds]),
+        ):
             if d := dups(names):
                 raise ValueError(f"duplicate {what} names: {', '.join(d)}")
         owners: dict[str, str] = {}
-        for owner, terms in ([(f"company {c.name}", [*c.aliases, *c.exclude]) for c in self.companies]
-                             + [(f"person {p.name}", [p.name, *p.aliases]) for p in self.people]):
+        for owner, terms in [(f"company {c.name}", [*c.aliases, *c.exclude]) for c in self.companies] + [
+            (f"person {p.name}", [p.name, *p.aliases]) for p in self.people
+        ]:
             for t in {_key(t) for t in terms}:
                 if owners.setdefault(t, owner) != owner:
                     raise ValueError(f"{t!r} belongs to both {owners[t]} and {owner}")
@@ -203,6 +206,7 @@ class AliasTable(_Strict):
 
 
 # ---------------------------------------------------------------- compiled matchers
+
 
 def _right(last: str) -> str:
     """The right word boundary of a Latin term ending in ``last``."""
@@ -275,8 +279,13 @@ class _Alternation:
     ``lastindex``.
     """
 
-    def __init__(self, zh: bool, terms: dict[str, object], regexes: list[tuple[str, object]] = (),
-                 exact: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        zh: bool,
+        terms: dict[str, object],
+        regexes: list[tuple[str, object]] = (),
+        exact: dict[str, str] | None = None,
+    ) -> None:
         self.zh = zh
         self.lookup = terms
         self.exact = exact or {}
@@ -286,13 +295,16 @@ class _Alternation:
         else:  # one left boundary in front of the trie is much faster than one per branch
             bounded = [t for t in terms if t[0].isascii() and t[0].isalnum()]
             free = [t for t in terms if t not in bounded]
-            pattern = "|".join(([f"{_LEFT}{_trie(bounded, latin=True)}"] if bounded else [])
-                               + ([_trie(free, latin=True)] if free else []))
+            pattern = "|".join(
+                ([f"{_LEFT}{_trie(bounded, latin=True)}"] if bounded else [])
+                + ([_trie(free, latin=True)] if free else [])
+            )
         self.regex = re.compile(pattern, flags) if terms else None
         self.by_group = [None] + [payload for _, payload in regexes]
         left = "" if zh else _LEFT
-        self.extra = (re.compile(left + "(?:" + "|".join(f"({rx})" for rx, _ in regexes) + ")", flags)
-                      if regexes else None)
+        self.extra = (
+            re.compile(left + "(?:" + "|".join(f"({rx})" for rx, _ in regexes) + ")", flags) if regexes else None
+        )
 
     def scan(self, text: _Text):
         """Yield (start, end, payload) for the terms' matches, then the regex entries'."""
@@ -349,31 +361,35 @@ class Enricher:
                     kw[_is_zh(t)][_key(t)] = (k.kind, weak)
             rxs[True] += [(r, (k.kind, False)) for r in k.zh_re]
             rxs[False] += [(r, (k.kind, False)) for r in k.en_re]
-        self._kinds = (_Alternation(True, kw[True], rxs[True]),
-                       _Alternation(False, kw[False], rxs[False]))
+        self._kinds = (_Alternation(True, kw[True], rxs[True]), _Alternation(False, kw[False], rxs[False]))
 
         rules = table.names
         self._surnames = frozenset(rules.zh_surnames)
         self._stop_chars = frozenset(rules.zh_stop_chars)
         self._zh_not_names = tuple(rules.zh_not_names)
         self._zh_after = re.compile(_trie(rules.zh_after, latin=False)) if rules.zh_after else None
-        latin_tokens = {w.lower() for c in table.companies for a in c.aliases if not _is_zh(a)
-                        for w in _LATIN_WORD.findall(a)}
-        self._en_not_names = ({w.lower() for w in rules.en_not_names} | latin_tokens
-                              | {w.lower() for r in table.roles.en for w in r.split()})
+        latin_tokens = {
+            w.lower() for c in table.companies for a in c.aliases if not _is_zh(a) for w in _LATIN_WORD.findall(a)
+        }
+        self._en_not_names = (
+            {w.lower() for w in rules.en_not_names}
+            | latin_tokens
+            | {w.lower() for r in table.roles.en for w in r.split()}
+        )
         self._en_not_before = {w.lower() for w in rules.en_not_before}
 
         def alt(terms: list[str]) -> str:
             return _trie([_normalize(t) for t in set(terms)], latin=False)
 
         # a role, then (looked at, not consumed) the name: 工程师卓畅, "engineer Zhuo Chang"
-        self._zh_role = (re.compile(f"{alt(table.roles.zh)} ?(?=[\u4e00-\u9fff])", re.I | re.A)
-                         if table.roles.zh else None)
+        self._zh_role = (
+            re.compile(f"{alt(table.roles.zh)} ?(?=[\u4e00-\u9fff])", re.I | re.A) if table.roles.zh else None
+        )
         en_roles = [r for r in table.roles.en if not _is_zh(r)]
         word = r"[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?"
         self._en_role = (
-            re.compile(rf"{_LEFT}(?i:{alt(en_roles)}) (?=({word}) ({word})(?![A-Za-z]))", re.A)
-            if en_roles else None)
+            re.compile(rf"{_LEFT}(?i:{alt(en_roles)}) (?=({word}) ({word})(?![A-Za-z]))", re.A) if en_roles else None
+        )
 
     # ------------------------------------------------------------ scanning
 
@@ -406,19 +422,17 @@ class Enricher:
         for n in (3, 2):
             if run is None or run.end() - i < n:
                 continue
-            cand = s[i:i + n]
-            if (any(c in self._stop_chars for c in cand[1:])
-                    or any(w in cand for w in self._zh_not_names)):
+            cand = s[i : i + n]
+            if any(c in self._stop_chars for c in cand[1:]) or any(w in cand for w in self._zh_not_names):
                 continue
             rest = i + n  # what follows must end the name: punctuation, Latin, or a known word
-            if rest < len(s) and _HAN.match(s, rest) and not (
-                    self._zh_after and self._zh_after.match(s, rest)):
+            if rest < len(s) and _HAN.match(s, rest) and not (self._zh_after and self._zh_after.match(s, rest)):
                 continue
             return None if self._names_company(cand) else cand
         return None
 
     def _en_name(self, s: str, m: re.Match) -> str | None:
-        """"Given Family" right after a role word, unless either word is a known non-name."""
+        """ "Given Family" right after a role word, unless either word is a known non-name."""
         given, family = m.group(1), m.group(2)
         if given.lower() in self._en_not_names or family.lower() in self._en_not_names:
             return None

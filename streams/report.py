@@ -69,9 +69,14 @@ def render(result: Any, ruleset: RuleSet, title: str = "appwatch backtest") -> s
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("streams", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("streams", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     return env.get_template(TEMPLATE)
 
 
@@ -94,9 +99,13 @@ def page(result: Any, ruleset: RuleSet, title: str = "appwatch backtest") -> dic
         "rules": _rules_rows(ruleset, alerts),
         "errors": _errors(result.errors),
         "severities": SEVERITIES,
-        "series": {"count": len(series), "more": len(series) - len(charted), "charted": len(charted),
-                   "more_text": f"{len(series) - len(charted):,}",
-                   "charts": [_figure(n, s, trace, names, rows) for n, s in enumerate(charted, 1)]},
+        "series": {
+            "count": len(series),
+            "more": len(series) - len(charted),
+            "charted": len(charted),
+            "more_text": f"{len(series) - len(charted):,}",
+            "charts": [_figure(n, s, trace, names, rows) for n, s in enumerate(charted, 1)],
+        },
         "alerts": _alert_rows(other_alerts, charted),
         "news": _news_rows(news_alerts),
         "n_rules": len(ruleset.rules),
@@ -230,8 +239,8 @@ def _group(alerts: Sequence[Any], rules: dict[str, Any], order: dict[str, int]) 
 
     def rank(s: _Series) -> tuple:
         first = min(order.get(a.rule, len(order)) for a in s.alerts)
-        return first, min(_parse_ts(a.event_ts) or datetime.max.replace(tzinfo=UTC)
-                          for a in s.alerts), s.key
+        return first, min(_parse_ts(a.event_ts) or datetime.max.replace(tzinfo=UTC) for a in s.alerts), s.key
+
     return sorted(groups.values(), key=rank)
 
 
@@ -387,8 +396,11 @@ def _band(plot: _Plot, pts: Sequence[tuple[float, float, float]], gap: float) ->
 
 
 def _dots(plot: _Plot, pts: Sequence[tuple[float, float, str]], cls: str = "pt") -> dict[str, Any]:
-    dots = [] if len(pts) > MAX_DOTS else [
-        {"cx": f"{plot.x(x):.1f}", "cy": f"{plot.y(y):.1f}", "title": t} for x, y, t in pts]
+    dots = (
+        []
+        if len(pts) > MAX_DOTS
+        else [{"cx": f"{plot.x(x):.1f}", "cy": f"{plot.y(y):.1f}", "title": t} for x, y, t in pts]
+    )
     return {"kind": "dots", "cls": cls, "dots": dots}
 
 
@@ -409,15 +421,24 @@ class _Marker:
     short: str = ""  # used when the full label does not fit
 
 
-def _svg(plot: _Plot, *, y_ticks: Sequence[float], y_fmt: Callable[[float], str],
-         layers: Sequence[dict[str, Any]], markers: Sequence[_Marker], aria: str,
-         points: Sequence[tuple[float, float]] = (), hlines: Sequence[float] = ()) -> dict[str, Any]:
+def _svg(
+    plot: _Plot,
+    *,
+    y_ticks: Sequence[float],
+    y_fmt: Callable[[float], str],
+    layers: Sequence[dict[str, Any]],
+    markers: Sequence[_Marker],
+    aria: str,
+    points: Sequence[tuple[float, float]] = (),
+    hlines: Sequence[float] = (),
+) -> dict[str, Any]:
     labels = _place_labels(plot, markers, points, hlines)
     return {
         "aria": aria,
         "yticks": [{"y": f"{plot.y(t):.1f}", "ty": f"{plot.y(t) + 4:.1f}", "text": y_fmt(t)} for t in y_ticks],
-        "xticks": [{"x": f"{plot.x(o):.1f}", "label": label, "year": year}
-                   for o, label, year in _x_ticks(plot.x_lo, plot.x_hi)],
+        "xticks": [
+            {"x": f"{plot.x(o):.1f}", "label": label, "year": year} for o, label, year in _x_ticks(plot.x_lo, plot.x_hi)
+        ],
         "layers": list(layers),
         "markers": [_marker(plot, m, pos) for m, pos in zip(markers, labels, strict=False)],
     }
@@ -425,8 +446,15 @@ def _svg(plot: _Plot, *, y_ticks: Sequence[float], y_fmt: Callable[[float], str]
 
 def _marker(plot: _Plot, m: _Marker, pos: tuple[float, float, str] | None) -> dict[str, Any]:
     label = None if pos is None else {"x": f"{pos[0]:.1f}", "y": f"{pos[1]:.1f}", "text": pos[2]}
-    return {"row": m.row, "severity": m.severity, "late": m.late, "title": m.title,
-            "x": f"{plot.x(m.x):.1f}", "y": f"{plot.y(m.y):.1f}", "label": label}
+    return {
+        "row": m.row,
+        "severity": m.severity,
+        "late": m.late,
+        "title": m.title,
+        "x": f"{plot.x(m.x):.1f}",
+        "y": f"{plot.y(m.y):.1f}",
+        "label": label,
+    }
 
 
 def _text_width(text: str) -> float:
@@ -434,9 +462,9 @@ def _text_width(text: str) -> float:
     return sum(13.5 if ord(c) >= 0x2E80 else 7.6 for c in text)
 
 
-def _place_labels(plot: _Plot, markers: Sequence[_Marker],
-                  points: Sequence[tuple[float, float]],
-                  hlines: Sequence[float] = ()) -> list[tuple[float, float, str] | None]:
+def _place_labels(
+    plot: _Plot, markers: Sequence[_Marker], points: Sequence[tuple[float, float]], hlines: Sequence[float] = ()
+) -> list[tuple[float, float, str] | None]:
     """Per marker, where its label goes (x, baseline y, text) or None when it would hide another.
 
     Markers are placed most severe first; each tries its full label around itself
@@ -504,10 +532,16 @@ def _figure(n: int, s: _Series, trace: Any, names: dict[str, str], rows: dict[in
     svg, legend, note = chart(s, trace, rows)
     sev = Counter(a.severity for a in s.alerts)
     return {
-        "n": n, "anchor": s.anchor, "key": "|".join(s.key), "title": _series_title(s, names),
+        "n": n,
+        "anchor": s.anchor,
+        "key": "|".join(s.key),
+        "title": _series_title(s, names),
         "badges": [_badge(f"{sev[k]} {k}" if sev[k] > 1 else k, k) for k in SEVERITIES if sev[k]],
-        "rules": ", ".join(sorted({a.rule for a in s.alerts})), "alerts": len(s.alerts),
-        "legend": legend, "svg": svg, "note": note,
+        "rules": ", ".join(sorted({a.rule for a in s.alerts})),
+        "alerts": len(s.alerts),
+        "legend": legend,
+        "svg": svg,
+        "note": note,
     }
 
 
@@ -530,17 +564,32 @@ def _daily_markers(s: _Series, trace: Any, rows: dict[int, int]) -> list[_Marker
         local = local.astimezone(s.tz) if local is not None else None
         if local is not None and local.toordinal() == day and local.time() != time(0):
             how += f" by {local:%H:%M}"  # fired part-way through the day
-        markers.append(_Marker(day, a.value, f"{human(a.value)}{how}", a.summary, rows.get(id(a), 0),
-                               a.severity, a.late, short=human(a.value)))
+        markers.append(
+            _Marker(
+                day,
+                a.value,
+                f"{human(a.value)}{how}",
+                a.summary,
+                rows.get(id(a), 0),
+                a.severity,
+                a.late,
+                short=human(a.value),
+            )
+        )
     return markers
 
 
 def _spike_legend(rule: SpikeRule) -> list[tuple[str, str]]:
     p = rule.params
-    fire = " and ".join(([f"{p.ratio:g}× baseline"] if p.ratio is not None else [])
-                        + ([f"mean + {p.zscore:g}σ"] if p.zscore is not None else []))
-    return [("baseline", f"baseline ({p.baseline_days}-day {p.baseline})"),
-            ("band", "baseline → fire line"), ("threshold", f"fires at ≥ {fire}")]
+    fire = " and ".join(
+        ([f"{p.ratio:g}× baseline"] if p.ratio is not None else [])
+        + ([f"mean + {p.zscore:g}σ"] if p.zscore is not None else [])
+    )
+    return [
+        ("baseline", f"baseline ({p.baseline_days}-day {p.baseline})"),
+        ("band", "baseline → fire line"),
+        ("threshold", f"fires at ≥ {fire}"),
+    ]
 
 
 def _daily_layers(plot: _Plot, views: list[tuple[Any, dict[int, DayView]]]) -> list[dict[str, Any]]:
@@ -549,13 +598,16 @@ def _daily_layers(plot: _Plot, views: list[tuple[Any, dict[int, DayView]]]) -> l
     layers: list[dict[str, Any]] = []
     for rule, days in views:
         if isinstance(rule, SpikeRule):
-            band = [(d, v.baseline, v.fire_at) for d, v in days.items()
-                    if v.baseline is not None and v.fire_at is not None]
+            band = [
+                (d, v.baseline, v.fire_at) for d, v in days.items() if v.baseline is not None and v.fire_at is not None
+            ]
             layers.append(_band(plot, band, gap=1))
-            layers += _line("baseline", _path(plot, [(d, v.baseline) for d, v in days.items()
-                                                     if v.baseline is not None], 1))
-            layers += _line("threshold", _path(plot, [(d, v.fire_at) for d, v in days.items()
-                                                      if v.fire_at is not None], 1))
+            layers += _line(
+                "baseline", _path(plot, [(d, v.baseline) for d, v in days.items() if v.baseline is not None], 1)
+            )
+            layers += _line(
+                "threshold", _path(plot, [(d, v.fire_at) for d, v in days.items() if v.fire_at is not None], 1)
+            )
         else:
             for side in ("fire_at", "fire_below"):
                 pts = [(d, getattr(v, side)) for d, v in days.items() if getattr(v, side) is not None]
@@ -583,18 +635,32 @@ def _daily_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, li
     first = spikes[0][1] if spikes else {}
     layers.append(_dots(plot, [(d, v.total, _day_tip(v, first.get(d))) for d, v in totals.items()]))
     legend = [("line", "daily total")] + (_spike_legend(spikes[0][0]) if spikes else [])
-    legend += [("threshold", f"fires at {r.params.pct:g}% {r.params.direction} {r.params.compare}")
-               for r, _ in views if isinstance(r, ChangeRule)]
+    legend += [
+        ("threshold", f"fires at {r.params.pct:g}% {r.params.direction} {r.params.compare}")
+        for r, _ in views
+        if isinstance(r, ChangeRule)
+    ]
     legend.append(("marker", "alert"))
-    svg = _svg(plot, y_ticks=ticks, y_fmt=human, layers=layers, markers=markers,
-               aria=f"daily totals with {len(markers)} alert markers", points=line)
-    note = (f"Daily totals per calendar day in {s.tz}, as the rule's window held them: mode=delta events "
-            "summed, mode=total last one wins. An alert marker shows the day's running total when the "
-            "rule fired.")
+    svg = _svg(
+        plot,
+        y_ticks=ticks,
+        y_fmt=human,
+        layers=layers,
+        markers=markers,
+        aria=f"daily totals with {len(markers)} alert markers",
+        points=line,
+    )
+    note = (
+        f"Daily totals per calendar day in {s.tz}, as the rule's window held them: mode=delta events "
+        "summed, mode=total last one wins. An alert marker shows the day's running total when the "
+        "rule fired."
+    )
     if spikes:
         p = spikes[0][0].params
-        note += (f" Baseline: {p.baseline} of the previous {p.baseline_days} days present "
-                 f"(none with fewer than {p.min_history}, nor below {human(p.min_baseline)}).")
+        note += (
+            f" Baseline: {p.baseline} of the previous {p.baseline_days} days present "
+            f"(none with fewer than {p.min_history}, nor below {human(p.min_baseline)})."
+        )
     return svg, _legend(legend), note
 
 
@@ -620,8 +686,9 @@ def _raw_markers(s: _Series, rows: dict[int, int]) -> list[_Marker]:
             label = f"resolved {short}"
         else:
             label = short
-        markers.append(_Marker(_local_x(dt, s.tz), a.value, label, a.summary, rows.get(id(a), 0),
-                               a.severity, a.late, short=short))
+        markers.append(
+            _Marker(_local_x(dt, s.tz), a.value, label, a.summary, rows.get(id(a), 0), a.severity, a.late, short=short)
+        )
     return markers
 
 
@@ -641,8 +708,11 @@ def _raw_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, list
     crossed = {a.baseline for a in s.alerts if a.kind == "milestone" and a.baseline is not None}
     y_lo, y_hi, ticks = _y_range_from(ys + list(crossed), zero=not milestones)
     for r in milestones:
-        lines += [(m, "milestone" if m in crossed else "milestone faint", human(m))
-                  for m in r.params.values if y_lo <= m <= y_hi]
+        lines += [
+            (m, "milestone" if m in crossed else "milestone faint", human(m))
+            for m in r.params.values
+            if y_lo <= m <= y_hi
+        ]
     if milestones:
         legend.append(("milestone", "milestone"))
     plot = _time_plot([x for x, _, _ in pts] + [m.x for m in markers], y_lo, y_hi)
@@ -650,9 +720,16 @@ def _raw_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, list
     layers += _line("series-line", _path(plot, [(x, v) for x, v, _ in pts]))
     layers.append(_dots(plot, [(x, v, f"{ts.astimezone(tz):%Y-%m-%d %H:%M}: {_full(v)}") for x, v, ts in pts]))
     legend.append(("marker", "alert"))
-    svg = _svg(plot, y_ticks=ticks, y_fmt=human, layers=layers, markers=markers,
-               aria=f"values with {len(markers)} alert markers", points=[(x, v) for x, v, _ in pts],
-               hlines=[v for v, _, _ in lines])
+    svg = _svg(
+        plot,
+        y_ticks=ticks,
+        y_fmt=human,
+        layers=layers,
+        markers=markers,
+        aria=f"values with {len(markers)} alert markers",
+        points=[(x, v) for x, v, _ in pts],
+        hlines=[v for v, _, _ in lines],
+    )
     return svg, _legend(legend), f"Every observation of the series, plotted at its event time ({tz})."
 
 
@@ -676,8 +753,9 @@ def _rank_markers(s: _Series, rows: dict[int, int], bottom: float) -> list[_Mark
             short = label
             if a.baseline is not None:
                 label += f" (was #{a.baseline:.0f})"
-        markers.append(_Marker(_local_x(dt, s.tz), y, label, a.summary, rows.get(id(a), 0),
-                               a.severity, a.late, short=short))
+        markers.append(
+            _Marker(_local_x(dt, s.tz), y, label, a.summary, rows.get(id(a), 0), a.severity, a.late, short=short)
+        )
     return markers
 
 
@@ -711,9 +789,16 @@ def _rank_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, lis
     layers.append(_dots(plot, [(x, v, f"{ts.astimezone(tz):%Y-%m-%d %H:%M}: #{v:.0f}") for x, v, ts in pts]))
     legend = [("line", "rank (#1 at the top)")] + ([("target", "rule target")] if lines else [])
     legend.append(("marker", "alert"))
-    svg = _svg(plot, y_ticks=ticks, y_fmt=lambda t: f"#{t:.0f}", layers=layers, markers=markers,
-               aria=f"rank over time with {len(markers)} alert markers",
-               points=[(x, v) for x, v, _ in pts], hlines=[v for v, _ in lines])
+    svg = _svg(
+        plot,
+        y_ticks=ticks,
+        y_fmt=lambda t: f"#{t:.0f}",
+        layers=layers,
+        markers=markers,
+        aria=f"rank over time with {len(markers)} alert markers",
+        points=[(x, v) for x, v, _ in pts],
+        hlines=[v for v, _ in lines],
+    )
     return svg, _legend(legend), f"Chart position at each snapshot ({tz}); #1 is at the top."
 
 
@@ -725,11 +810,17 @@ def _header(result: Any, alerts: list[Any], events: list[Any], n_series: int) ->
     span = None
     if stamps:
         lo, hi = min(stamps), max(stamps)
-        span = {"lo": _when(lo.isoformat()), "hi": _when(hi.isoformat()),
-                "days": f"{(hi - lo).total_seconds() / 86400:.1f}"}
+        span = {
+            "lo": _when(lo.isoformat()),
+            "hi": _when(hi.isoformat()),
+            "days": f"{(hi - lo).total_seconds() / 86400:.1f}",
+        }
     types = Counter(getattr(ev, "type", "?") for ev in events)
-    kinds = ", ".join(f"{types[t]:,} {label}" for t, label in
-                      (("app.metric", "metrics"), ("app.rank", "ranks"), ("news", "news")) if types[t])
+    kinds = ", ".join(
+        f"{types[t]:,} {label}"
+        for t, label in (("app.metric", "metrics"), ("app.rank", "ranks"), ("news", "news"))
+        if types[t]
+    )
     sev = Counter(a.severity for a in alerts)
     status = Counter(a.status for a in alerts)
     extra = [f"{n} {s}" for s, n in sev.items() if s not in SEVERITIES]
@@ -737,11 +828,17 @@ def _header(result: Any, alerts: list[Any], events: list[Any], n_series: int) ->
         extra.append(f"{status['resolved']} resolved")
     news = sum(1 for a in alerts if a.kind == "news")
     return {
-        "span": span, "events": f"{len(events):,}", "kinds": kinds,
-        "invalid": len(result.errors), "invalid_text": f"{len(result.errors):,}",
-        "alerts": len(alerts), "alerts_text": f"{len(alerts):,}",
-        "severities": [(s, sev[s]) for s in SEVERITIES if sev[s]], "extra": " · ".join(extra),
-        "series": f"{n_series:,}", "news": f"{news} news alert{'s' if news != 1 else ''}",
+        "span": span,
+        "events": f"{len(events):,}",
+        "kinds": kinds,
+        "invalid": len(result.errors),
+        "invalid_text": f"{len(result.errors):,}",
+        "alerts": len(alerts),
+        "alerts_text": f"{len(alerts):,}",
+        "severities": [(s, sev[s]) for s in SEVERITIES if sev[s]],
+        "extra": " · ".join(extra),
+        "series": f"{n_series:,}",
+        "news": f"{news} news alert{'s' if news != 1 else ''}",
     }
 
 
@@ -754,16 +851,26 @@ def _rules_rows(ruleset: RuleSet, alerts: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         c = counts.get(name, Counter())
-        rows.append({"name": name, "kind": kinds.get(name, "?"), "known": name in kinds,
-                     "counts": [c[s] if c[s] else "·" for s in SEVERITIES], "total": sum(c.values())})
+        rows.append(
+            {
+                "name": name,
+                "kind": kinds.get(name, "?"),
+                "known": name in kinds,
+                "counts": [c[s] if c[s] else "·" for s in SEVERITIES],
+                "total": sum(c.values()),
+            }
+        )
     return rows
 
 
 def _errors(errors: Sequence[tuple[int, str]]) -> dict[str, Any] | None:
     if not errors:
         return None
-    return {"count": f"{len(errors):,}", "rows": list(errors[:MAX_ERRORS_SHOWN]),
-            "more": f"{len(errors) - MAX_ERRORS_SHOWN:,}" if len(errors) > MAX_ERRORS_SHOWN else None}
+    return {
+        "count": f"{len(errors):,}",
+        "rows": list(errors[:MAX_ERRORS_SHOWN]),
+        "more": f"{len(errors) - MAX_ERRORS_SHOWN:,}" if len(errors) > MAX_ERRORS_SHOWN else None,
+    }
 
 
 def _cell(a: Any, v: float | None, which: str) -> dict[str, str | None] | None:
@@ -781,16 +888,27 @@ def _context(items: Sequence[dict]) -> list[dict[str, Any]]:
     out = []
     for item in items:
         when = _parse_ts(item.get("ts"))
-        out.append({"day": f"{when:%Y-%m-%d}" if when else "", "kind": item.get("kind") or "",
-                    "link": _link(item.get("url"), item.get("title") or item.get("url") or "untitled")})
+        out.append(
+            {
+                "day": f"{when:%Y-%m-%d}" if when else "",
+                "kind": item.get("kind") or "",
+                "link": _link(item.get("url"), item.get("title") or item.get("url") or "untitled"),
+            }
+        )
     return out
 
 
 def _listed(a: Any) -> dict[str, Any]:
     """What every listed alert carries: its identity, as the backtest printed it."""
-    return {"alert_id": a.alert_id, "rule": a.rule, "labels": dict(a.labels or {}),
-            "window_start": a.window_start, "when": _when(a.event_ts), "severity": _badge(a.severity),
-            "summary": a.summary}
+    return {
+        "alert_id": a.alert_id,
+        "rule": a.rule,
+        "labels": dict(a.labels or {}),
+        "window_start": a.window_start,
+        "when": _when(a.event_ts),
+        "severity": _badge(a.severity),
+        "summary": a.summary,
+    }
 
 
 def _alert_rows(alerts: list[Any], series: list[_Series]) -> list[dict[str, Any]]:
@@ -798,11 +916,21 @@ def _alert_rows(alerts: list[Any], series: list[_Series]) -> list[dict[str, Any]
     rows = []
     for n, a in enumerate(alerts, 1):
         s = where.get(id(a))
-        flags = ([{"cls": "tag", "text": a.status}] if a.status != "firing" else []) \
-            + ([{"cls": "tag late", "text": "late"}] if a.late else [])
-        rows.append({**_listed(a), "n": n, "anchor": s.anchor if s else None, "kind": a.kind,
-                     "flags": flags, "context": _context(a.context or []),
-                     "value": _cell(a, a.value, "value"), "baseline": _cell(a, a.baseline, "baseline")})
+        flags = ([{"cls": "tag", "text": a.status}] if a.status != "firing" else []) + (
+            [{"cls": "tag late", "text": "late"}] if a.late else []
+        )
+        rows.append(
+            {
+                **_listed(a),
+                "n": n,
+                "anchor": s.anchor if s else None,
+                "kind": a.kind,
+                "flags": flags,
+                "context": _context(a.context or []),
+                "value": _cell(a, a.value, "value"),
+                "baseline": _cell(a, a.baseline, "baseline"),
+            }
+        )
     return rows
 
 
@@ -812,11 +940,15 @@ def _news_rows(alerts: list[Any]) -> list[dict[str, Any]]:
         items = a.context or []
         item = items[0] if items else {}
         lab = a.labels or {}
-        rows.append({
-            **_listed(a), "n": n, "kind": item.get("kind") or lab.get("kind", ""),
-            "headline": _link(item.get("url"), item.get("title") or a.summary),
-            "companies": ", ".join(item.get("companies") or []) or lab.get("companies", ""),
-            "people": ", ".join(item.get("people") or []) or lab.get("people", ""),
-            "more": _context(items[1:]),
-        })
+        rows.append(
+            {
+                **_listed(a),
+                "n": n,
+                "kind": item.get("kind") or lab.get("kind", ""),
+                "headline": _link(item.get("url"), item.get("title") or a.summary),
+                "companies": ", ".join(item.get("companies") or []) or lab.get("companies", ""),
+                "people": ", ".join(item.get("people") or []) or lab.get("people", ""),
+                "more": _context(items[1:]),
+            }
+        )
     return rows

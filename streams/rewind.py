@@ -58,12 +58,18 @@ class Checks:
 
 def past_end(positions: Mapping[Any, int | None], ends: Mapping[Any, int]) -> list:
     """The partitions whose position lies beyond the end of their log."""
-    return sorted((tp for tp, pos in positions.items() if pos is not None and ends.get(tp) is not None
-                   and pos > ends[tp]), key=lambda tp: (tp.topic, tp.partition))
+    return sorted(
+        (tp for tp, pos in positions.items() if pos is not None and ends.get(tp) is not None and pos > ends[tp]),
+        key=lambda tp: (tp.topic, tp.partition),
+    )
 
 
-async def lost(tps: Iterable, position: Callable[[Any], Awaitable[int | None]],
-               ends: Callable[..., Awaitable[Mapping[Any, int]]], correct=None) -> list | None:
+async def lost(
+    tps: Iterable,
+    position: Callable[[Any], Awaitable[int | None]],
+    ends: Callable[..., Awaitable[Mapping[Any, int]]],
+    correct=None,
+) -> list | None:
     """``past_end`` of ``tps``, asking the consumer (either kind) for positions and ends;
     None if it could not ask. ``correct(ends)``: the true ends of the suspects, where the
     broker's may be short (Tansu's, ``streams.tansu.true_ends``)."""
@@ -80,15 +86,16 @@ async def lost(tps: Iterable, position: Callable[[Any], Awaitable[int | None]],
         log.info("rewind: could not compare positions with ends (%r)", exc)
         return None
     if found:
-        log.warning("%s: past the end of their log (the broker lost its data); read again from the start",
-                    ", ".join(f"{tp.topic}/{tp.partition}" for tp in found))
+        log.warning(
+            "%s: past the end of their log (the broker lost its data); read again from the start",
+            ", ".join(f"{tp.topic}/{tp.partition}" for tp in found),
+        )
     return found
 
 
 async def rewind(consumer, correct=None) -> list | None:
     """An aiokafka consumer: seek each partition past its end to the beginning."""
-    found = await lost(consumer.assignment(), consumer.position,
-                       lambda *tps: consumer.end_offsets(list(tps)), correct)
+    found = await lost(consumer.assignment(), consumer.position, lambda *tps: consumer.end_offsets(list(tps)), correct)
     if found:
         await consumer.seek_to_beginning(*found)
     return found
@@ -99,8 +106,9 @@ async def rewind_faust(consumer, changelogs: Iterable[str]) -> list | None:
     also clears the offset Faust filters re-read records with. Its ends are true ends
     already (``streams.tansu`` corrects them on Tansu)."""
     skip = set(changelogs)
-    found = await lost((tp for tp in consumer.assignment() if tp.topic not in skip),
-                       consumer.position, consumer.highwaters)
+    found = await lost(
+        (tp for tp in consumer.assignment() if tp.topic not in skip), consumer.position, consumer.highwaters
+    )
     for tp in found or ():
         await consumer.seek(tp, 0)
     return found

@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="APPWATCH_", extra="ignore", hide_input_in_errors=True)
 
     broker: str | None = Field(
-        None, description="kafka://host:port[,host:port]; required by every command except `appwatch demo` and those run with --embedded")
+        None,
+        description="kafka://host:port[,host:port]; required by every command except `appwatch demo` and those run with --embedded",
+    )
     broker_flavor: Literal["kafka", "tansu"] = "kafka"
     topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$")] = "appwatch."
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
@@ -27,21 +29,25 @@ class Settings(BaseSettings):
     group: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] = "appwatch"
     rules: Path | None = None
     allow_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="hosts receivers may reach although private or loopback (comma-separated)")
+        default_factory=list, description="hosts receivers may reach although private or loopback (comma-separated)"
+    )
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     ingest_token: SecretStr | None = Field(None, description="a write token of appwatch serve")
     api_write_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="bearer tokens that may change state and read (comma-separated)")
+        default_factory=list, description="bearer tokens that may change state and read (comma-separated)"
+    )
     api_read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="bearer tokens that may only read (comma-separated)")
+        default_factory=list, description="bearer tokens that may only read (comma-separated)"
+    )
     api_anonymous_read: bool = Field(False, description="reading alerts and silences needs no token")
     alerts_config: Path | None = Field(None, description="routes, receivers and inhibit rules (YAML)")
     alerts_jsonl: Path | None = Field(None, description="append every alert to this JSONL file")
     delivered_retention: Annotated[Duration, Field(gt=0)] = Field(
-        7 * 86400.0, description="how long a group remembers what it notified (replays dedup); "
-                                 "longer than the longest repeat_interval")
+        7 * 86400.0,
+        description="how long a group remembers what it notified (replays dedup); "
+        "longer than the longest repeat_interval",
+    )
     console: bool = True
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
@@ -52,7 +58,8 @@ class Settings(BaseSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     sasl_password_file: Path | None = Field(
-        None, description="a file holding the SASL password (read once, at start-up, into sasl_password)")
+        None, description="a file holding the SASL password (read once, at start-up, into sasl_password)"
+    )
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
@@ -81,8 +88,10 @@ class Settings(BaseSettings):
         for t in tokens:
             t = t.get_secret_value() if isinstance(t, SecretStr) else t
             if len(t) < 16 or any(c.isspace() or c == "," for c in t):
-                raise ValueError("each token needs 16 characters or more, without spaces or commas "
-                                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')")
+                raise ValueError(
+                    "each token needs 16 characters or more, without spaces or commas "
+                    "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+                )
         return tokens
 
     @field_validator("webhook_url")
@@ -118,8 +127,7 @@ class Settings(BaseSettings):
                 raise ValueError("give only one of APPWATCH_SASL_PASSWORD and APPWATCH_SASL_PASSWORD_FILE")
             self.sasl_password = secret_from(file=self.sasl_password_file, what="APPWATCH_SASL_PASSWORD_FILE")
         if self.security_protocol.startswith("SASL"):
-            missing = [f"APPWATCH_{n.upper()}" for n in ("sasl_mechanism", "sasl_username")
-                       if getattr(self, n) is None]
+            missing = [f"APPWATCH_{n.upper()}" for n in ("sasl_mechanism", "sasl_username") if getattr(self, n) is None]
             if self.sasl_password is None:
                 missing.append("APPWATCH_SASL_PASSWORD (or APPWATCH_SASL_PASSWORD_FILE)")
             if missing:
@@ -137,11 +145,17 @@ class Settings(BaseSettings):
             return config
         config["security_protocol"] = self.security_protocol
         if self.security_protocol.startswith("SASL"):
-            config |= {"sasl_mechanism": self.sasl_mechanism, "sasl_plain_username": self.sasl_username,
-                       "sasl_plain_password": self.sasl_password.get_secret_value()}
+            config |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password.get_secret_value(),
+            }
         if self.security_protocol.endswith("SSL"):
-            config |= {f"ssl_{k}": str(v) for k in ("cafile", "certfile", "keyfile")
-                       if (v := getattr(self, f"ssl_{k}")) is not None}
+            config |= {
+                f"ssl_{k}": str(v)
+                for k in ("cafile", "certfile", "keyfile")
+                if (v := getattr(self, f"ssl_{k}")) is not None
+            }
         return config
 
     def ssl_context(self):
@@ -149,9 +163,11 @@ class Settings(BaseSettings):
             return None
         from aiokafka.helpers import create_ssl_context
 
-        return create_ssl_context(cafile=self.ssl_cafile and str(self.ssl_cafile),
-                                  certfile=self.ssl_certfile and str(self.ssl_certfile),
-                                  keyfile=self.ssl_keyfile and str(self.ssl_keyfile))
+        return create_ssl_context(
+            cafile=self.ssl_cafile and str(self.ssl_cafile),
+            certfile=self.ssl_certfile and str(self.ssl_certfile),
+            keyfile=self.ssl_keyfile and str(self.ssl_keyfile),
+        )
 
     def aiokafka_config(self) -> dict:
         """The same for aiokafka, which takes an SSL context instead of files."""
@@ -166,8 +182,12 @@ class Settings(BaseSettings):
 
         config = self.kafka_config()
         if self.security_protocol.startswith("SASL"):
-            return faust.SASLCredentials(username=self.sasl_username, password=config["sasl_plain_password"],
-                                         mechanism=self.sasl_mechanism, ssl_context=self.ssl_context())
+            return faust.SASLCredentials(
+                username=self.sasl_username,
+                password=config["sasl_plain_password"],
+                mechanism=self.sasl_mechanism,
+                ssl_context=self.ssl_context(),
+            )
         if self.security_protocol == "SSL":
             return faust.SSLCredentials(self.ssl_context())
         return None

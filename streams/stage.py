@@ -163,8 +163,12 @@ class Stage:
             kind = ev.type
             if kind == "app.metric":
                 if state is None:
-                    self._dead(out, r, "type:wrong_topic", f"type: an app.metric event on {topic}; "
-                               f"metrics go to {self.topics.metrics}")
+                    self._dead(
+                        out,
+                        r,
+                        "type:wrong_topic",
+                        f"type: an app.metric event on {topic}; metrics go to {self.topics.metrics}",
+                    )
                     continue
                 alerts = engine.metric(ev, state, observed_at=at, offset=r.offset, changed=changed)
                 for a in alerts:
@@ -173,8 +177,7 @@ class Stage:
             else:
                 control.append(orjson.dumps({"event": orjson.loads(r.value), "observed_at": at}))
             counts[(kind, ev.source)] += 1
-            if metrics and (follow is None or getattr(ev, "app_id", None) in follow) \
-                    and not too_far_ahead(ev, at):
+            if metrics and (follow is None or getattr(ev, "app_id", None) in follow) and not too_far_ahead(ev, at):
                 metrics.market(ev)
             if at - self._seen.get(ev.source, 0.0) >= HEARTBEAT_EVERY:
                 self._seen[ev.source] = at
@@ -204,8 +207,9 @@ class Stage:
         if self.metrics:
             self.metrics.invalid.labels(reason).inc()
         log.warning("invalid event %s/%d@%d: %s", r.topic, r.partition, r.offset, message)
-        out.dlq.append(((r.key or b"")[:MAX_DLQ_KEY] or None,
-                        dlq.record(r.value, reason, message, r.topic, r.partition, r.offset)))
+        out.dlq.append(
+            ((r.key or b"")[:MAX_DLQ_KEY] or None, dlq.record(r.value, reason, message, r.topic, r.partition, r.offset))
+        )
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -222,8 +226,9 @@ class _Listener(ConsumerRebalanceListener):
 class DetectStage(Service):
     """``Stage`` on Kafka: one consumer in its own group, one producer, the changelog."""
 
-    def __init__(self, stage: Stage, settings: Settings, metrics: StreamMetrics,
-                 checks: rewind.Checks | None = None, **kwargs) -> None:
+    def __init__(
+        self, stage: Stage, settings: Settings, metrics: StreamMetrics, checks: rewind.Checks | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.stage, self.settings, self.metrics = stage, settings, metrics
         self.checks = checks or rewind.Checks()  # positions against the logs' ends (streams.rewind)
@@ -256,9 +261,14 @@ class DetectStage(Service):
         self.producer = AIOKafkaProducer(acks="all", max_batch_size=CHANGELOG_BATCH, **self._client())
         await self.producer.start()
         group = dict(session_timeout_ms=6_000, heartbeat_interval_ms=500) if self.on_tansu else {}
-        self.consumer = AIOKafkaConsumer(group_id=self.group, enable_auto_commit=False,
-                                         auto_offset_reset="earliest", **group, **self._fetch(),
-                                         **self._client())
+        self.consumer = AIOKafkaConsumer(
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **group,
+            **self._fetch(),
+            **self._client(),
+        )
         self.consumer.subscribe(list(self.topics.events), listener=_Listener(self))
         await self.consumer.start()
 
@@ -306,13 +316,19 @@ class DetectStage(Service):
                 if tp.topic == self.topics.metrics and rs[0].offset < self.done.get(tp, 0):
                     # the log went backwards under us (a broker that came back empty): the
                     # offsets the series hold belong to a log that is gone
-                    log.warning("detect stage: %s restarts at offset %d, below %d; its series start again",
-                                tp, rs[0].offset, self.done[tp])
+                    log.warning(
+                        "detect stage: %s restarts at offset %d, below %d; its series start again",
+                        tp,
+                        rs[0].offset,
+                        self.done[tp],
+                    )
                     self.stage.restore(tp.partition, [])
             if batch:
                 out = self.stage.process(batch)
-                await self._send([(self.topics.control, b"c", v) for v in out.control]
-                                 + [(self.topics.dlq, k, v) for k, v in out.dlq])
+                await self._send(
+                    [(self.topics.control, b"c", v) for v in out.control]
+                    + [(self.topics.dlq, k, v) for k, v in out.dlq]
+                )
                 for part, keys in out.changed.items():
                     self.dirty.setdefault(part, set()).update(keys)
                 for (topic, part), offset in out.offsets.items():
@@ -406,8 +422,14 @@ class DetectStage(Service):
         another worker since (its end moved), from the start to its end."""
         started = time.monotonic()
         await self._ensure_changelog()
-        reader = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-                                  max_partition_fetch_bytes=8 * 2**20, **self._fetch(), **self._client())
+        reader = AIOKafkaConsumer(
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 2**20,
+            **self._fetch(),
+            **self._client(),
+        )
         await reader.start()
         try:
             tps = [TopicPartition(self.changelog, p) for p in parts]
@@ -415,8 +437,9 @@ class DetectStage(Service):
             ends = await reader.end_offsets(tps)
             if self.on_tansu:
                 ends = await tansu.true_ends(self.settings.bootstrap, ends)
-            todo = [tp for tp in tps
-                    if tp.partition not in self.stage.state or self.written.get(tp.partition) != ends[tp]]
+            todo = [
+                tp for tp in tps if tp.partition not in self.stage.state or self.written.get(tp.partition) != ends[tp]
+            ]
             if not todo:
                 return
             starts = await reader.beginning_offsets(todo)
@@ -438,8 +461,9 @@ class DetectStage(Service):
         took = time.monotonic() - started
         self.metrics.restore.set(took)
         self.metrics.restored.inc(restored)
-        log.info("detect stage: restored %d series of partitions %s in %.2fs", restored,
-                 [tp.partition for tp in todo], took)
+        log.info(
+            "detect stage: restored %d series of partitions %s in %.2fs", restored, [tp.partition for tp in todo], took
+        )
 
     async def _ensure_changelog(self) -> None:
         """Create the changelog if it is missing, with the metrics topic's partitions (a broker
@@ -451,9 +475,16 @@ class DetectStage(Service):
             if self.changelog in await admin.list_topics():
                 return
             try:
-                await admin.create_topics([NewTopic(self.changelog, max(len(parts), 1),
-                                                    self.settings.replication_factor,
-                                                    topic_configs=CHANGELOG_CONFIG)])
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            self.changelog,
+                            max(len(parts), 1),
+                            self.settings.replication_factor,
+                            topic_configs=CHANGELOG_CONFIG,
+                        )
+                    ]
+                )
             except TopicAlreadyExistsError:
                 pass
         finally:

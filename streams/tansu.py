@@ -34,8 +34,13 @@ async def true_ends(bootstrap: str, ends: Mapping, timeout: float = 5.0) -> dict
     todo = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end}
     if not todo:
         return out
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                fetch_max_wait_ms=FETCH_MAX_WAIT_MS, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         consumer.assign(list(todo))
@@ -51,8 +56,9 @@ async def true_ends(bootstrap: str, ends: Mapping, timeout: float = 5.0) -> dict
                     out[key] = max(out[key], records[-1].offset + 1)
                     pending.discard(tp)
         for tp in pending:
-            log.warning("no record to read in %s at or after offset %d; recovering it as empty",
-                        tuple(tp), ends[todo[tp]] - 1)
+            log.warning(
+                "no record to read in %s at or after offset %d; recovering it as empty", tuple(tp), ends[todo[tp]] - 1
+            )
             out[todo[tp]] = 0
     finally:
         await consumer.stop()

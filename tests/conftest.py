@@ -145,12 +145,20 @@ def start_worker(broker, request):
         """``module``: what ``python -m`` runs with the argument ``worker``."""
         port = free_port()
         log = LOGS / f"worker-{request.node.name}-{len(procs)}.log"
-        full = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}",
-                "APPWATCH_BROKER_FLAVOR": "tansu", "APPWATCH_TOPIC_PREFIX": topics.prefix,
-                "APPWATCH_GROUP": f"g-{topics.prefix.rstrip('.')}", "APPWATCH_WEB_PORT": str(port),
-                "APPWATCH_PARTITIONS": "4", "APPWATCH_ALLOW_HOSTS": "localhost,127.0.0.1", **env}
-        proc = subprocess.Popen([sys.executable, "-m", module, "worker"], env=full,
-                                stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        full = {
+            **os.environ,
+            "APPWATCH_BROKER": f"kafka://{broker}",
+            "APPWATCH_BROKER_FLAVOR": "tansu",
+            "APPWATCH_TOPIC_PREFIX": topics.prefix,
+            "APPWATCH_GROUP": f"g-{topics.prefix.rstrip('.')}",
+            "APPWATCH_WEB_PORT": str(port),
+            "APPWATCH_PARTITIONS": "4",
+            "APPWATCH_ALLOW_HOSTS": "localhost,127.0.0.1",
+            **env,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, "worker"], env=full, stdout=open(log, "wb"), stderr=subprocess.STDOUT
+        )
         w = WorkerProc(proc, port, log)
         procs.append(w)
 

@@ -68,6 +68,7 @@ class AlertmanagerError(DeliveryError):
 
 # -- payload ------------------------------------------------------------------
 
+
 def parse_ts(value: str) -> datetime:
     """ISO 8601 -> aware UTC datetime (a naive timestamp is taken as UTC)."""
     dt = datetime.fromisoformat(value)
@@ -154,6 +155,7 @@ def to_postable(
 
 
 # -- response classification --------------------------------------------------
+
 
 def error_message(resp: httpx.Response) -> str:
     """Alertmanager's error text: a JSON string (400), ``{"message": ...}`` (422) or raw text."""

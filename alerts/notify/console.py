@@ -18,8 +18,10 @@ def line(alert: Alert) -> str:
     labels = " ".join(f"{k}={escape(v)}" for k, v in alert.labels.items())
     day = (alert.window_start or alert.event_ts)[:10]
     late = " [dim](late)[/]" if alert.late else ""
-    return (f"[{colour}]ALERT {alert.severity}[/] [bold]{escape(alert.rule)}[/] {day}{late} "
-            f"{escape(alert.summary)} [dim]{labels} id={alert.alert_id[:12]}[/]")
+    return (
+        f"[{colour}]ALERT {alert.severity}[/] [bold]{escape(alert.rule)}[/] {day}{late} "
+        f"{escape(alert.summary)} [dim]{labels} id={alert.alert_id[:12]}[/]"
+    )
 
 
 class ConsoleNotifier(BaseNotifier):

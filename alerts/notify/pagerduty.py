@@ -74,6 +74,7 @@ class PagerDutyHTTPError(PagerDutyError):
 
 # -- payload ------------------------------------------------------------------
 
+
 def severity(value: str) -> str:
     return SEVERITIES.get(value.lower(), "warning")
 
@@ -137,6 +138,7 @@ def to_event(
 
 # -- response classification --------------------------------------------------
 
+
 def error_message(resp: httpx.Response) -> str:
     """PagerDuty's ``message`` and ``errors`` from the JSON body, else the raw text."""
     text = resp.text.strip()
@@ -184,8 +186,9 @@ class PagerDutyNotifier(BaseNotifier):
         return text.replace(self._routing_key, REDACTED) if self._routing_key else text
 
     def request(self, alert: Alert) -> bytes:
-        return orjson.dumps(to_event(alert, self._routing_key, source=self.source,
-                                     generator_url_base=self.generator_url_base))
+        return orjson.dumps(
+            to_event(alert, self._routing_key, source=self.source, generator_url_base=self.generator_url_base)
+        )
 
     def classify(self, resp: httpx.Response) -> Result:
         """The error for PagerDuty's answer (None: accepted), redacted."""
@@ -207,8 +210,7 @@ class PagerDutyNotifier(BaseNotifier):
         except ValueError as exc:  # an unparsable timestamp: no retry will fix it
             return PagerDutyError(self._redact(describe(exc)))
         try:
-            resp = await self._client.post(self.url, content=body,
-                                           headers={"content-type": "application/json"})
+            resp = await self._client.post(self.url, content=body, headers={"content-type": "application/json"})
         except BlockedAddress as exc:  # the SSRF guard refused the address: final
             return BlockedAddress(self._redact(str(exc)))
         except httpx.TransportError as exc:

@@ -54,6 +54,7 @@ ELLIPSIS = "…"
 
 # -- text helpers ------------------------------------------------------------
 
+
 def escape(text: Any) -> str:
     """Slack's escaping for mrkdwn and ``text``: ``&`` ``<`` ``>`` and nothing else."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -141,6 +142,7 @@ def _when(ts: str | None) -> str:
 
 # -- payload -----------------------------------------------------------------
 
+
 def headline(alerts: Sequence[Alert]) -> str:
     """``🔥 2 firing: download-spike`` / ``✅ resolved: x`` / ``🔥 1 firing · ✅ 2 resolved: a, b``."""
     counts: dict[str, int] = {}
@@ -187,8 +189,9 @@ def _section(a: Alert) -> dict:
         head += f" · {escape(cut(a.status, 50))}"
     room = MAX_SECTION - len(head) - 1
     text = f"{head}\n{cut_escaped(escape(a.summary), room)}"
-    news = [f"📰 {link(i.get('url'), cut(str(i.get('title') or ''), 300))}"
-            for i in a.context or [] if isinstance(i, dict)]
+    news = [
+        f"📰 {link(i.get('url'), cut(str(i.get('title') or ''), 300))}" for i in a.context or [] if isinstance(i, dict)
+    ]
     for n, line in enumerate(news):
         after = len(news) - n - 1  # keep room to say how many did not fit
         reserve = len(f"\n{ELLIPSIS}and {after} more news") if after else 0
@@ -200,8 +203,9 @@ def _section(a: Alert) -> dict:
             text += more
         break
     block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-    fields = [{"type": "mrkdwn", "text": cut_escaped(f"*{label}*\n{value}", MAX_FIELD)}
-              for label, value in _values(a)][:MAX_FIELDS]
+    fields = [{"type": "mrkdwn", "text": cut_escaped(f"*{label}*\n{value}", MAX_FIELD)} for label, value in _values(a)][
+        :MAX_FIELDS
+    ]
     if fields:
         block["fields"] = fields
     return block
@@ -258,8 +262,7 @@ def blocks(alerts: Sequence[Alert], *, title: str | None = None) -> dict:
         out += [_section(a), _context(a)]
     if shown < len(alerts):
         out.append(_rest(alerts[shown:]))
-    return {"text": _fallback(alerts, header), "blocks": out,
-            "unfurl_links": False, "unfurl_media": False}
+    return {"text": _fallback(alerts, header), "blocks": out, "unfurl_links": False, "unfurl_media": False}
 
 
 def body(alerts: Sequence[Alert], *, title: str | None = None) -> bytes:
@@ -268,6 +271,7 @@ def body(alerts: Sequence[Alert], *, title: str | None = None) -> bytes:
 
 
 # -- rate limit --------------------------------------------------------------
+
 
 class RateLimiter:
     """At most one message per ``interval`` seconds per key (the webhook URL).
@@ -311,12 +315,14 @@ class RateLimiter:
 
 # -- notifier ----------------------------------------------------------------
 
+
 class SlackError(DeliveryError):
     """A non-2xx answer from the webhook. The URL (a secret) is never in the message.
     ``permanent``: 410, or ``channel_is_archived`` whatever the status."""
 
-    def __init__(self, status: int, body: str, *, retry_after: float | None = None,
-                 permanent: bool | None = None) -> None:
+    def __init__(
+        self, status: int, body: str, *, retry_after: float | None = None, permanent: bool | None = None
+    ) -> None:
         msg = f"Slack HTTP {status}: {body.strip()[:200]}"
         if retry_after is not None:
             msg += f" (retry after {retry_after:g}s)"
@@ -378,8 +384,9 @@ class SlackNotifier(BaseNotifier):
             return as_delivery_error(exc, retryable=False)
         await self.limiter.acquire(self.url)
         try:
-            resp = await self._client.post(self.url, content=content, headers={
-                "content-type": "application/json; charset=utf-8"})
+            resp = await self._client.post(
+                self.url, content=content, headers={"content-type": "application/json; charset=utf-8"}
+            )
         except httpx.TransportError as exc:  # BlockedAddress (final) included: it is a DeliveryError
             return as_delivery_error(exc, message=self._redact(describe(exc)))
         err = classify(resp, self._now())

@@ -93,13 +93,16 @@ class WebhookNotifier(BaseNotifier):
         now = datetime.fromtimestamp(self._clock(), UTC)
         kind, stamp = f"alert.{alert.status}", now.isoformat().replace("+00:00", "Z")
         if self._template is not None:
-            body = self._template.render(alert=alert.model_dump(mode="json"), type=kind,
-                                         timestamp=stamp).encode()
+            body = self._template.render(alert=alert.model_dump(mode="json"), type=kind, timestamp=stamp).encode()
         else:
             body = orjson.dumps({"type": kind, "timestamp": stamp, "data": alert.model_dump(mode="json")})
         msg_id = message_id(alert)
-        headers = {**self._headers, "content-type": "application/json",
-                   "webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp()))}
+        headers = {
+            **self._headers,
+            "content-type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+        }
         if self._signer:
             headers["webhook-signature"] = self._signer.sign(msg_id, now, body.decode())
         return body, headers

@@ -43,24 +43,39 @@ from .reload import RulesReload
 from .silences import Silences
 
 
-def create_app(settings: Settings, *, notifiers: Sequence[Notifier] = (), registry: CollectorRegistry | None = None,
-               companies: dict[str, str] | None = None, pipeline_factory=None) -> faust.App:
+def create_app(
+    settings: Settings,
+    *,
+    notifiers: Sequence[Notifier] = (),
+    registry: CollectorRegistry | None = None,
+    companies: dict[str, str] | None = None,
+    pipeline_factory=None,
+) -> faust.App:
     """``companies``: app_id -> company (the catalog), for correlation. ``pipeline_factory(
     metrics, **stores) -> Pipeline``: routed, grouped delivery (an alerts config); without
     it every alert goes to each of ``notifiers``, each through its own queue."""
     registry = registry or CollectorRegistry()
     topics, checks, app = Topics(settings.topic_prefix), rewind.Checks(), new_app(settings)
-    metrics, delivery = StreamMetrics(registry, market_apps=frozenset(companies or ()) or None), DeliveryMetrics(registry)
+    metrics, delivery = (
+        StreamMetrics(registry, market_apps=frozenset(companies or ()) or None),
+        DeliveryMetrics(registry),
+    )
     probes = Probes(settings.bootstrap, checks)
     detect = Detect(settings, topics, metrics, checks, companies)
     outbox, firing, silences = Outbox(settings.partitions), Firing(), Silences()
-    stores = dict(groups=app.Table("groups", partitions=settings.partitions, use_partitioner=True),
-                  firing=firing, owns=outbox.owns, retention=settings.delivered_retention)
-    pipeline = (pipeline_factory(delivery, **stores) if pipeline_factory
-                else Pipeline(*fanout(notifiers), delivery, **stores))
+    stores = dict(
+        groups=app.Table("groups", partitions=settings.partitions, use_partitioner=True),
+        firing=firing,
+        owns=outbox.owns,
+        retention=settings.delivered_retention,
+    )
+    pipeline = (
+        pipeline_factory(delivery, **stores) if pipeline_factory else Pipeline(*fanout(notifiers), delivery, **stores)
+    )
     delivery.silences.set_function(lambda: len(silences.active()))
-    registry.register(WorkerCollector(lambda: [*detect.stage.lag(), *lag(app, topics.prefix)],
-                                      lambda: detect.engine.evaluations))
+    registry.register(
+        WorkerCollector(lambda: [*detect.stage.lag(), *lag(app, topics.prefix)], lambda: detect.engine.evaluations)
+    )
 
     detect.install(app)
     RulesReload(detect.engine, settings.rules, registry).install(app)
@@ -69,6 +84,12 @@ def create_app(settings: Settings, *, notifiers: Sequence[Notifier] = (), regist
     outbox.install(app, topics, pipeline, ready=lambda: probes.joined)
     Api(Tokens.from_settings(settings), silences).install(app, registry)
     probes.install(app, detect.stage, topics, metrics, outbox, on_joined=pipeline.resume)
-    app.appwatch = SimpleNamespace(not_ready=probes.not_ready, registry=registry, topics=topics,
-                                   engine=detect.engine, stage=detect.stage, silences=silences.by_id)
+    app.appwatch = SimpleNamespace(
+        not_ready=probes.not_ready,
+        registry=registry,
+        topics=topics,
+        engine=detect.engine,
+        stage=detect.stage,
+        silences=silences.by_id,
+    )
     return app

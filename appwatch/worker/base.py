@@ -31,7 +31,9 @@ def new_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
-        web_router_enabled=False, web_tables_enabled=False, web_stats_enabled=False,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
         broker_credentials=settings.faust_credentials(),
         **(tansu.SETTINGS if flavor_tansu else {}),
     )
@@ -47,8 +49,14 @@ async def follow(settings: Settings, topic: str, apply, checks: rewind.Checks) -
     """Read the whole of a compacted topic, outside any group, for good: ``apply(key,
     value, offset)`` for each record (value None: deleted)."""
     checks.add(topic)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap, group_id=None,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=50, **settings.aiokafka_config())
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+        **settings.aiokafka_config(),
+    )
     await consumer.start()
     try:
         while True:

@@ -23,13 +23,23 @@ SWEEP_EVERY = 5.0  # seconds between deadman sweeps
 
 
 class Detect:
-    def __init__(self, settings: Settings, topics: Topics, metrics: StreamMetrics, checks: rewind.Checks,
-                 companies: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Topics,
+        metrics: StreamMetrics,
+        checks: rewind.Checks,
+        companies: dict[str, str] | None = None,
+    ) -> None:
         self.topics, self.metrics = topics, metrics
-        self.engine = Engine(rules.load(settings.rules), companies,
-                             on_too_late=lambda ev: metrics.too_late.inc(), on_news=metrics.observe_news,
-                             on_ahead=lambda ev: metrics.ahead.inc(),
-                             on_duplicate=lambda ev: metrics.duplicates.inc())
+        self.engine = Engine(
+            rules.load(settings.rules),
+            companies,
+            on_too_late=lambda ev: metrics.too_late.inc(),
+            on_news=metrics.observe_news,
+            on_ahead=lambda ev: metrics.ahead.inc(),
+            on_duplicate=lambda ev: metrics.duplicates.inc(),
+        )
         self.stage = DetectStage(Stage(self.engine, topics, metrics), settings, metrics, checks)
 
     def control(self, item: dict, table) -> list[Alert]:

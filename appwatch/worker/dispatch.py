@@ -47,12 +47,15 @@ class Dispatch:
         entry = self.pipeline.firing_entry(alert)
         firing = (alert.alert_id.encode(), orjson.dumps(entry) if entry else None)
         body = alert.model_dump(mode="json")
-        groups = [(group_key(route, alert), orjson.dumps({"path": route.path, "alert": body}))
-                  for route in self.pipeline.routes(alert)]
+        groups = [
+            (group_key(route, alert), orjson.dumps({"path": route.path, "alert": body}))
+            for route in self.pipeline.routes(alert)
+        ]
         return firing, groups
 
-    def install(self, app: faust.App, settings: Settings, topics: Topics, checks: rewind.Checks,
-                firing: Firing) -> None:
+    def install(
+        self, app: faust.App, settings: Settings, topics: Topics, checks: rewind.Checks, firing: Firing
+    ) -> None:
         alerts = app.topic(topics.alerts, **RAW)
         firing_topic = app.topic(topics.firing, partitions=1, **RAW)
         groups = app.topic(topics.groups, key_serializer="json", value_serializer="raw")

@@ -24,8 +24,15 @@ from .base import RAW, partition_of
 
 def failed_record(notifier: Notifier, alert: Alert, error: DeliveryError, now: float) -> bytes:
     """The notifications DLQ record of a notification that will not be delivered."""
-    return orjson.dumps({"receiver": notifier.name, "status": error.status,
-                         "error": str(error), "alert": alert.model_dump(mode="json"), "failed_at": now})
+    return orjson.dumps(
+        {
+            "receiver": notifier.name,
+            "status": error.status,
+            "error": str(error),
+            "alert": alert.model_dump(mode="json"),
+            "failed_at": now,
+        }
+    )
 
 
 class Outbox:

@@ -31,20 +31,32 @@ class Probes:
 
     def reasons(self, stage_ready: bool, rebalancing: bool) -> list[str]:
         """Why /readyz says no: empty when ready."""
-        return [why for why, bad in (("not joined or tables recovering", not self.joined),
-                                     ("detect stage joining or restoring", not stage_ready),
-                                     ("rebalancing", rebalancing),
-                                     ("broker unreachable", not self.broker_ok),
-                                     ("positions not yet compared with the logs", bool(self.checks.pending())))
-                if bad]
+        return [
+            why
+            for why, bad in (
+                ("not joined or tables recovering", not self.joined),
+                ("detect stage joining or restoring", not stage_ready),
+                ("rebalancing", rebalancing),
+                ("broker unreachable", not self.broker_ok),
+                ("positions not yet compared with the logs", bool(self.checks.pending())),
+            )
+            if bad
+        ]
 
     def probed(self, ok: bool) -> None:
         if ok and not self.broker_ok:
             self.checks.broker_back()  # it may have come back without its data
         self.broker_ok = ok
 
-    def install(self, app: faust.App, stage: DetectStage, topics: Topics, metrics: StreamMetrics,
-                outbox: Outbox, on_joined: Callable[[], None]) -> None:
+    def install(
+        self,
+        app: faust.App,
+        stage: DetectStage,
+        topics: Topics,
+        metrics: StreamMetrics,
+        outbox: Outbox,
+        on_joined: Callable[[], None],
+    ) -> None:
         """The probes' pages and timers; after each rebalance the outbox learns the groups'
         partitions this worker owns, then ``on_joined()``."""
         not_ready = lambda: self.reasons(stage.ready, app.rebalancing)  # noqa: E731
@@ -88,8 +100,13 @@ class Probes:
             groups); ``partitions``: what this worker owns, of the events it detects on and of
             the alert groups it sends."""
             detect = sorted(tp.partition for tp in stage.assignment if tp.topic == topics.metrics)
-            return web.json({"ok": True, "ready": self.joined and stage.ready,
-                             "partitions": {"detect": detect, "groups": sorted(outbox.mine)}})
+            return web.json(
+                {
+                    "ok": True,
+                    "ready": self.joined and stage.ready,
+                    "partitions": {"detect": detect, "groups": sorted(outbox.mine)},
+                }
+            )
 
         @app.page("/readyz")
         async def readyz(web, request):

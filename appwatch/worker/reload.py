@@ -21,8 +21,9 @@ RELOAD_EVERY = 1.0  # seconds between rules-file checks
 class RulesReload:
     def __init__(self, engine: Engine, path, registry: CollectorRegistry) -> None:
         self.engine, self.path = engine, path
-        self.reloads = Counter("appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"],
-                               registry=registry)
+        self.reloads = Counter(
+            "appwatch_rules_reload_total", "Rules file reloads by outcome", ["outcome"], registry=registry
+        )
         self.stamp = self._stamp()
 
     def _stamp(self):

@@ -17,8 +17,7 @@ class DeadmanParams(BaseModel):
         return self.per_source.get(source, self.for_seconds)
 
 
-def sweep(p: DeadmanParams, last_seen: dict[str, float], firing: set[str],
-          now: float) -> tuple[list[str], list[str]]:
+def sweep(p: DeadmanParams, last_seen: dict[str, float], firing: set[str], now: float) -> tuple[list[str], list[str]]:
     """Sources that went stale (fire) and stale ones that came back (resolve)."""
     stale = {s for s, t in last_seen.items() if now - t > p.limit(s)}
     return sorted(stale - firing), sorted(firing - stale)

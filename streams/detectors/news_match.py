@@ -15,7 +15,8 @@ class NewsMatchParams(BaseModel):
 
     kinds: list[Kind] = Field(default_factory=list, description="any of; empty: every kind")
     companies: list[str] | Literal["tracked"] = Field(
-        default_factory=list, description="any of; 'tracked': a company of the app catalog")
+        default_factory=list, description="any of; 'tracked': a company of the app catalog"
+    )
     people: list[str] = Field(default_factory=list, description="any of")
     keywords: list[str] = Field(default_factory=list, description="regexes; any of, on title+summary")
 
@@ -33,8 +34,9 @@ class NewsMatchParams(BaseModel):
 MAX_TEXT = 4000  # characters of title + summary the keywords see: a regex scan stays bounded
 
 
-def matches(p: NewsMatchParams, kind: str | None, companies: list[str], people: list[str],
-            text: str, tracked: set[str]) -> bool:
+def matches(
+    p: NewsMatchParams, kind: str | None, companies: list[str], people: list[str], text: str, tracked: set[str]
+) -> bool:
     if p.kinds and kind not in p.kinds:
         return False
     wanted = tracked if p.companies == "tracked" else set(p.companies)

@@ -52,13 +52,14 @@ def init() -> dict:
 
 
 def _fires(p: RankParams, was: int, rank: int) -> bool:
-    return bool((p.entered_top and was > p.entered_top >= rank)
-                or (p.reached and was > p.reached >= rank)
-                or (p.jump and was - rank >= p.jump))
+    return bool(
+        (p.entered_top and was > p.entered_top >= rank)
+        or (p.reached and was > p.reached >= rank)
+        or (p.jump and was - rank >= p.jump)
+    )
 
 
-def observe(p: RankParams, state: dict | None, app_id: str, rank: int,
-            ts: float) -> tuple[dict, list[Move]]:
+def observe(p: RankParams, state: dict | None, app_id: str, rank: int, ts: float) -> tuple[dict, list[Move]]:
     """Fold one rank event; return the new state and the moves that fire."""
     s = state or init()
     apps, snaps = dict(s["apps"]), [list(x) for x in s["snaps"]]
@@ -93,5 +94,4 @@ def _dropped(p: RankParams, apps: dict, snaps: list) -> list[Move]:
     if len(snaps) < 3:
         return []
     (before, _), (done, _) = snaps[-3], snaps[-2]
-    return [Move(a, r, None, done) for a, (t, r) in apps.items()
-            if t == before and r <= p.dropped_out]
+    return [Move(a, r, None, done) for a, (t, r) in apps.items() if t == before and r <= p.dropped_out]

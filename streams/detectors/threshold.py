@@ -25,8 +25,9 @@ class State(msgspec.Struct, array_like=True, frozen=True, tag=1):
     value: float | None = None  # the last breaching value (what the timer's alert reports)
 
 
-def step(p: ThresholdParams, state: State | None, value: float, ts: float,
-         now: float | None = None) -> tuple[State, str | None]:
+def step(
+    p: ThresholdParams, state: State | None, value: float, ts: float, now: float | None = None
+) -> tuple[State, str | None]:
     """Return the new state and ``"firing"`` / ``"resolved"`` on a transition, else None.
 
     Fires once the condition has held for ``for`` seconds: when an event ``for`` after the

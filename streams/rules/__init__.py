@@ -38,12 +38,35 @@ EventType = Literal["app.metric", "app.rank", "news"]
 
 # every field a summary template may use (each kind fills those that apply)
 SUMMARY_FIELDS = dict(
-    rule="r", severity="warning", app_id="doubao", app_name="Doubao", platform="all",
-    country="cn", metric="downloads", value=2.0, baseline=1.0, ratio=2.0, zscore=3.0, change=50.0,
-    day="2024-11-14", baseline_days=7, rank=1, previous=2, chart="top-free", category="all",
-    milestone=1e8, source="demo", silent_hours=36.0, title="t", url="u", kind="hire",
-    companies="ByteDance", people="", threshold=1.0,
+    rule="r",
+    severity="warning",
+    app_id="doubao",
+    app_name="Doubao",
+    platform="all",
+    country="cn",
+    metric="downloads",
+    value=2.0,
+    baseline=1.0,
+    ratio=2.0,
+    zscore=3.0,
+    change=50.0,
+    day="2024-11-14",
+    baseline_days=7,
+    rank=1,
+    previous=2,
+    chart="top-free",
+    category="all",
+    milestone=1e8,
+    source="demo",
+    silent_hours=36.0,
+    title="t",
+    url="u",
+    kind="hire",
+    companies="ByteDance",
+    people="",
+    threshold=1.0,
 )
+
 
 def label(ev: Any, name: str) -> str:
     v = getattr(ev, name, None)
@@ -68,8 +91,10 @@ class Match(BaseModel):
         for key in [k for k in v if k != "type"]:
             value = v.pop(key)
             if not isinstance(value, (str, int, float, bool)):  # str() of a list/alias could be huge
-                raise ValueError(f"{key}: a shorthand matcher takes one value, not a {type(value).__name__}; "
-                                 f"use matchers: ['{key}=~\"a|b\"'] for several")
+                raise ValueError(
+                    f"{key}: a shorthand matcher takes one value, not a {type(value).__name__}; "
+                    f"use matchers: ['{key}=~\"a|b\"'] for several"
+                )
             parsed.append(Matcher(name=str(key), op="=", value=str(value)))
         return {**v, "matchers": parsed}
 
@@ -132,30 +157,31 @@ class SpikeRule(_Rule):
     params: SpikeParams = SpikeParams()
     default_summary: ClassVar[str] = (
         "{app_name} {metric} {value:,.0f} on {day} ({country}/{platform}): "
-        "{ratio:.1f}x the {baseline_days}-day baseline of {baseline:,.0f}")
+        "{ratio:.1f}x the {baseline_days}-day baseline of {baseline:,.0f}"
+    )
 
 
 class ThresholdRule(_Rule):
     kind: Literal["threshold"]
     params: ThresholdParams
     default_summary: ClassVar[str] = (
-        "{app_name} {metric} is {value:,.0f} ({country}/{platform}), threshold {threshold:,.0f}")
+        "{app_name} {metric} is {value:,.0f} ({country}/{platform}), threshold {threshold:,.0f}"
+    )
 
 
 class ChangeRule(_Rule):
     kind: Literal["change"]
     params: ChangeParams
     default_summary: ClassVar[str] = (
-        "{app_name} {metric} {value:,.0f} on {day} ({country}/{platform}): {change:+.0f}% "
-        "against {baseline:,.0f}")
+        "{app_name} {metric} {value:,.0f} on {day} ({country}/{platform}): {change:+.0f}% against {baseline:,.0f}"
+    )
 
 
 class RankRule(_Rule):
     kind: Literal["rank"]
     params: RankParams
     event_type: ClassVar[str] = "app.rank"
-    default_summary: ClassVar[str] = (
-        "{app_name} is #{rank} on {chart} ({country}/{platform}), was {previous}")
+    default_summary: ClassVar[str] = "{app_name} is #{rank} on {chart} ({country}/{platform}), was {previous}"
 
 
 class MilestoneRule(_Rule):

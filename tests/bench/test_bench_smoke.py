@@ -27,8 +27,12 @@ def result(tmp_path_factory):
     pytest.importorskip("psutil", reason="bench extra not installed: pip install -e '.[bench]'")
     pytest.importorskip("matplotlib", reason="bench extra not installed: pip install -e '.[bench]'")
     out = tmp_path_factory.mktemp("bench-smoke")
-    proc = subprocess.Popen([sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         stdout, _ = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:

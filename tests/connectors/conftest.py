@@ -42,33 +42,56 @@ US_TOP_FREE = [
 def apple_feed(country: str, chart: str, apps, updated: str = UPDATED) -> dict:
     """The shape of rss.applemarketingtools.com/api/v2/{country}/apps/{chart}/{n}/apps.json."""
     base = "https://rss.applemarketingtools.com/api/v2"
-    return {"feed": {
-        "title": "热门免费 App" if country == "cn" else "Top Free Apps",
-        "id": f"{base}/{country}/apps/{chart}/{len(apps)}/apps.json",
-        "author": {"name": "Apple", "url": "https://www.apple.com/"},
-        "links": [{"self": f"{base}/{country}/apps/{chart}/{len(apps)}/apps.json"}],
-        "copyright": "Copyright © 2024 Apple Inc. 保留所有权利。",
-        "country": country, "icon": "https://www.apple.com/favicon.ico", "updated": updated,
-        "results": [{
-            "artistName": artist, "id": app_id, "name": name, "releaseDate": "2023-08-07",
-            "kind": "apps",
-            "artworkUrl100": f"https://is1-ssl.mzstatic.com/image/thumb/Purple/{app_id}/100x100bb.png",
-            "genres": [{"genreId": "6007", "name": "效率" if country == "cn" else "Productivity",
-                        "url": "https://itunes.apple.com/genre/id6007"}],
-            "url": f"https://apps.apple.com/{country}/app/id{app_id}",
-        } for app_id, name, artist in apps],
-    }}
+    return {
+        "feed": {
+            "title": "热门免费 App" if country == "cn" else "Top Free Apps",
+            "id": f"{base}/{country}/apps/{chart}/{len(apps)}/apps.json",
+            "author": {"name": "Apple", "url": "https://www.apple.com/"},
+            "links": [{"self": f"{base}/{country}/apps/{chart}/{len(apps)}/apps.json"}],
+            "copyright": "Copyright © 2024 Apple Inc. 保留所有权利。",
+            "country": country,
+            "icon": "https://www.apple.com/favicon.ico",
+            "updated": updated,
+            "results": [
+                {
+                    "artistName": artist,
+                    "id": app_id,
+                    "name": name,
+                    "releaseDate": "2023-08-07",
+                    "kind": "apps",
+                    "artworkUrl100": f"https://is1-ssl.mzstatic.com/image/thumb/Purple/{app_id}/100x100bb.png",
+                    "genres": [
+                        {
+                            "genreId": "6007",
+                            "name": "效率" if country == "cn" else "Productivity",
+                            "url": "https://itunes.apple.com/genre/id6007",
+                        }
+                    ],
+                    "url": f"https://apps.apple.com/{country}/app/id{app_id}",
+                }
+                for app_id, name, artist in apps
+            ],
+        }
+    }
 
 
 def lookup_result(track_id: int, name: str, bundle: str, count: int | None, rating=4.8) -> dict:
     """One result of itunes.apple.com/lookup (trimmed: the real one has ~40 keys)."""
-    r = {"wrapperType": "software", "kind": "software", "trackId": track_id, "trackName": name,
-         "bundleId": bundle, "sellerName": "", "primaryGenreName": "Productivity",
-         "price": 0.0, "currency": "CNY", "version": "7.2.0",
-         "trackViewUrl": f"https://apps.apple.com/cn/app/id{track_id}"}
+    r = {
+        "wrapperType": "software",
+        "kind": "software",
+        "trackId": track_id,
+        "trackName": name,
+        "bundleId": bundle,
+        "sellerName": "",
+        "primaryGenreName": "Productivity",
+        "price": 0.0,
+        "currency": "CNY",
+        "version": "7.2.0",
+        "trackViewUrl": f"https://apps.apple.com/cn/app/id{track_id}",
+    }
     if count is not None:
-        r |= {"userRatingCount": count, "averageUserRating": rating,
-              "userRatingCountForCurrentVersion": count // 10}
+        r |= {"userRatingCount": count, "averageUserRating": rating, "userRatingCountForCurrentVersion": count // 10}
     return r
 
 
@@ -161,6 +184,12 @@ def make_runner(tmp_path, registry, sleeps):
 
 @pytest.fixture
 def data() -> SimpleNamespace:
-    return SimpleNamespace(NOW=NOW, UPDATED=UPDATED, CN_TOP_FREE=CN_TOP_FREE,
-                           CN_TOP_PAID=CN_TOP_PAID, US_TOP_FREE=US_TOP_FREE,
-                           apple_feed=apple_feed, lookup_result=lookup_result)
+    return SimpleNamespace(
+        NOW=NOW,
+        UPDATED=UPDATED,
+        CN_TOP_FREE=CN_TOP_FREE,
+        CN_TOP_PAID=CN_TOP_PAID,
+        US_TOP_FREE=US_TOP_FREE,
+        apple_feed=apple_feed,
+        lookup_result=lookup_result,
+    )

@@ -44,7 +44,9 @@ def errors_of(tmp_path, text: str) -> tuple[str, str]:
 
 
 def test_errors_name_file_line_and_field(tmp_path):
-    f, msg = errors_of(tmp_path, """\
+    f, msg = errors_of(
+        tmp_path,
+        """\
 connectors:
   - name: apple-cn
     kind: apple_charts
@@ -62,23 +64,25 @@ connectors:
   - name: Bad Name
     kind: itunes_lookup
     interval: soon
-""")
+""",
+    )
     lines = msg.splitlines()
-    assert f"{f}:5: connectors[0](apple-cn).params.countries[1]: String should match pattern" \
-        in lines[0]
-    assert any(ln.startswith(f"{f}:6: connectors[0](apple-cn).params.charts[1]: Input should be "
-                            "'top-free' or 'top-paid'") for ln in lines)
+    assert f"{f}:5: connectors[0](apple-cn).params.countries[1]: String should match pattern" in lines[0]
+    assert any(
+        ln.startswith(f"{f}:6: connectors[0](apple-cn).params.charts[1]: Input should be 'top-free' or 'top-paid'")
+        for ln in lines
+    )
     assert any(ln.startswith(f"{f}:7: connectors[0](apple-cn).params.limit: ") for ln in lines)
     assert any(ln.startswith(f"{f}:10: connectors[1](ratings).intervall: Extra inputs") for ln in lines)
-    assert any(ln.startswith(f"{f}:12: connectors[1](ratings).params.apps: ") and "'deepseek'" in ln
-               for ln in lines)
+    assert any(ln.startswith(f"{f}:12: connectors[1](ratings).params.apps: ") and "'deepseek'" in ln for ln in lines)
     known = ", ".join(sorted(KINDS))  # every registered kind, whoever adds one
-    assert f"{f}:14: connectors[2](play).kind: Value error, unknown connector kind " \
-           f"'no_such_source' (known: {known})" in lines
+    assert (
+        f"{f}:14: connectors[2](play).kind: Value error, unknown connector kind "
+        f"'no_such_source' (known: {known})" in lines
+    )
     assert any(ln.startswith(f"{f}:15: connectors[3](Bad Name).name: ") for ln in lines)
     assert any(ln.startswith(f"{f}:17: connectors[3](Bad Name).interval: ") for ln in lines)
-    assert any(ln.startswith(f"{f}:15: connectors[3](Bad Name).params: Value error, give ids")
-               for ln in lines)
+    assert any(ln.startswith(f"{f}:15: connectors[3](Bad Name).params: Value error, give ids") for ln in lines)
 
 
 def test_the_kinds_are_read_only():
@@ -88,8 +92,7 @@ def test_the_kinds_are_read_only():
 
 
 def test_duplicate_names(tmp_path):
-    f, msg = errors_of(tmp_path, "connectors:\n  - {name: a, kind: apple_charts}\n"
-                                 "  - {name: a, kind: apple_charts}\n")
+    f, msg = errors_of(tmp_path, "connectors:\n  - {name: a, kind: apple_charts}\n  - {name: a, kind: apple_charts}\n")
     assert msg == f"{f}:2: connectors: Value error, duplicate connector names: a"
 
 

@@ -18,18 +18,19 @@ ANDROID = "/v1/android/sales_report_estimates"
 DOUBAO, KIMI = 6459478672, 6474233312
 
 
-def est_yaml(api, os="ios", app_ids=(DOUBAO, KIMI), countries=("CN", "US"), limit=1000,
-             auth=f"token: {TOKEN}", name="st") -> str:
+def est_yaml(
+    api, os="ios", app_ids=(DOUBAO, KIMI), countries=("CN", "US"), limit=1000, auth=f"token: {TOKEN}", name="st"
+) -> str:
     return f"""
 connectors:
   - name: {name}
     kind: download_estimates
     params:
-      base_url: {api.url_for('/')}
+      base_url: {api.url_for("/")}
       {auth}
       os: {os}
-      app_ids: [{', '.join(map(str, app_ids))}]
-      countries: [{', '.join(countries)}]
+      app_ids: [{", ".join(map(str, app_ids))}]
+      countries: [{", ".join(countries)}]
       lookback_days: 7
       limit: {limit}
 """
@@ -37,9 +38,16 @@ connectors:
 
 def query(offset=0, limit=1000, app_ids=(DOUBAO, KIMI), countries="CN,US", token=TOKEN) -> dict:
     # NOW is 2024-11-26 04:40 UTC: the window is the 7 complete days before it
-    return {"app_ids": ",".join(map(str, app_ids)), "countries": countries,
-            "date_granularity": "daily", "start_date": "2024-11-19", "end_date": "2024-11-25",
-            "auth_token": token, "limit": str(limit), "offset": str(offset)}
+    return {
+        "app_ids": ",".join(map(str, app_ids)),
+        "countries": countries,
+        "date_granularity": "daily",
+        "start_date": "2024-11-19",
+        "end_date": "2024-11-25",
+        "auth_token": token,
+        "limit": str(limit),
+        "offset": str(offset),
+    }
 
 
 def ios_row(aid, cc, day, iu, ir, au=0, ar=0) -> dict:
@@ -71,32 +79,41 @@ async def test_three_pages_are_fetched_and_mapped(api, sink, registry, make_runn
     assert all(isinstance(e, AppMetric) for e in evs)
     first = evs[:2]
     assert [(e.app_id, e.platform, e.country, e.metric, e.value) for e in first] == [
-        ("doubao", "ios", "cn", "downloads", 853_545), ("doubao", "ios", "cn", "revenue", 13_225.67)]
+        ("doubao", "ios", "cn", "downloads", 853_545),
+        ("doubao", "ios", "cn", "revenue", 13_225.67),
+    ]
     assert {(e.period, e.mode) for e in evs} == {("day", "total")}
     assert first[0].ts.isoformat() == "2024-11-24T00:00:00+00:00"
     assert [(e.app_id, e.country, e.ts.day, e.value) for e in evs if e.metric == "downloads"] == [
-        ("doubao", "cn", 24, 853_545), ("doubao", "cn", 25, 838_011), ("doubao", "us", 25, 3_120),
-        ("kimi", "cn", 24, 111_200), ("kimi", "cn", 25, 108_520)]
+        ("doubao", "cn", 24, 853_545),
+        ("doubao", "cn", 25, 838_011),
+        ("doubao", "us", 25, 3_120),
+        ("kimi", "cn", 24, 111_200),
+        ("kimi", "cn", 25, 108_520),
+    ]
     assert sample(registry, "appwatch_connector_events_total", connector="st") == 10
 
 
 async def test_android_rows_and_a_next_offset_envelope(api, sink, make_runner):
     q = dict(query(app_ids=("com.larus.nova", "com.example.unknown"), countries="CN"))
-    rows = [{"aid": "com.larus.nova", "c": "CN", "d": "2024-11-25T00:00:00Z", "u": 800_000, "r": 123},
-            {"aid": "com.example.unknown", "c": "CN", "d": "2024-11-25T00:00:00Z", "u": 12, "r": 0}]
-    api.expect_ordered_request(ANDROID, query_string=q).respond_with_json(
-        {"data": rows[:1], "next_offset": 1})
+    rows = [
+        {"aid": "com.larus.nova", "c": "CN", "d": "2024-11-25T00:00:00Z", "u": 800_000, "r": 123},
+        {"aid": "com.example.unknown", "c": "CN", "d": "2024-11-25T00:00:00Z", "u": 12, "r": 0},
+    ]
+    api.expect_ordered_request(ANDROID, query_string=q).respond_with_json({"data": rows[:1], "next_offset": 1})
     api.expect_ordered_request(ANDROID, query_string={**q, "offset": "1"}).respond_with_json(
-        {"data": rows[1:], "next_offset": None})
-    yaml_text = est_yaml(api, os="android", app_ids=("com.larus.nova", "com.example.unknown"),
-                         countries=("cn",))
+        {"data": rows[1:], "next_offset": None}
+    )
+    yaml_text = est_yaml(api, os="android", app_ids=("com.larus.nova", "com.example.unknown"), countries=("cn",))
     async with make_runner(yaml_text, sink) as r:
         [res] = await r.run_once()
     assert res.outcome == "ok" and len(api.log) == 2
     assert [(e.app_id, e.platform, e.country, e.metric, e.value) for e in sink.events] == [
-        ("doubao", "android", "cn", "downloads", 800_000), ("doubao", "android", "cn", "revenue", 1.23),
+        ("doubao", "android", "cn", "downloads", 800_000),
+        ("doubao", "android", "cn", "revenue", 1.23),
         ("android-com.example.unknown", "android", "cn", "downloads", 12),
-        ("android-com.example.unknown", "android", "cn", "revenue", 0)]
+        ("android-com.example.unknown", "android", "cn", "revenue", 0),
+    ]
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -131,14 +148,12 @@ async def test_token_env(api, sink, make_runner, monkeypatch):
 
 
 async def test_a_bad_row_is_skipped_and_counted(api, sink, registry, make_runner):
-    rows = [ROWS[0], {**ROWS[1], "iu": "n/a"}, {**ROWS[2], "d": "yesterday"},
-            {**ROWS[3], "cc": None}, ROWS[4]]
+    rows = [ROWS[0], {**ROWS[1], "iu": "n/a"}, {**ROWS[2], "d": "yesterday"}, {**ROWS[3], "cc": None}, ROWS[4]]
     api.expect_request(IOS, query_string=query()).respond_with_json(rows)
     async with make_runner(est_yaml(api), sink) as r:
         [res] = await r.run_once()
     assert (res.outcome, res.published) == ("partial", 4)
-    assert [(e.app_id, e.ts.day) for e in sink.events if e.metric == "downloads"] == [
-        ("doubao", 24), ("kimi", 25)]
+    assert [(e.app_id, e.ts.day) for e in sink.events if e.metric == "downloads"] == [("doubao", 24), ("kimi", 25)]
     assert sample(registry, "appwatch_connector_errors_total", connector="st", reason="bad_row") == 3
     assert any("row 1: bad 'iu': 'n/a'" in e for e in res.errors)
     assert any('row 2: bad day "d"' in e for e in res.errors)
@@ -158,8 +173,7 @@ async def test_500_then_success(api, sink, sleeps, make_runner, caplog):
 
 async def test_429_retry_after_is_honoured(api, sink, sleeps, registry, make_runner):
     api.expect_ordered_request(IOS, query_string=query(0, 2)).respond_with_json(ROWS[:2])
-    api.expect_ordered_request(IOS).respond_with_data(
-        "Too Many Requests", status=429, headers={"Retry-After": "12"})
+    api.expect_ordered_request(IOS).respond_with_data("Too Many Requests", status=429, headers={"Retry-After": "12"})
     api.expect_ordered_request(IOS, query_string=query(2, 2)).respond_with_json(ROWS[2:3])
     async with make_runner(est_yaml(api, limit=2), sink) as r:
         [res] = await r.run_once()
@@ -171,7 +185,8 @@ async def test_429_retry_after_is_honoured(api, sink, sleeps, registry, make_run
 async def test_malformed_json_is_counted_and_earlier_pages_kept(api, sink, registry, make_runner):
     api.expect_ordered_request(IOS, query_string=query(0, 2)).respond_with_json(ROWS[:2])
     api.expect_ordered_request(IOS, query_string=query(2, 2)).respond_with_data(
-        '[{"aid": 6459478672, "cc": "US", "d": "2024-11-25T00', content_type="application/json")
+        '[{"aid": 6459478672, "cc": "US", "d": "2024-11-25T00', content_type="application/json"
+    )
     async with make_runner(est_yaml(api, limit=2), sink) as r:
         [res] = await r.run_once()
     assert (res.outcome, res.published) == ("partial", 4)
@@ -208,8 +223,7 @@ async def test_restart_from_checkpoint_gives_no_duplicates(api, tmp_path, make_r
 
     # a revised estimate for one day is a new fact; the rest stay duplicates
     api.clear()
-    api.expect_request(IOS, query_string=query()).respond_with_json(
-        [*ROWS[:4], {**ROWS[4], "iu": 101_000}])
+    api.expect_request(IOS, query_string=query()).respond_with_json([*ROWS[:4], {**ROWS[4], "iu": 101_000}])
     async with make_runner(est_yaml(api), Collect(second), registry=CollectorRegistry()) as r3:
         [res] = await r3.run_once()
     assert (res.published, res.duplicates) == (1, 9)
@@ -224,8 +238,9 @@ def test_params_need_exactly_one_token():
     assert exc.value.errors()[0]["msg"] == "Value error, give exactly one of token, token_env and token_file"
     with pytest.raises(ValidationError) as exc:
         DownloadEstimatesParams(os="ios", app_ids=[DOUBAO], token=TOKEN, token_file="/run/secrets/st")
-    assert exc.value.errors()[0]["msg"].endswith("exactly one of token, token_env and token_file "
-                                                 "(got token and token_file)")
+    assert exc.value.errors()[0]["msg"].endswith(
+        "exactly one of token, token_env and token_file (got token and token_file)"
+    )
     assert TOKEN not in str(exc.value)  # the input is not echoed
     p = DownloadEstimatesParams(os="ios", app_ids=[DOUBAO], token=TOKEN)
     assert TOKEN not in repr(p) and p.app_ids == [str(DOUBAO)]

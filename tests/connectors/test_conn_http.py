@@ -50,9 +50,11 @@ def test_retry_after_parsing():
 
 async def test_429_with_an_http_date_is_honoured_and_capped():
     date = format_datetime(datetime.fromtimestamp(NOW + 45, UTC), usegmt=True)
-    transport, seen = script(httpx.Response(429, headers={"Retry-After": date}),
-                             httpx.Response(503, headers={"Retry-After": "3600"}),
-                             httpx.Response(200, json={"ok": True}))
+    transport, seen = script(
+        httpx.Response(429, headers={"Retry-After": date}),
+        httpx.Response(503, headers={"Retry-After": "3600"}),
+        httpx.Response(200, json={"ok": True}),
+    )
     sleeps: list[float] = []
     async with make(transport, sleeps, max_retry_after=600) as http:
         resp = await http.get_json(URL)
@@ -98,17 +100,20 @@ async def test_connection_error_then_success():
 async def test_malformed_json_names_the_url():
     transport, _ = script(httpx.Response(200, content=b"<html>maintenance</html>"))
     async with make(transport, []) as http:
-        with pytest.raises(PayloadError, match=r"http://127.0.0.1:9/api/apps.json\?country=cn: "
-                                               r"malformed JSON") as err:
+        with pytest.raises(
+            PayloadError,
+            match=r"http://127.0.0.1:9/api/apps.json\?country=cn: "
+            r"malformed JSON",
+        ) as err:
             await http.get_json(URL, {"country": "cn"})
     assert err.value.reason == "bad_json" and err.value.url.endswith("?country=cn")
 
 
 async def test_conditional_get_sends_validators_and_reads_304():
     transport, seen = script(
-        httpx.Response(200, json={"a": 1},
-                       headers={"ETag": 'W/"x"', "Last-Modified": "Mon, 25 Nov 2024 00:00:00 GMT"}),
-        httpx.Response(304))
+        httpx.Response(200, json={"a": 1}, headers={"ETag": 'W/"x"', "Last-Modified": "Mon, 25 Nov 2024 00:00:00 GMT"}),
+        httpx.Response(304),
+    )
     async with make(transport, []) as http:
         first = await http.get_json(URL)
         second = await http.get_json(URL, validators=first.validators)
@@ -141,8 +146,13 @@ async def test_jitter_comes_from_the_injected_rng_and_stays_under_max_backoff():
     async def sleep(s):
         sleeps.append(s)
 
-    http = Http(HttpOptions(retries=3, backoff=2, max_backoff=4, jitter=0.5), transport=transport, sleep=sleep,
-                clock=lambda: NOW, rng=lambda: next(rolls))
+    http = Http(
+        HttpOptions(retries=3, backoff=2, max_backoff=4, jitter=0.5),
+        transport=transport,
+        sleep=sleep,
+        clock=lambda: NOW,
+        rng=lambda: next(rolls),
+    )
     async with http:
         with pytest.raises(FetchError) as err:
             await http.get_json(URL)

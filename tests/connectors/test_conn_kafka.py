@@ -19,12 +19,13 @@ pytestmark = pytest.mark.integration
 def test_apple_charts_once_into_kafka(broker, topics, api, data, tmp_path):
     for country, apps in (("cn", data.CN_TOP_FREE), ("us", data.US_TOP_FREE)):
         api.expect_request(f"/api/v2/{country}/apps/top-free/25/apps.json").respond_with_json(
-            data.apple_feed(country, "top-free", apps))
+            data.apple_feed(country, "top-free", apps)
+        )
     instances = config.parse(f"""
 connectors:
   - name: apple
     kind: apple_charts
-    params: {{base_url: "{api.url_for('/api/v2')}", countries: [cn, us], charts: [top-free], limit: 25}}
+    params: {{base_url: "{api.url_for("/api/v2")}", countries: [cn, us], charts: [top-free], limit: 25}}
 """)
     registry = CollectorRegistry()
 
@@ -36,8 +37,9 @@ connectors:
         [res] = asyncio.run(once())
     assert (res.outcome, res.published) == ("ok", 11)
 
-    consumer = KafkaConsumer(topics.ranks, bootstrap_servers=broker, auto_offset_reset="earliest",
-                             consumer_timeout_ms=15_000)
+    consumer = KafkaConsumer(
+        topics.ranks, bootstrap_servers=broker, auto_offset_reset="earliest", consumer_timeout_ms=15_000
+    )
     got = {}
     try:
         for msg in consumer:  # ends after 15 s without a message; normally ends at 11

@@ -138,15 +138,20 @@ async def test_rss_and_atom_entries_become_news(api, data, sink, registry, make_
     evs = {e.title: e for e in sink.events}
     assert all(isinstance(e, News) and e.source == "news_feed" for e in sink.events)
     assert list(evs) == [
-        "字节跳动挖角阿里通义千问技术负责人", "前通义千问工程师卓畅陷竞业纠纷",
-        "阿里将通义App并入智能信息事业群", "Kimi 月活突破3800万",
+        "字节跳动挖角阿里通义千问技术负责人",
+        "前通义千问工程师卓畅陷竞业纠纷",
+        "阿里将通义App并入智能信息事业群",
+        "Kimi 月活突破3800万",
         "ByteDance poaches Alibaba Tongyi Qwen lead",
-        "Alibaba moves the Tongyi app into its Intelligent Information group"]
+        "Alibaba moves the Tongyi app into its Intelligent Information group",
+    ]
 
     hire = evs["字节跳动挖角阿里通义千问技术负责人"]
     # CDATA HTML: tags and the script dropped, &nbsp; / &amp; unescaped, whitespace collapsed
-    assert hire.summary == ("据知情人士透露，字节跳动已挖来阿里通义千问的技术负责人 & 核心成员。 "
-                            "此前，字节自2023年中起陆续从通义、文心和飞桨招人。")
+    assert hire.summary == (
+        "据知情人士透露，字节跳动已挖来阿里通义千问的技术负责人 & 核心成员。 "
+        "此前，字节自2023年中起陆续从通义、文心和飞桨招人。"
+    )
     assert (hire.url, hire.lang) == ("https://36kr.com/p/3012345678901", "zh")
     assert hire.ts == utc(2024, 11, 13, 8, 1, 2)  # +08:00 pubDate, in UTC
     # a guid that is not a URI is qualified by the feed URL
@@ -162,8 +167,7 @@ async def test_rss_and_atom_entries_become_news(api, data, sink, registry, make_
     assert kimi.event_id == event_id("news_feed", "guid", "https://36kr.com/newsflashes/2994110001")
 
     poach = evs["ByteDance poaches Alibaba Tongyi Qwen lead"]  # type="html" title stripped
-    assert poach.summary == ("ByteDance has hired the tech lead of Alibaba\u2019s Qwen team & "
-                             "several engineers.")
+    assert poach.summary == ("ByteDance has hired the tech lead of Alibaba\u2019s Qwen team & several engineers.")
     assert (poach.lang, poach.ts) == ("en", utc(2024, 11, 13, 9, 30))  # published, not updated
     assert poach.url == "https://techcrunch.com/2024/11/13/bytedance-poaches-alibaba-qwen-lead/"
     reorg_en = evs["Alibaba moves the Tongyi app into its Intelligent Information group"]
@@ -173,14 +177,12 @@ async def test_rss_and_atom_entries_become_news(api, data, sink, registry, make_
     assert (reorg_en.ts, reorg_en.lang) == (utc(2024, 11, 12, 15, 0), "en")
 
     # three bad entries skipped and counted: no link, garbage date, no title
-    assert sample(registry, "appwatch_connector_errors_total", connector="news",
-                  reason="bad_entry") == 3
+    assert sample(registry, "appwatch_connector_errors_total", connector="news", reason="bad_entry") == 3
     assert any("entries[4]: no link" in e for e in res.errors)
     assert any("unparseable published date '昨天下午'" in e for e in res.errors)
     assert any("entries[2]: no title" in e for e in res.errors)
     assert sample(registry, "appwatch_connector_events_total", connector="news") == 6
-    assert sample(registry, "appwatch_connector_polls_total", connector="news",
-                  outcome="partial") == 1
+    assert sample(registry, "appwatch_connector_polls_total", connector="news", outcome="partial") == 1
     [(req, _), _] = api.log
     assert "application/rss+xml" in req.headers["Accept"]
 
@@ -195,8 +197,7 @@ async def test_etag_304_on_the_second_poll(api, sink, registry, make_runner):
     assert second.outcome == "ok"  # the bad entries were not fetched again either
     assert api.log[1][0].headers["If-None-Match"] == '"kr-1"' and api.log[1][1].status_code == 304
     assert sample(registry, "appwatch_connector_events_total", connector="news") == 4
-    assert sample(registry, "appwatch_connector_errors_total", connector="news",
-                  reason="bad_entry") == 2
+    assert sample(registry, "appwatch_connector_errors_total", connector="news", reason="bad_entry") == 2
 
 
 async def test_500_then_success(api, sink, sleeps, make_runner):
@@ -210,20 +211,24 @@ async def test_500_then_success(api, sink, sleeps, make_runner):
 
 async def test_429_retry_after_is_honoured(api, sink, sleeps, registry, make_runner):
     api.expect_ordered_request(ATOM_PATH).respond_with_data(
-        "Too Many Requests", status=429, headers={"Retry-After": "12"})
+        "Too Many Requests", status=429, headers={"Retry-After": "12"}
+    )
     api.expect_ordered_request(ATOM_PATH).respond_with_data(ATOM, content_type=ATOM_TYPE)
     async with make_runner(feeds_yaml(api, ATOM_PATH), sink) as r:
         [res] = await r.run_once()
     assert sleeps.calls == [12.0]
     assert res.published == 2
-    assert sample(registry, "appwatch_connector_errors_total", connector="news",
-                  reason="rate_limited") == 0
+    assert sample(registry, "appwatch_connector_errors_total", connector="news", reason="rate_limited") == 0
 
 
 NOT_FEEDS = {
-    "html_error_page": (("<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
-                         "<body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>"),
-                        "text/html"),
+    "html_error_page": (
+        (
+            "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+            "<body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>"
+        ),
+        "text/html",
+    ),
     "malformed_xml": ('<?xml version="1.0"?><error><code>500</code><message>internal', "text/xml"),
     "json": ('{"error": "feed disabled"}', "application/json"),
     "empty": ("", "application/rss+xml"),
@@ -233,7 +238,8 @@ NOT_FEEDS = {
 
 @pytest.mark.parametrize("case", list(NOT_FEEDS))
 async def test_a_body_that_is_not_a_feed_is_counted_and_the_other_feed_still_yields(
-        case, api, sink, registry, make_runner):
+    case, api, sink, registry, make_runner
+):
     body, ctype = NOT_FEEDS[case]
     serve(api, "/broken/feed", body, ctype, headers={"ETag": '"bad"'})
     serve(api, ATOM_PATH, ATOM, ATOM_TYPE)
@@ -241,8 +247,7 @@ async def test_a_body_that_is_not_a_feed_is_counted_and_the_other_feed_still_yie
         [res] = await r.run_once()
     assert res.outcome == "partial"
     assert [e.lang for e in sink.events] == ["en", "en"]
-    assert sample(registry, "appwatch_connector_errors_total", connector="news",
-                  reason="bad_feed") == 1
+    assert sample(registry, "appwatch_connector_errors_total", connector="news", reason="bad_feed") == 1
     [err] = [e for e in res.errors if e.startswith("bad_feed")]
     assert api.url_for("/broken/feed") in err and "not an RSS/Atom feed" in err
 
@@ -254,8 +259,7 @@ async def test_a_broken_feed_is_fetched_in_full_next_time(api, sink, registry, m
         [first] = await r.run_once()
         [second] = await r.run_once()
     assert first.outcome == second.outcome == "partial"  # fetched, but nothing usable
-    assert sample(registry, "appwatch_connector_errors_total", connector="news",
-                  reason="bad_feed") == 2
+    assert sample(registry, "appwatch_connector_errors_total", connector="news", reason="bad_feed") == 2
     assert "If-None-Match" not in api.log[1][0].headers  # the error page's ETag was not kept
 
 
@@ -267,8 +271,7 @@ async def test_lenient_xml_is_counted_and_its_entries_kept(api, sink, registry, 
         [res] = await r.run_once()
     assert res.outcome == "partial"
     assert "Kimi 月活突破3800万" in [e.title for e in sink.events]
-    assert sample(registry, "appwatch_connector_errors_total", connector="news",
-                  reason="bad_xml") == 1
+    assert sample(registry, "appwatch_connector_errors_total", connector="news", reason="bad_xml") == 1
 
 
 async def test_feed_served_as_text_html_is_fine(api, sink, registry, make_runner):
@@ -301,8 +304,7 @@ async def test_restart_from_checkpoint_gives_no_duplicates(api, sink, tmp_path, 
     async with make_runner(yaml_text, sink, registry=registry2) as r2:
         [again] = await r2.run_once()
     assert (again.published, again.duplicates, sink.events) == (0, 6, [])
-    assert registry2.get_sample_value("appwatch_connector_duplicates_total",
-                                      {"connector": "news"}) == 6
+    assert registry2.get_sample_value("appwatch_connector_duplicates_total", {"connector": "news"}) == 6
 
 
 async def test_lang_override_and_bare_urls(api, sink, make_runner):
@@ -330,14 +332,17 @@ def test_html_to_text():
     assert html_to_text("") == "" and html_to_text(None) == ""
 
 
-@pytest.mark.parametrize("text, lang", [
-    ("字节跳动挖角阿里通义千问技术负责人", "zh"),
-    ("Kimi 月活突破3800万", "zh"),
-    ("OpenAI 发布 GPT-4o mini，Anthropic 推出 Claude 3.5 Sonnet", "zh"),
-    ("ByteDance poaches Alibaba Tongyi Qwen lead", "en"),
-    ("Alibaba moves the Tongyi (通义) app into its Intelligent Information group", "en"),
-    ("3800", None),
-])
+@pytest.mark.parametrize(
+    "text, lang",
+    [
+        ("字节跳动挖角阿里通义千问技术负责人", "zh"),
+        ("Kimi 月活突破3800万", "zh"),
+        ("OpenAI 发布 GPT-4o mini，Anthropic 推出 Claude 3.5 Sonnet", "zh"),
+        ("ByteDance poaches Alibaba Tongyi Qwen lead", "en"),
+        ("Alibaba moves the Tongyi (通义) app into its Intelligent Information group", "en"),
+        ("3800", None),
+    ],
+)
 def test_detect_lang(text, lang):
     assert detect_lang(text) == lang
 
@@ -349,13 +354,11 @@ async def test_http_get_bytes_is_conditional_and_keeps_the_body():
         seen.append(request)
         if request.headers.get("If-None-Match") == '"kr-1"':
             return httpx.Response(304)
-        return httpx.Response(200, content=RSS.encode(), headers={
-            "Content-Type": RSS_TYPE, "ETag": '"kr-1"'})
+        return httpx.Response(200, content=RSS.encode(), headers={"Content-Type": RSS_TYPE, "ETag": '"kr-1"'})
 
     async with Http(transport=httpx.MockTransport(handler)) as http:
         first = await http.get_bytes("http://127.0.0.1:9/36kr/feed", accept="application/rss+xml")
         again = await http.get_bytes("http://127.0.0.1:9/36kr/feed", None, first.validators)
-    assert (first.data, first.content_type, first.validators) == (
-        RSS.encode(), RSS_TYPE, {"etag": '"kr-1"'})
+    assert (first.data, first.content_type, first.validators) == (RSS.encode(), RSS_TYPE, {"etag": '"kr-1"'})
     assert seen[0].headers["Accept"] == "application/rss+xml"
     assert again.not_modified and again.data is None and again.validators == {"etag": '"kr-1"'}

@@ -23,16 +23,26 @@ def play_yaml(packages=(DOUBAO,), extra="") -> str:
 connectors:
   - name: play
     kind: google_play
-    params: {{packages: [{', '.join(packages)}]{extra}}}
+    params: {{packages: [{", ".join(packages)}]{extra}}}
 """
 
 
 def details(package=DOUBAO, installs=163_456_789, ratings=1_234_567, title=TITLE) -> dict:
     """What ``google_play_scraper.app`` returns (trimmed: the real dict has ~50 keys)."""
-    return {"title": title, "appId": package, "installs": "100,000,000+", "minInstalls": 100_000_000,
-            "realInstalls": installs, "score": 4.71, "ratings": ratings, "reviews": 456_789,
-            "developer": "Beijing Chuntian Zhiyun Technology Co., Ltd.", "genre": "Productivity",
-            "free": True, "url": f"https://play.google.com/store/apps/details?id={package}"}
+    return {
+        "title": title,
+        "appId": package,
+        "installs": "100,000,000+",
+        "minInstalls": 100_000_000,
+        "realInstalls": installs,
+        "score": 4.71,
+        "ratings": ratings,
+        "reviews": 456_789,
+        "developer": "Beijing Chuntian Zhiyun Technology Co., Ltd.",
+        "genre": "Productivity",
+        "free": True,
+        "url": f"https://play.google.com/store/apps/details?id={package}",
+    }
 
 
 class Fetch:
@@ -54,8 +64,12 @@ def sample(registry, name, **labels) -> float:
 
 
 async def test_first_reading_then_delta_then_decrease(sink, registry, make_runner):
-    fetch = Fetch(details(installs=163_000_000), details(installs=163_812_345),
-                  details(installs=163_800_000), details(installs=163_900_000, ratings=1_240_000))
+    fetch = Fetch(
+        details(installs=163_000_000),
+        details(installs=163_812_345),
+        details(installs=163_800_000),
+        details(installs=163_900_000, ratings=1_240_000),
+    )
     async with make_runner(play_yaml(), sink) as r:
         r.connectors["play"].fetch = fetch
         [first] = await r.run_once()
@@ -79,8 +93,7 @@ async def test_first_reading_then_delta_then_decrease(sink, registry, make_runne
     # third: a store correction downwards: nothing emitted, counted
     assert third.outcome == "partial" and third_events == []
     assert "went down from 163812345 to 163800000" in third.errors[0]
-    assert sample(registry, "appwatch_connector_errors_total", connector="play",
-                  reason="installs_decreased") == 1
+    assert sample(registry, "appwatch_connector_errors_total", connector="play", reason="installs_decreased") == 1
     # fourth: measured from the corrected baseline
     assert [(e.metric, e.value) for e in sink.events] == [("downloads", 100_000), ("rating_count", 1_240_000)]
     assert fourth.outcome == "ok"
@@ -104,8 +117,12 @@ async def test_readings_survive_a_restart_without_duplicates(sink, tmp_path, mak
 
 
 async def test_one_failing_app_does_not_stop_the_others(sink, registry, make_runner):
-    fetch = Fetch(OSError("connection reset"), details("com.moonshot.kimichat", title="Kimi智能助手"),
-                  RuntimeError("parser broke"), details("com.aliyun.tongyi", installs=None))
+    fetch = Fetch(
+        OSError("connection reset"),
+        details("com.moonshot.kimichat", title="Kimi智能助手"),
+        RuntimeError("parser broke"),
+        details("com.aliyun.tongyi", installs=None),
+    )
     yaml_text = play_yaml((DOUBAO, "com.moonshot.kimichat", "com.openai.chatgpt", "com.aliyun.tongyi"))
     async with make_runner(yaml_text, sink) as r:
         r.connectors["play"].fetch = fetch
@@ -139,15 +156,21 @@ def detail_page(installs: int, ratings: int, title: str = TITLE) -> str:
     d = [None] * 146
     d[0] = [title]  # [1][2][0][0]
     d[13] = ["100,000,000+", 100_000_000, installs, "100M+"]  # installs, minInstalls, realInstalls
-    d[51] = [["4.7", 4.7123], [None, [None, 1], [None, 2], [None, 3], [None, 4], [None, 5]],
-             [None, ratings], [None, 456_789]]  # score, histogram, ratings, reviews
+    d[51] = [
+        ["4.7", 4.7123],
+        [None, [None, 1], [None, 2], [None, 3], [None, 4], [None, 5]],
+        [None, ratings],
+        [None, 456_789],
+    ]  # score, histogram, ratings, reviews
     d[68] = ["Beijing Chuntian Zhiyun Technology Co., Ltd."]
     ds5 = json.dumps([None, [None, None, d]], ensure_ascii=False)
-    return ("<!doctype html><html lang=\"zh-CN\"><head><title>豆包 - Google Play 上的应用</title>"
-            "<script nonce=\"n1\">AF_initDataCallback({key: 'ds:4', hash: '1', data:[[]], "
-            "sideChannel: {}});</script>"
-            f"<script nonce=\"n1\">AF_initDataCallback({{key: 'ds:5', hash: '7', data:{ds5}, "
-            "sideChannel: {}});</script></head><body></body></html>")
+    return (
+        '<!doctype html><html lang="zh-CN"><head><title>豆包 - Google Play 上的应用</title>'
+        "<script nonce=\"n1\">AF_initDataCallback({key: 'ds:4', hash: '1', data:[[]], "
+        "sideChannel: {}});</script>"
+        f"<script nonce=\"n1\">AF_initDataCallback({{key: 'ds:5', hash: '7', data:{ds5}, "
+        "sideChannel: {}});</script></head><body></body></html>"
+    )
 
 
 @pytest.fixture
@@ -168,14 +191,17 @@ async def test_the_library_against_a_local_details_page(play_server, sink, regis
     q = {"id": DOUBAO, "hl": "zh", "gl": "cn"}
     for installs in (163_000_000, 163_800_000):
         api.expect_ordered_request("/store/apps/details", query_string=q).respond_with_data(
-            detail_page(installs, 1_234_567), content_type="text/html; charset=utf-8")
+            detail_page(installs, 1_234_567), content_type="text/html; charset=utf-8"
+        )
     async with make_runner(play_yaml(extra=", lang: zh, country: cn"), sink) as r:
         [first] = await r.run_once()
         [second] = await r.run_once()
     assert ssl._create_default_https_context is ssl.create_default_context  # TLS checks stay on
     assert (first.outcome, second.outcome) == ("ok", "ok") and len(api.log) == 2
     assert [(e.app_id, e.app_name, e.metric, e.value) for e in sink.events] == [
-        ("doubao", TITLE, "rating_count", 1_234_567), ("doubao", TITLE, "downloads", 800_000)]
+        ("doubao", TITLE, "rating_count", 1_234_567),
+        ("doubao", TITLE, "downloads", 800_000),
+    ]
 
 
 async def test_the_library_on_a_missing_app(play_server, sink, registry, make_runner):

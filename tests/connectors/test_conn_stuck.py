@@ -71,17 +71,36 @@ connectors:
     params: {{base_url: "{silent.url}", countries: [cn], charts: [top-free]}}
   - name: fine
     kind: apple_charts
-    params: {{base_url: "{api.url_for('/api/v2').rstrip('/')}", countries: [cn], charts: [top-free], limit: 100}}
+    params: {{base_url: "{api.url_for("/api/v2").rstrip("/")}", countries: [cn], charts: [top-free], limit: 100}}
 """)
     return str(path)
 
 
 def start(broker, topics, tmp_path, cfg: str) -> subprocess.Popen:
-    env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix,
-           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
-    return subprocess.Popen([sys.executable, "-m", "appwatch", "connect", "--once", "--config", cfg,
-                             "--state-dir", str(tmp_path / "state")], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "APPWATCH_BROKER": f"kafka://{broker}",
+        "APPWATCH_TOPIC_PREFIX": topics.prefix,
+        "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appwatch",
+            "connect",
+            "--once",
+            "--config",
+            cfg,
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def outcomes(out: str) -> dict[str, str]:
@@ -90,7 +109,8 @@ def outcomes(out: str) -> dict[str, str]:
 
 def test_a_stuck_source_meets_its_deadline_and_the_others_finish(broker, topics, api, data, silent, tmp_path):
     api.expect_request("/api/v2/cn/apps/top-free/100/apps.json").respond_with_json(
-        data.apple_feed("cn", "top-free", data.CN_TOP_FREE))
+        data.apple_feed("cn", "top-free", data.CN_TOP_FREE)
+    )
     proc = start(broker, topics, tmp_path, config(tmp_path, silent, api, "3s"))
     try:
         out, err = proc.communicate(timeout=45)
@@ -104,14 +124,17 @@ def test_a_stuck_source_meets_its_deadline_and_the_others_finish(broker, topics,
 
 def test_ctrl_c_ends_a_stuck_run_within_two_seconds(broker, topics, api, data, silent, tmp_path):
     api.expect_request("/api/v2/cn/apps/top-free/100/apps.json").respond_with_json(
-        data.apple_feed("cn", "top-free", data.CN_TOP_FREE))
+        data.apple_feed("cn", "top-free", data.CN_TOP_FREE)
+    )
     proc = start(broker, topics, tmp_path, config(tmp_path, silent, api, "10m"))
     try:
-        wait_until(lambda: len(silent.conns) >= 2 or proc.poll() is not None, 30,
-                   "both stuck sources connected")
+        wait_until(lambda: len(silent.conns) >= 2 or proc.poll() is not None, 30, "both stuck sources connected")
         # the healthy instance's poll has ended once its checkpoint is saved (its last step)
-        wait_until(lambda: (tmp_path / "state" / "fine.json").exists() or proc.poll() is not None, 30,
-                   "the healthy instance done")
+        wait_until(
+            lambda: (tmp_path / "state" / "fine.json").exists() or proc.poll() is not None,
+            30,
+            "the healthy instance done",
+        )
         assert proc.poll() is None
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
@@ -128,14 +151,15 @@ def test_ctrl_c_ends_a_stuck_run_within_two_seconds(broker, topics, api, data, s
 
 def test_a_partly_fetched_instance_fails_the_run_and_says_so(broker, topics, api, data, tmp_path):
     api.expect_request("/api/v2/cn/apps/top-free/100/apps.json").respond_with_json(
-        data.apple_feed("cn", "top-free", data.CN_TOP_FREE))
+        data.apple_feed("cn", "top-free", data.CN_TOP_FREE)
+    )
     api.expect_request("/api/v2/cn/apps/top-paid/100/apps.json").respond_with_data("gone", status=404)
     cfg = tmp_path / "connectors.yaml"
     cfg.write_text(f"""
 connectors:
   - name: charts
     kind: apple_charts
-    params: {{base_url: "{api.url_for('/api/v2').rstrip('/')}", countries: [cn], charts: [top-free, top-paid], limit: 100}}
+    params: {{base_url: "{api.url_for("/api/v2").rstrip("/")}", countries: [cn], charts: [top-free, top-paid], limit: 100}}
 """)
     proc = start(broker, topics, tmp_path, str(cfg))
     out, err = proc.communicate(timeout=60)

@@ -66,14 +66,18 @@ def option(args: list[str], name: str) -> str:
 
 # --------------------------------------------------------------------------- compose
 
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
 
 
 def services_running(compose: dict, command: str) -> dict[str, dict]:
-    return {n: s for n, s in compose["services"].items()
-            if s.get("image", "").startswith("appwatch:") and (s.get("command") or ["worker"])[0] == command}
+    return {
+        n: s
+        for n, s in compose["services"].items()
+        if s.get("image", "").startswith("appwatch:") and (s.get("command") or ["worker"])[0] == command
+    }
 
 
 def test_compose_validates_against_compose_spec(compose):
@@ -176,8 +180,9 @@ def test_compose_commands_parse(compose):
     args = connect["command"]
     assert f"../connectors/example.yaml:{option(args, '--config')}:ro" in connect["volumes"]
     state = option(args, "--state-dir")
-    assert any(v.split(":")[1] == state and not v.startswith((".", "/")) for v in connect["volumes"]), \
+    assert any(v.split(":")[1] == state and not v.startswith((".", "/")) for v in connect["volumes"]), (
         "the checkpoint dir must be a named volume"
+    )
     assert f":{option(args, '--metrics-port')}/healthz" in " ".join(connect["healthcheck"]["test"])
     ingest = next(iter(services_running(compose, "serve").values()))
     assert option(ingest["command"], "--host") == "0.0.0.0"
@@ -211,6 +216,7 @@ def test_compose_prometheus_and_grafana_mounts(compose):
 
 # --------------------------------------------------------------------------- Prometheus
 
+
 @pytest.fixture(scope="module")
 def prometheus() -> dict:
     return yaml.safe_load(PROMETHEUS.read_text())
@@ -228,9 +234,11 @@ def test_prometheus_scrapes_every_appwatch_service(prometheus, compose):
     connect = next(iter(services_running(compose, "connect").items()))
     serve = next(iter(services_running(compose, "serve").items()))
     assert jobs["appwatch-connectors"]["static_configs"][0]["targets"] == [
-        f"{connect[0]}:{option(connect[1]['command'], '--metrics-port')}"]
+        f"{connect[0]}:{option(connect[1]['command'], '--metrics-port')}"
+    ]
     assert jobs["appwatch-ingest"]["static_configs"][0]["targets"] == [
-        f"{serve[0]}:{option(serve[1]['command'], '--port')}"]
+        f"{serve[0]}:{option(serve[1]['command'], '--port')}"
+    ]
     for job in jobs.values():
         for sc in job.get("static_configs", []):
             for target in sc["targets"]:
@@ -244,8 +252,7 @@ def test_promtool_check_config(tmp_path):
     for config in (PROMETHEUS, tmp_path / "prometheus.yml"):
         if config != PROMETHEUS:
             shutil.copy(PROMETHEUS, config)
-        proc = subprocess.run([promtool, "check", "config", str(config)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -254,9 +261,12 @@ def test_promtool_loads_rules_from_rules_dir(tmp_path):
     promtool = tool("promtool")
     shutil.copy(PROMETHEUS, tmp_path / "prometheus.yml")
     (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "broken.yml").write_text("groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: 'up ==='\n")
-    proc = subprocess.run([promtool, "check", "config", str(tmp_path / "prometheus.yml")],
-                          capture_output=True, text=True, timeout=60)
+    (tmp_path / "rules" / "broken.yml").write_text(
+        "groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: 'up ==='\n"
+    )
+    proc = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode != 0 and "broken.yml" in proc.stdout + proc.stderr
 
 
@@ -267,6 +277,7 @@ def test_amtool_check_config():
 
 
 # --------------------------------------------------------------------------- Kubernetes
+
 
 def k8s_docs() -> list[tuple[str, dict]]:
     out = []
@@ -296,8 +307,9 @@ def is_crd(doc: dict) -> bool:
     return doc["apiVersion"].startswith("monitoring.coreos.com/")
 
 
-@pytest.mark.parametrize("doc", [pytest.param(d, id=f"{f}:{d['kind']}/{d['metadata']['name']}")
-                                 for f, d in k8s_docs() if not is_crd(d)])
+@pytest.mark.parametrize(
+    "doc", [pytest.param(d, id=f"{f}:{d['kind']}/{d['metadata']['name']}") for f, d in k8s_docs() if not is_crd(d)]
+)
 def test_k8s_manifest_valid(doc):
     import kubernetes_validate
 
@@ -408,7 +420,7 @@ def mounted_file(objects, deployment: str, path: str) -> str:
         if path.startswith(m["mountPath"].rstrip("/") + "/"):
             assert "subPath" not in m, "a subPath mount never sees ConfigMap updates"
             cm = volumes[m["name"]]["configMap"]["name"]
-            return objects[("ConfigMap", cm)]["data"][path[len(m["mountPath"]):].lstrip("/")]
+            return objects[("ConfigMap", cm)]["data"][path[len(m["mountPath"]) :].lstrip("/")]
     raise AssertionError(f"{deployment}: nothing mounted at {path}")
 
 
@@ -484,8 +496,9 @@ def test_k8s_podmonitor(objects):
     named_ports: dict[str, set[str]] = {}
     for (kind, name), obj in objects.items():
         if kind == "Deployment" and selector.items() <= obj["spec"]["template"]["metadata"]["labels"].items():
-            named_ports[name] = {p["name"] for c in obj["spec"]["template"]["spec"]["containers"]
-                                 for p in c.get("ports", [])}
+            named_ports[name] = {
+                p["name"] for c in obj["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])
+            }
     assert "appwatch-worker" in named_ports, "the PodMonitor does not select the worker pods"
     assert "web" in {e["port"] for e in endpoints} and "web" in named_ports["appwatch-worker"]
     for e in endpoints:
@@ -499,6 +512,7 @@ def test_k8s_podmonitor(objects):
 
 
 # --------------------------------------------------------------------------- Dockerfile
+
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
@@ -524,7 +538,7 @@ def test_dockerfile():
     froms = [i for i, (k, _) in enumerate(instrs) if k == "FROM"]
     assert len(froms) >= 2, "multi-stage: a builder stage and a final stage"
     stage_names = {a.split()[-1] for k, a in instrs if k == "FROM" and " as " in a.lower()}
-    final = instrs[froms[-1]:]
+    final = instrs[froms[-1] :]
     base = final[0][1].split()[0]
     assert re.fullmatch(r"python:3\.11[\w.-]*-slim[\w.-]*", base), base
     users = [a for k, a in final if k == "USER"]
@@ -553,8 +567,11 @@ def test_dockerfile_copies_every_package_and_dockerignore_lets_it_through():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
     assert packages | {"pyproject.toml", "README.md"} <= sources
-    ignore = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
+    ignore = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     if "*" in ignore:  # an allow-list: every source needs its "!" entry
         allowed = {p[1:].rstrip("/") for p in ignore if p.startswith("!")}
         assert sources <= allowed, sources - allowed

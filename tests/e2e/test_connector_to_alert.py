@@ -21,12 +21,20 @@ def estimates_api(request: Request) -> Response:
     rows, day = [], start
     while day <= end:
         units = 2_400_000 if day == end else 800_000
-        rows.append({"aid": 6459478672, "cc": "CN", "d": f"{day}T00:00:00Z",
-                     "iu": units - 40_000, "ir": 123_400, "au": 40_000, "ar": 0})
+        rows.append(
+            {
+                "aid": 6459478672,
+                "cc": "CN",
+                "d": f"{day}T00:00:00Z",
+                "iu": units - 40_000,
+                "ir": 123_400,
+                "au": 40_000,
+                "ar": 0,
+            }
+        )
         day += timedelta(days=1)
     offset = int(request.args.get("offset", 0))
-    return Response(orjson.dumps(rows[offset:offset + int(request.args["limit"])]),
-                    content_type="application/json")
+    return Response(orjson.dumps(rows[offset : offset + int(request.args["limit"])]), content_type="application/json")
 
 
 def test_estimates_connector_to_spike_webhook(broker, topics, hooks, start_worker, httpserver, tmp_path):
@@ -46,10 +54,28 @@ connectors:
       lookback_days: 8
       limit: 3
 """)
-    env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix,
-           "ESTIMATES_TOKEN": "t0ken"}
-    r = subprocess.run([sys.executable, "-m", "appwatch", "connect", "--once", "--config", str(config),
-                        "--state-dir", str(tmp_path / "state")], env=env, capture_output=True, timeout=60)
+    env = {
+        **os.environ,
+        "APPWATCH_BROKER": f"kafka://{broker}",
+        "APPWATCH_TOPIC_PREFIX": topics.prefix,
+        "ESTIMATES_TOKEN": "t0ken",
+    }
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "appwatch",
+            "connect",
+            "--once",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
     assert "16 published" in r.stdout.decode()  # 8 days x (downloads, revenue), 3 pages of 3 rows
     hooks.wait(lambda reqs: len(reqs) >= 1, 30, "the spike alert from connector data")
@@ -60,6 +86,20 @@ connectors:
     assert "t0ken" not in r.stdout.decode() + r.stderr.decode()
 
     # a second run re-polls the same numbers: no event is published twice
-    r = subprocess.run([sys.executable, "-m", "appwatch", "connect", "--once", "--config", str(config),
-                        "--state-dir", str(tmp_path / "state")], env=env, capture_output=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "appwatch",
+            "connect",
+            "--once",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "0 published, 16 repeats" in r.stdout.decode(), r.stdout.decode()

@@ -13,14 +13,28 @@ from tests.conftest import LOGS, wait_until
 def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
     LOGS.mkdir(parents=True, exist_ok=True)
     out = LOGS / "demo.out"
-    env = {**os.environ, "APPWATCH_WEBHOOK_SECRET": hooks.secret, "COLUMNS": "200",
-           "APPWATCH_ALLOW_HOSTS": "localhost"}
+    env = {**os.environ, "APPWATCH_WEBHOOK_SECRET": hooks.secret, "COLUMNS": "200", "APPWATCH_ALLOW_HOSTS": "localhost"}
     env.pop("APPWATCH_BROKER", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "appwatch", "demo", "--webhook-url", hooks.url,
-         "--live-seconds", "4", "--web-port", str(free_port())],
-        stdout=open(out, "wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "appwatch",
+            "demo",
+            "--webhook-url",
+            hooks.url,
+            "--live-seconds",
+            "4",
+            "--web-port",
+            str(free_port()),
+        ],
+        stdout=open(out, "wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
+
         def distinct(reqs):  # a receiver dedups by webhook-id
             return {{k.lower(): v for k, v in h.items()}["webhook-id"] for h, _, _ in reqs}
 
@@ -29,11 +43,22 @@ def test_demo_end_to_end_then_ctrl_c(hooks, tmp_path):
         spikes = [a for a in alerts if a["rule"] == "download-spike"]
         assert sorted(a["window_start"][:10] for a in spikes) == ["2024-11-14", str(scenario.LIVE_DAY)]
         assert {a["labels"]["app_id"] for a in spikes} == {"doubao"}
-        assert sorted(a["rule"] for a in alerts) == sorted([
-            "talent-move", "talent-move", "user-milestone", "download-spike", "download-spike",
-            "rank-number-one", "org-change"])
-        wait_until(lambda: out.read_text().count("slack #market-desk") >= 4, 30,
-                   "the four Doubao alerts at the Slack-shaped receiver")
+        assert sorted(a["rule"] for a in alerts) == sorted(
+            [
+                "talent-move",
+                "talent-move",
+                "user-milestone",
+                "download-spike",
+                "download-spike",
+                "rank-number-one",
+                "org-change",
+            ]
+        )
+        wait_until(
+            lambda: out.read_text().count("slack #market-desk") >= 4,
+            30,
+            "the four Doubao alerts at the Slack-shaped receiver",
+        )
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
     finally:

@@ -22,8 +22,8 @@ WIDTH, HEIGHT = 1400, 2000
 TIMEOUT = 90
 
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is missing (apt-get install -y chromium fonts-noto-cjk)")
+    not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (apt-get install -y chromium fonts-noto-cjk)"
+)
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[bytes], int]:
@@ -31,8 +31,8 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes], int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
-        (n,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, chunk = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, chunk = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]
         pos += 12 + n
         if kind == b"IHDR":
             width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
@@ -45,7 +45,7 @@ def decode_png(data: bytes) -> tuple[int, int, list[bytes], int]:
     raw, stride = zlib.decompress(idat), width * bpp
     rows, prev, p = [], bytes(stride), 0
     for _ in range(height):
-        f, line = raw[p], bytearray(raw[p + 1:p + 1 + stride])
+        f, line = raw[p], bytearray(raw[p + 1 : p + 1 + stride])
         p += 1 + stride
         if f == 1:
             for i in range(bpp, stride):
@@ -73,14 +73,31 @@ def chromium(tmp_path):
     procs: list[subprocess.Popen] = []
 
     def shoot(page: Path, png: Path) -> subprocess.CompletedProcess:
-        args = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--hide-scrollbars", "--force-device-scale-factor=1",
-                f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
-                f"--window-size={WIDTH},{HEIGHT}", page.as_uri()]
+        args = [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            f"--window-size={WIDTH},{HEIGHT}",
+            page.as_uri(),
+        ]
         log = (tmp_path / "chromium.log").open("wb")
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "HOME": str(tmp_path)})
+        proc = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "HOME": str(tmp_path)},
+        )
         procs.append(proc)
         try:
             rc = proc.wait(timeout=TIMEOUT)
@@ -125,7 +142,7 @@ def test_report_screenshot_is_a_full_non_blank_page(tmp_path, chromium):
     for y in range(0, height, 2):
         row = rows[y]
         for x in range(0, width * bpp, bpp * 2):
-            px = row[x:x + 3]
+            px = row[x : x + 3]
             colours.add(px)
             busy += px != background
     samples = (height // 2) * (width // 2)

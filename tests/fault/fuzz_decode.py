@@ -27,14 +27,44 @@ with atheris.instrument_imports(include=["streams"]):
     from streams import dlq
 
 TEMPLATES = [
-    {"event_id": "m1", "type": "app.metric", "source": "fuzz", "ts": "2024-11-14T00:00:00+08:00",
-     "app_id": "doubao", "app_name": "豆包", "platform": "all", "country": "cn", "metric": "downloads",
-     "value": 800000, "period": "day", "mode": "delta"},
-    {"event_id": "r1", "type": "app.rank", "source": "fuzz", "ts": "2024-11-14T09:00:00Z", "app_id": "kimi",
-     "platform": "ios", "country": "cn", "chart": "top-free", "category": "all", "rank": 3},
-    {"event_id": "n1", "type": "news", "source": "fuzz", "ts": "2024-11-13T10:00:00+08:00",
-     "url": "https://e.com/a", "title": "字节跳动挖角通义千问技术负责人", "companies": ["ByteDance", "Alibaba"],
-     "people": ["Zhuo Chang"], "kind": "hire", "lang": "zh"},
+    {
+        "event_id": "m1",
+        "type": "app.metric",
+        "source": "fuzz",
+        "ts": "2024-11-14T00:00:00+08:00",
+        "app_id": "doubao",
+        "app_name": "豆包",
+        "platform": "all",
+        "country": "cn",
+        "metric": "downloads",
+        "value": 800000,
+        "period": "day",
+        "mode": "delta",
+    },
+    {
+        "event_id": "r1",
+        "type": "app.rank",
+        "source": "fuzz",
+        "ts": "2024-11-14T09:00:00Z",
+        "app_id": "kimi",
+        "platform": "ios",
+        "country": "cn",
+        "chart": "top-free",
+        "category": "all",
+        "rank": 3,
+    },
+    {
+        "event_id": "n1",
+        "type": "news",
+        "source": "fuzz",
+        "ts": "2024-11-13T10:00:00+08:00",
+        "url": "https://e.com/a",
+        "title": "字节跳动挖角通义千问技术负责人",
+        "companies": ["ByteDance", "Alibaba"],
+        "people": ["Zhuo Chang"],
+        "kind": "hire",
+        "lang": "zh",
+    },
 ]
 RAW_TEMPLATES = [orjson.dumps(t) for t in TEMPLATES]
 REASONS = ("json", "too_large", "too_deep", "not_object")
@@ -65,7 +95,9 @@ def check(raw: bytes) -> None:
         ev = decode(raw)
     except InvalidEvent as exc:
         reason, message = exc.reason, str(exc)
-        assert reason in REASONS or (":" in reason and not any(p.isdigit() for p in reason.split(":")[0].split("."))), reason
+        assert reason in REASONS or (":" in reason and not any(p.isdigit() for p in reason.split(":")[0].split("."))), (
+            reason
+        )
         assert message and message.splitlines() == [message] and len(message) < 1200, message
         rec = orjson.loads(dlq.record(raw, reason, message, "appwatch.events.metrics", 0, 1))
         back = rec["raw"].encode("utf-8") if "raw" in rec else base64.b64decode(rec["raw_b64"])

@@ -51,8 +51,15 @@ Respond = Callable[[Hit, list[Hit]], Reply]
 
 
 class FaultReceiver:
-    def __init__(self, secret: str, *, port: int | None = None, path: str = "/hook",
-                 threaded: bool = False, respond: Respond | None = None) -> None:
+    def __init__(
+        self,
+        secret: str,
+        *,
+        port: int | None = None,
+        path: str = "/hook",
+        threaded: bool = False,
+        respond: Respond | None = None,
+    ) -> None:
         self.secret, self.path, self.threaded = secret, path, threaded
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}{path}"
@@ -99,8 +106,10 @@ class FaultReceiver:
     def wait(self, pred: Callable[[list[Hit]], object], timeout: float, what: str) -> list[Hit]:
         with self._cond:
             if not self._cond.wait_for(lambda: pred(self.hits), timeout):
-                pytest.fail(f"timed out after {timeout}s waiting for {what}; got {len(self.hits)} requests: "
-                            f"{Counter((h.webhook_id[:12], h.status) for h in self.hits)}")
+                pytest.fail(
+                    f"timed out after {timeout}s waiting for {what}; got {len(self.hits)} requests: "
+                    f"{Counter((h.webhook_id[:12], h.status) for h in self.hits)}"
+                )
             return list(self.hits)
 
     def snapshot(self) -> list[Hit]:
@@ -114,6 +123,7 @@ def accepted_ids(hits: Iterable[Hit]) -> set[str]:
 
 
 # -- what the engine expects ---------------------------------------------------------
+
 
 @dataclass
 class Expected:
@@ -147,16 +157,38 @@ def expected_alerts(events: Iterable[Event], *, arrival: float | None = None, ru
 
 # -- events and config ---------------------------------------------------------------
 
-def metric(app_id: str, ts: str, value: float, *, mode: str = "total", country: str = "cn",
-           source: str = "fault", tag: str = "") -> AppMetric:
-    return validate(dict(
-        event_id=f"fault:{app_id}:{ts}:{mode}:{value:g}{tag}", type="app.metric", source=source, ts=ts,
-        app_id=app_id, app_name=app_id.title(), platform="all", country=country, metric="downloads",
-        value=value, period="day", mode=mode))
+
+def metric(
+    app_id: str,
+    ts: str,
+    value: float,
+    *,
+    mode: str = "total",
+    country: str = "cn",
+    source: str = "fault",
+    tag: str = "",
+) -> AppMetric:
+    return validate(
+        dict(
+            event_id=f"fault:{app_id}:{ts}:{mode}:{value:g}{tag}",
+            type="app.metric",
+            source=source,
+            ts=ts,
+            app_id=app_id,
+            app_name=app_id.title(),
+            platform="all",
+            country=country,
+            metric="downloads",
+            value=value,
+            period="day",
+            mode=mode,
+        )
+    )
 
 
-def day(app_id: str, d: int, value: float, *, hour: int = 0, mode: str = "total", month: int = 11,
-        year: int = 2024) -> AppMetric:
+def day(
+    app_id: str, d: int, value: float, *, hour: int = 0, mode: str = "total", month: int = 11, year: int = 2024
+) -> AppMetric:
     """A downloads event on day ``d`` (Asia/Shanghai, the shipped rule's zone)."""
     return metric(app_id, f"{year}-{month:02d}-{d:02d}T{hour:02d}:00:00+08:00", value, mode=mode)
 
@@ -169,8 +201,10 @@ def spike(app_id: str, base: float, factor: float = 3.0) -> list[AppMetric]:
 def alerts_config(path: Path, receivers: dict[str, str], secret_env: str = "HOOK_SECRET") -> Path:
     """Every alert to every receiver (each its own queue), one notification per alert at once."""
     routes = "\n".join(f"    - {{receiver: {name}, continue: true}}" for name in receivers)
-    hooks = "\n".join(f"  - name: {name}\n    webhook_configs: [{{url: \"{url}\", secret_env: {secret_env}}}]"
-                      for name, url in receivers.items())
+    hooks = "\n".join(
+        f'  - name: {name}\n    webhook_configs: [{{url: "{url}", secret_env: {secret_env}}}]'
+        for name, url in receivers.items()
+    )
     path.write_text(f"""
 route:
   receiver: {next(iter(receivers))}

@@ -29,10 +29,23 @@ def scenario(series: int, days: int, seed: int = 7) -> tuple[list[AppMetric], se
             parts = [value] if i % 2 == 0 else [value // 3, value // 3, value - 2 * (value // 3)]
             for n, part in enumerate(parts):
                 ts = (START + timedelta(days=day, hours=6 * (n + 1) if len(parts) > 1 else 0)).isoformat()
-                events.append(validate(dict(
-                    event_id=f"ledger:{i}:{day}:{n}", type="app.metric", source="ledger", ts=ts,
-                    app_id=f"app{i:05d}", platform="all", country="cn", metric="downloads",
-                    value=part, period="day", mode="total" if len(parts) == 1 else "delta")))
+                events.append(
+                    validate(
+                        dict(
+                            event_id=f"ledger:{i}:{day}:{n}",
+                            type="app.metric",
+                            source="ledger",
+                            ts=ts,
+                            app_id=f"app{i:05d}",
+                            platform="all",
+                            country="cn",
+                            metric="downloads",
+                            value=part,
+                            period="day",
+                            mode="total" if len(parts) == 1 else "delta",
+                        )
+                    )
+                )
     result = backtest.run((e.to_json() for e in events), rules.load())
     return events, {a.alert_id for a in result.alerts}
 
@@ -55,8 +68,8 @@ class Paced(threading.Thread):
                 for i in range(0, len(self.events), step):
                     if self.stop.is_set():
                         return
-                    pub.send_all(self.events[i:i + step])
-                    self.sent += len(self.events[i:i + step])
+                    pub.send_all(self.events[i : i + step])
+                    self.sent += len(self.events[i : i + step])
                     ahead = started + self.sent / self.rate - time.monotonic()
                     if ahead > 0:
                         self.stop.wait(ahead)  # pacing, not synchronisation
@@ -77,9 +90,14 @@ def settle(hooks, expected: set[str]) -> dict:
     """What the receiver got against the ledger, as the fault report's counts."""
     got = delivered(hooks.verified())
     ids = [{k.lower(): v for k, v in h.items()}["webhook-id"] for h, _, _ in hooks.requests]
-    return dict(alerts_expected=len(expected), delivered=len(set(got) & expected),
-                missing=len(expected - set(got)), duplicated=sum(len(v) > 1 for v in got.values()),
-                raw_repeats=len(ids) - len(set(ids)), unexpected=len(set(got) - expected))
+    return dict(
+        alerts_expected=len(expected),
+        delivered=len(set(got) & expected),
+        missing=len(expected - set(got)),
+        duplicated=sum(len(v) > 1 for v in got.values()),
+        raw_repeats=len(ids) - len(set(ids)),
+        unexpected=len(set(got) - expected),
+    )
 
 
 def finish(feed: Paced, hooks, expected: set[str], request, fault: str, wait: float = 180) -> dict:

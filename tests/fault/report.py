@@ -57,8 +57,12 @@ def report_path() -> Path:
 def alert_key(data: dict) -> tuple:
     """What makes two notifications the same alert, whatever their ids: rule, series
     labels, window and status."""
-    return (data.get("rule"), tuple(sorted((data.get("labels") or {}).items())),
-            data.get("window_start"), data.get("status"))
+    return (
+        data.get("rule"),
+        tuple(sorted((data.get("labels") or {}).items())),
+        data.get("window_start"),
+        data.get("status"),
+    )
 
 
 @dataclass
@@ -83,8 +87,9 @@ class Ledger:
     def saw_all(self, hits: Iterable) -> Ledger:
         """From ``tests.fault.harness.Hit``-like records (``webhook_id``, ``status``, ``data``)."""
         for h in hits:
-            self.saw(h.webhook_id, accepted=200 <= h.status < 300,
-                     key=alert_key(h.data) if h.data is not None else None)
+            self.saw(
+                h.webhook_id, accepted=200 <= h.status < 300, key=alert_key(h.data) if h.data is not None else None
+            )
         return self
 
     @property
@@ -115,10 +120,15 @@ class Ledger:
         return sum(n - 1 for n in self.requests.values() if n > 1)
 
     def row(self) -> dict:
-        return dict(alerts_expected=len(self.expected), delivered=self.delivered,
-                    missing=len(self.missing_ids), duplicated=self.duplicated,
-                    unexpected=len(self.unexpected_ids), raw_repeats=self.raw_repeats,
-                    requests=sum(self.requests.values()))
+        return dict(
+            alerts_expected=len(self.expected),
+            delivered=self.delivered,
+            missing=len(self.missing_ids),
+            duplicated=self.duplicated,
+            unexpected=len(self.unexpected_ids),
+            raw_repeats=self.raw_repeats,
+            requests=sum(self.requests.values()),
+        )
 
 
 @dataclass
@@ -138,13 +148,28 @@ class Row:
     at: float = field(default_factory=time.time)
 
 
-def record(fault: str, *, events_in: int, ledger: Ledger | None = None, receiver: str = "",
-           test: str = "", seconds: float | None = None, path: Path | None = None, **counts) -> Row:
+def record(
+    fault: str,
+    *,
+    events_in: int,
+    ledger: Ledger | None = None,
+    receiver: str = "",
+    test: str = "",
+    seconds: float | None = None,
+    path: Path | None = None,
+    **counts,
+) -> Row:
     """Append one row. Give a ``ledger``, or the counts (``alerts_expected``, ``delivered``,
     ``missing``, ``duplicated``, optionally ``raw_repeats``, ``unexpected``) directly."""
     values = {**(ledger.row() if ledger is not None else {}), **counts}
-    row = Row(fault=fault, events_in=events_in, receiver=receiver, test=test,
-              seconds=None if seconds is None else round(seconds, 1), **values)
+    row = Row(
+        fault=fault,
+        events_in=events_in,
+        receiver=receiver,
+        test=test,
+        seconds=None if seconds is None else round(seconds, 1),
+        **values,
+    )
     path = path or report_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:  # one short write per row: appends do not interleave
@@ -190,9 +215,18 @@ def latest(rows: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-SHOWN = (("fault", "left"), ("receiver", "left"), ("events_in", "right"), ("alerts_expected", "right"),
-         ("delivered", "right"), ("missing", "right"), ("duplicated", "right"), ("raw_repeats", "right"),
-         ("unexpected", "right"), ("seconds", "right"))
+SHOWN = (
+    ("fault", "left"),
+    ("receiver", "left"),
+    ("events_in", "right"),
+    ("alerts_expected", "right"),
+    ("delivered", "right"),
+    ("missing", "right"),
+    ("duplicated", "right"),
+    ("raw_repeats", "right"),
+    ("unexpected", "right"),
+    ("seconds", "right"),
+)
 
 
 def table(rows: list[dict], *, with_test: bool = False):

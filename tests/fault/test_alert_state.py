@@ -50,9 +50,20 @@ T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
 
 def metric(app: str, name: str, value: float, n: int):
-    return validate(dict(event_id=f"{app}:{name}:{n}", type="app.metric", source="fault",
-                         ts=(T0 + timedelta(seconds=n)).isoformat(), app_id=app, platform="all",
-                         country="cn", metric=name, value=value, period="instant"))
+    return validate(
+        dict(
+            event_id=f"{app}:{name}:{n}",
+            type="app.metric",
+            source="fault",
+            ts=(T0 + timedelta(seconds=n)).isoformat(),
+            app_id=app,
+            platform="all",
+            country="cn",
+            metric=name,
+            value=value,
+            period="instant",
+        )
+    )
 
 
 def expected(events) -> list:
@@ -88,14 +99,19 @@ def test_resolved_notices_survive_kill_9(broker, topics, hooks, start_worker, tm
     rec = recorder(request)
     rules = tmp_path / "rules.yaml"
     rules.write_text(THRESHOLDS)
-    env = dict(APPWATCH_RULES=str(rules), APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret,
-               APPWATCH_CONSOLE="false")
+    env = dict(
+        APPWATCH_RULES=str(rules),
+        APPWATCH_WEBHOOK_URL=hooks.url,
+        APPWATCH_WEBHOOK_SECRET=hooks.secret,
+        APPWATCH_CONSOLE="false",
+    )
     apps = [f"app{i}" for i in range(6)]
     breach = [metric(app, "dau", 2_000_000, 0) for app in apps]
     recover = [metric(app, "dau", 10_000, 1) for app in apps]
     alerts = expected(breach + recover)
     assert sorted((a.status, a.labels["app_id"]) for a in alerts) == sorted(
-        [("firing", app) for app in apps] + [("resolved", app) for app in apps])
+        [("firing", app) for app in apps] + [("resolved", app) for app in apps]
+    )
 
     w = start_worker(topics, **env)
     publish(broker, topics, breach)
@@ -104,8 +120,11 @@ def test_resolved_notices_survive_kill_9(broker, topics, hooks, start_worker, tm
     w.proc.wait(10)
     start_worker(topics, **env)
     publish(broker, topics, recover)
-    hooks.wait(lambda r: sum(s == "resolved" for _, _, s in got(hooks)) >= len(apps), 90,
-               "the resolved notices after the restart")
+    hooks.wait(
+        lambda r: sum(s == "resolved" for _, _, s in got(hooks)) >= len(apps),
+        90,
+        "the resolved notices after the restart",
+    )
     ledger = ledger_of(hooks, alerts)
     rec("resolved notices across kill -9", events_in=len(breach + recover), ledger=ledger, receiver="webhook")
     assert (len(ledger.missing_ids), ledger.duplicated, len(ledger.unexpected_ids)) == (0, 0, 0), ledger.row()
@@ -124,13 +143,24 @@ inhibit_rules:
   - {{source_matchers: ['rule="mau-high"'], target_matchers: ['rule="dau-high"'], equal: [app_id]}}
 allow_hosts: [127.0.0.1]
 """)
-    source_on, target_on, source_off = (metric("kimi", "mau", 40_000_000, 0), metric("kimi", "dau", 2_000_000, 1),
-                                        metric("kimi", "mau", 5_000_000, 2))
+    source_on, target_on, source_off = (
+        metric("kimi", "mau", 40_000_000, 0),
+        metric("kimi", "dau", 2_000_000, 1),
+        metric("kimi", "mau", 5_000_000, 2),
+    )
     alerts = expected([source_on, target_on, source_off])
-    assert [(a.rule, a.status) for a in alerts] == [("mau-high", "firing"), ("dau-high", "firing"),
-                                                    ("mau-high", "resolved")]
-    w = start_worker(topics, APPWATCH_RULES=str(rules), APPWATCH_ALERTS_CONFIG=str(config),
-                     APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_CONSOLE="false")
+    assert [(a.rule, a.status) for a in alerts] == [
+        ("mau-high", "firing"),
+        ("dau-high", "firing"),
+        ("mau-high", "resolved"),
+    ]
+    w = start_worker(
+        topics,
+        APPWATCH_RULES=str(rules),
+        APPWATCH_ALERTS_CONFIG=str(config),
+        APPWATCH_WEBHOOK_SECRET=hooks.secret,
+        APPWATCH_CONSOLE="false",
+    )
     publish(broker, topics, [source_on])
     hooks.wait(lambda r: len(r) >= 1, 60, "the source's firing notice")
     publish(broker, topics, [target_on])
@@ -197,28 +227,40 @@ allow_hosts: [127.0.0.1]
     alerts = expected(breach)
     assert len(alerts) == 8 and {a.rule for a in alerts} == {"dau-high"}  # one group: group_by rule
 
-    env = dict(APPWATCH_RULES=str(rules), APPWATCH_ALERTS_CONFIG=str(config), FAULT_SLACK_URL=slack.url,
-               APPWATCH_CONSOLE="false")
+    env = dict(
+        APPWATCH_RULES=str(rules),
+        APPWATCH_ALERTS_CONFIG=str(config),
+        FAULT_SLACK_URL=slack.url,
+        APPWATCH_CONSOLE="false",
+    )
     workers = [start_worker(topics, **env), start_worker(topics, **env)]
 
     def shared():  # each worker detects on some partitions; together they own all groups
         parts = [owned(w) for w in workers]
-        return (all(p["detect"] and p["groups"] for p in parts)
-                and sorted(p for x in parts for p in x["detect"]) == [0, 1, 2, 3]
-                and sorted(p for x in parts for p in x["groups"]) == [0, 1, 2, 3])
+        return (
+            all(p["detect"] and p["groups"] for p in parts)
+            and sorted(p for x in parts for p in x["detect"]) == [0, 1, 2, 3]
+            and sorted(p for x in parts for p in x["groups"]) == [0, 1, 2, 3]
+        )
 
     wait_until(shared, 90, "both workers owning partitions of the events and of the groups")
     publish(broker, topics, breach)
     with slack.cond:
         assert slack.cond.wait_for(
-            lambda: set().union(*(slack.apps_in(m, apps) for m in slack.messages)) == set(apps), 60), \
-            f"all 8 apps in Slack: got {len(slack.messages)} messages"
+            lambda: set().union(*(slack.apps_in(m, apps) for m in slack.messages)) == set(apps), 60
+        ), f"all 8 apps in Slack: got {len(slack.messages)} messages"
         messages = list(slack.messages)
     assert all(w.metric("appwatch_state_series") > 0 for w in workers)  # both detected
     per_app = {a: sum(a in slack.apps_in(m, apps) for m in messages) for a in apps}
-    rec("two workers, one group: sent once", events_in=len(breach), receiver="slack",
-        alerts_expected=len(alerts), delivered=sum(c >= 1 for c in per_app.values()),
-        missing=sum(c == 0 for c in per_app.values()), duplicated=sum(c > 1 for c in per_app.values()),
-        raw_repeats=len(messages) - 1)
+    rec(
+        "two workers, one group: sent once",
+        events_in=len(breach),
+        receiver="slack",
+        alerts_expected=len(alerts),
+        delivered=sum(c >= 1 for c in per_app.values()),
+        missing=sum(c == 0 for c in per_app.values()),
+        duplicated=sum(c > 1 for c in per_app.values()),
+        raw_repeats=len(messages) - 1,
+    )
     assert len(messages) == 1, f"the group was split or repeated: {len(messages)} messages"
     assert sum(w.metric("appwatch_notifications_total", outcome="sent") for w in workers) == 1

@@ -15,8 +15,12 @@ RUNS = 20_000
 
 
 def test_the_harness_runs_clean(tmp_path):
-    r = subprocess.run([sys.executable, str(HARNESS), f"-atheris_runs={RUNS}", "-max_total_time=60",
-                        f"-artifact_prefix={tmp_path}/"], cwd=tmp_path, capture_output=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(HARNESS), f"-atheris_runs={RUNS}", "-max_total_time=60", f"-artifact_prefix={tmp_path}/"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+    )
     err = r.stderr.decode(errors="replace")
     assert r.returncode == 0, err[-3000:]
     assert f"Done {RUNS} " in err, err[-500:]  # every run done, not stopped by max_total_time

@@ -25,8 +25,12 @@ def test_worker_reconnects_after_a_broker_restart(topics, hooks, start_worker, r
     port = free_port()
     with embedded(port, log=LOGS / "tansu-restart.log") as bootstrap:
         create_topics(bootstrap, topics, 4)
-        w = start_worker(topics, APPWATCH_BROKER=f"kafka://{bootstrap}", APPWATCH_WEBHOOK_URL=hooks.url,
-                         APPWATCH_WEBHOOK_SECRET=hooks.secret)
+        w = start_worker(
+            topics,
+            APPWATCH_BROKER=f"kafka://{bootstrap}",
+            APPWATCH_WEBHOOK_URL=hooks.url,
+            APPWATCH_WEBHOOK_SECRET=hooks.secret,
+        )
         publish_spike(bootstrap, topics, "doubao", 800_000)
         hooks.wait(lambda r: len(r) >= 1, 60, "the alert before the restart")
     # the broker is gone
@@ -42,9 +46,16 @@ def test_worker_reconnects_after_a_broker_restart(topics, hooks, start_worker, r
     # group's pending entry was not cleared), always with the same webhook-id
     ids = {p["data"]["labels"]["app_id"]: msg_id for msg_id, p in hooks.verified()}
     raw = [msg_id for msg_id, _ in hooks.verified()]
-    recorder(request)("broker restart (memory-only, topics re-created)", events_in=16, receiver="webhook",
-                      alerts_expected=2, delivered=len(ids), missing=2 - len(ids),
-                      duplicated=len(set(raw)) - len(ids), raw_repeats=len(raw) - len(set(raw)))
+    recorder(request)(
+        "broker restart (memory-only, topics re-created)",
+        events_in=16,
+        receiver="webhook",
+        alerts_expected=2,
+        delivered=len(ids),
+        missing=2 - len(ids),
+        duplicated=len(set(raw)) - len(ids),
+        raw_repeats=len(raw) - len(set(raw)),
+    )
     assert len({msg_id for msg_id, _ in hooks.verified()}) == len(ids) == 2
 
 

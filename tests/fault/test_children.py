@@ -26,17 +26,28 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 def big_import(tmp_path) -> str:
     """Enough rows that the import's two worker processes are still at work when killed."""
     path = tmp_path / "big.jsonl"
-    row = dict(type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00", platform="all", country="cn",
-               metric="downloads", value=1, period="day")
-    path.write_bytes(b"".join(orjson.dumps({**row, "event_id": f"e{i}", "app_id": f"app{i % 997}"}) + b"\n"
-                              for i in range(400_000)))
+    row = dict(
+        type="app.metric",
+        source="t",
+        ts="2024-11-14T00:00:00+08:00",
+        platform="all",
+        country="cn",
+        metric="downloads",
+        value=1,
+        period="day",
+    )
+    path.write_bytes(
+        b"".join(orjson.dumps({**row, "event_id": f"e{i}", "app_id": f"app{i % 997}"}) + b"\n" for i in range(400_000))
+    )
     return str(path)
 
 
 def connectors_file(tmp_path) -> str:
     path = tmp_path / "connectors.yaml"
-    path.write_text("connectors: [{name: hn, kind: hn_search, interval: 1d, params: "
-                    "{base_url: 'http://127.0.0.1:9', queries: [x]}}]\n")
+    path.write_text(
+        "connectors: [{name: hn, kind: hn_search, interval: 1d, params: "
+        "{base_url: 'http://127.0.0.1:9', queries: [x]}}]\n"
+    )
     return str(path)
 
 
@@ -45,10 +56,14 @@ COMMANDS = {  # name -> (argv after `appwatch`, python children expected besides
     "demo": (lambda tmp: ["demo", "--web-port", str(free_port()), "--live-seconds", "600"], 0),
     "worker --embedded": (lambda tmp: ["worker", "--embedded", "--web-port", str(free_port())], 0),
     "serve --embedded": (lambda tmp: ["serve", "--embedded", "--port", str(free_port())], 0),
-    "connect --embedded": (lambda tmp: ["connect", "--embedded", "--config", connectors_file(tmp),
-                                        "--state-dir", str(tmp / "state")], 0),
-    "import --embedded": (lambda tmp: ["import", big_import(tmp), "--embedded", "--workers", "2",
-                                       "--state-dir", str(tmp / "state")], 2),
+    "connect --embedded": (
+        lambda tmp: ["connect", "--embedded", "--config", connectors_file(tmp), "--state-dir", str(tmp / "state")],
+        0,
+    ),
+    "import --embedded": (
+        lambda tmp: ["import", big_import(tmp), "--embedded", "--workers", "2", "--state-dir", str(tmp / "state")],
+        2,
+    ),
 }
 
 
@@ -93,8 +108,13 @@ def test_no_child_outlives_its_parent(name, sig, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "APPWATCH_BROKER"}
     env |= {"APPWATCH_INGEST_TOKEN": "tok", "APPWATCH_CONSOLE": "false"}
     log = LOGS / f"children-{name.replace(' ', '')}-{sig.name}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "appwatch", *argv(tmp_path)], env=env, cwd=tmp_path,
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appwatch", *argv(tmp_path)],
+        env=env,
+        cwd=tmp_path,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         parent = psutil.Process(proc.pid)
         found: dict = {}
@@ -112,8 +132,11 @@ def test_no_child_outlives_its_parent(name, sig, tmp_path):
         wait_until(started, 60, f"{name}: its broker listening and its workers running")
         proc.send_signal(sig)
         proc.wait(20)
-        wait_until(lambda: all(gone(k) for k in found["kids"]), 10,
-                   f"{name}: no child left after {sig.name} ({[k.pid for k in found['kids'] if not gone(k)]})")
+        wait_until(
+            lambda: all(gone(k) for k in found["kids"]),
+            10,
+            f"{name}: no child left after {sig.name} ({[k.pid for k in found['kids'] if not gone(k)]})",
+        )
         wait_until(lambda: port_free(found["port"]), 10, f"{name}: port {found['port']} free")
     finally:
         terminate(proc)

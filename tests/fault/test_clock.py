@@ -78,6 +78,7 @@ def engine_ledger(expected: set[str], alerts) -> Ledger:
 
 # -- (a) out of order ------------------------------------------------------------------
 
+
 @st.composite
 def shuffled_series(draw):
     """A noisy flat series with one clear spike day (as a total or as deltas), and an
@@ -122,11 +123,16 @@ def test_deltas_of_a_day_in_any_order_sum_and_fire_once(request):
         ledger = engine_ledger({want}, got)
         assert ledger.missing_ids == set() and ledger.unexpected_ids == set() and ledger.raw_repeats == 0
         assert days(state)["2024-11-08"] == 680_000
-    recorder(request)("out of order: one day's deltas shuffled (engine, 20 orders, the last)",
-                      events_in=len(history) + len(deltas), ledger=ledger, receiver="engine")
+    recorder(request)(
+        "out of order: one day's deltas shuffled (engine, 20 orders, the last)",
+        events_in=len(history) + len(deltas),
+        ledger=ledger,
+        receiver="engine",
+    )
 
 
 # -- (b) late beyond the rule's lateness ---------------------------------------------------
+
 
 def test_late_within_the_lateness_fires_marked_late_and_beyond_it_is_counted():
     too_late = []
@@ -158,14 +164,16 @@ def test_an_event_too_late_for_two_rules_is_counted_once():
     """Regression: ``appwatch_events_too_late_total`` counts events; it counted one per
     daily rule that found the event too old."""
     too_late = []
-    e = engine("rules: [{name: s, kind: spike}, {name: c, kind: change, params: {pct: 50}}]",
-               on_too_late=too_late.append)
+    e = engine(
+        "rules: [{name: s, kind: spike}, {name: c, kind: change, params: {pct: 50}}]", on_too_late=too_late.append
+    )
     _, state = feed(e, [day("app", d, 100_000) for d in range(1, 12)])
     assert feed(e, [day("app", 1, 5)], state)[0] == []
     assert [ev.event_id for ev in too_late] == [day("app", 1, 5).event_id]
 
 
 # -- (c) far in the future -----------------------------------------------------------------
+
 
 def test_an_event_from_the_far_future_is_refused_and_does_not_poison_the_series(request):
     """Regression: one event dated 2099 became the series' newest day; the real days fell
@@ -205,8 +213,19 @@ def test_a_chart_snapshot_or_news_from_the_future_is_refused():
     e = engine("rules: [{name: one, kind: rank, params: {reached: 1}}]")
 
     def rank(ts, r):
-        return validate(dict(event_id=f"r{ts}", type="app.rank", source="charts", ts=ts, app_id="doubao",
-                             platform="ios", country="cn", chart="top-free", rank=r))
+        return validate(
+            dict(
+                event_id=f"r{ts}",
+                type="app.rank",
+                source="charts",
+                ts=ts,
+                app_id="doubao",
+                platform="ios",
+                country="cn",
+                chart="top-free",
+                rank=r,
+            )
+        )
 
     state: dict = {}
     assert e.rank(rank("2024-11-07T09:00:00+08:00", 2), state, now) == []
@@ -215,8 +234,7 @@ def test_a_chart_snapshot_or_news_from_the_future_is_refused():
     assert moved.value == 1 and moved.baseline == 2
 
     def news(ts, title):
-        return validate(dict(event_id=f"n{ts}", type="news", source="feed", ts=ts, url="https://e.com/x",
-                             title=title))
+        return validate(dict(event_id=f"n{ts}", type="news", source="feed", ts=ts, url="https://e.com/x", title=title))
 
     e = engine("rules: [{name: s, kind: spike}]", companies={"doubao": "ByteDance"})
     control: dict = {}
@@ -227,8 +245,7 @@ def test_a_chart_snapshot_or_news_from_the_future_is_refused():
 
 # -- (d) daylight saving: America/New_York ----------------------------------------------------
 
-NY_SPIKE = ("rules: [{name: ny, kind: spike, timezone: America/New_York, "
-            "match: {type: app.metric, metric: downloads}}]")
+NY_SPIKE = "rules: [{name: ny, kind: spike, timezone: America/New_York, match: {type: app.metric, metric: downloads}}]"
 
 
 def hourly(start_utc: datetime, end_utc: datetime, per_hour, country="us"):
@@ -245,10 +262,13 @@ def local_midnight(iso: str) -> bool:
     return (t.hour, t.minute, t.second) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("change,hours,offsets", [
-    ("2024-03-10", 23, ("-05:00", "-04:00")),  # spring forward: 02:00 EST -> 03:00 EDT
-    ("2024-11-03", 25, ("-04:00", "-05:00")),  # fall back: 02:00 EDT -> 01:00 EST
-])
+@pytest.mark.parametrize(
+    "change,hours,offsets",
+    [
+        ("2024-03-10", 23, ("-05:00", "-04:00")),  # spring forward: 02:00 EST -> 03:00 EDT
+        ("2024-11-03", 25, ("-04:00", "-05:00")),  # fall back: 02:00 EDT -> 01:00 EST
+    ],
+)
 def test_a_dst_day_sums_its_own_hours_and_its_window_is_local_midnights(change, hours, offsets, request):
     changed = datetime.fromisoformat(change).date()
     first = datetime.combine(changed - timedelta(days=8), datetime.min.time(), NY).astimezone(UTC)
@@ -276,8 +296,12 @@ def test_a_dst_day_sums_its_own_hours_and_its_window_is_local_midnights(change, 
     fired_at = datetime.fromisoformat(alert.event_ts)
     assert fired_at - start.astimezone(UTC) == timedelta(hours=15)
     ledger = engine_ledger({spike_id("ny", "nyapp", f"{change}T00:00:00{offsets[0]}", "us")}, alerts)
-    recorder(request)(f"DST {change}: a {hours} h day in America/New_York (engine)", events_in=len(events),
-                      ledger=ledger, receiver="engine")
+    recorder(request)(
+        f"DST {change}: a {hours} h day in America/New_York (engine)",
+        events_in=len(events),
+        ledger=ledger,
+        receiver="engine",
+    )
     assert ledger.missing_ids == set() and ledger.unexpected_ids == set()
 
 
@@ -293,6 +317,7 @@ def test_the_same_instants_make_different_days_in_different_zones():
 
 
 # -- through the real worker: out of order, late, too late and far future -------------------
+
 
 @pytest.mark.integration
 @pytest.mark.timeout(180)
@@ -315,30 +340,47 @@ def test_worker_handles_out_of_order_late_and_future_events(broker, topics, hook
     expected = expected_alerts(events, arrival=arrival)
     want = expected.by_id()
     assert sorted((a.labels["app_id"], a.window_start[:10], a.late) for a in want.values()) == [
-        ("latecomer", "2024-11-09", True), ("latecomer", "2024-11-11", False), ("shuffled", "2024-11-08", False)]
+        ("latecomer", "2024-11-09", True),
+        ("latecomer", "2024-11-11", False),
+        ("shuffled", "2024-11-08", False),
+    ]
     assert expected.too_late == 2
     with Publisher(broker, topics) as pub:
         pub.send_all(events)
         pub.flush()
 
-    wait_until(lambda: w.metric("appwatch_rule_evaluations_total") >= sum(expected.evaluations.values()), 60,
-               "every event evaluated")
-    wait_until(lambda: w.metric("appwatch_notifications_total", receiver="webhook", outcome="sent") >= len(want),
-               60, "every alert sent")
+    wait_until(
+        lambda: w.metric("appwatch_rule_evaluations_total") >= sum(expected.evaluations.values()),
+        60,
+        "every event evaluated",
+    )
+    wait_until(
+        lambda: w.metric("appwatch_notifications_total", receiver="webhook", outcome="sent") >= len(want),
+        60,
+        "every alert sent",
+    )
     hooks.wait(lambda r: len(r) >= len(want), 30, "every alert at the receiver")
     got = hooks.verified()
     ledger = Ledger(set(want))
     for msg_id, payload in got:
         ledger.saw(msg_id, accepted=True, key=alert_key(payload["data"]))
-    rec("out of order, late, too late and far-future events (worker)", events_in=len(events), ledger=ledger,
-        receiver="webhook")
+    rec(
+        "out of order, late, too late and far-future events (worker)",
+        events_in=len(events),
+        ledger=ledger,
+        receiver="webhook",
+    )
 
     assert ledger.missing_ids == set() and ledger.unexpected_ids == set() and ledger.duplicated == 0
     assert Counter(msg_id for msg_id, _ in got) == Counter(list(want))  # each once
     for msg_id, payload in got:
         alert, mine = payload["data"], want[msg_id]
         assert (alert["late"], alert["window_start"], alert["value"], alert["baseline"]) == (
-            mine.late, mine.window_start, mine.value, mine.baseline)
+            mine.late,
+            mine.window_start,
+            mine.value,
+            mine.baseline,
+        )
     # the engine's ledger counts the 2099 event as too late (no on_ahead there); the worker
     # counts it apart, and keeps it out of the market gauges
     assert w.metric("appwatch_events_ahead_total") == 1

@@ -50,8 +50,16 @@ from tests.fault.report import Ledger, alert_key, recorder
 # The outage, from the flaky receiver's first refused attempt until its port listens.
 DOWN_PERIOD = 60.0
 RETRY_AFTER = 2
-APPS = {"doubao": 800_000, "kimi": 250_000, "tongyi": 120_000, "wenxiaoyan": 60_000, "yuanbao": 30_000,
-        "chatgpt": 400_000, "deepseek": 300_000, "minimax": 20_000}  # more than max_concurrency
+APPS = {
+    "doubao": 800_000,
+    "kimi": 250_000,
+    "tongyi": 120_000,
+    "wenxiaoyan": 60_000,
+    "yuanbao": 30_000,
+    "chatgpt": 400_000,
+    "deepseek": 300_000,
+    "minimax": 20_000,
+}  # more than max_concurrency
 FLAKY, HEALTHY = "flaky/webhook/0", "healthy/webhook/0"
 
 
@@ -73,8 +81,9 @@ def flaky():
 
 @pytest.mark.integration
 @pytest.mark.timeout(240)
-def test_dead_then_failing_receiver_gets_every_alert_once(broker, topics, httpserver, flaky, start_worker,
-                                                          tmp_path, request):
+def test_dead_then_failing_receiver_gets_every_alert_once(
+    broker, topics, httpserver, flaky, start_worker, tmp_path, request
+):
     rec = recorder(request)
     healthy = Hooks(httpserver, flaky.secret, "/healthy")
     config = alerts_config(tmp_path / "alerts.yaml", {"flaky": flaky.url, "healthy": healthy.url})
@@ -89,12 +98,18 @@ def test_dead_then_failing_receiver_gets_every_alert_once(broker, topics, httpse
         pub.flush()
 
     # the outage starts with the first refused attempt (seen in the worker's metrics)
-    wait_until(lambda: w.metric("appwatch_notification_attempts_total", receiver=FLAKY) >= 1, 60,
-               "the first attempt at the dead receiver")
+    wait_until(
+        lambda: w.metric("appwatch_notification_attempts_total", receiver=FLAKY) >= 1,
+        60,
+        "the first attempt at the dead receiver",
+    )
     first_attempt = time.time()
     healthy.wait(lambda r: len(r) >= len(want), 60, "every alert at the healthy receiver")
-    wait_until(lambda: w.metric("appwatch_notification_attempts_total", receiver=FLAKY) >= 4, DOWN_PERIOD,
-               "retries against the refused port")
+    wait_until(
+        lambda: w.metric("appwatch_notification_attempts_total", receiver=FLAKY) >= 4,
+        DOWN_PERIOD,
+        "retries against the refused port",
+    )
     # the fault lasts DOWN_PERIOD: there is nothing to wait for but the clock
     wait_until(lambda: time.time() >= first_attempt + DOWN_PERIOD, DOWN_PERIOD + 5, "the end of the outage")
     refused = w.metric("appwatch_notification_attempts_total", receiver=FLAKY)
@@ -104,8 +119,11 @@ def test_dead_then_failing_receiver_gets_every_alert_once(broker, topics, httpse
     # the alerts in flight try again ~16, ~32 and ~62 s after their first attempt; the
     # queued ones follow
     flaky.wait(lambda hits: accepted_ids(hits) >= want, 120, "every alert accepted by the recovered receiver")
-    wait_until(lambda: w.metric("appwatch_notifications_total", receiver=FLAKY, outcome="sent") == len(want), 30,
-               "the worker counting every flaky delivery as sent")
+    wait_until(
+        lambda: w.metric("appwatch_notifications_total", receiver=FLAKY, outcome="sent") == len(want),
+        30,
+        "the worker counting every flaky delivery as sent",
+    )
     hits = flaky.snapshot()
 
     flaky_ledger = Ledger(want).saw_all(hits)
@@ -113,8 +131,12 @@ def test_dead_then_failing_receiver_gets_every_alert_once(broker, topics, httpse
     for msg_id, payload in healthy.verified():
         healthy_ledger.saw(msg_id, accepted=True, key=alert_key(payload["data"]))
     events_in = len(events)
-    rec(f"receiver down {DOWN_PERIOD:.0f}s, then 500, 429 Retry-After {RETRY_AFTER}, 204",
-        events_in=events_in, ledger=flaky_ledger, receiver="flaky")
+    rec(
+        f"receiver down {DOWN_PERIOD:.0f}s, then 500, 429 Retry-After {RETRY_AFTER}, 204",
+        events_in=events_in,
+        ledger=flaky_ledger,
+        receiver="flaky",
+    )
     rec("healthy receiver beside a dead one", events_in=events_in, ledger=healthy_ledger, receiver="healthy")
 
     # every signature verified; every expected alert accepted exactly once, none other
@@ -147,8 +169,10 @@ def test_dead_then_failing_receiver_gets_every_alert_once(broker, topics, httpse
     assert healthy_ledger.missing_ids == set() and healthy_ledger.unexpected_ids == set()
     assert len(healthy.requests) == len(want)
     assert max(t for _, _, t in healthy.requests) < flaky.started_at
-    late = [(p["data"]["labels"]["app_id"], t - p["data"]["observed_at"])
-            for (_, p), (_, _, t) in zip(healthy.verified(), healthy.requests, strict=True)]
+    late = [
+        (p["data"]["labels"]["app_id"], t - p["data"]["observed_at"])
+        for (_, p), (_, _, t) in zip(healthy.verified(), healthy.requests, strict=True)
+    ]
     assert max(d for _, d in late) < 10, late
     assert w.metric("appwatch_notifications_total", receiver=FLAKY, outcome="gave_up") == 0
     assert w.metric("appwatch_notifications_total", receiver=HEALTHY, outcome="sent") == len(want)
@@ -161,8 +185,15 @@ LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "dow
 
 def _alert() -> Alert:
     start = "2024-11-08T00:00:00+08:00"
-    return Alert(alert_id=alert_id("download-spike", LABELS, start), rule="download-spike", kind="spike",
-                 labels=LABELS, window_start=start, event_ts=start, summary="spike")
+    return Alert(
+        alert_id=alert_id("download-spike", LABELS, start),
+        rule="download-spike",
+        kind="spike",
+        labels=LABELS,
+        window_start=start,
+        event_ts=start,
+        summary="spike",
+    )
 
 
 def _simulate(down: float, then: list[int], policy: RetryPolicy = RetryPolicy()):
@@ -191,8 +222,17 @@ def _simulate(down: float, then: list[int], policy: RetryPolicy = RetryPolicy())
     async def on_failed(notifier, alert, error):
         failed.append((notifier.name, alert.alert_id, str(error)))
 
-    outcome = asyncio.run(deliver(Receiver(), _alert(), policy, DeliveryMetrics(CollectorRegistry()), sleep,
-                                  on_failed=on_failed, clock=lambda: now[0]))
+    outcome = asyncio.run(
+        deliver(
+            Receiver(),
+            _alert(),
+            policy,
+            DeliveryMetrics(CollectorRegistry()),
+            sleep,
+            on_failed=on_failed,
+            clock=lambda: now[0],
+        )
+    )
     return outcome, attempts, failed
 
 
@@ -209,10 +249,16 @@ def test_the_schedule_above_fits_the_default_retry_budget():
 @pytest.mark.timeout(30)
 def test_a_60s_outage_is_within_the_retry_budget(request):
     outcome, attempts, _ = _simulate(60.0, [500, 429])
-    recorder(request)("receiver down 60s, then 500, 429, 204 (simulated time, default RetryPolicy)",
-                      events_in=0, alerts_expected=1, delivered=int(outcome == "sent"),
-                      missing=int(outcome != "sent"), duplicated=0, raw_repeats=len(attempts) - 1,
-                      receiver="flaky (simulated)")
+    recorder(request)(
+        "receiver down 60s, then 500, 429, 204 (simulated time, default RetryPolicy)",
+        events_in=0,
+        alerts_expected=1,
+        delivered=int(outcome == "sent"),
+        missing=int(outcome != "sent"),
+        duplicated=0,
+        raw_repeats=len(attempts) - 1,
+        receiver="flaky (simulated)",
+    )
     assert outcome == "sent", attempts
 
 

@@ -44,8 +44,7 @@ from tests.fault.strategies import hostile_bytes, mutated_events, seeds, valid_e
 FIELDS = {*AppMetric.model_fields, *AppRank.model_fields, *News.model_fields, "event"}
 SIMPLE_REASONS = ("json", "too_large", "too_deep", "not_object")
 FIELD_REASON = re.compile(r"^(?P<field>[a-z_]+):(?P<error>[a-z_]+)$")
-FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-                database=None)
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], database=None)
 
 
 def as_bytes(raw: bytes | str) -> bytes:
@@ -81,8 +80,12 @@ def matches(rec: dict, raw: bytes) -> bool:
     """Does DLQ record ``rec`` carry ``raw`` (whole, or its head with the size and hash of the whole)?"""
     got = raw_of(rec)
     if rec.get("raw_truncated"):
-        return (rec["raw_size"] == len(raw) and rec["raw_sha256"] == hashlib.sha256(raw).hexdigest()
-                and raw.startswith(got) and len(got) == dlq.KEEP)
+        return (
+            rec["raw_size"] == len(raw)
+            and rec["raw_sha256"] == hashlib.sha256(raw).hexdigest()
+            and raw.startswith(got)
+            and len(got) == dlq.KEEP
+        )
     return got == raw
 
 
@@ -119,8 +122,19 @@ def assert_same(fast, ev) -> None:
     if not isinstance(fast, MetricEvent):
         assert fast == ev
         return
-    for name in ("event_id", "source", "app_id", "app_name", "platform", "country", "metric", "value",
-                 "period", "mode", "type"):
+    for name in (
+        "event_id",
+        "source",
+        "app_id",
+        "app_name",
+        "platform",
+        "country",
+        "metric",
+        "value",
+        "period",
+        "mode",
+        "type",
+    ):
         assert getattr(fast, name) == getattr(ev, name), name
     assert fast.ts == ev.ts and fast.ts.utcoffset() == ev.ts.utcoffset() and fast.ts.isoformat() == ev.ts.isoformat()
     assert fast.epoch == ev.epoch
@@ -184,22 +198,51 @@ def test_valid_events_rich(obj, indent):
 
 
 FAST_EDGES = st.one_of(
-    st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
-                  r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?\n?\Z"),
-    st.sampled_from(["1969-12-31T23:30:00-01:00", "1970-01-01T00:30:00+01:00", "1970-01-01T00:00:00Z",
-                     "9998-12-31T23:00:00-05:00", "9999-01-01T00:00:00Z", "2024-11-14T24:00:00+08:00",
-                     "2024-02-30T00:00:00Z", "2024-11-14T00:00:00+24:00", "2024-11-14T00:00:00.1234567Z"]),
+    st.from_regex(
+        r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+        r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?\n?\Z"
+    ),
+    st.sampled_from(
+        [
+            "1969-12-31T23:30:00-01:00",
+            "1970-01-01T00:30:00+01:00",
+            "1970-01-01T00:00:00Z",
+            "9998-12-31T23:00:00-05:00",
+            "9999-01-01T00:00:00Z",
+            "2024-11-14T24:00:00+08:00",
+            "2024-02-30T00:00:00Z",
+            "2024-11-14T00:00:00+24:00",
+            "2024-11-14T00:00:00.1234567Z",
+        ]
+    ),
 )
 
 
 @settings(FUZZ, max_examples=600)
-@given(FAST_EDGES, st.sampled_from(["cn", "us", "CN", "cn\n", "c", ""]),
-       st.sampled_from(["doubao", "dou bao", "-x", "a" * 64, "a" * 65, "doubao\n", "豆包"]))
+@given(
+    FAST_EDGES,
+    st.sampled_from(["cn", "us", "CN", "cn\n", "c", ""]),
+    st.sampled_from(["doubao", "dou bao", "-x", "a" * 64, "a" * 65, "doubao\n", "豆包"]),
+)
 def test_decode_fast_agrees_at_the_edges_of_what_it_takes(ts, country, app_id):
     """Timestamps, countries and app ids at the edges of the fast path's own checks: it
     takes them as pydantic does, or hands them to it."""
-    through(orjson.dumps(dict(event_id="e", type="app.metric", source="s", ts=ts, app_id=app_id,
-                              platform="all", country=country, metric="downloads", value=1, period="day")))
+    through(
+        orjson.dumps(
+            dict(
+                event_id="e",
+                type="app.metric",
+                source="s",
+                ts=ts,
+                app_id=app_id,
+                platform="all",
+                country=country,
+                metric="downloads",
+                value=1,
+                period="day",
+            )
+        )
+    )
 
 
 def check_mutation(obj: dict, field: str) -> None:
@@ -257,9 +300,24 @@ def test_the_edges_of_the_ts_range_are_computable(ts, offset):
     local = ts.astimezone(timezone(timedelta(hours=offset)))
     state = Table()
     for i, kind in enumerate(["app.metric", "app.rank", "news"]):
-        obj = dict(event_id=f"e{i}", type=kind, source="edge", ts=local.isoformat(), app_id="doubao",
-                   platform="all", country="cn", metric="downloads", value=1e6 * (i + 1), period="day",
-                   mode="delta", chart="top-free", rank=1, url="u", title="ByteDance 豆包", companies=["ByteDance"])
+        obj = dict(
+            event_id=f"e{i}",
+            type=kind,
+            source="edge",
+            ts=local.isoformat(),
+            app_id="doubao",
+            platform="all",
+            country="cn",
+            metric="downloads",
+            value=1e6 * (i + 1),
+            period="day",
+            mode="delta",
+            chart="top-free",
+            rank=1,
+            url="u",
+            title="ByteDance 豆包",
+            companies=["ByteDance"],
+        )
         for alert in ENGINE.process(decode(orjson.dumps(obj)), state):
             orjson.loads(alert.to_json())
     ENGINE.finish(state)
@@ -277,13 +335,35 @@ def test_a_null_record_is_invalid_not_a_crash():
     assert rec["raw"] == "" and "no value" in rec["error"]
 
 
-@pytest.mark.parametrize("ts", ["9999-12-31T23:59:59-14:00", "9999-06-01T00:00:00Z",
-                                "0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "9999-12-31T23:59:59-14:00",
+        "9999-06-01T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+    ],
+)
 def test_ts_outside_the_computable_range_is_invalid(ts):
     """These passed the contract, then overflowed converting to the rules' time zone
     (OverflowError in the detect agent: a crash of the worker)."""
-    obj = orjson.loads(orjson.dumps(dict(event_id="e", type="app.metric", source="s", ts=ts, app_id="doubao",
-                                         platform="all", country="cn", metric="downloads", value=1, period="day")))
+    obj = orjson.loads(
+        orjson.dumps(
+            dict(
+                event_id="e",
+                type="app.metric",
+                source="s",
+                ts=ts,
+                app_id="doubao",
+                platform="all",
+                country="cn",
+                metric="downloads",
+                value=1,
+                period="day",
+            )
+        )
+    )
     with pytest.raises(InvalidEvent) as info:
         decode(orjson.dumps(obj))
     assert info.value.reason == "ts:value_error" and "1970-01-01" in str(info.value)
@@ -293,8 +373,15 @@ def test_the_reason_label_has_no_list_index_and_the_field_keeps_it():
     """One Prometheus series per list index ('companies.0', 'companies.1' ...) was a cardinality bomb."""
     reasons = set()
     for i in range(50):
-        obj = dict(event_id="n", type="news", source="s", ts="2024-11-13T10:00:00+08:00", url="u", title="t",
-                   companies=["ok"] * i + [1])
+        obj = dict(
+            event_id="n",
+            type="news",
+            source="s",
+            ts="2024-11-13T10:00:00+08:00",
+            url="u",
+            title="t",
+            companies=["ok"] * i + [1],
+        )
         with pytest.raises(InvalidEvent) as info:
             decode(orjson.dumps(obj))
         reasons.add(info.value.reason)
@@ -321,26 +408,42 @@ def bounded(raw: bytes, *, seconds: float = 1.0, megabytes: float = 50.0) -> Inv
     return exc
 
 
-VALID = orjson.dumps(dict(event_id="e1", type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00",
-                          app_id="doubao", platform="all", country="cn", metric="downloads", value=1,
-                          period="day"))
+VALID = orjson.dumps(
+    dict(
+        event_id="e1",
+        type="app.metric",
+        source="t",
+        ts="2024-11-14T00:00:00+08:00",
+        app_id="doubao",
+        platform="all",
+        country="cn",
+        metric="downloads",
+        value=1,
+        period="day",
+    )
+)
 
 
-@pytest.mark.parametrize("name, raw", [
-    ("10 MB string", VALID[:-1] + b',"pad":"' + b"x" * 10_000_000 + b'"}'),
-    ("10 MB of Chinese", VALID[:-1] + b',"title":"' + "豆包".encode() * 1_700_000 + b'"}'),
-    ("10 MB array", b"[" + b"1," * 5_000_000 + b"1]"),
-    ("100k nested arrays", b"[" * 100_000 + b"]" * 100_000),
-    ("100k nested objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000),
-    ("one byte over", VALID[:-1] + b',"pad":"' + b"x" * (MAX_EVENT_BYTES - len(VALID) - 8) + b'"}'),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, raw",
+    [
+        ("10 MB string", VALID[:-1] + b',"pad":"' + b"x" * 10_000_000 + b'"}'),
+        ("10 MB of Chinese", VALID[:-1] + b',"title":"' + "豆包".encode() * 1_700_000 + b'"}'),
+        ("10 MB array", b"[" + b"1," * 5_000_000 + b"1]"),
+        ("100k nested arrays", b"[" * 100_000 + b"]" * 100_000),
+        ("100k nested objects", b'{"a":' * 100_000 + b"1" + b"}" * 100_000),
+        ("one byte over", VALID[:-1] + b',"pad":"' + b"x" * (MAX_EVENT_BYTES - len(VALID) - 8) + b'"}'),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_oversized_input_is_rejected_before_parsing(name, raw):
     assert len(raw) > MAX_EVENT_BYTES
     assert bounded(raw).reason == "too_large"
 
 
-@pytest.mark.parametrize("depth, reason", [(33, "too_deep"), (300, "too_deep"), (1_000, "too_deep"),
-                                           (5_000, "json"), (20_000, "json")])
+@pytest.mark.parametrize(
+    "depth, reason", [(33, "too_deep"), (300, "too_deep"), (1_000, "too_deep"), (5_000, "json"), (20_000, "json")]
+)
 def test_deep_nesting_under_the_size_limit_is_rejected(depth, reason):
     """orjson parses 1024 levels but serialises only 254: an event nested 255+ deep was
     accepted, then crashed the worker re-serialising it for the control topic."""
@@ -362,28 +465,35 @@ def test_the_deepest_accepted_event_can_be_republished():
     assert info.value.reason == "too_deep"
 
 
-@pytest.mark.parametrize("raw", [
-    pytest.param(b"\xff\xfe", id="bom-utf16-alone"),
-    pytest.param(VALID[:-1] + b',"app_name":"\xe8\xb1"}', id="truncated-sequence"),
-    pytest.param(VALID[:-1] + b',"app_name":"\xed\xa0\x80"}', id="encoded-surrogate"),
-    pytest.param(VALID[:-1] + b',"app_name":"\xc0\xaf"}', id="overlong"),
-    pytest.param(VALID[:-1] + b',"app_name":"\xf8\x88\x80\x80\x80"}', id="5-byte-form"),
-    pytest.param(VALID[:-1] + b',"app_name":"\\ud800"}', id="lone-surrogate-escape"),
-    pytest.param(b"\xef\xbb\xbf" + VALID, id="utf8-bom"),
-    pytest.param(VALID.decode().encode("utf-16"), id="utf-16"),
-    pytest.param("豆包".encode("gb18030") + VALID, id="gb18030"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"\xff\xfe", id="bom-utf16-alone"),
+        pytest.param(VALID[:-1] + b',"app_name":"\xe8\xb1"}', id="truncated-sequence"),
+        pytest.param(VALID[:-1] + b',"app_name":"\xed\xa0\x80"}', id="encoded-surrogate"),
+        pytest.param(VALID[:-1] + b',"app_name":"\xc0\xaf"}', id="overlong"),
+        pytest.param(VALID[:-1] + b',"app_name":"\xf8\x88\x80\x80\x80"}', id="5-byte-form"),
+        pytest.param(VALID[:-1] + b',"app_name":"\\ud800"}', id="lone-surrogate-escape"),
+        pytest.param(b"\xef\xbb\xbf" + VALID, id="utf8-bom"),
+        pytest.param(VALID.decode().encode("utf-16"), id="utf-16"),
+        pytest.param("豆包".encode("gb18030") + VALID, id="gb18030"),
+    ],
+)
 def test_invalid_utf8_is_rejected(raw):
     assert bounded(raw).reason == "json"
 
 
-@pytest.mark.parametrize("number", [b"NaN", b"-NaN", b"Infinity", b"-Infinity", b"inf", b"1e400", b"-1e400",
-                                    b"1e999999999", b"9" * 400 + b".0e400"])
+@pytest.mark.parametrize(
+    "number",
+    [b"NaN", b"-NaN", b"Infinity", b"-Infinity", b"inf", b"1e400", b"-1e400", b"1e999999999", b"9" * 400 + b".0e400"],
+)
 @pytest.mark.parametrize("field", [b"value", b"rank", b"extra"])
 def test_non_finite_numbers_are_rejected(number, field):
     if field == b"rank":
-        raw = (b'{"event_id":"r","type":"app.rank","source":"t","ts":"2024-11-14T09:00:00Z","app_id":"kimi",'
-               b'"platform":"ios","country":"cn","chart":"top-free","rank":' + number + b"}")
+        raw = (
+            b'{"event_id":"r","type":"app.rank","source":"t","ts":"2024-11-14T09:00:00Z","app_id":"kimi",'
+            b'"platform":"ios","country":"cn","chart":"top-free","rank":' + number + b"}"
+        )
     elif field == b"value":
         raw = VALID.replace(b'"value":1', b'"value":' + number)
     else:  # even in a field the contract does not know: it would be republished
@@ -392,10 +502,20 @@ def test_non_finite_numbers_are_rejected(number, field):
     assert bounded(raw).reason == "json"
 
 
-@pytest.mark.parametrize("value, ok", [(b"1e308", True), (b"1.7976931348623157e308", True), (b"1e-400", True),
-                                       (b"-0", True), (b"123456789012345678901234567890", True),
-                                       (b"-1e-300", False), (b'"1e400"', False), (b'"NaN"', False),
-                                       (b'"Infinity"', False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        (b"1e308", True),
+        (b"1.7976931348623157e308", True),
+        (b"1e-400", True),
+        (b"-0", True),
+        (b"123456789012345678901234567890", True),
+        (b"-1e-300", False),
+        (b'"1e400"', False),
+        (b'"NaN"', False),
+        (b'"Infinity"', False),
+    ],
+)
 def test_finite_extremes_are_judged_by_the_contract(value, ok):
     raw = VALID.replace(b'"value":1', b'"value":' + value)
     if ok:
@@ -408,15 +528,18 @@ def test_finite_extremes_are_judged_by_the_contract(value, ok):
 # --------------------------------------------------------------------------- the DLQ record itself
 
 
-@pytest.mark.parametrize("raw, truncated", [
-    pytest.param(b"\x01" * 900_000, True, id="900KB of control characters (x6 when JSON-escaped)"),
-    pytest.param(b"\xff" * 900_000, True, id="900KB not UTF-8 (base64)"),
-    pytest.param("豆包".encode() * 200_000, True, id="1.2MB of Chinese"),
-    pytest.param(b"x" * 10_000_000, True, id="10MB"),
-    pytest.param(b'"' * 60_000, False, id="60KB of quotes (x2 escaped, fits)"),
-    pytest.param(b"\x01" * 60_000, False, id="60KB of control characters (x6, kept whole in base64)"),
-    pytest.param(b"a" * (dlq.MAX_RECORD - 200), False, id="just under the limit"),
-])
+@pytest.mark.parametrize(
+    "raw, truncated",
+    [
+        pytest.param(b"\x01" * 900_000, True, id="900KB of control characters (x6 when JSON-escaped)"),
+        pytest.param(b"\xff" * 900_000, True, id="900KB not UTF-8 (base64)"),
+        pytest.param("豆包".encode() * 200_000, True, id="1.2MB of Chinese"),
+        pytest.param(b"x" * 10_000_000, True, id="10MB"),
+        pytest.param(b'"' * 60_000, False, id="60KB of quotes (x2 escaped, fits)"),
+        pytest.param(b"\x01" * 60_000, False, id="60KB of control characters (x6, kept whole in base64)"),
+        pytest.param(b"a" * (dlq.MAX_RECORD - 200), False, id="just under the limit"),
+    ],
+)
 def test_a_dlq_record_always_fits_on_the_topic(raw, truncated):
     """A record over the producer's 1 MB limit failed to send and crashed the detect agent
     (900 KB of \\x01 became a 5.4 MB record); now a record is at most MAX_RECORD bytes."""

@@ -28,21 +28,52 @@ from tests.fault.strategies import SNIPPETS, Gen
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 HOSTILE_N, VALID_N = 300, 50
-METRIC = dict(event_id="e", type="app.metric", source="fault", ts="2024-11-14T00:00:00+08:00", app_id="doubao",
-              platform="all", country="cn", metric="downloads", value=1, period="day")
+METRIC = dict(
+    event_id="e",
+    type="app.metric",
+    source="fault",
+    ts="2024-11-14T00:00:00+08:00",
+    app_id="doubao",
+    platform="all",
+    country="cn",
+    metric="downloads",
+    value=1,
+    period="day",
+)
 # the records that crashed the detect agent before the fixes, and other sharp edges
 SHARP = [
-    None,                                                                        # a null value (tombstone)
-    orjson.dumps({**METRIC, "ts": "9999-12-31T23:59:59-14:00"}),                 # overflowed the tz conversion
+    None,  # a null value (tombstone)
+    orjson.dumps({**METRIC, "ts": "9999-12-31T23:59:59-14:00"}),  # overflowed the tz conversion
     orjson.dumps({**METRIC, "ts": "0001-01-01T00:00:00+14:00"}),
-    orjson.dumps({"event_id": "n", "type": "news", "source": "fault", "ts": "2024-11-13T10:00:00+08:00",
-                  "url": "u", "title": "t"})[:-1] + b',"x":' + b"[" * 300 + b"]" * 300 + b"}",  # 300 deep
-    orjson.dumps({**METRIC, "pad": "x" * 200_000}),                              # 200 KB
+    orjson.dumps(
+        {
+            "event_id": "n",
+            "type": "news",
+            "source": "fault",
+            "ts": "2024-11-13T10:00:00+08:00",
+            "url": "u",
+            "title": "t",
+        }
+    )[:-1]
+    + b',"x":'
+    + b"[" * 300
+    + b"]" * 300
+    + b"}",  # 300 deep
+    orjson.dumps({**METRIC, "pad": "x" * 200_000}),  # 200 KB
     b"\x01" * 900_000,  # a 5.4 MB DLQ record when JSON-escaped: over the producer limit, crashed the agent
     b"\xff" * 900_000,  # 1.2 MB in base64
     orjson.dumps({**METRIC, "type": "x\n2024-11-14 WARNING forged"}),
-    orjson.dumps({"event_id": "n", "type": "news", "source": "fault", "ts": "2024-11-13T10:00:00+08:00",
-                  "url": "u", "title": "t", "companies": ["a"] * 40 + [1]}),
+    orjson.dumps(
+        {
+            "event_id": "n",
+            "type": "news",
+            "source": "fault",
+            "ts": "2024-11-13T10:00:00+08:00",
+            "url": "u",
+            "title": "t",
+            "companies": ["a"] * 40 + [1],
+        }
+    ),
     orjson.dumps(METRIC).replace(b'"value":1', b'"value":NaN'),
     orjson.dumps(METRIC).replace(b'"value":1', b'"value":1e400'),
     orjson.dumps(METRIC).replace(b"doubao", b"\xff\xfe"),
@@ -78,13 +109,18 @@ def expected(raw: bytes | None):
     """What the DLQ carries for ``raw``: itself, or (size, sha256, head) when too big to carry."""
     raw = raw or b""
     if orjson.loads(dlq.record(raw, "", "", "", 0, 0)).get("raw_truncated"):
-        return len(raw), hashlib.sha256(raw).hexdigest(), raw[:dlq.KEEP]
+        return len(raw), hashlib.sha256(raw).hexdigest(), raw[: dlq.KEEP]
     return raw
 
 
 def read_topic(broker: str, topic: str, n: int, timeout: float = 60.0) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=broker, auto_offset_reset="earliest",
-                             consumer_timeout_ms=int(timeout * 1000), max_partition_fetch_bytes=4 * 2**20)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=int(timeout * 1000),
+        max_partition_fetch_bytes=4 * 2**20,
+    )
     out = []
     try:
         for msg in consumer:
@@ -138,4 +174,4 @@ def test_every_hostile_record_reaches_the_dlq_and_no_valid_event_is_lost(broker,
     log = w.log.read_text(errors="replace")
     assert "Traceback" not in log and "crashed" not in log.lower(), log[-3000:]
     assert "\n2024-11-14 WARNING forged" not in log  # a hostile tag cannot start a log line of its own
-    assert "\\x0a2024-11-14 WARNING forged" in log     # it is logged escaped, on the line of its warning
+    assert "\\x0a2024-11-14 WARNING forged" in log  # it is logged escaped, on the line of its warning

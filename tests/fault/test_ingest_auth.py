@@ -19,9 +19,18 @@ from core import auth
 from core.auth import Tokens
 
 TOKEN = "s3cret-Token_0123456789"
-EVENT = {"event_id": "e1", "type": "app.metric", "source": "vendor", "ts": "2024-11-14T00:00:00+08:00",
-         "app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads", "value": 1,
-         "period": "day"}
+EVENT = {
+    "event_id": "e1",
+    "type": "app.metric",
+    "source": "vendor",
+    "ts": "2024-11-14T00:00:00+08:00",
+    "app_id": "doubao",
+    "platform": "all",
+    "country": "cn",
+    "metric": "downloads",
+    "value": 1,
+    "period": "day",
+}
 
 
 class Collect:
@@ -94,11 +103,17 @@ def test_the_token_anywhere_else_is_not_accepted(api, where):
         client.cookies.set("Authorization", f"Bearer {TOKEN}")
         r = client.post("/v1/events", json=[EVENT])
     elif where == "other header":
-        r = client.post("/v1/events", json=[EVENT], headers={"X-Authorization": f"Bearer {TOKEN}",
-                                                             "Proxy-Authorization": f"Bearer {TOKEN}"})
+        r = client.post(
+            "/v1/events",
+            json=[EVENT],
+            headers={"X-Authorization": f"Bearer {TOKEN}", "Proxy-Authorization": f"Bearer {TOKEN}"},
+        )
     else:  # a proxy that appends: the first one counts, and it is wrong
-        r = client.post("/v1/events", json=[EVENT],
-                        headers=[("Authorization", "Bearer wrong"), ("Authorization", f"Bearer {TOKEN}")])
+        r = client.post(
+            "/v1/events",
+            json=[EVENT],
+            headers=[("Authorization", "Bearer wrong"), ("Authorization", f"Bearer {TOKEN}")],
+        )
     assert r.status_code == 401
     assert pub.sent == []
 
@@ -144,7 +159,6 @@ def test_compare_digest_alone_decides(api, monkeypatch, verdict):
     client, pub, _ = api
     monkeypatch.setattr(auth.hmac, "compare_digest", Spy(result=verdict))
     for header in ("Bearer wrong", f"Bearer {TOKEN}", "Bearer " + "x" * 500):
-        r = client.post("/v1/events", json=[dict(EVENT, event_id=header[:20])],
-                        headers={"Authorization": header})
+        r = client.post("/v1/events", json=[dict(EVENT, event_id=header[:20])], headers={"Authorization": header})
         assert r.status_code == (200 if verdict else 401)
     assert len(pub.sent) == (3 if verdict else 0)

@@ -53,8 +53,9 @@ def live_hour(hour: int) -> list:
 @pytest.fixture
 def slow():
     flowing = threading.Event()
-    receiver = FaultReceiver(new_secret(), threaded=True,
-                             respond=lambda hit, earlier: Reply(204, hold=SLOW_HOLD if flowing.is_set() else 0))
+    receiver = FaultReceiver(
+        new_secret(), threaded=True, respond=lambda hit, earlier: Reply(204, hold=SLOW_HOLD if flowing.is_set() else 0)
+    )
     receiver.flowing = flowing
     receiver.start()
     yield receiver
@@ -63,8 +64,9 @@ def slow():
 
 @pytest.mark.integration
 @pytest.mark.timeout(240)
-def test_a_slow_receiver_neither_stalls_the_consumer_nor_delays_the_others(broker, topics, httpserver, slow,
-                                                                           start_worker, tmp_path, request):
+def test_a_slow_receiver_neither_stalls_the_consumer_nor_delays_the_others(
+    broker, topics, httpserver, slow, start_worker, tmp_path, request
+):
     rec = recorder(request)
     healthy = Hooks(httpserver, slow.secret, "/healthy")
     config = alerts_config(tmp_path / "alerts.yaml", {"slow": slow.url, "healthy": healthy.url})
@@ -95,10 +97,16 @@ def test_a_slow_receiver_neither_stalls_the_consumer_nor_delays_the_others(broke
     slow.flowing.clear()  # the flow is over: the slow receiver answers at once from now on
     slow_since = time.time()
 
-    slow.wait(lambda hits: accepted_ids(h for h in hits if not h.held) >= want, 120,
-              "every alert answered at once by the slow receiver after the flow")
-    wait_until(lambda: w.metric("appwatch_notifications_total", receiver=SLOW, outcome="sent") == len(want), 30,
-               "the worker counting every slow delivery as sent")
+    slow.wait(
+        lambda hits: accepted_ids(h for h in hits if not h.held) >= want,
+        120,
+        "every alert answered at once by the slow receiver after the flow",
+    )
+    wait_until(
+        lambda: w.metric("appwatch_notifications_total", receiver=SLOW, outcome="sent") == len(want),
+        30,
+        "the worker counting every slow delivery as sent",
+    )
     wait_until(lambda: w.metric("appwatch_events_total") >= len(events), 30, "every event consumed")
     hits = slow.snapshot()
 
@@ -106,8 +114,12 @@ def test_a_slow_receiver_neither_stalls_the_consumer_nor_delays_the_others(broke
     healthy_ledger = Ledger(want)
     for msg_id, payload in healthy.verified():
         healthy_ledger.saw(msg_id, accepted=True, key=alert_key(payload["data"]))
-    rec(f"receiver holds answers {SLOW_HOLD:.0f}s while {len(events)} events flow", events_in=len(events),
-        ledger=slow_ledger, receiver="slow")
+    rec(
+        f"receiver holds answers {SLOW_HOLD:.0f}s while {len(events)} events flow",
+        events_in=len(events),
+        ledger=slow_ledger,
+        receiver="slow",
+    )
     rec("healthy receiver beside a slow one", events_in=len(events), ledger=healthy_ledger, receiver="healthy")
 
     # the slow receiver: every expected alert, once after dedup, nothing else
@@ -121,8 +133,10 @@ def test_a_slow_receiver_neither_stalls_the_consumer_nor_delays_the_others(broke
     # all of them while the slow receiver was still holding its answers
     assert healthy_ledger.missing_ids == set() and healthy_ledger.unexpected_ids == set()
     assert len(healthy.requests) == len(want)
-    delays = {p["data"]["labels"]["app_id"]: round(t - p["data"]["observed_at"], 2)
-              for (_, p), (_, _, t) in zip(healthy.verified(), healthy.requests, strict=True)}
+    delays = {
+        p["data"]["labels"]["app_id"]: round(t - p["data"]["observed_at"], 2)
+        for (_, p), (_, _, t) in zip(healthy.verified(), healthy.requests, strict=True)
+    }
     assert max(delays.values()) < HEALTHY_MAX_DELAY, delays
     assert max(t for _, _, t in healthy.requests) < slow_since
 

@@ -40,9 +40,17 @@ INTEGRATIONS = ["webhook", "slack", "alertmanager", "pagerduty"]
 SLACK_SECRET = "XXsl4ckS3cretTokenXX"
 PD_KEY = "R0UTINGkey0123456789abcdef012345"
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
-ALERT = Alert(alert_id=alert_id("download-spike", LABELS, "2024-11-14T00:00:00+08:00"), rule="download-spike",
-              kind="spike", labels=LABELS, value=2.4e6, baseline=8e5, window_start="2024-11-14T00:00:00+08:00",
-              event_ts="2024-11-14T00:00:00+08:00", summary="Doubao spike")
+ALERT = Alert(
+    alert_id=alert_id("download-spike", LABELS, "2024-11-14T00:00:00+08:00"),
+    rule="download-spike",
+    kind="spike",
+    labels=LABELS,
+    value=2.4e6,
+    baseline=8e5,
+    window_start="2024-11-14T00:00:00+08:00",
+    event_ts="2024-11-14T00:00:00+08:00",
+    summary="Doubao spike",
+)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -88,19 +96,60 @@ def slack_path(url: str) -> str:
 
 # --------------------------------------------------------------------------- config time
 
-BRIEF = ["http://127.0.0.1/", "http://[::1]/", "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/",
-         "http://172.16.0.1/", "http://192.168.1.1/", "http://[fc00::1]/", "http://0.0.0.0/", "http://localhost/",
-         "http://2130706433/", "http://0177.0.0.1/", "http://[::ffff:127.0.0.1]/", "file:///etc/passwd",
-         "gopher://127.0.0.1:6379/_", "ftp://127.0.0.1/"]
-MORE = ["https://127.0.0.1:8443/", "http://127.8.9.10:9092/", "http://127.1/", "http://0x7f000001/", "http://0/",
-        "http://017700000001/", "http://0xa9.0xfe.0xa9.0xfe/", "http://2852039166/", "http://0251.0376.0251.0376/",
-        "http://[::ffff:a9fe:a9fe]/", "http://[0:0:0:0:0:ffff:10.0.0.1]/", "http://[64:ff9b::a9fe:a9fe]/",
-        "http://[2002:a9fe:a9fe::]/", "http://[fd00:ec2::254]/", "http://[fe80::1%25eth0]/", "http://[fec0::1]/",
-        "http://[::]/", "http://100.100.100.200/", "http://192.0.0.192/", "http://[::ffff:192.0.0.192]/",
-        "http://LOCALHOST./", "http://metadata.localhost/", "http://169.254.169.254./", "http://127。0。0。1/",
-        "http://receiver.example@127.0.0.1/", "http://127.0.0.1:80@receiver.example/", "http://receiver.example\\@10.0.0.1/",
-        "http://10.0.0.1 /", "http:/127.0.0.1/", "HTTP://127.0.0.1/", "dict://127.0.0.1:11211/",
-        "ws://127.0.0.1/", "javascript:alert(1)", "data:text/plain,x", "//10.0.0.1/"]
+BRIEF = [
+    "http://127.0.0.1/",
+    "http://[::1]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.1/",
+    "http://172.16.0.1/",
+    "http://192.168.1.1/",
+    "http://[fc00::1]/",
+    "http://0.0.0.0/",
+    "http://localhost/",
+    "http://2130706433/",
+    "http://0177.0.0.1/",
+    "http://[::ffff:127.0.0.1]/",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:6379/_",
+    "ftp://127.0.0.1/",
+]
+MORE = [
+    "https://127.0.0.1:8443/",
+    "http://127.8.9.10:9092/",
+    "http://127.1/",
+    "http://0x7f000001/",
+    "http://0/",
+    "http://017700000001/",
+    "http://0xa9.0xfe.0xa9.0xfe/",
+    "http://2852039166/",
+    "http://0251.0376.0251.0376/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[0:0:0:0:0:ffff:10.0.0.1]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:a9fe:a9fe::]/",
+    "http://[fd00:ec2::254]/",
+    "http://[fe80::1%25eth0]/",
+    "http://[fec0::1]/",
+    "http://[::]/",
+    "http://100.100.100.200/",
+    "http://192.0.0.192/",
+    "http://[::ffff:192.0.0.192]/",
+    "http://LOCALHOST./",
+    "http://metadata.localhost/",
+    "http://169.254.169.254./",
+    "http://127。0。0。1/",
+    "http://receiver.example@127.0.0.1/",
+    "http://127.0.0.1:80@receiver.example/",
+    "http://receiver.example\\@10.0.0.1/",
+    "http://10.0.0.1 /",
+    "http:/127.0.0.1/",
+    "HTTP://127.0.0.1/",
+    "dict://127.0.0.1:11211/",
+    "ws://127.0.0.1/",
+    "javascript:alert(1)",
+    "data:text/plain,x",
+    "//10.0.0.1/",
+]
 
 
 @pytest.mark.parametrize("url", BRIEF + MORE)
@@ -121,10 +170,12 @@ def direct(kind: str, url: str, **kwargs):
     from alerts.notify.pagerduty import PagerDutyNotifier
     from alerts.notify.slack import SlackNotifier
 
-    return {"webhook": lambda: WebhookNotifier("webhook", url, "whsec_" + "A" * 32, **kwargs),
-            "slack": lambda: SlackNotifier(url, **kwargs),
-            "alertmanager": lambda: AlertmanagerNotifier("am", url, **kwargs),
-            "pagerduty": lambda: PagerDutyNotifier("pd", PD_KEY, url=url, **kwargs)}[kind]()
+    return {
+        "webhook": lambda: WebhookNotifier("webhook", url, "whsec_" + "A" * 32, **kwargs),
+        "slack": lambda: SlackNotifier(url, **kwargs),
+        "alertmanager": lambda: AlertmanagerNotifier("am", url, **kwargs),
+        "pagerduty": lambda: PagerDutyNotifier("pd", PD_KEY, url=url, **kwargs),
+    }[kind]()
 
 
 @pytest.mark.parametrize("url", BRIEF + MORE)
@@ -137,12 +188,21 @@ def test_every_notifier_refuses_them_by_default(kind, url, tripwire):
     assert SLACK_SECRET not in str(info.value) and tripwire == []
 
 
-@pytest.mark.parametrize("allow, url", [
-    (["127.0.0.1"], "http://127.0.0.2/"), (["127.0.0.1"], "http://[::1]/"), (["127.0.0.1"], "http://localhost/"),
-    (["127.0.0.1"], "http://127.1/"), (["127.0.0.1"], "http://2130706433/"), (["localhost"], "http://127.0.0.1/"),
-    (["localhost"], "http://localhost.evil.example@10.0.0.1/"), (["10.0.0.1"], "http://10.0.0.2/"),
-    (["127.0.0.1"], "gopher://127.0.0.1/"), (["127.0.0.1"], "file://127.0.0.1/etc/passwd"),
-])
+@pytest.mark.parametrize(
+    "allow, url",
+    [
+        (["127.0.0.1"], "http://127.0.0.2/"),
+        (["127.0.0.1"], "http://[::1]/"),
+        (["127.0.0.1"], "http://localhost/"),
+        (["127.0.0.1"], "http://127.1/"),
+        (["127.0.0.1"], "http://2130706433/"),
+        (["localhost"], "http://127.0.0.1/"),
+        (["localhost"], "http://localhost.evil.example@10.0.0.1/"),
+        (["10.0.0.1"], "http://10.0.0.2/"),
+        (["127.0.0.1"], "gopher://127.0.0.1/"),
+        (["127.0.0.1"], "file://127.0.0.1/etc/passwd"),
+    ],
+)
 @pytest.mark.parametrize("kind", INTEGRATIONS)
 def test_allow_hosts_admits_exactly_what_it_names(kind, allow, url, monkeypatch, tripwire):
     if kind == "slack" and url.startswith("http"):
@@ -155,11 +215,29 @@ def test_allow_hosts_admits_exactly_what_it_names(kind, allow, url, monkeypatch,
 # --------------------------------------------------------------------------- request time: DNS
 
 PUBLIC = "93.184.216.34"
-ANSWERS = [["127.0.0.1"], ["::1"], ["169.254.169.254"], ["10.0.0.1"], ["172.16.0.1"], ["192.168.1.1"], ["fc00::1"],
-           ["0.0.0.0"], ["::ffff:127.0.0.1"], ["::ffff:169.254.169.254"], ["192.0.0.192"], ["fd00:ec2::254"],
-           ["100.100.100.200"], [PUBLIC, "10.0.0.1"], ["2606:2800:220:1::1", "::1"]]
-NAMES = {"webhook": "https://hooks.receiver.example/in", "slack": "https://hooks.slack.com/services/T0001/B0001/"
-         + SLACK_SECRET, "alertmanager": "https://alertmanager.example", "pagerduty": "https://events.pagerduty.com/v2/enqueue"}
+ANSWERS = [
+    ["127.0.0.1"],
+    ["::1"],
+    ["169.254.169.254"],
+    ["10.0.0.1"],
+    ["172.16.0.1"],
+    ["192.168.1.1"],
+    ["fc00::1"],
+    ["0.0.0.0"],
+    ["::ffff:127.0.0.1"],
+    ["::ffff:169.254.169.254"],
+    ["192.0.0.192"],
+    ["fd00:ec2::254"],
+    ["100.100.100.200"],
+    [PUBLIC, "10.0.0.1"],
+    ["2606:2800:220:1::1", "::1"],
+]
+NAMES = {
+    "webhook": "https://hooks.receiver.example/in",
+    "slack": "https://hooks.slack.com/services/T0001/B0001/" + SLACK_SECRET,
+    "alertmanager": "https://alertmanager.example",
+    "pagerduty": "https://events.pagerduty.com/v2/enqueue",
+}
 
 
 @pytest.fixture
@@ -192,24 +270,34 @@ async def deliver_once(notifier) -> tuple[str, int, Exception | None]:
     async def on_failed(_n, _a, err):
         errors.append(err)
 
-    outcome = await deliver(notifier, ALERT, RetryPolicy(max_attempts=3, initial=0.01, max_age=30),
-                            DeliveryMetrics(registry), sleep=no_sleep, on_failed=on_failed)
+    outcome = await deliver(
+        notifier,
+        ALERT,
+        RetryPolicy(max_attempts=3, initial=0.01, max_age=30),
+        DeliveryMetrics(registry),
+        sleep=no_sleep,
+        on_failed=on_failed,
+    )
     attempts = registry.get_sample_value("appwatch_notification_attempts_total", {"receiver": notifier.name})
     await notifier.aclose()
     return outcome, int(attempts or 0), errors[0] if errors else None
 
 
 @pytest.mark.parametrize("answers", ANSWERS, ids=lambda a: "+".join(a))
-@pytest.mark.parametrize("kind", [
-    *INTEGRATIONS[:3], "pagerduty",
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        *INTEGRATIONS[:3],
+        "pagerduty",
+    ],
+)
 def test_names_resolving_to_non_public_addresses_are_refused_once(kind, answers, resolver, monkeypatch, tripwire):
     table, calls = resolver
     url = NAMES[kind]
     table[httpx.URL(url).host] = answers
     notifier = built(kind, url, monkeypatch)  # a public-looking name passes config time
     outcome, attempts, error = run(deliver_once(notifier))
-    assert calls and tripwire == []             # resolved, checked, never connected
+    assert calls and tripwire == []  # resolved, checked, never connected
     assert SLACK_SECRET not in str(error) and PD_KEY not in str(error)
     assert (outcome, attempts) == ("failed", 1), (outcome, attempts, error)  # refused for good, not retried
     assert isinstance(error, BlockedAddress)
@@ -229,7 +317,8 @@ def test_built_directly_a_name_resolving_to_a_non_public_address_is_refused(kind
 @pytest.mark.parametrize("kind", INTEGRATIONS)
 def test_built_directly_a_redirect_is_not_followed(kind, local_server, tripwire):
     local_server.expect_request(re.compile(".*")).respond_with_response(
-        Response(status=307, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+        Response(status=307, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    )
     notifier = direct(kind, local_url(kind, local_server), allow_hosts=["127.0.0.1"])
     error = run(notifier.notify([ALERT]))
     run(notifier.aclose())
@@ -271,36 +360,50 @@ def local_server(_server):
 
 def local_url(kind: str, server: HTTPServer) -> str:
     base = f"http://127.0.0.1:{server.port}"
-    return {"webhook": f"{base}/hook", "slack": f"{base}/services/T0001/B0001/{SLACK_SECRET}",
-            "alertmanager": base, "pagerduty": f"{base}/v2/enqueue"}[kind]
+    return {
+        "webhook": f"{base}/hook",
+        "slack": f"{base}/services/T0001/B0001/{SLACK_SECRET}",
+        "alertmanager": base,
+        "pagerduty": f"{base}/v2/enqueue",
+    }[kind]
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/admin",
-                                    "http://[::1]:9/", "http://metadata.internal.example/computeMetadata/v1/",
-                                    "gopher://127.0.0.1:6379/_FLUSHALL"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/admin",
+        "http://[::1]:9/",
+        "http://metadata.internal.example/computeMetadata/v1/",
+        "gopher://127.0.0.1:6379/_FLUSHALL",
+    ],
+)
 @pytest.mark.parametrize("kind", INTEGRATIONS)
-def test_a_redirect_from_an_allowed_server_is_not_followed(kind, status, target, local_server, resolver,
-                                                           monkeypatch, tripwire):
+def test_a_redirect_from_an_allowed_server_is_not_followed(
+    kind, status, target, local_server, resolver, monkeypatch, tripwire
+):
     table, _ = resolver
     table["metadata.internal.example"] = ["169.254.169.254"]
     local_server.expect_request(re.compile(".*")).respond_with_response(
-        Response(status=status, headers={"Location": target}))
+        Response(status=status, headers={"Location": target})
+    )
     notifier = built(kind, local_url(kind, local_server), monkeypatch, ["127.0.0.1"])
     error = run(notifier.notify([ALERT]))
     run(notifier.aclose())
-    assert error is not None and not error.retryable    # a redirect is not a delivery
-    assert len(local_server.log) == 1                   # only the allowed hop was made
-    assert tripwire == ["127.0.0.1"]                    # nothing went to the Location
+    assert error is not None and not error.retryable  # a redirect is not a delivery
+    assert len(local_server.log) == 1  # only the allowed hop was made
+    assert tripwire == ["127.0.0.1"]  # nothing went to the Location
     assert SLACK_SECRET not in str(error) and PD_KEY not in str(error)
 
 
 @pytest.mark.parametrize("kind", INTEGRATIONS)
 def test_only_allow_hosts_lets_a_local_receiver_get_it(kind, local_server, monkeypatch, tripwire):
     local_server.expect_request(re.compile(".*"), method="POST").respond_with_data(
-        '{"status": "success"}' if kind == "pagerduty" else "", status=202 if kind == "pagerduty" else 200)
+        '{"status": "success"}' if kind == "pagerduty" else "", status=202 if kind == "pagerduty" else 200
+    )
     url = local_url(kind, local_server)
-    with pytest.raises(BlockedURL):                     # not allow-listed: refused at config time
+    with pytest.raises(BlockedURL):  # not allow-listed: refused at config time
         built(kind, url, monkeypatch)
     for allow in (["10.0.0.1"], ["localhost"], ["127.0.0.2"]):
         with pytest.raises(BlockedURL):

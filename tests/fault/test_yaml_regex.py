@@ -50,8 +50,14 @@ rules:
 
 def refused(path, model=None, *, seconds: float = 1.0, megabytes: float = 50.0) -> str:
     """Load ``path`` (rules, or ``model``); it must raise ConfigError fast and small. Returns the message."""
-    return str(within_bounds(lambda: rules.load(path) if model is None else yamlfile.load(path, model),
-                             ConfigError, seconds=seconds, megabytes=megabytes))
+    return str(
+        within_bounds(
+            lambda: rules.load(path) if model is None else yamlfile.load(path, model),
+            ConfigError,
+            seconds=seconds,
+            megabytes=megabytes,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- unsafe tags
@@ -76,7 +82,9 @@ def test_unsafe_tags_are_refused_naming_the_line_and_never_run(tmp_path, tag, ki
         text = RULES_OK + f"    summary: {value}\n"
         line, model = 5, None
     else:
-        text = ALERTS_OK.replace("receiver: everything\n  routes", f"receiver: everything\n  group_by: {value}\n  routes")
+        text = ALERTS_OK.replace(
+            "receiver: everything\n  routes", f"receiver: everything\n  group_by: {value}\n  routes"
+        )
         line, model = 3, AlertsConfig
     path = tmp_path / f"{kind}.yaml"
     path.write_text(text)
@@ -87,8 +95,10 @@ def test_unsafe_tags_are_refused_naming_the_line_and_never_run(tmp_path, tag, ki
 
 
 def test_unsafe_tag_at_the_top_and_in_a_list(tmp_path):
-    for text, line in [("!!python/object/apply:os.system ['true']\n", 1),
-                       ("rules:\n  - !!python/object/apply:os.system ['true']\n", 2)]:
+    for text, line in [
+        ("!!python/object/apply:os.system ['true']\n", 1),
+        ("rules:\n  - !!python/object/apply:os.system ['true']\n", 2),
+    ]:
         path = tmp_path / "r.yaml"
         path.write_text(text)
         assert refused(path).startswith(f"{path}:{line}: not valid YAML")
@@ -99,10 +109,12 @@ def test_unsafe_tag_at_the_top_and_in_a_list(tmp_path):
 
 def laughs(levels: int) -> str:
     """Nested anchors defined inline: 9 ** levels leaves (a billion for 9)."""
+
     def define(i: int) -> str:
         if i == 0:
             return "&l0 [" + ", ".join(['"lol"'] * 9) + "]"
         return f"&l{i} [" + define(i - 1) + ", " + ", ".join([f"*l{i - 1}"] * 8) + "]"
+
     return define(levels - 1)
 
 
@@ -113,11 +125,19 @@ BOMBS = [
     ("rules", 1, "rules: {b}\n"),
     ("rules", 4, "rules:\n  - name: x\n    kind: news_match\n    params: {{keywords: {b}}}\n"),
     ("alerts", 1, "route: {{receiver: a, group_by: {b}}}\nreceivers: [{{name: a}}]\n"),
-    ("alerts", 2, "route: {{receiver: a}}\nreceivers: [{{name: a, webhook_configs: "
-                  "[{{url: 'https://x.example/', headers: {{h: {b}}}}}]}}]\n"),
+    (
+        "alerts",
+        2,
+        "route: {{receiver: a}}\nreceivers: [{{name: a, webhook_configs: "
+        "[{{url: 'https://x.example/', headers: {{h: {b}}}}}]}}]\n",
+    ),
     ("alerts", 2, "route: {{receiver: a}}\nreceivers: {b}\n"),
-    ("alerts", 4, "route: {{receiver: a}}\nreceivers: [{{name: a}}]\ninhibit_rules:\n"
-                  "  - {{source_matchers: {b}, target_matchers: []}}\n"),
+    (
+        "alerts",
+        4,
+        "route: {{receiver: a}}\nreceivers: [{{name: a}}]\ninhibit_rules:\n"
+        "  - {{source_matchers: {b}, target_matchers: []}}\n",
+    ),
 ]
 
 
@@ -139,7 +159,8 @@ def test_an_alias_into_itself_is_refused(tmp_path):
 
 def test_ordinary_anchors_still_work(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         rules:
           - name: a
             kind: spike
@@ -150,7 +171,8 @@ def test_ordinary_anchors_still_work(tmp_path):
             params: {values: [1000000]}
             labels: *market
             match: *downloads
-        """))
+        """)
+    )
     loaded = rules.load(path)
     assert [r.labels for r in loaded.rules] == [{"team": "market", "page": "no"}] * 2
 
@@ -177,12 +199,37 @@ def test_a_matcher_that_is_not_a_string_is_a_config_error_not_a_crash(tmp_path, 
 
 # --------------------------------------------------------------------------- regexes
 
-EXPONENTIAL = ["(a+)+$", "(a|aa)+$", "(a*)*b", r"(\w+\s?)+$", "(.*a){12}$", "^(x+x+)+y$", "((ab)*)+$",
-               "(a|a?)+$", r"(\d+)*x", "([a-z]+)*$", "(a+){2,}", "(?:a+)+", "(a|ab|abc)*c$"]
+EXPONENTIAL = [
+    "(a+)+$",
+    "(a|aa)+$",
+    "(a*)*b",
+    r"(\w+\s?)+$",
+    "(.*a){12}$",
+    "^(x+x+)+y$",
+    "((ab)*)+$",
+    "(a|a?)+$",
+    r"(\d+)*x",
+    "([a-z]+)*$",
+    "(a+){2,}",
+    "(?:a+)+",
+    "(a|ab|abc)*c$",
+]
 POLYNOMIAL = [".*a.*a.*a.*b", "a*a*a*a*b", r"\w*\w*\w*x"]
 NOT_RE2 = [r"(a)\1", "(?=a)a", "(?!b)a", "(?<=a)b", r"(?P<x>a)(?P=x)", "(a)?(?(1)b|c)"]
-SAFE = ["cn|us", "(cn|us)+", "dou.*", ".*foo.*", "[a-z]+-[0-9]+", "(ab|ac)+", "(?:a|b)*c", "a{2,5}",
-        r"\d{4}-\d{2}-\d{2}", "(?i)doubao|kimi", "[^,]*,[^,]*", "豆包|通义"]
+SAFE = [
+    "cn|us",
+    "(cn|us)+",
+    "dou.*",
+    ".*foo.*",
+    "[a-z]+-[0-9]+",
+    "(ab|ac)+",
+    "(?:a|b)*c",
+    "a{2,5}",
+    r"\d{4}-\d{2}-\d{2}",
+    "(?i)doubao|kimi",
+    "[^,]*,[^,]*",
+    "豆包|通义",
+]
 
 
 @pytest.mark.parametrize("pattern", EXPONENTIAL + POLYNOMIAL + NOT_RE2)
@@ -196,8 +243,12 @@ def test_pathological_regexes_are_refused_at_load_time(tmp_path, pattern):
     assert msg.startswith(f"{path}:5: rules[0](x).match.matchers[0]: Value error, unsafe regex in "), msg
     alerts = tmp_path / "a.yaml"  # routes and inhibitions
     alerts.write_text(ALERTS_OK.replace("""['app_id="doubao"']""", f"[{quoted}]"))
-    assert refused(alerts, AlertsConfig).startswith(f"{alerts}:4: route.routes[0].matchers[0]: Value error, unsafe regex")
-    path.write_text(f"rules:\n  - name: x\n    kind: news_match\n    params:\n      keywords: [{orjson.dumps(pattern).decode()}]\n")
+    assert refused(alerts, AlertsConfig).startswith(
+        f"{alerts}:4: route.routes[0].matchers[0]: Value error, unsafe regex"
+    )
+    path.write_text(
+        f"rules:\n  - name: x\n    kind: news_match\n    params:\n      keywords: [{orjson.dumps(pattern).decode()}]\n"
+    )
     msg = refused(path)  # news keywords: searched in every news title and summary
     assert msg.startswith(f"{path}:5: rules[0](x).params: Value error, keywords[0]"), msg
 
@@ -207,8 +258,12 @@ def test_a_silence_posted_as_json_cannot_smuggle_a_regex(pattern):
     """Silences come back from their topic and from POST /api/silences as JSON objects, not
     strings: the regex checks were only in Matcher.parse, so {"op": "=~", "value": "(a+)+$"}
     (or an invalid regex, a re.error in the dispatch agent) went through."""
-    body = {"matchers": [{"name": "app_id", "op": "=~", "value": pattern}], "ends_at": time.time() + 60,
-            "created_by": "x", "comment": "y"}
+    body = {
+        "matchers": [{"name": "app_id", "op": "=~", "value": pattern}],
+        "ends_at": time.time() + 60,
+        "created_by": "x",
+        "comment": "y",
+    }
     with pytest.raises(ValidationError, match="regex"):
         Silence.model_validate_json(orjson.dumps(body))
 
@@ -220,8 +275,15 @@ def test_ordinary_regexes_still_work(pattern):
     Silence.model_validate_json(Silence(matchers=[m], ends_at=time.time() + 60, created_by="a", comment="b").to_json())
 
 
-ADVERSARIAL = ["a" * 50 + "!", "ab" * 25 + "!", "x" * 49 + "y", "a " * 25 + "!", "1" * 50 + "x", "aaa,bbb," * 6,
-               "a" * MAX_MATCH_INPUT * 20 + "!"]
+ADVERSARIAL = [
+    "a" * 50 + "!",
+    "ab" * 25 + "!",
+    "x" * 49 + "y",
+    "a " * 25 + "!",
+    "1" * 50 + "x",
+    "aaa,bbb," * 6,
+    "a" * MAX_MATCH_INPUT * 20 + "!",
+]
 
 
 CHILD = textwrap.dedent("""
@@ -244,8 +306,9 @@ def timed_in_child(patterns: list[str], inputs: list[str], *, stall: float = 10.
     """Fullmatch every pattern against every input in a child process (a regex cannot be
     interrupted in-process); fail naming the pattern if one runs over ``stall`` seconds.
     Returns (seconds, pattern) of every match, slowest first."""
-    proc = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     lines: queue.Queue[bytes] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     proc.stdin.write(orjson.dumps([patterns, inputs]))
@@ -257,8 +320,11 @@ def timed_in_child(patterns: list[str], inputs: list[str], *, stall: float = 10.
             try:
                 line = lines.get(timeout=wait).split()
             except queue.Empty:
-                pytest.fail(f"regex {patterns[current]!r} ran over {stall}s" if current is not None
-                            else "the child did not start")
+                pytest.fail(
+                    f"regex {patterns[current]!r} ran over {stall}s"
+                    if current is not None
+                    else "the child did not start"
+                )
             wait = stall
             if not line or line[0] == b"done":
                 break
@@ -322,11 +388,21 @@ def test_a_long_value_is_matched_on_its_head_in_bounded_time():
 
 
 def test_news_keywords_on_a_huge_summary_are_bounded():
-    ruleset = yamlfile.parse("rules:\n  - {name: n, kind: news_match, params: {keywords: ['hire.*bytedance']}}\n",
-                             rules.RuleSet)
+    ruleset = yamlfile.parse(
+        "rules:\n  - {name: n, kind: news_match, params: {keywords: ['hire.*bytedance']}}\n", rules.RuleSet
+    )
     engine = Engine(ruleset)
-    ev = validate(dict(event_id="n", type="news", source="s", ts="2024-11-13T10:00:00+08:00", url="u",
-                       title="t", summary="hire " * 12_000))
+    ev = validate(
+        dict(
+            event_id="n",
+            type="news",
+            source="s",
+            ts="2024-11-13T10:00:00+08:00",
+            url="u",
+            title="t",
+            summary="hire " * 12_000,
+        )
+    )
     t0 = time.perf_counter()
     engine.news(ev, {})
     assert time.perf_counter() - t0 < 1.0

@@ -33,8 +33,12 @@ from tests.conftest import Hooks, terminate, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-BINARY = os.environ.get("APPWATCH_ALERTMANAGER") or shutil.which("prometheus-alertmanager") \
-    or shutil.which("alertmanager") or "/usr/bin/prometheus-alertmanager"
+BINARY = (
+    os.environ.get("APPWATCH_ALERTMANAGER")
+    or shutil.which("prometheus-alertmanager")
+    or shutil.which("alertmanager")
+    or "/usr/bin/prometheus-alertmanager"
+)
 
 CONFIG = """\
 global:
@@ -73,17 +77,29 @@ def hook(httpserver) -> Hooks:
 @pytest.fixture
 def alertmanager(tmp_path, hook):
     if not Path(BINARY).is_file() or not os.access(BINARY, os.X_OK):
-        pytest.skip(f"Alertmanager binary not found ({BINARY}); "
-                    "apt-get install prometheus-alertmanager or set APPWATCH_ALERTMANAGER")
+        pytest.skip(
+            f"Alertmanager binary not found ({BINARY}); "
+            "apt-get install prometheus-alertmanager or set APPWATCH_ALERTMANAGER"
+        )
     (tmp_path / "am.yml").write_text(CONFIG.format(url=hook.url))
     port, log = free_port(), tmp_path / "alertmanager.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [BINARY, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=debug"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                BINARY,
+                f"--config.file={tmp_path / 'am.yml'}",
+                f"--storage.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                "--log.level=debug",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     am = Alertmanager(proc, port, log)
     try:
+
         def ready():
             if proc.poll() is not None:
                 pytest.fail(f"alertmanager exited {proc.returncode}:\n{am.tail()}")
@@ -102,15 +118,26 @@ LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "dow
 
 
 def make_alert(status: str, start: str, **over) -> Alert:
-    base = dict(alert_id=alert_id("download-spike", LABELS, start), rule="download-spike", kind="spike",
-                status=status, severity="critical", labels=LABELS, value=2.4e6, baseline=8e5,
-                window_start=start, event_ts=start, summary="豆包 downloads 2.4M (3.0x baseline)",
-                context=[{"title": "ByteDance ships Doubao 2", "url": "https://news.test/doubao-2"}])
+    base = dict(
+        alert_id=alert_id("download-spike", LABELS, start),
+        rule="download-spike",
+        kind="spike",
+        status=status,
+        severity="critical",
+        labels=LABELS,
+        value=2.4e6,
+        baseline=8e5,
+        window_start=start,
+        event_ts=start,
+        summary="豆包 downloads 2.4M (3.0x baseline)",
+        context=[{"title": "ByteDance ships Doubao 2", "url": "https://news.test/doubao-2"}],
+    )
     return Alert(**{**base, **over})
 
 
 def push(url: str, alert: Alert, **kw):
     """One notify() on a fresh client, in its own event loop, closed afterwards."""
+
     async def go():
         notifier = AlertmanagerNotifier("am", url, allow_hosts=["127.0.0.1"], **kw)
         try:
@@ -134,14 +161,19 @@ def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
     assert push(alertmanager.url, firing, generator_url_base=gen) is None, alertmanager.tail()
 
     def stored():
-        resp = httpx.get(f"{alertmanager.url}/api/v2/alerts",
-                         params={"filter": f'alert_id="{firing.alert_id}"'}, timeout=2)
+        resp = httpx.get(
+            f"{alertmanager.url}/api/v2/alerts", params={"filter": f'alert_id="{firing.alert_id}"'}, timeout=2
+        )
         resp.raise_for_status()
         return resp.json()
 
     (got,) = wait_until(stored, 5, "alert visible in GET /api/v2/alerts")
-    assert got["labels"] == {**LABELS, "alertname": "download-spike", "severity": "critical",
-                             "alert_id": firing.alert_id}
+    assert got["labels"] == {
+        **LABELS,
+        "alertname": "download-spike",
+        "severity": "critical",
+        "alert_id": firing.alert_id,
+    }
     assert got["annotations"]["summary"] == firing.summary
     assert "value 2,400,000 baseline 800,000 (3.00x)" in got["annotations"]["description"]
     assert "ByteDance ships Doubao 2 <https://news.test/doubao-2>" in got["annotations"]["description"]
@@ -152,8 +184,7 @@ def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
     assert got["receivers"] == [{"name": "hook"}]
 
     # 2. Alertmanager itself notifies its webhook receiver
-    hook.wait(lambda reqs: any(p["status"] == "firing" for p in payloads(reqs)), 10,
-              "alertmanager's firing webhook")
+    hook.wait(lambda reqs: any(p["status"] == "firing" for p in payloads(reqs)), 10, "alertmanager's firing webhook")
     fired = next(p for p in payloads(hook.requests) if p["status"] == "firing")
     assert fired["version"] == "4" and fired["receiver"] == "hook"
     assert fired["groupLabels"] == {"alertname": "download-spike", "app_id": "doubao"}
@@ -164,11 +195,13 @@ def test_alertmanager_roundtrip_firing_then_resolved(alertmanager, hook):
     assert a["generatorURL"] == f"http://appwatch.test/alerts/{firing.alert_id}"
 
     # 3. the resolved alert (same alert_id, same labels) ends it; Alertmanager sends "resolved"
-    resolved = make_alert("resolved", start, window_end=datetime.now(UTC).isoformat(),
-                          summary="豆包 downloads back to normal")
+    resolved = make_alert(
+        "resolved", start, window_end=datetime.now(UTC).isoformat(), summary="豆包 downloads back to normal"
+    )
     assert push(alertmanager.url, resolved, generator_url_base=gen) is None, alertmanager.tail()
-    hook.wait(lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)), 10,
-              "alertmanager's resolved webhook")
+    hook.wait(
+        lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)), 10, "alertmanager's resolved webhook"
+    )
     done = next(p for p in payloads(hook.requests) if p["status"] == "resolved")
     assert done["version"] == "4" and done["groupLabels"]["app_id"] == "doubao"
     (a,) = done["alerts"]
@@ -209,21 +242,25 @@ def test_a_firing_alert_stays_active_in_alertmanager_between_resends(alertmanage
     from tests.fault.report import recorder
 
     rec = recorder(request)
-    config = parse(f"""\
+    config = parse(
+        f"""\
 route: {{receiver: am, group_by: [rule], group_wait: 0s}}
 receivers:
   - name: am
     alertmanager_configs: [{{url: "{alertmanager.url}", resend_interval: 1s}}]
 allow_hosts: [127.0.0.1]
-""", AlertsConfig)
+""",
+        AlertsConfig,
+    )
     (am_receiver,) = config.receivers
     start = datetime.fromtimestamp(int(time.time()) - 60, UTC).isoformat()
     firing = make_alert("firing", start, resolves=True, kind="threshold")
     ttl = 4 * 1.0
 
     async def scenario():
-        pipeline = Pipeline(config, {"am": build(am_receiver, config.allow_hosts)},
-                            DeliveryMetrics(CollectorRegistry()))
+        pipeline = Pipeline(
+            config, {"am": build(am_receiver, config.allow_hosts)}, DeliveryMetrics(CollectorRegistry())
+        )
         runner = asyncio.create_task(pipeline.run())
         try:
             pipeline.accept(firing)
@@ -231,16 +268,28 @@ allow_hosts: [127.0.0.1]
             async with httpx.AsyncClient(timeout=2) as client:
                 began = time.monotonic()
                 while time.monotonic() - began < 3.5 * ttl:  # the window observed: 3.5 endsAt periods
-                    resp = await client.get(f"{alertmanager.url}/api/v2/alerts",
-                                            params={"filter": f'alert_id="{firing.alert_id}"', "active": "true",
-                                                    "inhibited": "true", "silenced": "true", "unprocessed": "true"})
+                    resp = await client.get(
+                        f"{alertmanager.url}/api/v2/alerts",
+                        params={
+                            "filter": f'alert_id="{firing.alert_id}"',
+                            "active": "true",
+                            "inhibited": "true",
+                            "silenced": "true",
+                            "unprocessed": "true",
+                        },
+                    )
                     resp.raise_for_status()
                     seen.append({"at": time.monotonic() - began, "alerts": resp.json()})
                     await asyncio.sleep(0.25)  # polling cadence of an observer, not synchronisation
-            pipeline.accept(make_alert("resolved", start, resolves=True, kind="threshold",
-                                       window_end=datetime.now(UTC).isoformat()))
-            await asyncio.to_thread(hook.wait, lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)),
-                                    15, "alertmanager's resolved webhook")
+            pipeline.accept(
+                make_alert("resolved", start, resolves=True, kind="threshold", window_end=datetime.now(UTC).isoformat())
+            )
+            await asyncio.to_thread(
+                hook.wait,
+                lambda reqs: any(p["status"] == "resolved" for p in payloads(reqs)),
+                15,
+                "alertmanager's resolved webhook",
+            )
             return seen
         finally:
             runner.cancel()
@@ -255,6 +304,12 @@ allow_hosts: [127.0.0.1]
     assert len(ends) >= 3 * ttl, f"endsAt moved forward with each re-push: {len(ends)} values"  # ~1 per second
     statuses = [p["status"] for p in payloads(hook.requests)]
     assert statuses == ["firing", "resolved"], statuses  # no resolved-and-fired-again in between
-    rec("alert active in a real Alertmanager between resends", events_in=2, receiver="alertmanager",
-        alerts_expected=2, delivered=len(statuses), missing=2 - len(set(statuses)),
-        duplicated=len(statuses) - len(set(statuses)))
+    rec(
+        "alert active in a real Alertmanager between resends",
+        events_in=2,
+        receiver="alertmanager",
+        alerts_expected=2,
+        delivered=len(statuses),
+        missing=2 - len(set(statuses)),
+        duplicated=len(statuses) - len(set(statuses)),
+    )

@@ -16,11 +16,24 @@ READ = "read-" + "0a1b2c3d4e5f6a7b8c9d"
 INGEST = "ingest-" + "5e6f7a8b9c0d1e2f3a4b"  # a pusher's token: posting events only, elsewhere
 SILENCE = {"matchers": ['app_id="kimi"'], "created_by": "ops", "comment": "known"}
 # (method, path, scope it needs); {id} is a silence that exists
-ROUTES = [("GET", "/api/silences", "read"), ("POST", "/api/silences", "write"),
-          ("POST", "/api/silences/{id}/expire", "write")]
-NOT_A_TOKEN = [None, "", "Bearer", f"Basic {WRITE}", f"Bearer {WRITE}x", f"Bearer {WRITE[:-1]}",
-               f"bearer {WRITE}", f"Bearer  {WRITE}",
-               f"Token {WRITE}", f"Bearer {READ.upper()}", "Bearer " + "x" * 5000]
+ROUTES = [
+    ("GET", "/api/silences", "read"),
+    ("POST", "/api/silences", "write"),
+    ("POST", "/api/silences/{id}/expire", "write"),
+]
+NOT_A_TOKEN = [
+    None,
+    "",
+    "Bearer",
+    f"Basic {WRITE}",
+    f"Bearer {WRITE}x",
+    f"Bearer {WRITE[:-1]}",
+    f"bearer {WRITE}",
+    f"Bearer  {WRITE}",
+    f"Token {WRITE}",
+    f"Bearer {READ.upper()}",
+    "Bearer " + "x" * 5000,
+]
 
 
 def call(url: str, method: str, path: str, sid: str, authorization: str | None) -> httpx.Response:
@@ -30,8 +43,9 @@ def call(url: str, method: str, path: str, sid: str, authorization: str | None) 
 
 
 def test_every_worker_route_needs_its_scope(topics, start_worker):
-    w = start_worker(topics, APPWATCH_API_WRITE_TOKENS=WRITE, APPWATCH_API_READ_TOKENS=READ,
-                     APPWATCH_INGEST_TOKEN=INGEST)
+    w = start_worker(
+        topics, APPWATCH_API_WRITE_TOKENS=WRITE, APPWATCH_API_READ_TOKENS=READ, APPWATCH_INGEST_TOKEN=INGEST
+    )
     seen: list[httpx.Response] = []
     created = call(w.url, "POST", "/api/silences", "", f"Bearer {WRITE}")
     assert created.status_code == 201
@@ -74,8 +88,12 @@ def test_anonymous_read_is_off_unless_turned_on_and_never_opens_writing(topics, 
     assert closed.log.read_text().count("webhooks sent unsigned") == 1  # said once, at start-up
     assert call(closed.url, "GET", "/api/silences", "", None).status_code == 401
     assert call(closed.url, "POST", "/api/silences", "", None).status_code == 401
-    opened = start_worker(topics, APPWATCH_API_ANONYMOUS_READ="true", APPWATCH_API_READ_TOKENS=READ,
-                          APPWATCH_GROUP=f"g-{topics.prefix.rstrip('.')}-anon")
+    opened = start_worker(
+        topics,
+        APPWATCH_API_ANONYMOUS_READ="true",
+        APPWATCH_API_READ_TOKENS=READ,
+        APPWATCH_GROUP=f"g-{topics.prefix.rstrip('.')}-anon",
+    )
     assert call(opened.url, "GET", "/api/silences", "", None).status_code == 200
     assert call(opened.url, "POST", "/api/silences", "", None).status_code == 401
     assert call(opened.url, "POST", "/api/silences", "", f"Bearer {READ}").status_code == 403

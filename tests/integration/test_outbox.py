@@ -29,8 +29,11 @@ receivers:
     assert len(failed_ids) == 1
 
     second = start_worker(topics, **env)  # same group: recovers the groups table
-    wait_until(lambda: second.metric("appwatch_notifications_total", outcome="sent") >= 1, 30,
-               "a successful delivery after the restart")
+    wait_until(
+        lambda: second.metric("appwatch_notifications_total", outcome="sent") >= 1,
+        30,
+        "a successful delivery after the restart",
+    )
     ids = [msg_id for msg_id, _ in hooks.verified()]
     assert set(ids) == failed_ids  # the same webhook-id: the receiver can dedup
     assert "delivery: 1 notifications queued again after a restart or rebalance" in second.log.read_text()

@@ -13,12 +13,23 @@ from tests.conftest import wait_until
 pytestmark = pytest.mark.integration
 
 
-def downloads(app_id: str, day: int, value: float, *, mode: str = "total", hour: int = 0,
-              country: str = "cn"):
-    return validate(dict(
-        event_id=f"t:{app_id}:{day}:{hour}:{mode}", type="app.metric", source="test",
-        ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00", app_id=app_id, app_name=app_id.title(),
-        platform="all", country=country, metric="downloads", value=value, period="day", mode=mode))
+def downloads(app_id: str, day: int, value: float, *, mode: str = "total", hour: int = 0, country: str = "cn"):
+    return validate(
+        dict(
+            event_id=f"t:{app_id}:{day}:{hour}:{mode}",
+            type="app.metric",
+            source="test",
+            ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00",
+            app_id=app_id,
+            app_name=app_id.title(),
+            platform="all",
+            country=country,
+            metric="downloads",
+            value=value,
+            period="day",
+            mode=mode,
+        )
+    )
 
 
 def history(app_id: str, days: range, value: float = 800_000):
@@ -50,8 +61,7 @@ def test_spike_reaches_signed_webhook_once(broker, topics, hooks, start_worker):
     alert = payload["data"]
     assert payload["type"] == "alert.firing"
     assert alert["rule"] == "download-spike"
-    assert alert["labels"] == {"app_id": "doubao", "platform": "all", "country": "cn",
-                               "metric": "downloads"}
+    assert alert["labels"] == {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
     assert alert["value"] == 1_600_000  # fired at the 4th delta: 4 x 400k >= 2 x 800k
     assert alert["baseline"] == 800_000
     assert alert["window_start"] == "2024-11-08T00:00:00+08:00"
@@ -66,11 +76,12 @@ def test_spike_reaches_signed_webhook_once(broker, topics, hooks, start_worker):
 
 def test_replayed_alert_is_not_delivered_twice(broker, topics, hooks, start_worker, tmp_path):
     audit = tmp_path / "alerts.jsonl"
-    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret,
-                     APPWATCH_ALERTS_JSONL=str(audit))
+    w = start_worker(
+        topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_ALERTS_JSONL=str(audit)
+    )
     publish_spike(broker, topics, "tongyi", 100_000)
     hooks.wait(lambda r: len(r) >= 1, 30, "the first delivery")
-    (_, payload), = hooks.verified()
+    ((_, payload),) = hooks.verified()
     # replay the alert record itself, as a rebalance would
     with Publisher(broker, topics) as pub:
         raw = orjson.dumps(payload["data"])
@@ -91,13 +102,21 @@ def test_alerts_list_reads_the_history(broker, topics, hooks, start_worker):
     publish_spike(broker, topics, "yuanbao", 20_000)
     hooks.wait(lambda r: len(r) >= 1, 30, "the alert")
     env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix}
-    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--fired-within", "1h", "--json"],
-                       env=env, capture_output=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "appwatch", "alerts", "list", "--fired-within", "1h", "--json"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr.decode()
     (line,) = r.stdout.splitlines()
     assert orjson.loads(line)["labels"]["app_id"] == "yuanbao"
-    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "list", "--fired-within", "1h", "--rule", "nope",
-                        "--json"], env=env, capture_output=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "appwatch", "alerts", "list", "--fired-within", "1h", "--rule", "nope", "--json"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.stdout == b""
 
 
@@ -127,8 +146,9 @@ def test_invalid_events_go_to_the_dlq_and_the_worker_keeps_going(broker, topics,
         pub.flush()
     hooks.wait(lambda r: len(r) >= 1, 30, "the alert after the bad events")
 
-    consumer = KafkaConsumer(topics.dlq, bootstrap_servers=broker, auto_offset_reset="earliest",
-                             consumer_timeout_ms=15_000)
+    consumer = KafkaConsumer(
+        topics.dlq, bootstrap_servers=broker, auto_offset_reset="earliest", consumer_timeout_ms=15_000
+    )
     records = []
     for msg in consumer:
         records.append(orjson.loads(msg.value))
@@ -155,10 +175,10 @@ def test_publish_command_feeds_the_worker(broker, topics, hooks, start_worker, t
     events = [*history("chatgpt", range(1, 8), 900_000), downloads("chatgpt", 8, 2_000_000)]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(e.to_json() for e in events) + b"\n{not json}\n")
-    env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}",
-           "APPWATCH_TOPIC_PREFIX": topics.prefix}
-    r = subprocess.run([sys.executable, "-m", "appwatch", "publish", str(path)], env=env,
-                       capture_output=True, timeout=60)
+    env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix}
+    r = subprocess.run(
+        [sys.executable, "-m", "appwatch", "publish", str(path)], env=env, capture_output=True, timeout=60
+    )
     assert r.returncode == 1  # one invalid line, reported with its number
     assert f"{path}:9: invalid JSON" in r.stderr.decode()
     assert "published 8 events" in r.stderr.decode()
@@ -172,8 +192,9 @@ def test_metrics_move(broker, topics, start_worker):
     with Publisher(broker, topics) as pub:
         pub.send(downloads("kimi", 3, 280_000, country="cn"))
         pub.flush()
-    wait_until(lambda: w.metric("appwatch_events_total", type="app.metric", source="test") == 1,
-               20, "the event counter")
+    wait_until(
+        lambda: w.metric("appwatch_events_total", type="app.metric", source="test") == 1, 20, "the event counter"
+    )
     assert w.metric("appwatch_app_downloads", app_id="kimi", country="cn") == 280_000
 
 
@@ -182,8 +203,9 @@ def test_a_permanent_4xx_goes_to_the_notifications_dlq(broker, topics, hooks, st
     signed_worker(start_worker, topics, hooks)
     publish_spike(broker, topics, "kimi", 250_000)
     hooks.wait(lambda r: len(r) >= 1, 30, "the rejected delivery")
-    consumer = KafkaConsumer(topics.notifications_dlq, bootstrap_servers=broker, auto_offset_reset="earliest",
-                             consumer_timeout_ms=15_000)
+    consumer = KafkaConsumer(
+        topics.notifications_dlq, bootstrap_servers=broker, auto_offset_reset="earliest", consumer_timeout_ms=15_000
+    )
     record = orjson.loads(next(iter(consumer)).value)
     consumer.close()
     assert record["receiver"] == "webhook" and record["status"] == 400

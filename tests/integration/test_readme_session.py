@@ -33,12 +33,21 @@ def test_the_session_block_delivers_verified_alerts_to_appwatch_receive(tmp_path
     script = block.replace("9092", str(free_port())).replace("8000", str(free_port()))
     log = LOGS / "readme-session.log"
     LOGS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "APPWATCH_WEB_PORT": str(free_port())}  # the worker's metrics port: not 6066, which others may hold
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "APPWATCH_WEB_PORT": str(free_port()),
+    }  # the worker's metrics port: not 6066, which others may hold
     env.pop("APPWATCH_BROKER", None)
     with open(log, "wb") as sink:
-        proc = subprocess.Popen(["bash", "-c", script + "\nwait\n"], cwd=tmp_path, env=env,
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            ["bash", "-c", script + "\nwait\n"],
+            cwd=tmp_path,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         spike = re.compile(r"^alert\.firing ALERT \w+ download-spike .*app_id=doubao", re.M)
         wait_until(lambda: spike.search(log.read_text()), 180, "appwatch receive printing the Doubao spike")

@@ -33,19 +33,39 @@ def test_readyz_follows_the_broker_up_down_and_back(command, tmp_path):
     port, web = free_port(), free_port()
     topics = Topics("probe.")
     cfg = tmp_path / "connectors.yaml"
-    cfg.write_text("connectors: [{name: hn, kind: hn_search, interval: 1d, params: "
-                   "{base_url: 'http://127.0.0.1:9', queries: [x]}}]\n")
-    args = {"serve": ["serve", "--port", str(web)],
-            "connect": ["connect", "--config", str(cfg), "--metrics-port", str(web),
-                        "--state-dir", str(tmp_path / "state")]}[command]
-    env = {**os.environ, "APPWATCH_BROKER": f"kafka://127.0.0.1:{port}", "APPWATCH_TOPIC_PREFIX": topics.prefix,
-           "APPWATCH_INGEST_TOKEN": "tok"}
+    cfg.write_text(
+        "connectors: [{name: hn, kind: hn_search, interval: 1d, params: "
+        "{base_url: 'http://127.0.0.1:9', queries: [x]}}]\n"
+    )
+    args = {
+        "serve": ["serve", "--port", str(web)],
+        "connect": [
+            "connect",
+            "--config",
+            str(cfg),
+            "--metrics-port",
+            str(web),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+    }[command]
+    env = {
+        **os.environ,
+        "APPWATCH_BROKER": f"kafka://127.0.0.1:{port}",
+        "APPWATCH_TOPIC_PREFIX": topics.prefix,
+        "APPWATCH_INGEST_TOKEN": "tok",
+    }
     url = f"http://127.0.0.1:{web}"
     first, proc = embedded(port), None
     try:
         create_topics(first.__enter__(), topics, 4)
-        proc = subprocess.Popen([sys.executable, "-m", "appwatch", *args], env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=open(LOGS / f"readyz-{command}.log", "wb"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "appwatch", *args],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=open(LOGS / f"readyz-{command}.log", "wb"),
+        )
         wait_until(lambda: ready(url) == 200 or proc.poll() is not None, 40, "ready with the broker up")
         assert proc.poll() is None and ready(url) == 200
         first.__exit__(None, None, None)  # the broker goes away

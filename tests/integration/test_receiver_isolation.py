@@ -41,8 +41,7 @@ def hanging():
     server.stop()
 
 
-def test_a_hanging_receiver_does_not_delay_the_others(broker, topics, httpserver, hanging, start_worker,
-                                                      tmp_path):
+def test_a_hanging_receiver_does_not_delay_the_others(broker, topics, httpserver, hanging, start_worker, tmp_path):
     server, release, got = hanging
     good = Hooks(httpserver, new_secret(), "/good")
     gone = Hooks(httpserver, good.secret, "/gone")
@@ -59,7 +58,7 @@ route:
     - {{receiver: good}}
 receivers:
   - name: slow
-    webhook_configs: [{{url: "{server.url_for('/slow')}"}}]
+    webhook_configs: [{{url: "{server.url_for("/slow")}"}}]
   - name: gone
     webhook_configs: [{{url: "{gone.url}", secret_env: HOOK_SECRET}}]
   - name: good
@@ -76,30 +75,42 @@ receivers:
     # 410: one request, then the receiver is off; its notification is in the DLQ
     assert len(gone.requests) == 1
     assert w.metric("appwatch_receiver_disabled", receiver="gone/webhook/0") == 1
-    consumer = KafkaConsumer(topics.notifications_dlq, bootstrap_servers=broker, auto_offset_reset="earliest",
-                             consumer_timeout_ms=15_000)
+    consumer = KafkaConsumer(
+        topics.notifications_dlq, bootstrap_servers=broker, auto_offset_reset="earliest", consumer_timeout_ms=15_000
+    )
     record = orjson.loads(next(iter(consumer)).value)
     consumer.close()
     assert record["receiver"] == "gone/webhook/0" and record["status"] == 410
     assert w.metric("appwatch_notifications_total", receiver="gone/webhook/0", outcome="disabled") == 1
 
     release.set()  # the slow receiver answers; everything it was sent arrives
-    wait_until(lambda: w.metric("appwatch_notifications_total", receiver="slow/webhook/0", outcome="sent") == 2,
-               30, "both notifications at the slow receiver")
+    wait_until(
+        lambda: w.metric("appwatch_notifications_total", receiver="slow/webhook/0", outcome="sent") == 2,
+        30,
+        "both notifications at the slow receiver",
+    )
 
 
-def test_default_delivery_isolates_a_hanging_webhook_from_the_jsonl_audit(broker, topics, hanging,
-                                                                          start_worker, tmp_path):
+def test_default_delivery_isolates_a_hanging_webhook_from_the_jsonl_audit(
+    broker, topics, hanging, start_worker, tmp_path
+):
     """No alerts config: each notifier still has its own queue."""
     server, release, got = hanging
     audit = tmp_path / "audit.jsonl"
-    start_worker(topics, APPWATCH_WEBHOOK_URL=server.url_for("/slow"), APPWATCH_WEBHOOK_SECRET=new_secret(),
-                 APPWATCH_ALERTS_JSONL=str(audit))
+    start_worker(
+        topics,
+        APPWATCH_WEBHOOK_URL=server.url_for("/slow"),
+        APPWATCH_WEBHOOK_SECRET=new_secret(),
+        APPWATCH_ALERTS_JSONL=str(audit),
+    )
     publish_spike(broker, topics, "doubao", 800_000)
     assert got.acquire(timeout=30), "the webhook never got its first request"
     publish_spike(broker, topics, "kimi", 250_000)
-    lines = wait_until(lambda: audit.exists() and len(audit.read_text().splitlines()) >= 2 and
-                       audit.read_text().splitlines(), 20, "both alerts in the audit file while the webhook hangs")
+    lines = wait_until(
+        lambda: audit.exists() and len(audit.read_text().splitlines()) >= 2 and audit.read_text().splitlines(),
+        20,
+        "both alerts in the audit file while the webhook hangs",
+    )
     assert sorted(orjson.loads(x)["labels"]["app_id"] for x in lines) == ["doubao", "kimi"]
     assert not release.is_set()
     release.set()

@@ -49,7 +49,7 @@ def test_one_days_deltas_published_twice_fire_no_false_spike(broker, topics, hoo
         pub.flush()
     hooks.wait(lambda r: len(r) >= 1, 30, "the day-10 spike")
     assert w.metric("appwatch_events_duplicate_total") == len(deltas)
-    (_, payload), = hooks.verified()
+    ((_, payload),) = hooks.verified()
     assert payload["data"]["window_start"] == "2024-11-10T00:00:00+08:00"
     assert w.metric("appwatch_alerts_total", rule="download-spike") == 1
 
@@ -64,8 +64,17 @@ def test_the_seed_story_published_twice_fires_its_seven_alerts_once(broker, topi
         pub.flush()
     wait_until(lambda: w.metric("appwatch_events_total") == 2 * len(story), 60, "both copies consumed")
     hooks.wait(lambda r: len(r) >= 7, 60, "the seven alerts of the story")
-    assert rules_of(hooks) == sorted(["talent-move", "talent-move", "user-milestone", "download-spike",
-                                      "download-spike", "rank-number-one", "org-change"])
+    assert rules_of(hooks) == sorted(
+        [
+            "talent-move",
+            "talent-move",
+            "user-milestone",
+            "download-spike",
+            "download-spike",
+            "rank-number-one",
+            "org-change",
+        ]
+    )
     assert w.metric("appwatch_alerts_total") == 7  # the story's alerts, each produced once
     assert len(hooks.requests) == 7
     # correlation on the control path: the 14 Nov spike carries the hiring story of the week before

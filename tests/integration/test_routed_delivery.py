@@ -28,7 +28,7 @@ receivers:
     webhook_configs: [{{url: "{market.url}", secret_env: HOOK_SECRET}}]
   - name: all
     webhook_configs: [{{url: "{everything.url}", secret_env: HOOK_SECRET}}]
-    jsonl_configs: [{{path: "{tmp_path / 'audit.jsonl'}"}}]
+    jsonl_configs: [{{path: "{tmp_path / "audit.jsonl"}"}}]
 """)
     w = start_worker(topics, APPWATCH_ALERTS_CONFIG=str(config), HOOK_SECRET=market.secret)
     publish_spike(broker, topics, "doubao", 800_000)
@@ -38,8 +38,10 @@ receivers:
     assert [p["data"]["labels"]["app_id"] for _, p in market.verified()] == ["doubao"]
     assert sorted(p["data"]["labels"]["app_id"] for _, p in everything.verified()) == ["doubao", "kimi"]
     assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 2
-    assert w.metric("appwatch_notifications_total", receiver="market/webhook/0", integration="webhook",
-                    outcome="sent") == 1
+    assert (
+        w.metric("appwatch_notifications_total", receiver="market/webhook/0", integration="webhook", outcome="sent")
+        == 1
+    )
     assert w.metric("appwatch_notifications_total", integration="jsonl", outcome="sent") == 2
 
 
@@ -55,14 +57,26 @@ receivers:
   - name: ops
     webhook_configs: [{{url: "{hooks.url}", secret_env: HOOK_SECRET}}]
 """)
-    env = {**os.environ, "APPWATCH_ALERTS_CONFIG": str(config), "HOOK_SECRET": hooks.secret,
-           "APPWATCH_ALLOW_HOSTS": "localhost"}
-    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "test", "--receiver", "ops"], env=env,
-                       capture_output=True, timeout=60)
+    env = {
+        **os.environ,
+        "APPWATCH_ALERTS_CONFIG": str(config),
+        "HOOK_SECRET": hooks.secret,
+        "APPWATCH_ALLOW_HOSTS": "localhost",
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "appwatch", "alerts", "test", "--receiver", "ops"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
     assert "sent     ops/webhook/0" in r.stdout.decode()
     ((_, payload),) = hooks.verified()
     assert payload["data"]["rule"] == "appwatch-test"
-    r = subprocess.run([sys.executable, "-m", "appwatch", "alerts", "test", "--receiver", "nope"], env=env,
-                       capture_output=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "appwatch", "alerts", "test", "--receiver", "nope"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "no receiver 'nope'" in r.stderr.decode()

@@ -26,8 +26,9 @@ def rule_alerts(hooks, rule):
 def test_hot_reload_and_deadman(broker, topics, hooks, start_worker, tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES_A)
-    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret,
-                     APPWATCH_RULES=str(rules))
+    w = start_worker(
+        topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_RULES=str(rules)
+    )
     with Publisher(broker, topics) as pub:
         # deadman: one event from "quiet", then silence: the timer sweep fires on wall-clock time
         pub.send(downloads("quietapp", 1, 10).model_copy(update={"source": "quiet"}))

@@ -23,8 +23,11 @@ def test_two_workers_then_one_stops_mid_stream(broker, topics, hooks, start_work
     feed.start()
     try:
         # both take part: each has consumed events of its own partitions
-        wait_until(lambda: a.metric("appwatch_events_total") > 0 and b.metric("appwatch_events_total") > 0,
-                   60, "both workers consuming")
+        wait_until(
+            lambda: a.metric("appwatch_events_total") > 0 and b.metric("appwatch_events_total") > 0,
+            60,
+            "both workers consuming",
+        )
         wait_until(lambda: feed.sent >= len(events) // 2, 60, "half the stream published")
         stopped_at = feed.sent
         b.stop()  # SIGTERM mid-stream: its partitions move to the other worker

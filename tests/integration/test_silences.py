@@ -17,8 +17,7 @@ pytestmark = pytest.mark.integration
 
 def cli(broker, topics, *args):
     env = {**os.environ, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_TOPIC_PREFIX": topics.prefix}
-    r = subprocess.run([sys.executable, "-m", "appwatch", "silence", *args], env=env,
-                       capture_output=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "appwatch", "silence", *args], env=env, capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr.decode()
     return r.stdout.decode()
 
@@ -53,14 +52,22 @@ WRITE = "w-" + "a1b2c3d4e5f6a7b8c9d0"
 
 
 def test_silence_http_api(broker, topics, hooks, start_worker):
-    w = start_worker(topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret,
-                     APPWATCH_API_WRITE_TOKENS=WRITE)
+    w = start_worker(
+        topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_API_WRITE_TOKENS=WRITE
+    )
     api = f"{w.url}/api/silences"
     auth = {"Authorization": f"Bearer {WRITE}"}
-    assert httpx.post(api, json={"matchers": ["bad matcher"], "ends_at": 2e9, "created_by": "a",
-                                 "comment": "c"}, headers=auth).status_code == 400
-    r = httpx.post(api, json={"matchers": ['app_id=~"tong.*"'], "ends_at": time.time() + 3600,
-                              "created_by": "ops", "comment": "known"}, headers=auth)
+    assert (
+        httpx.post(
+            api, json={"matchers": ["bad matcher"], "ends_at": 2e9, "created_by": "a", "comment": "c"}, headers=auth
+        ).status_code
+        == 400
+    )
+    r = httpx.post(
+        api,
+        json={"matchers": ['app_id=~"tong.*"'], "ends_at": time.time() + 3600, "created_by": "ops", "comment": "known"},
+        headers=auth,
+    )
     assert r.status_code == 201
     sid = r.json()["id"]
     wait_until(lambda: [s["id"] for s in httpx.get(api, headers=auth).json()] == [sid], 10, "the silence listed")

@@ -20,8 +20,7 @@ def slack():
     server = HTTPServer(host="127.0.0.1", port=0)
     server.start()
     got: list[tuple[dict, bytes]] = []
-    answers = [Response("rate_limited", status=429, headers={"Retry-After": "1"},
-                        content_type="text/plain")]
+    answers = [Response("rate_limited", status=429, headers={"Retry-After": "1"}, content_type="text/plain")]
     lock = threading.Lock()
 
     def handle(request: Request) -> Response:
@@ -39,13 +38,28 @@ def test_rate_limited_then_delivered(slack):
     url, got = slack
     assert url.startswith("http://127.0.0.1:")
     labels = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
-    alert = Alert(alert_id=alert_id("download-spike", labels, "2024-11-14T00:00:00+08:00"),
-                  rule="download-spike", kind="spike", labels=labels, value=2.4e6, baseline=8e5,
-                  window_start="2024-11-14T00:00:00+08:00", event_ts="2024-11-14T00:00:00+08:00",
-                  summary="豆包 downloads 2.4M <3.0×>",
-                  context=[{"event_id": "n1", "ts": "2024-11-13T09:00:00+08:00",
-                            "title": "字节跳动挖角阿里通义千问技术负责人", "url": "https://news.test/a",
-                            "kind": "hire", "companies": ["bytedance"], "people": []}])
+    alert = Alert(
+        alert_id=alert_id("download-spike", labels, "2024-11-14T00:00:00+08:00"),
+        rule="download-spike",
+        kind="spike",
+        labels=labels,
+        value=2.4e6,
+        baseline=8e5,
+        window_start="2024-11-14T00:00:00+08:00",
+        event_ts="2024-11-14T00:00:00+08:00",
+        summary="豆包 downloads 2.4M <3.0×>",
+        context=[
+            {
+                "event_id": "n1",
+                "ts": "2024-11-13T09:00:00+08:00",
+                "title": "字节跳动挖角阿里通义千问技术负责人",
+                "url": "https://news.test/a",
+                "kind": "hire",
+                "companies": ["bytedance"],
+                "people": [],
+            }
+        ],
+    )
     t, slept = [0.0], []
 
     async def fake_sleep(s: float) -> None:  # the limiter's waits are recorded, not slept
@@ -74,7 +88,9 @@ def test_rate_limited_then_delivered(slack):
         assert headers["Content-Type"] == "application/json; charset=utf-8"
         payload = json.loads(raw.decode("utf-8"))
         assert payload == blocks([alert])
-        assert payload["blocks"][0] == {"type": "header", "text": {
-            "type": "plain_text", "text": "🔥 firing: download-spike", "emoji": True}}
+        assert payload["blocks"][0] == {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "🔥 firing: download-spike", "emoji": True},
+        }
         assert "豆包 downloads 2.4M &lt;3.0×&gt;" in payload["blocks"][1]["text"]["text"]
         assert "字节跳动挖角阿里通义千问技术负责人".encode() in raw

@@ -51,8 +51,9 @@ def test_a_consumer_past_the_end_of_a_log_reads_it_again_from_the_start(broker):
     producer.close()
 
     async def run():
-        consumer = AIOKafkaConsumer(bootstrap_servers=broker, group_id=None, enable_auto_commit=False,
-                                    fetch_max_wait_ms=20)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
         await consumer.start()
         try:
             old, caught_up = ATP(topic, 0), ATP(topic, 1)

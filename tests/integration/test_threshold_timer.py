@@ -27,13 +27,27 @@ rules:
 def test_a_breach_fires_from_the_timer(broker, topics, hooks, start_worker, tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    start_worker(topics, APPWATCH_RULES=str(rules), APPWATCH_WEBHOOK_URL=hooks.url,
-                 APPWATCH_WEBHOOK_SECRET=hooks.secret)
+    start_worker(
+        topics, APPWATCH_RULES=str(rules), APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret
+    )
     sent = time.time()
     with Publisher(broker, topics) as pub:
-        pub.send(validate(dict(event_id="k1", type="app.metric", source="t",
-                               ts=datetime.now(UTC).isoformat(), app_id="kimi", platform="all",
-                               country="cn", metric="dau", value=2_000_000, period="instant")))
+        pub.send(
+            validate(
+                dict(
+                    event_id="k1",
+                    type="app.metric",
+                    source="t",
+                    ts=datetime.now(UTC).isoformat(),
+                    app_id="kimi",
+                    platform="all",
+                    country="cn",
+                    metric="dau",
+                    value=2_000_000,
+                    period="instant",
+                )
+            )
+        )
         pub.flush()
     hooks.wait(lambda r: len(r) >= 1, 30, "the timer's firing alert")
     took = time.time() - sent

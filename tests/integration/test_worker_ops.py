@@ -19,17 +19,27 @@ def test_readyz_and_market_metrics(broker, topics, start_worker):
     assert w.metric("appwatch_rebalances_total") >= 1 and w.metric("appwatch_table_recovery_seconds") > 0
     base = dict(source="test", ts="2024-11-14T00:00:00+08:00", app_id="doubao", platform="ios", country="cn")
     with Publisher(broker, topics) as pub:
-        pub.send_all([
-            downloads("doubao", 14, 900_000),
-            validate(dict(base, event_id="r1", type="app.rank", chart="top-free", rank=3)),
-            validate(dict(base, event_id="u1", type="app.metric", metric="dau", value=5e7, period="day")),
-            validate(dict(event_id="n1", type="news", source="test", ts="2024-11-14T08:00:00+08:00",
-                          url="https://example.com/a", title="ByteDance hires Alibaba Tongyi lead",
-                          companies=["ByteDance", "Alibaba"], kind="hire")),
-        ])
+        pub.send_all(
+            [
+                downloads("doubao", 14, 900_000),
+                validate(dict(base, event_id="r1", type="app.rank", chart="top-free", rank=3)),
+                validate(dict(base, event_id="u1", type="app.metric", metric="dau", value=5e7, period="day")),
+                validate(
+                    dict(
+                        event_id="n1",
+                        type="news",
+                        source="test",
+                        ts="2024-11-14T08:00:00+08:00",
+                        url="https://example.com/a",
+                        title="ByteDance hires Alibaba Tongyi lead",
+                        companies=["ByteDance", "Alibaba"],
+                        kind="hire",
+                    )
+                ),
+            ]
+        )
         pub.flush()
-    wait_until(lambda: w.metric("appwatch_news_total", company="ByteDance", kind="hire") == 1, 30,
-               "the news counter")
+    wait_until(lambda: w.metric("appwatch_news_total", company="ByteDance", kind="hire") == 1, 30, "the news counter")
     assert w.metric("appwatch_news_total", company="Alibaba", kind="hire") == 1
     assert w.metric("appwatch_app_rank", app_id="doubao", chart="top-free", country="cn", platform="ios") == 3
     assert w.metric("appwatch_app_users", app_id="doubao", metric="dau") == 5e7

@@ -76,18 +76,20 @@ def rss(now: datetime) -> str:
     def item(title: str, link: str | None, guid: str, minutes: int) -> str:
         when = format_datetime(now - timedelta(minutes=minutes))
         link_el = f"<link>{link}</link>" if link else ""
-        return (f"<item><title>{title}</title>{link_el}<guid isPermaLink=\"false\">{guid}</guid>"
-                f"<pubDate>{when}</pubDate><description>{title}.</description></item>")
+        return (
+            f'<item><title>{title}</title>{link_el}<guid isPermaLink="false">{guid}</guid>'
+            f"<pubDate>{when}</pubDate><description>{title}.</description></item>"
+        )
 
-    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>"
-            "<title>appwatch ops test feed</title><link>https://example.com/</link>"
-            "<description>fixture</description>"
-            + item("ByteDance launches a new Doubao model", "https://example.com/news/1",
-                   "ops-1", 30)
-            + item("Moonshot AI raises new funding for Kimi", "https://example.com/news/2",
-                   "ops-2", 20)
-            + item("An entry without a link", None, "ops-3", 10)
-            + "</channel></rss>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        "<title>appwatch ops test feed</title><link>https://example.com/</link>"
+        "<description>fixture</description>"
+        + item("ByteDance launches a new Doubao model", "https://example.com/news/1", "ops-1", 30)
+        + item("Moonshot AI raises new funding for Kimi", "https://example.com/news/2", "ops-2", 20)
+        + item("An entry without a link", None, "ops-3", 10)
+        + "</channel></rss>"
+    )
 
 
 @dataclass
@@ -145,34 +147,41 @@ def stack(tmp_path_factory) -> Stack:
             return Response(status=status)
 
         server.expect_request("/hook", method="POST").respond_with_handler(hook)
-        server.expect_request("/feed.xml").respond_with_data(
-            rss(datetime.now(UTC)), content_type="application/rss+xml")
+        server.expect_request("/feed.xml").respond_with_data(rss(datetime.now(UTC)), content_type="application/rss+xml")
         server.expect_request("/missing.xml").respond_with_data("gone", status=404)
         server.start()
 
         demo_port, connect_port, prom_port = free_port(), free_port(), free_port()
-        st = Stack(prometheus=f"http://127.0.0.1:{prom_port}",
-                   demo_metrics=f"http://127.0.0.1:{demo_port}/metrics",
-                   connect_metrics=f"http://127.0.0.1:{connect_port}/metrics",
-                   demo_log=LOGS / "ops-demo.out", webhook_requests=hits)
+        st = Stack(
+            prometheus=f"http://127.0.0.1:{prom_port}",
+            demo_metrics=f"http://127.0.0.1:{demo_port}/metrics",
+            connect_metrics=f"http://127.0.0.1:{connect_port}/metrics",
+            demo_log=LOGS / "ops-demo.out",
+            webhook_requests=hits,
+        )
 
         # --- Prometheus first, so that it scrapes the worker from its first second
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(RULES)],
             "scrape_configs": [
-                {"job_name": "appwatch-worker",
-                 "static_configs": [{"targets": [f"127.0.0.1:{demo_port}"]}]},
-                {"job_name": "appwatch-connectors",
-                 "static_configs": [{"targets": [f"127.0.0.1:{connect_port}"]}]},
+                {"job_name": "appwatch-worker", "static_configs": [{"targets": [f"127.0.0.1:{demo_port}"]}]},
+                {"job_name": "appwatch-connectors", "static_configs": [{"targets": [f"127.0.0.1:{connect_port}"]}]},
             ],
         }
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
         prom_log = LOGS / "ops-prometheus.log"
         prom = subprocess.Popen(
-            [prometheus_bin, f"--config.file={tmp / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
-            stdout=open(prom_log, "wb"), stderr=subprocess.STDOUT, cwd=tmp)
+            [
+                prometheus_bin,
+                f"--config.file={tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=open(prom_log, "wb"),
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
         procs.append(prom)
 
         def prom_ready():
@@ -183,15 +192,34 @@ def stack(tmp_path_factory) -> Stack:
 
         # --- the demo, with its webhook pointed at the fixture server
         # (the demo needs a secret with --webhook-url: it signs the webhooks with it)
-        env = {**os.environ, "APPWATCH_ALLOW_HOSTS": "localhost,127.0.0.1", "COLUMNS": "200",
-               "APPWATCH_WEBHOOK_SECRET": new_secret()}
-        for var in ("APPWATCH_BROKER", "APPWATCH_WEBHOOK_URL", "APPWATCH_ALERTS_CONFIG",
-                    "APPWATCH_WEB_PORT"):
+        env = {
+            **os.environ,
+            "APPWATCH_ALLOW_HOSTS": "localhost,127.0.0.1",
+            "COLUMNS": "200",
+            "APPWATCH_WEBHOOK_SECRET": new_secret(),
+        }
+        for var in ("APPWATCH_BROKER", "APPWATCH_WEBHOOK_URL", "APPWATCH_ALERTS_CONFIG", "APPWATCH_WEB_PORT"):
             env.pop(var, None)
         demo = subprocess.Popen(
-            [sys.executable, "-m", "appwatch", "demo", "--duration", "240", "--live-seconds", "8",
-             "--web-port", str(demo_port), "--webhook-url", server.url_for("/hook")],
-            stdout=open(st.demo_log, "wb"), stderr=subprocess.STDOUT, env=env, cwd=tmp)
+            [
+                sys.executable,
+                "-m",
+                "appwatch",
+                "demo",
+                "--duration",
+                "240",
+                "--live-seconds",
+                "8",
+                "--web-port",
+                str(demo_port),
+                "--webhook-url",
+                server.url_for("/hook"),
+            ],
+            stdout=open(st.demo_log, "wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp,
+        )
         procs.append(demo)
 
         def bootstrap():
@@ -202,19 +230,48 @@ def stack(tmp_path_factory) -> Stack:
         broker = wait_until(bootstrap, 90, "the demo's broker address", interval=0.2)
 
         # --- the connectors, publishing into the demo's broker
-        (tmp / "connectors.yaml").write_text(yaml.safe_dump({"connectors": [
-            {"name": "feeds-local", "kind": "news_feed", "interval": "1s", "jitter": 0,
-             "params": {"feeds": [{"url": server.url_for("/feed.xml"), "name": "local",
-                                   "lang": "en"}]}},
-            {"name": "feeds-broken", "kind": "news_feed", "interval": "1s", "jitter": 0,
-             "params": {"feeds": [{"url": server.url_for("/missing.xml"), "name": "missing"}]}},
-        ]}, sort_keys=False))
+        (tmp / "connectors.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "connectors": [
+                        {
+                            "name": "feeds-local",
+                            "kind": "news_feed",
+                            "interval": "1s",
+                            "jitter": 0,
+                            "params": {"feeds": [{"url": server.url_for("/feed.xml"), "name": "local", "lang": "en"}]},
+                        },
+                        {
+                            "name": "feeds-broken",
+                            "kind": "news_feed",
+                            "interval": "1s",
+                            "jitter": 0,
+                            "params": {"feeds": [{"url": server.url_for("/missing.xml"), "name": "missing"}]},
+                        },
+                    ]
+                },
+                sort_keys=False,
+            )
+        )
         connect_log = LOGS / "ops-connect.out"
         connect = subprocess.Popen(
-            [sys.executable, "-m", "appwatch", "connect", "--config", str(tmp / "connectors.yaml"),
-             "--state-dir", str(tmp / "state"), "--metrics-port", str(connect_port)],
-            stdout=open(connect_log, "wb"), stderr=subprocess.STDOUT, cwd=tmp,
-            env={**env, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_BROKER_FLAVOR": "tansu"})
+            [
+                sys.executable,
+                "-m",
+                "appwatch",
+                "connect",
+                "--config",
+                str(tmp / "connectors.yaml"),
+                "--state-dir",
+                str(tmp / "state"),
+                "--metrics-port",
+                str(connect_port),
+            ],
+            stdout=open(connect_log, "wb"),
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+            env={**env, "APPWATCH_BROKER": f"kafka://{broker}", "APPWATCH_BROKER_FLAVOR": "tansu"},
+        )
         procs.append(connect)
 
         # --- wait for the story to play out and for Prometheus to have seen it
@@ -223,27 +280,63 @@ def stack(tmp_path_factory) -> Stack:
                 _alive(proc, log, what)
                 value = st.scalar(expr)
                 return value >= at_least
+
             return pred
 
-        wait_until(seen("sum(appwatch_alerts_total)", DEMO_ALERTS, demo, st.demo_log, "demo"),
-                   180, f"Prometheus to see the demo's {DEMO_ALERTS} alerts", interval=0.5)
+        wait_until(
+            seen("sum(appwatch_alerts_total)", DEMO_ALERTS, demo, st.demo_log, "demo"),
+            180,
+            f"Prometheus to see the demo's {DEMO_ALERTS} alerts",
+            interval=0.5,
+        )
 
         def live_day_done():
             _alive(demo, st.demo_log, "appwatch demo")
             return "scenario published" in st.demo_log.read_text(errors="replace")
 
         wait_until(live_day_done, 120, "the demo's live day to be published", interval=0.5)
-        wait_until(seen("max(appwatch_receiver_disabled)", 1, demo, st.demo_log, "demo"),
-                   60, "the webhook receiver disabled by its 410", interval=0.5)
-        wait_until(seen('sum(appwatch_connector_polls_total{connector="feeds-local"})', 3,
-                        connect, connect_log, "appwatch connect"),
-                   90, "three polls of the local feed scraped", interval=0.5)
-        wait_until(seen('sum(appwatch_connector_polls_total{connector="feeds-broken"})', 3,
-                        connect, connect_log, "appwatch connect"),
-                   60, "three failed polls of the broken feed scraped", interval=0.5)
-        wait_until(seen('min(count_over_time(up{job=~"appwatch-worker|appwatch-connectors"}[5m]))',
-                        10, demo, st.demo_log, "demo"),
-                   60, "ten scrapes of each target", interval=0.5)
+        wait_until(
+            seen("max(appwatch_receiver_disabled)", 1, demo, st.demo_log, "demo"),
+            60,
+            "the webhook receiver disabled by its 410",
+            interval=0.5,
+        )
+        wait_until(
+            seen(
+                'sum(appwatch_connector_polls_total{connector="feeds-local"})',
+                3,
+                connect,
+                connect_log,
+                "appwatch connect",
+            ),
+            90,
+            "three polls of the local feed scraped",
+            interval=0.5,
+        )
+        wait_until(
+            seen(
+                'sum(appwatch_connector_polls_total{connector="feeds-broken"})',
+                3,
+                connect,
+                connect_log,
+                "appwatch connect",
+            ),
+            60,
+            "three failed polls of the broken feed scraped",
+            interval=0.5,
+        )
+        wait_until(
+            seen(
+                'min(count_over_time(up{job=~"appwatch-worker|appwatch-connectors"}[5m]))',
+                10,
+                demo,
+                st.demo_log,
+                "demo",
+            ),
+            60,
+            "ten scrapes of each target",
+            interval=0.5,
+        )
         yield st
     finally:
         for proc in reversed(procs):

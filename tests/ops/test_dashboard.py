@@ -39,30 +39,37 @@ def _grafanalib() -> None:
 
 # --- generated and committed -------------------------------------------------------------
 
+
 def test_generator_output_equals_committed_json(tmp_path):
     _grafanalib()
     outs = []
     for n in (1, 2):  # twice: the output is deterministic
         out = tmp_path / f"run{n}.json"
-        proc = subprocess.run([sys.executable, str(GENERATOR), "--output", str(out)],
-                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        proc = subprocess.run(
+            [sys.executable, str(GENERATOR), "--output", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
         assert proc.returncode == 0, proc.stderr
         outs.append(out.read_text(encoding="utf-8"))
     assert outs[0] == outs[1]
     assert outs[0] == DASHBOARD.read_text(encoding="utf-8"), (
-        "deploy/grafana/dashboards/appwatch.json is stale: run python deploy/grafana/dashboard.py")
+        "deploy/grafana/dashboards/appwatch.json is stale: run python deploy/grafana/dashboard.py"
+    )
 
 
 def test_readme_lists_every_panel_query():
     _grafanalib()
-    proc = subprocess.run([sys.executable, str(GENERATOR), "--markdown"], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run([sys.executable, str(GENERATOR), "--markdown"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     readme = (ROOT / "deploy" / "grafana" / "README.md").read_text(encoding="utf-8")
     assert proc.stdout.strip() in readme, "deploy/grafana/README.md: paste the --markdown table"
 
 
 # --- structure ---------------------------------------------------------------------------
+
 
 def test_rows_in_order_and_panels_under_them():
     rows = [p for p in BOARD["panels"] if p["type"] == "row"]
@@ -74,16 +81,28 @@ def test_rows_in_order_and_panels_under_them():
         else:
             under[current].append(p["title"])
     for row, wanted in {
-        "Pipeline": ["Event throughput by type", "Consumer lag by partition",
-                     "DLQ: invalid events by reason", "Event → alert latency", "Rebalances",
-                     "Workers ready"],
-        "Alerts": ["Alerts fired by rule", "Notifications by receiver and outcome",
-                   "Silenced, deduplicated, inhibited", "Delivery latency p95 by receiver",
-                   "Receivers disabled"],
-        "Connectors": ["Polls by outcome", "Connector errors by reason",
-                       "Seconds since last successful poll", "Events published"],
-        "Market": ["Daily downloads by app", "Chart rank (1 = top)", "Users by app",
-                   "News by company and kind"],
+        "Pipeline": [
+            "Event throughput by type",
+            "Consumer lag by partition",
+            "DLQ: invalid events by reason",
+            "Event → alert latency",
+            "Rebalances",
+            "Workers ready",
+        ],
+        "Alerts": [
+            "Alerts fired by rule",
+            "Notifications by receiver and outcome",
+            "Silenced, deduplicated, inhibited",
+            "Delivery latency p95 by receiver",
+            "Receivers disabled",
+        ],
+        "Connectors": [
+            "Polls by outcome",
+            "Connector errors by reason",
+            "Seconds since last successful poll",
+            "Events published",
+        ],
+        "Market": ["Daily downloads by app", "Chart rank (1 = top)", "Users by app", "News by company and kind"],
     }.items():
         assert set(wanted) <= set(under[row]), (row, under[row])
 
@@ -117,8 +136,7 @@ def test_ranges_use_rate_interval_and_app_is_a_regex():
         assert all(r == "$__rate_interval" for r in ranges), (p["title"], t["expr"])
         if "$app" in t["expr"]:
             assert 'app_id=~"$app"' in t["expr"], t["expr"]
-    market = [p for p in PANELS if p["title"] in
-              ("Daily downloads by app", "Chart rank (1 = top)", "Users by app")]
+    market = [p for p in PANELS if p["title"] in ("Daily downloads by app", "Chart rank (1 = top)", "Users by app")]
     assert all('app_id=~"$app"' in p["targets"][0]["expr"] for p in market)
 
 
@@ -126,8 +144,9 @@ def test_latency_quantiles_and_reversed_rank_axis():
     latency = next(p for p in PANELS if p["title"] == "Event → alert latency")
     exprs = [t["expr"] for t in latency["targets"]]
     for q in ("0.5", "0.95", "0.99"):
-        assert any(e.startswith(f"histogram_quantile({q},") and
-                   "appwatch_event_to_alert_seconds_bucket" in e for e in exprs), exprs
+        assert any(
+            e.startswith(f"histogram_quantile({q},") and "appwatch_event_to_alert_seconds_bucket" in e for e in exprs
+        ), exprs
     rank = next(p for p in PANELS if p["title"] == "Chart rank (1 = top)")
     assert rank["fieldConfig"]["defaults"]["custom"]["transform"] == "negative-Y"
 
@@ -148,12 +167,10 @@ def test_layout_ids_and_grid():
 def test_every_query_is_valid_promql(tmp_path):
     """promtool parses each query (as a recording rule) without a server."""
     promtool = tool("promtool")
-    rules = [{"record": f"panel:{i}", "expr": substitute(t["expr"])} for i, (_, t) in
-             enumerate(TARGETS)]
+    rules = [{"record": f"panel:{i}", "expr": substitute(t["expr"])} for i, (_, t) in enumerate(TARGETS)]
     path = tmp_path / "panels.rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
-    proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -162,8 +179,7 @@ def test_provisioning():
     ds = yaml.safe_load((prov / "datasources" / "prometheus.yml").read_text())["datasources"]
     assert [(d["type"], d["url"]) for d in ds] == [("prometheus", "http://prometheus:9090")]
     providers = yaml.safe_load((prov / "dashboards" / "appwatch.yml").read_text())["providers"]
-    assert [(p["type"], p["options"]["path"]) for p in providers] == [
-        ("file", "/var/lib/grafana/dashboards")]
+    assert [(p["type"], p["options"]["path"]) for p in providers] == [("file", "/var/lib/grafana/dashboards")]
 
 
 # --- against a real Prometheus -----------------------------------------------------------
@@ -182,7 +198,8 @@ def test_panel_query_returns_data(stack, pt):
     (LOGS / "ops-panels.json").write_text(json.dumps(RESULTS, indent=1, ensure_ascii=False))
     assert result, f"{panel['title']} [{target['refId']}]: no data for {expr}"
     assert any(math.isfinite(float(v)) for v in values.values()), (
-        f"{panel['title']} [{target['refId']}]: only NaN for {expr}: {values}")
+        f"{panel['title']} [{target['refId']}]: only NaN for {expr}: {values}"
+    )
 
 
 @pytest.mark.integration
@@ -202,11 +219,17 @@ def test_market_values_match_the_worker(stack):
     from prometheus_client.parser import text_string_to_metric_families
 
     text = httpx.get(stack.demo_metrics, timeout=5).text
-    exported = {tuple(sorted(s.labels.items())): s.value
-                for fam in text_string_to_metric_families(text) for s in fam.samples
-                if s.name == "appwatch_app_downloads" and s.labels.get("app_id") == "doubao"}
+    exported = {
+        tuple(sorted(s.labels.items())): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == "appwatch_app_downloads" and s.labels.get("app_id") == "doubao"
+    }
     assert exported
-    shown = {tuple(sorted((k, v) for k, v in r["metric"].items() if k not in ("__name__", "job", "instance"))):
-             float(r["value"][1])
-             for r in stack.query('appwatch_app_downloads{app_id=~"doubao"}')}
+    shown = {
+        tuple(sorted((k, v) for k, v in r["metric"].items() if k not in ("__name__", "job", "instance"))): float(
+            r["value"][1]
+        )
+        for r in stack.query('appwatch_app_downloads{app_id=~"doubao"}')
+    }
     assert shown == exported

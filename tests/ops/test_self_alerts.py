@@ -22,15 +22,19 @@ def _alerts() -> dict[str, dict]:
 
 
 def test_promtool_check_rules():
-    proc = subprocess.run([tool("promtool"), "check", "rules", str(RULES)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([tool("promtool"), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"SUCCESS: {len(_alerts())} rules found" in proc.stdout + proc.stderr
 
 
 def test_promtool_unit_tests_pass():
-    proc = subprocess.run([tool("promtool"), "test", "rules", RULE_TESTS.name],
-                          capture_output=True, text=True, timeout=120, cwd=RULE_TESTS.parent)
+    proc = subprocess.run(
+        [tool("promtool"), "test", "rules", RULE_TESTS.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=RULE_TESTS.parent,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout + proc.stderr
 
@@ -40,21 +44,32 @@ def test_promtool_unit_tests_catch_a_broken_rule(tmp_path):
     (tmp_path / "rules").mkdir()
     (tmp_path / "tests").mkdir()
     broken = RULES.read_text(encoding="utf-8").replace(
-        'expr: up{job="appwatch-worker"} == 0\n        for: 1m',
-        'expr: up{job="appwatch-worker"} == 0\n        for: 0m')
+        'expr: up{job="appwatch-worker"} == 0\n        for: 1m', 'expr: up{job="appwatch-worker"} == 0\n        for: 0m'
+    )
     assert broken != RULES.read_text(encoding="utf-8")
     (tmp_path / "rules" / RULES.name).write_text(broken)
     (tmp_path / "tests" / RULE_TESTS.name).write_text(RULE_TESTS.read_text(encoding="utf-8"))
-    proc = subprocess.run([tool("promtool"), "test", "rules", RULE_TESTS.name],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path / "tests")
+    proc = subprocess.run(
+        [tool("promtool"), "test", "rules", RULE_TESTS.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path / "tests",
+    )
     assert proc.returncode != 0 and "AppwatchWorkerDown" in proc.stdout + proc.stderr
 
 
 def test_every_alert_has_severity_annotations_and_known_jobs():
     alerts = _alerts()
-    for name in ("AppwatchWorkerDown", "AppwatchWorkerNotReady", "AppwatchConsumerLagGrowing",
-                 "AppwatchDLQRateHigh", "AppwatchNotificationsFailing", "AppwatchReceiverDisabled",
-                 "AppwatchConnectorStale"):
+    for name in (
+        "AppwatchWorkerDown",
+        "AppwatchWorkerNotReady",
+        "AppwatchConsumerLagGrowing",
+        "AppwatchDLQRateHigh",
+        "AppwatchNotificationsFailing",
+        "AppwatchReceiverDisabled",
+        "AppwatchConnectorStale",
+    ):
         assert name in alerts
     for name, rule in alerts.items():
         assert rule["labels"]["severity"] in SEVERITIES, name
@@ -77,13 +92,17 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test():
 
 # --- a real Prometheus -------------------------------------------------------------------
 
+
 @pytest.mark.integration
 def test_prometheus_loads_and_evaluates_the_rules(stack):
     def evaluated():
         groups = stack.api("/api/v1/rules")["groups"]
         rules = [r for g in groups for r in g["rules"]]
-        return groups if rules and all(
-            r["health"] == "ok" and not r["lastEvaluation"].startswith("0001") for r in rules) else None
+        return (
+            groups
+            if rules and all(r["health"] == "ok" and not r["lastEvaluation"].startswith("0001") for r in rules)
+            else None
+        )
 
     groups = wait_until(evaluated, 30, "every rule evaluated without error", interval=0.5)
     loaded = {r["name"] for g in groups for r in g["rules"]}
@@ -99,12 +118,14 @@ def test_rules_fire_on_the_real_metrics(stack):
     """The demo's webhook answers 410 after two deliveries: the receiver is disabled and
     AppwatchReceiverDisabled fires; the broken feed's connector fails every poll, so
     AppwatchConnectorFailing is pending (its `for` is 15m); the healthy ones are quiet."""
+
     def alerts():
         return stack.api("/api/v1/alerts")["alerts"]
 
     def disabled_firing():
-        return [a for a in alerts() if a["labels"]["alertname"] == "AppwatchReceiverDisabled"
-                and a["state"] == "firing"]
+        return [
+            a for a in alerts() if a["labels"]["alertname"] == "AppwatchReceiverDisabled" and a["state"] == "firing"
+        ]
 
     firing = wait_until(disabled_firing, 30, "AppwatchReceiverDisabled firing", interval=0.5)
     assert {a["labels"]["receiver"] for a in firing} == {"everything/webhook/0"}
@@ -117,6 +138,10 @@ def test_rules_fire_on_the_real_metrics(stack):
     failing = wait_until(connector_pending, 30, "AppwatchConnectorFailing pending", interval=0.5)
     assert {(a["labels"]["connector"], a["state"]) for a in failing} == {("feeds-broken", "pending")}
     names = {a["labels"]["alertname"] for a in alerts()}
-    assert not names & {"AppwatchWorkerDown", "AppwatchWorkerAbsent", "AppwatchConnectorStale",
-                        "AppwatchConnectorsDown"}, names
+    assert not names & {
+        "AppwatchWorkerDown",
+        "AppwatchWorkerAbsent",
+        "AppwatchConnectorStale",
+        "AppwatchConnectorsDown",
+    }, names
     assert stack.webhook_requests[:2] == [204, 204] and 410 in stack.webhook_requests

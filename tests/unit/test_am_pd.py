@@ -32,17 +32,35 @@ from core.ssrf import BlockedAddress
 NOW = datetime(2024, 11, 14, 12, 0, tzinfo=UTC).timestamp()
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 START = "2024-11-14T00:00:00+08:00"
-NEWS = [{"event_id": "n1", "ts": "2024-11-13T09:00:00+08:00", "title": "ByteDance ships Doubao 2",
-         "url": "https://news.test/doubao-2", "kind": "launch", "companies": ["bytedance"]},
-        {"event_id": "n2", "ts": "2024-11-12T09:00:00+08:00", "title": "No link here", "url": None}]
+NEWS = [
+    {
+        "event_id": "n1",
+        "ts": "2024-11-13T09:00:00+08:00",
+        "title": "ByteDance ships Doubao 2",
+        "url": "https://news.test/doubao-2",
+        "kind": "launch",
+        "companies": ["bytedance"],
+    },
+    {"event_id": "n2", "ts": "2024-11-12T09:00:00+08:00", "title": "No link here", "url": None},
+]
 KEY = "R0UTINGKEYR0UTINGKEYR0UTINGKEY01"
 
 
 def alert(**over) -> Alert:
-    base = dict(alert_id=alert_id("download-spike", LABELS, START), rule="download-spike", kind="spike",
-                severity="critical", labels=LABELS, value=2.4e6, baseline=8e5, window_start=START,
-                window_end="2024-11-15T00:00:00+08:00", event_ts="2024-11-14T10:30:00+08:00",
-                summary="豆包 downloads 2.4M (3.0x baseline)", context=NEWS)
+    base = dict(
+        alert_id=alert_id("download-spike", LABELS, START),
+        rule="download-spike",
+        kind="spike",
+        severity="critical",
+        labels=LABELS,
+        value=2.4e6,
+        baseline=8e5,
+        window_start=START,
+        window_end="2024-11-15T00:00:00+08:00",
+        event_ts="2024-11-14T10:30:00+08:00",
+        summary="豆包 downloads 2.4M (3.0x baseline)",
+        context=NEWS,
+    )
     return Alert(**{**base, **over})
 
 
@@ -52,11 +70,11 @@ def run(coro):
 
 # -- Alertmanager payload -----------------------------------------------------
 
+
 def test_postable_firing():
     a = alert()
     p = to_postable(a, "https://appwatch.test/", now=NOW)
-    assert p["labels"] == {**LABELS, "alertname": "download-spike", "severity": "critical",
-                           "alert_id": a.alert_id}
+    assert p["labels"] == {**LABELS, "alertname": "download-spike", "severity": "critical", "alert_id": a.alert_id}
     assert p["annotations"]["summary"] == a.summary
     desc = p["annotations"]["description"]
     assert "value 2,400,000 baseline 800,000 (3.00x)" in desc
@@ -70,8 +88,7 @@ def test_postable_firing():
 
 
 def test_postable_firing_without_ttl_omits_ends_at_and_generator():
-    p = to_postable(alert(window_start=None, context=[], value=None, baseline=None), None,
-                    now=NOW, firing_ttl=None)
+    p = to_postable(alert(window_start=None, context=[], value=None, baseline=None), None, now=NOW, firing_ttl=None)
     assert "endsAt" not in p and "generatorURL" not in p
     assert p["startsAt"] == "2024-11-14T02:30:00.000Z"  # event_ts when there is no window
     assert "description" not in p["annotations"]
@@ -91,8 +108,13 @@ def test_postable_resolved_ends_at_window_end_or_now():
 def test_postable_labels_are_valid_and_reserved_ones_win():
     a = alert(labels={"app-id": "x", "9lives": "y", "empty": "", "severity": "low", "alertname": "z"})
     labels = to_postable(a, None, now=NOW)["labels"]
-    assert labels == {"app_id": "x", "_9lives": "y", "severity": "critical",
-                      "alertname": "download-spike", "alert_id": a.alert_id}
+    assert labels == {
+        "app_id": "x",
+        "_9lives": "y",
+        "severity": "critical",
+        "alertname": "download-spike",
+        "alert_id": a.alert_id,
+    }
     assert label_name("a.b c") == "a_b_c"
 
 
@@ -105,9 +127,11 @@ def test_postable_news_is_compact():
 
 # -- Alertmanager notifier ----------------------------------------------------
 
+
 def am(handler, **kw):
-    return AlertmanagerNotifier("am", "http://am.test:9093/", transport=httpx.MockTransport(handler),
-                                clock=lambda: NOW, **kw)
+    return AlertmanagerNotifier(
+        "am", "http://am.test:9093/", transport=httpx.MockTransport(handler), clock=lambda: NOW, **kw
+    )
 
 
 def test_am_posts_a_list_to_v2_alerts():
@@ -136,15 +160,18 @@ def test_am_posts_a_group_in_one_request_and_nothing_for_none():
     assert json.loads(req.content) == [to_postable(a, now=NOW) for a in group]
 
 
-@pytest.mark.parametrize("status,body,retry,message", [
-    (400, '"start time must be before end time"\n', False, "start time must be before end time"),
-    (400, '"invalid label set: invalid name \\"a-b\\""\n', False, 'invalid label set: invalid name "a-b"'),
-    (422, '{"code":602,"message":"0.labels in body is required"}', False, "0.labels in body is required"),
-    (404, "404 page not found", False, "404 page not found"),
-    (429, "slow down", True, "slow down"),
-    (500, "boom", True, "boom"),
-    (503, "", True, ""),
-])
+@pytest.mark.parametrize(
+    "status,body,retry,message",
+    [
+        (400, '"start time must be before end time"\n', False, "start time must be before end time"),
+        (400, '"invalid label set: invalid name \\"a-b\\""\n', False, 'invalid label set: invalid name "a-b"'),
+        (422, '{"code":602,"message":"0.labels in body is required"}', False, "0.labels in body is required"),
+        (404, "404 page not found", False, "404 page not found"),
+        (429, "slow down", True, "slow down"),
+        (500, "boom", True, "boom"),
+        (503, "", True, ""),
+    ],
+)
 def test_am_classification(status, body, retry, message):
     err = run(am(lambda req: httpx.Response(status, text=body)).notify([alert()]))
     assert isinstance(err, AlertmanagerError) and isinstance(err, DeliveryError) and err.retryable is retry
@@ -152,8 +179,9 @@ def test_am_classification(status, body, retry, message):
 
 
 def test_am_retry_after_is_read():
-    err = run(am(lambda req: httpx.Response(503, headers={"Retry-After": "Thu, 14 Nov 2024 12:00:20 GMT"}))
-              .notify([alert()]))
+    err = run(
+        am(lambda req: httpx.Response(503, headers={"Retry-After": "Thu, 14 Nov 2024 12:00:20 GMT"})).notify([alert()])
+    )
     assert err.retryable and err.retry_after == 20.0
 
 
@@ -176,6 +204,7 @@ def test_am_bad_timestamp_is_permanent_not_raised():
 
 
 # -- PagerDuty payload --------------------------------------------------------
+
 
 def test_event_trigger():
     a = alert()
@@ -200,14 +229,23 @@ def test_event_resolve_and_limits():
     assert "links" not in long and "component" not in long["payload"]
 
 
-@pytest.mark.parametrize("ours,theirs", [("critical", "critical"), ("warning", "warning"),
-                                         ("info", "info"), ("error", "error"), ("CRITICAL", "critical"),
-                                         ("page-me", "warning")])
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        ("critical", "critical"),
+        ("warning", "warning"),
+        ("info", "info"),
+        ("error", "error"),
+        ("CRITICAL", "critical"),
+        ("page-me", "warning"),
+    ],
+)
 def test_event_severity_mapping(ours, theirs):
     assert to_event(alert(severity=ours), KEY)["payload"]["severity"] == theirs
 
 
 # -- PagerDuty notifier -------------------------------------------------------
+
 
 def pd(handler, **kw):
     return PagerDutyNotifier("pd", KEY, transport=httpx.MockTransport(handler), clock=lambda: NOW, **kw)
@@ -218,8 +256,9 @@ def test_pd_posts_to_enqueue():
 
     def handler(request):
         seen.append(request)
-        return httpx.Response(202, json={"status": "success", "message": "Event processed",
-                                         "dedup_key": alert().alert_id})
+        return httpx.Response(
+            202, json={"status": "success", "message": "Event processed", "dedup_key": alert().alert_id}
+        )
 
     assert run(pd(handler).notify([alert()])) is None
     (req,) = seen
@@ -229,25 +268,46 @@ def test_pd_posts_to_enqueue():
 
 
 def test_pd_400_is_permanent_with_message_and_no_key():
-    body = {"status": "invalid event", "message": "Event object is invalid",
-            "errors": [f"'routing_key' {KEY} is not a known integration key"]}
+    body = {
+        "status": "invalid event",
+        "message": "Event object is invalid",
+        "errors": [f"'routing_key' {KEY} is not a known integration key"],
+    }
     err = run(pd(lambda req: httpx.Response(400, json=body)).notify([alert()]))
     assert not err.retryable and isinstance(err, PagerDutyHTTPError) and err.status == 400
     assert "Event object is invalid" in str(err) and "not a known integration key" in str(err)
     assert KEY not in str(err) and KEY not in err.message and KEY not in repr(err)
 
 
-@pytest.mark.parametrize("headers,wait", [({"Retry-After": "12"}, 12.0),
-                                          ({"Retry-After": "Thu, 14 Nov 2024 12:00:30 GMT"}, 30.0),
-                                          ({"Retry-After": "soon"}, None), ({}, None)])
+@pytest.mark.parametrize(
+    "headers,wait",
+    [
+        ({"Retry-After": "12"}, 12.0),
+        ({"Retry-After": "Thu, 14 Nov 2024 12:00:30 GMT"}, 30.0),
+        ({"Retry-After": "soon"}, None),
+        ({}, None),
+    ],
+)
 def test_pd_429_is_retried_with_retry_after(headers, wait):
     err = run(pd(lambda req: httpx.Response(429, headers=headers, text="")).notify([alert()]))
     assert err.retryable and err.status == 429 and err.retry_after == wait
 
 
-@pytest.mark.parametrize("status,retry", [(500, True), (502, True), (503, True), (408, True), (425, True),
-                                          (429, True), (401, False), (403, False), (404, False),
-                                          (413, False)])
+@pytest.mark.parametrize(
+    "status,retry",
+    [
+        (500, True),
+        (502, True),
+        (503, True),
+        (408, True),
+        (425, True),
+        (429, True),
+        (401, False),
+        (403, False),
+        (404, False),
+        (413, False),
+    ],
+)
 def test_pd_status_classification(status, retry):
     """The statuses every notifier retries (core.retry.RETRY_STATUS and 5xx), 425 included."""
     err = run(pd(lambda req: httpx.Response(status, text=f"echo {KEY}")).notify([alert()]))

@@ -17,12 +17,28 @@ TOKENS = Tokens(write=(W1, W2), read=(R1,), ingest=(I1,))
 ALL = {"write", "read", "ingest"}
 
 
-@pytest.mark.parametrize("header, scope", [
-    (f"Bearer {W1}", ALL), (f"Bearer {W2}", ALL), (f"Bearer {R1}", {"read"}), (f"Bearer {I1}", {"ingest"}),
-    (f"bearer {W1}", None), (f"Bearer  {R1}", None), (f"Bearer {R1} ", None), (None, None), ("", None), ("Bearer", None), ("Bearer ", None),
-    (f"Basic {W1}", None), (f"{W1}", None), (f"Bearer {W1[:-1]}", None), (f"Bearer {W1}0", None),
-    (f"Bearer {W1.upper()}", None), (f"Bearer {W1},{R1}", None),
-])
+@pytest.mark.parametrize(
+    "header, scope",
+    [
+        (f"Bearer {W1}", ALL),
+        (f"Bearer {W2}", ALL),
+        (f"Bearer {R1}", {"read"}),
+        (f"Bearer {I1}", {"ingest"}),
+        (f"bearer {W1}", None),
+        (f"Bearer  {R1}", None),
+        (f"Bearer {R1} ", None),
+        (None, None),
+        ("", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        (f"Basic {W1}", None),
+        (f"{W1}", None),
+        (f"Bearer {W1[:-1]}", None),
+        (f"Bearer {W1}0", None),
+        (f"Bearer {W1.upper()}", None),
+        (f"Bearer {W1},{R1}", None),
+    ],
+)
 def test_scopes_of_a_header(header, scope):
     assert TOKENS.scopes_of(header) == (scope or set())
 

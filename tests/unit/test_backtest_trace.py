@@ -23,7 +23,8 @@ from streams.engine import Engine, explain_day
 from streams.rules import RuleSet
 
 CST = timezone(timedelta(hours=8))
-RULES = parse("""
+RULES = parse(
+    """
 rules:
   - name: download-spike
     kind: spike
@@ -40,27 +41,44 @@ rules:
   - name: top3
     kind: rank
     params: {entered_top: 3}
-""", RuleSet, "<trace rules>")
+""",
+    RuleSet,
+    "<trace rules>",
+)
 
 
-def metric(day: int, value: float, mode: str = "total", hour: int = 0, metric: str = "downloads",
-           n: int = 0) -> bytes:
+def metric(day: int, value: float, mode: str = "total", hour: int = 0, metric: str = "downloads", n: int = 0) -> bytes:
     ts = (datetime(2024, 11, 1, tzinfo=CST) + timedelta(days=day, hours=hour)).isoformat()
-    return orjson.dumps(dict(event_id=f"{metric}:{day}:{hour}:{n}", type="app.metric", source="t",
-                             ts=ts, app_id="doubao", platform="all", country="cn", metric=metric,
-                             value=value, period="day", mode=mode))
+    return orjson.dumps(
+        dict(
+            event_id=f"{metric}:{day}:{hour}:{n}",
+            type="app.metric",
+            source="t",
+            ts=ts,
+            app_id="doubao",
+            platform="all",
+            country="cn",
+            metric=metric,
+            value=value,
+            period="day",
+            mode=mode,
+        )
+    )
 
 
 # -- the detectors' lines ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params,b,line", [
-    (dict(ratio=2.0), (1000.0, 0.0, 0.0), 2000.0),
-    (dict(ratio=None, zscore=3.0), (1000.0, 1100.0, 50.0), 1250.0),
-    (dict(ratio=1.5, zscore=3.0), (1000.0, 1100.0, 50.0), 1500.0),  # both: the higher
-    (dict(ratio=3.0, zscore=3.0), (1000.0, 1100.0, 200.0), 3000.0),
-    (dict(ratio=1.2, zscore=3.0), (1000.0, 1100.0, 200.0), 1700.0),
-])
+@pytest.mark.parametrize(
+    "params,b,line",
+    [
+        (dict(ratio=2.0), (1000.0, 0.0, 0.0), 2000.0),
+        (dict(ratio=None, zscore=3.0), (1000.0, 1100.0, 50.0), 1250.0),
+        (dict(ratio=1.5, zscore=3.0), (1000.0, 1100.0, 50.0), 1500.0),  # both: the higher
+        (dict(ratio=3.0, zscore=3.0), (1000.0, 1100.0, 200.0), 3000.0),
+        (dict(ratio=1.2, zscore=3.0), (1000.0, 1100.0, 200.0), 1700.0),
+    ],
+)
 def test_spike_fire_line_is_where_judge_starts_firing(params, b, line):
     p = SpikeParams(**params)
     assert spike.fire_line(b, p) == pytest.approx(line)
@@ -69,13 +87,16 @@ def test_spike_fire_line_is_where_judge_starts_firing(params, b, line):
     assert spike.fire_line(None, p) is None  # no baseline: nothing fires
 
 
-@pytest.mark.parametrize("direction,before,up,down", [
-    ("up", 1000.0, 1400.0, None),
-    ("down", 1000.0, None, 600.0),
-    ("both", 1000.0, 1400.0, 600.0),
-    ("both", 999.0, None, None),  # below min_baseline
-    ("both", None, None, None),  # no day to compare with
-])
+@pytest.mark.parametrize(
+    "direction,before,up,down",
+    [
+        ("up", 1000.0, 1400.0, None),
+        ("down", 1000.0, None, 600.0),
+        ("both", 1000.0, 1400.0, 600.0),
+        ("both", 999.0, None, None),  # below min_baseline
+        ("both", None, None, None),  # no day to compare with
+    ],
+)
 def test_change_bounds_are_where_detect_starts_firing(direction, before, up, down):
     p = ChangeParams(pct=40, direction=direction, min_baseline=1000)
     assert change.bounds(before, p) == (pytest.approx(up) if up else None, pytest.approx(down) if down else None)
@@ -140,9 +161,19 @@ def test_explain_rank_is_the_rank_the_chart_took():
     engine, state = Engine(RULES), {}
 
     def rank(day: int, r: int, n: str = ""):
-        return validate(dict(event_id=f"r{day}{n}", type="app.rank", source="t",
-                             ts=(datetime(2024, 11, 1, 9, tzinfo=CST) + timedelta(days=day)).isoformat(),
-                             app_id="kimi", platform="ios", country="cn", chart="top-free", rank=r))
+        return validate(
+            dict(
+                event_id=f"r{day}{n}",
+                type="app.rank",
+                source="t",
+                ts=(datetime(2024, 11, 1, 9, tzinfo=CST) + timedelta(days=day)).isoformat(),
+                app_id="kimi",
+                platform="ios",
+                country="cn",
+                chart="top-free",
+                rank=r,
+            )
+        )
 
     for ev in (rank(0, 5), rank(1, 2)):
         engine.process(ev, state)
@@ -162,11 +193,17 @@ def test_trace_days_fire_exactly_where_the_alerts_are():
     lines += [metric(d, 300 + 100 * d, metric="dau") for d in range(4)]
     result = backtest.run(lines, RULES)
     days = result.trace.days[("download-spike", "doubao|all|cn|downloads")]
-    assert [date.fromordinal(d).day for d, v in days.items() if v.fire_at and v.total >= v.fire_at] == \
-        sorted(int(a.window_start[8:10]) for a in result.alerts if a.rule == "download-spike") == [5, 9]
+    assert (
+        [date.fromordinal(d).day for d, v in days.items() if v.fire_at and v.total >= v.fire_at]
+        == sorted(int(a.window_start[8:10]) for a in result.alerts if a.rule == "download-spike")
+        == [5, 9]
+    )
     drops = result.trace.days[("drop", "doubao|all|cn|downloads")]
-    assert [date.fromordinal(d).day for d, v in drops.items() if v.change is not None] == \
-        [int(a.window_start[8:10]) for a in result.alerts if a.rule == "drop"] == [6, 7]
+    assert (
+        [date.fromordinal(d).day for d, v in drops.items() if v.change is not None]
+        == [int(a.window_start[8:10]) for a in result.alerts if a.rule == "drop"]
+        == [6, 7]
+    )
     for a in result.alerts:
         if a.kind in ("spike", "change"):
             fired = result.trace.fired[a.alert_id]

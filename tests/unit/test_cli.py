@@ -15,8 +15,7 @@ APPWATCH = [sys.executable, "-m", "appwatch"]
 def run(*args, env=None, timeout=60):
     import os
 
-    return subprocess.run([*APPWATCH, *args], capture_output=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run([*APPWATCH, *args], capture_output=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +69,21 @@ def test_backtest_of_the_seed_published_twice_prints_each_alert_once(seed, tmp_p
 
 def test_one_days_deltas_published_twice_fire_no_false_spike(tmp_path):
     def ev(day, value, mode="total", hour=0):
-        return orjson.dumps(dict(event_id=f"d{day}:{hour}:{mode}", type="app.metric", source="t",
-                                 ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00", app_id="a", platform="all",
-                                 country="cn", metric="downloads", value=value, period="day", mode=mode))
+        return orjson.dumps(
+            dict(
+                event_id=f"d{day}:{hour}:{mode}",
+                type="app.metric",
+                source="t",
+                ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00",
+                app_id="a",
+                platform="all",
+                country="cn",
+                metric="downloads",
+                value=value,
+                period="day",
+                mode=mode,
+            )
+        )
 
     history = [ev(d, 10_000) for d in range(1, 8)]
     deltas = [ev(8, 2_500, "delta", h) for h in (6, 12, 18, 23)]  # a normal day: 10,000
@@ -86,10 +97,20 @@ def test_one_days_deltas_published_twice_fire_no_false_spike(tmp_path):
 def test_backtest_output_is_ordered_by_event_ts_and_clean_input_exits_0(tmp_path):
     def series(app, spike_day):
         for day in range(1, 11):
-            yield orjson.dumps(dict(
-                event_id=f"{app}{day}", type="app.metric", source="t",
-                ts=f"2024-11-{day:02d}T00:00:00+08:00", app_id=app, platform="all", country="cn",
-                metric="downloads", value=5000 if day == spike_day else 1000, period="day"))
+            yield orjson.dumps(
+                dict(
+                    event_id=f"{app}{day}",
+                    type="app.metric",
+                    source="t",
+                    ts=f"2024-11-{day:02d}T00:00:00+08:00",
+                    app_id=app,
+                    platform="all",
+                    country="cn",
+                    metric="downloads",
+                    value=5000 if day == spike_day else 1000,
+                    period="day",
+                )
+            )
 
     path = tmp_path / "two.jsonl"  # a's spike is detected first but happened later
     path.write_bytes(b"\n".join([*series("a", 10), *series("b", 9)]) + b"\n")
@@ -139,17 +160,39 @@ def test_help_lists_every_command():
         assert cmd in out
 
 
-@pytest.mark.parametrize("command", [
-    ["import", "events.jsonl"], ["connect", "--once", "--config", "c.yaml"], ["serve"], ["worker"],
-    ["publish", "events.jsonl"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["import", "events.jsonl"],
+        ["connect", "--once", "--config", "c.yaml"],
+        ["serve"],
+        ["worker"],
+        ["publish", "events.jsonl"],
+    ],
+)
 def test_without_a_broker_every_command_but_the_demo_refuses_and_writes_nothing(command, tmp_path):
     """Regression: import, connect and serve used to start a memory-only broker, publish into
     it, exit 0 and record their checkpoints, so a rerun against the real broker published nothing."""
-    (tmp_path / "events.jsonl").write_bytes(orjson.dumps(dict(
-        event_id="e1", type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00", app_id="a",
-        platform="all", country="cn", metric="downloads", value=1, period="day")) + b"\n")
-    (tmp_path / "c.yaml").write_text("connectors: [{name: hn, kind: hn_search, params: "
-                                     "{base_url: 'http://127.0.0.1:9', queries: [x]}}]\n")  # loopback only
+    (tmp_path / "events.jsonl").write_bytes(
+        orjson.dumps(
+            dict(
+                event_id="e1",
+                type="app.metric",
+                source="t",
+                ts="2024-11-14T00:00:00+08:00",
+                app_id="a",
+                platform="all",
+                country="cn",
+                metric="downloads",
+                value=1,
+                period="day",
+            )
+        )
+        + b"\n"
+    )
+    (tmp_path / "c.yaml").write_text(
+        "connectors: [{name: hn, kind: hn_search, params: {base_url: 'http://127.0.0.1:9', queries: [x]}}]\n"
+    )  # loopback only
     import os
 
     env = {k: v for k, v in os.environ.items() if k != "APPWATCH_BROKER"}
@@ -161,19 +204,32 @@ def test_without_a_broker_every_command_but_the_demo_refuses_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "events.jsonl"]  # no checkpoint, no state
 
 
-@pytest.mark.parametrize("config,retention,longest", [
-    (None, "1h", "the default repeat_interval (14400s)"),
-    ("route: {receiver: r, repeat_interval: 2d}\nreceivers: [{name: r}]\n", "1d",
-     "the longest repeat_interval of {path} (172800s)"),
-    ("route: {receiver: r, routes: [{receiver: r, repeat_interval: 12h}]}\nreceivers: [{name: r}]\n", "12h",
-     "the longest repeat_interval of {path} (43200s)"),
-])
-def test_a_dedup_retention_not_longer_than_the_repeat_interval_is_refused_at_start(config, retention, longest,
-                                                                                  tmp_path):
+@pytest.mark.parametrize(
+    "config,retention,longest",
+    [
+        (None, "1h", "the default repeat_interval (14400s)"),
+        (
+            "route: {receiver: r, repeat_interval: 2d}\nreceivers: [{name: r}]\n",
+            "1d",
+            "the longest repeat_interval of {path} (172800s)",
+        ),
+        (
+            "route: {receiver: r, routes: [{receiver: r, repeat_interval: 12h}]}\nreceivers: [{name: r}]\n",
+            "12h",
+            "the longest repeat_interval of {path} (43200s)",
+        ),
+    ],
+)
+def test_a_dedup_retention_not_longer_than_the_repeat_interval_is_refused_at_start(
+    config, retention, longest, tmp_path
+):
     """A group forgets what it notified after APPWATCH_DELIVERED_RETENTION: shorter than a
     repeat_interval, a replay after it would notify again. Refused before anything starts."""
-    env = {"APPWATCH_BROKER": "kafka://127.0.0.1:9", "APPWATCH_DELIVERED_RETENTION": retention,
-           "APPWATCH_WEB_PORT": str(free_port())}  # not 6066, which something else may hold
+    env = {
+        "APPWATCH_BROKER": "kafka://127.0.0.1:9",
+        "APPWATCH_DELIVERED_RETENTION": retention,
+        "APPWATCH_WEB_PORT": str(free_port()),
+    }  # not 6066, which something else may hold
     path = tmp_path / "alerts.yaml"
     if config:
         path.write_text(config)
@@ -184,10 +240,13 @@ def test_a_dedup_retention_not_longer_than_the_repeat_interval_is_refused_at_sta
     assert f"must be longer than {longest.format(path=path)}: a group forgets what it notified after it" in err
 
 
-@pytest.mark.parametrize("matcher, shown", [
-    ('app_id=~"(a+)+[bc]"', "(a+)+[bc]"),            # a refused regex, its brackets kept
-    ('app_id=~"[a-z"', 'bad matcher \'app_id=~"[a-z"\''),  # a regex that does not compile
-])
+@pytest.mark.parametrize(
+    "matcher, shown",
+    [
+        ('app_id=~"(a+)+[bc]"', "(a+)+[bc]"),  # a refused regex, its brackets kept
+        ('app_id=~"[a-z"', "bad matcher 'app_id=~\"[a-z\"'"),  # a regex that does not compile
+    ],
+)
 def test_an_error_shows_a_regex_as_written(matcher, shown):
     """Error text goes through rich; brackets in it must not be taken for markup."""
     r = run("silence", "add", "-m", matcher, "--comment", "x", env={"APPWATCH_BROKER": "kafka://127.0.0.1:1"})
@@ -196,24 +255,26 @@ def test_an_error_shows_a_regex_as_written(matcher, shown):
 
 def test_check_config_fails_naming_an_unset_variable_the_file_needs(tmp_path):
     cfg = tmp_path / "alerts.yaml"
-    cfg.write_text("route: {receiver: chat}\n"
-                   "receivers:\n"
-                   "  - name: chat\n"
-                   "    slack_configs: [{url_env: APPWATCH_TEST_SLACK_URL}]\n")
+    cfg.write_text(
+        "route: {receiver: chat}\nreceivers:\n  - name: chat\n    slack_configs: [{url_env: APPWATCH_TEST_SLACK_URL}]\n"
+    )
     r = run("alerts", "check-config", str(cfg), env={"APPWATCH_TEST_SLACK_URL": ""})
     assert r.returncode == 2 and "APPWATCH_TEST_SLACK_URL" in r.stderr.decode(), r.stderr.decode()
     assert b"ok" not in r.stdout
-    ok = run("alerts", "check-config", str(cfg),
-             env={"APPWATCH_TEST_SLACK_URL": "https://hooks.slack.com/services/T0/B0/x"})
+    ok = run(
+        "alerts", "check-config", str(cfg), env={"APPWATCH_TEST_SLACK_URL": "https://hooks.slack.com/services/T0/B0/x"}
+    )
     assert ok.returncode == 0 and b"ok  receiver chat" in ok.stdout
 
 
 def test_an_unsigned_webhook_is_warned_about_once_at_start(tmp_path):
     cfg = tmp_path / "alerts.yaml"
-    cfg.write_text("route: {receiver: hook}\n"
-                   "receivers:\n"
-                   "  - name: hook\n"
-                   "    webhook_configs: [{url: 'https://receiver.example/in'}]\n")
+    cfg.write_text(
+        "route: {receiver: hook}\n"
+        "receivers:\n"
+        "  - name: hook\n"
+        "    webhook_configs: [{url: 'https://receiver.example/in'}]\n"
+    )
     r = run("alerts", "check-config", str(cfg))
     assert r.returncode == 0 and r.stderr.decode().count("sent unsigned") == 1, r.stderr.decode()
     assert "hook/webhook/0" in r.stderr.decode()

@@ -26,8 +26,13 @@ def test_the_repo_cites_nothing_outside_it_and_names_no_registry_host():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     outside = re.compile("shared" + r"/design|design\.md")
     # the names are built here so that this file does not hold them itself
-    hosts = re.compile("|".join(re.escape(a + b) for a, b in (("pypi", ".org"), ("python", "hosted"),
-                                                                ("registry.", "npmjs"), ("deb.", "debian.org"))), re.I)
+    hosts = re.compile(
+        "|".join(
+            re.escape(a + b)
+            for a, b in (("pypi", ".org"), ("python", "hosted"), ("registry.", "npmjs"), ("deb.", "debian.org"))
+        ),
+        re.I,
+    )
     found = []
     for name in files:
         path = ROOT / name

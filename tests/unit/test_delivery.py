@@ -26,20 +26,30 @@ NOW = float(int(time.time()))  # a fixed clock per test (below): verification re
 def _now():
     global NOW
     NOW = float(int(time.time()))
+
+
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 
 
 def alert(**over) -> Alert:
-    base = dict(alert_id=alert_id("download-spike", LABELS, "2024-11-14T00:00:00+08:00"),
-                rule="download-spike", kind="spike", labels=LABELS, value=2.4e6, baseline=8e5,
-                window_start="2024-11-14T00:00:00+08:00", event_ts="2024-11-14T00:00:00+08:00",
-                summary="豆包 <b>spike</b> [x]")
+    base = dict(
+        alert_id=alert_id("download-spike", LABELS, "2024-11-14T00:00:00+08:00"),
+        rule="download-spike",
+        kind="spike",
+        labels=LABELS,
+        value=2.4e6,
+        baseline=8e5,
+        window_start="2024-11-14T00:00:00+08:00",
+        event_ts="2024-11-14T00:00:00+08:00",
+        summary="豆包 <b>spike</b> [x]",
+    )
     return Alert(**{**base, **over})
 
 
 def notifier(handler, secret=None, **kw):
-    return WebhookNotifier("hook", "http://receiver.test/hook", secret,
-                           transport=httpx.MockTransport(handler), clock=lambda: NOW, **kw)
+    return WebhookNotifier(
+        "hook", "http://receiver.test/hook", secret, transport=httpx.MockTransport(handler), clock=lambda: NOW, **kw
+    )
 
 
 def test_payload_is_signed_per_standard_webhooks():
@@ -67,9 +77,19 @@ def test_tampered_body_fails_verification():
         Webhook(secret).verify(seen[0].content.replace(b"2400000", b"9"), dict(seen[0].headers))
 
 
-@pytest.mark.parametrize("status,retry,gone", [(500, True, False), (503, True, False), (429, True, False),
-                                               (408, True, False), (425, True, False), (400, False, False),
-                                               (404, False, False), (410, False, True)])
+@pytest.mark.parametrize(
+    "status,retry,gone",
+    [
+        (500, True, False),
+        (503, True, False),
+        (429, True, False),
+        (408, True, False),
+        (425, True, False),
+        (400, False, False),
+        (404, False, False),
+        (410, False, True),
+    ],
+)
 def test_status_classification(status, retry, gone):
     err = asyncio.run(notifier(lambda req: httpx.Response(status, text="nope")).notify([alert()]))
     assert isinstance(err, WebhookError) and isinstance(err, DeliveryError)
@@ -115,8 +135,14 @@ class Flaky(BaseNotifier):
         return None
 
 
-def run_dispatch(notifiers, a=None, policy=RetryPolicy(max_attempts=4, initial=1, max_wait=8),
-                 disabled=None, on_failed=None, registry=None):
+def run_dispatch(
+    notifiers,
+    a=None,
+    policy=RetryPolicy(max_attempts=4, initial=1, max_wait=8),
+    disabled=None,
+    on_failed=None,
+    registry=None,
+):
     """Deliver one alert (or a group) to each notifier, as a receiver's queue does, on a
     simulated clock that the sleeps move on; return the outcomes, registry and waits."""
     registry, waits, now = registry or CollectorRegistry(), [], [0.0]
@@ -127,9 +153,14 @@ def run_dispatch(notifiers, a=None, policy=RetryPolicy(max_attempts=4, initial=1
         now[0] += s
 
     async def run():
-        return await asyncio.gather(*(deliver(n, a or alert(), policy, metrics, sleep, disabled, on_failed,
-                                              clock=lambda: now[0], rand=lambda: 0.5)
-                                      for n in notifiers))
+        return await asyncio.gather(
+            *(
+                deliver(
+                    n, a or alert(), policy, metrics, sleep, disabled, on_failed, clock=lambda: now[0], rand=lambda: 0.5
+                )
+                for n in notifiers
+            )
+        )
 
     outcomes = asyncio.run(run())
     return {n.name: o for n, o in zip(notifiers, outcomes, strict=True)}, registry, waits
@@ -140,8 +171,12 @@ def test_retries_with_growing_backoff_then_sends():
     result, reg, waits = run_dispatch([n])
     assert result == {"hook": "sent"} and n.calls == 3
     assert waits == [1, 2]  # initial 1 s, doubling (rand 0.5: the jitter moves nothing)
-    assert reg.get_sample_value("appwatch_notifications_total",
-                                {"receiver": "hook", "integration": "flaky", "outcome": "sent"}) == 1
+    assert (
+        reg.get_sample_value(
+            "appwatch_notifications_total", {"receiver": "hook", "integration": "flaky", "outcome": "sent"}
+        )
+        == 1
+    )
     assert reg.get_sample_value("appwatch_notifications_in_flight", {"receiver": "hook"}) == 0
     assert reg.get_sample_value("appwatch_notification_attempts_total", {"receiver": "hook"}) == 3
 
@@ -155,8 +190,9 @@ def test_gives_up_after_max_attempts_and_permanent_errors_are_not_retried():
 
 def test_no_attempt_starts_after_max_age():
     down = Flaky("down", 99)
-    result, _, waits = run_dispatch([down], policy=RetryPolicy(max_attempts=99, initial=1, max_wait=8,
-                                                               max_age=20, jitter=0))
+    result, _, waits = run_dispatch(
+        [down], policy=RetryPolicy(max_attempts=99, initial=1, max_wait=8, max_age=20, jitter=0)
+    )
     assert result == {"down": "gave_up"} and waits == [1, 2, 4, 8] and down.calls == 5  # 15 s; +8 > 20
 
 
@@ -178,8 +214,12 @@ def test_a_notifier_that_raises_is_treated_as_one_that_returned_the_error():
     result, reg, waits = run_dispatch([n], on_failed=on_failed)
     assert result == {"raises": "failed"} and n.calls == 2 and waits == [1]  # the timeout retried, the bug not
     assert failed == [("raises", "KeyError", False)]
-    assert reg.get_sample_value("appwatch_notifications_total",
-                                {"receiver": "raises", "integration": "custom", "outcome": "failed"}) == 1
+    assert (
+        reg.get_sample_value(
+            "appwatch_notifications_total", {"receiver": "raises", "integration": "custom", "outcome": "failed"}
+        )
+        == 1
+    )
 
 
 def test_a_group_goes_in_one_call_and_every_alert_of_a_failed_one_reaches_the_dlq():
@@ -201,8 +241,12 @@ def test_a_group_goes_in_one_call_and_every_alert_of_a_failed_one_reaches_the_dl
     result, reg, _ = run_dispatch([n], a=[alert(summary="x"), alert(summary="y")], on_failed=on_failed)
     assert result == {"rec": "failed"} and n.got == [["x", "y"]]
     assert failed == [("rec", "x", 400), ("rec", "y", 400)]
-    assert reg.get_sample_value("appwatch_notifications_total",
-                                {"receiver": "rec", "integration": "recorder", "outcome": "failed"}) == 1
+    assert (
+        reg.get_sample_value(
+            "appwatch_notifications_total", {"receiver": "rec", "integration": "recorder", "outcome": "failed"}
+        )
+        == 1
+    )
 
 
 def test_console_line_escapes_markup_and_keeps_chinese(capsys):
@@ -289,8 +333,7 @@ def test_410_disables_the_receiver_and_permanent_failures_reach_the_dlq():
         failed.append((n.name, err.status))
 
     gone, disabled, policy = Gone(), set(), RetryPolicy(max_attempts=2)
-    first, _, _ = run_dispatch([gone, Bad()], policy=policy, disabled=disabled, on_failed=on_failed,
-                               registry=registry)
+    first, _, _ = run_dispatch([gone, Bad()], policy=policy, disabled=disabled, on_failed=on_failed, registry=registry)
     assert first == {"old": "gone", "bad": "failed"}
     assert sorted(failed) == [("bad", 400), ("old", 410)]
     assert registry.get_sample_value("appwatch_receiver_disabled", {"receiver": "old"}) == 1

@@ -29,7 +29,13 @@ def run_threshold(p, obs):
 def test_threshold_fires_after_for_and_resolves():
     p = ThresholdParams(op="above", value=100, **{"for": "1h"})
     assert run_threshold(p, [(0, 150), (1800, 160), (3600, 170), (4000, 180), (5000, 50), (6000, 40)]) == [
-        None, None, "firing", None, "resolved", None]
+        None,
+        None,
+        "firing",
+        None,
+        "resolved",
+        None,
+    ]
 
 
 def test_threshold_below_without_for_fires_at_once():
@@ -48,11 +54,18 @@ def test_threshold_transitions_alternate(obs):
 # -- change ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value,before,direction,expected", [
-    (1500, 1000, "up", 50.0), (1400, 1000, "up", None), (500, 1000, "down", -50.0),
-    (1500, 1000, "down", None), (500, 1000, "both", -50.0), (1500, 500, "up", None),  # low baseline
-    (1500, None, "up", None),
-])
+@pytest.mark.parametrize(
+    "value,before,direction,expected",
+    [
+        (1500, 1000, "up", 50.0),
+        (1400, 1000, "up", None),
+        (500, 1000, "down", -50.0),
+        (1500, 1000, "down", None),
+        (500, 1000, "both", -50.0),
+        (1500, 500, "up", None),  # low baseline
+        (1500, None, "up", None),
+    ],
+)
 def test_change(value, before, direction, expected):
     assert change.detect(value, before, ChangeParams(pct=50, direction=direction)) == expected
 
@@ -199,9 +212,13 @@ KINDS = ["hire", "departure", "dispute", "reorg", "funding", "launch", "other"]
 COS = ["ByteDance", "Alibaba", "Baidu", "Apple"]
 
 
-@given(kind=st.sampled_from(KINDS), companies=st.lists(st.sampled_from(COS), unique=True),
-       text=st.text(max_size=50), want_kinds=st.lists(st.sampled_from(KINDS), unique=True),
-       want_cos=st.lists(st.sampled_from(COS), unique=True))
+@given(
+    kind=st.sampled_from(KINDS),
+    companies=st.lists(st.sampled_from(COS), unique=True),
+    text=st.text(max_size=50),
+    want_kinds=st.lists(st.sampled_from(KINDS), unique=True),
+    want_cos=st.lists(st.sampled_from(COS), unique=True),
+)
 def test_news_match_constraints_only_narrow(kind, companies, text, want_kinds, want_cos):
     tracked = {"ByteDance", "Alibaba", "Baidu"}
     assert news_match.matches(NewsMatchParams(), kind, companies, [], text, tracked)  # no constraint
@@ -210,8 +227,10 @@ def test_news_match_constraints_only_narrow(kind, companies, text, want_kinds, w
     assert hit == ((not want_kinds or kind in want_kinds) and (not want_cos or bool(set(want_cos) & set(companies))))
 
 
-@given(st.lists(st.dictionaries(st.sampled_from("abcde"), st.integers(1, 15), min_size=1), min_size=1, max_size=6),
-       st.randoms(use_true_random=False))
+@given(
+    st.lists(st.dictionaries(st.sampled_from("abcde"), st.integers(1, 15), min_size=1), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+)
 def test_reordering_across_apps_only_ever_loses_alerts(snaps, rnd):
     """Per app the order holds (one key, one partition); across apps anything goes.
 
@@ -223,10 +242,12 @@ def test_reordering_across_apps_only_ever_loses_alerts(snaps, rnd):
         app = rnd.choice([a for a, q in queues.items() if q])
         shuffled.append(queues[app].pop(0))
     for p in (RankParams(entered_top=5), RankParams(reached=1), RankParams(jump=3)):
+
         def run(seq, p=p):
             state, out = None, set()
             for app, r, t in seq:
                 state, moves = rank.observe(p, state, app, r, t)
                 out |= {(m.app_id, m.snapshot_ts) for m in moves}
             return out
+
         assert run(shuffled) <= run(events)

@@ -39,8 +39,9 @@ def read(page: str) -> str:
 
 def blocks(text: str, lang: str) -> list[str]:
     """The fenced code blocks of ``text`` whose info string is ``lang``."""
-    return [m.group(2) for m in re.finditer(r"^```(\S*)[^\n]*\n(.*?)^```[ \t]*$", text, re.M | re.S)
-            if m.group(1) == lang]
+    return [
+        m.group(2) for m in re.finditer(r"^```(\S*)[^\n]*\n(.*?)^```[ \t]*$", text, re.M | re.S) if m.group(1) == lang
+    ]
 
 
 def prose(text: str) -> str:
@@ -70,6 +71,7 @@ def field_names(model) -> set[str]:
 
 # -- docs/config: every YAML example loads with the real loader ----------------------------
 
+
 def _rules(text: str, tmp_path: Path, monkeypatch) -> None:
     from streams import rules
 
@@ -86,9 +88,11 @@ def _alerts(text: str, tmp_path: Path, monkeypatch) -> None:
     from core import yamlfile
 
     cfg = yamlfile.parse(text, AlertsConfig, "<docs/config/alerts.md>")
-    values = {"secret_env": "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",
-              "url_env": "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
-              "routing_key_env": "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12"}
+    values = {
+        "secret_env": "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",
+        "url_env": "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+        "routing_key_env": "R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12",
+    }
     for r in cfg.receivers:
         for key, value in values.items():
             for c in [*r.webhook_configs, *r.slack_configs, *r.pagerduty_configs]:
@@ -116,8 +120,9 @@ def _catalog(text: str, tmp_path: Path, monkeypatch) -> None:
     path.write_text(text, encoding="utf-8")
     if text.startswith("apps:"):
         shown = catalog.load(path).apps
-        assert shown and all(catalog.shipped().get(a) == app for a, app in shown.items()), \
+        assert shown and all(catalog.shipped().get(a) == app for a, app in shown.items()), (
             "the catalog example shows apps as the shipped catalog has them"
+        )
     else:
         assert enrich.load(path).companies
 
@@ -143,8 +148,14 @@ def demo_routes():
     from core import yamlfile
 
     tree = ast.parse((ROOT / "appwatch/demo.py").read_text("utf-8"))
-    text = next((n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                 and any(getattr(t, "id", None) == "ROUTES" for t in n.targets)), None)
+    text = next(
+        (
+            n.value.value
+            for n in tree.body
+            if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "ROUTES" for t in n.targets)
+        ),
+        None,
+    )
     if text is not None:
         return yamlfile.parse(text, AlertsConfig, "<demo routes>")
     from appwatch import demo
@@ -160,8 +171,12 @@ def test_the_shipped_examples_are_shown_as_they_are():
     assert (ROOT / "deploy/alerts/alerts.example.yaml").read_text("utf-8") in alerts
     shown = [yamlfile.parse(b, AlertsConfig) for b in alerts]
     demo = demo_routes()
-    assert any(c.route == demo.route and [r.name for r in c.receivers] == [r.name for r in demo.receivers]
-               and c.inhibit_rules == demo.inhibit_rules for c in shown), "the demo's routes (appwatch/demo.py)"
+    assert any(
+        c.route == demo.route
+        and [r.name for r in c.receivers] == [r.name for r in demo.receivers]
+        and c.inhibit_rules == demo.inhibit_rules
+        for c in shown
+    ), "the demo's routes (appwatch/demo.py)"
     assert (ROOT / "connectors/example.yaml").read_text("utf-8") in blocks(read("config/connectors.md"), "yaml")
 
 
@@ -171,8 +186,15 @@ def test_every_rules_field_and_param_is_documented():
 
     text = read("config/rules.md")
     names = field_names(SpikeRule) | field_names(Match)
-    for model in (spike.SpikeParams, change.ChangeParams, threshold.ThresholdParams, milestone.MilestoneParams,
-                  rank.RankParams, news_match.NewsMatchParams, deadman.DeadmanParams):
+    for model in (
+        spike.SpikeParams,
+        change.ChangeParams,
+        threshold.ThresholdParams,
+        milestone.MilestoneParams,
+        rank.RankParams,
+        news_match.NewsMatchParams,
+        deadman.DeadmanParams,
+    ):
         names |= field_names(model)
     kinds = {"spike", "change", "threshold", "milestone", "rank", "news_match", "deadman"}
     assert documented(text, names | kinds) == []
@@ -183,8 +205,18 @@ def test_every_alerts_config_field_is_documented():
     from alerts.route import InhibitRule, Route
 
     names: set[str] = set()
-    for model in (config.AlertsConfig, config.Global, Route, InhibitRule, config.Receiver, config.WebhookConfig,
-                  config.SlackConfig, config.AlertmanagerConfig, config.PagerDutyConfig, config.JsonlConfig):
+    for model in (
+        config.AlertsConfig,
+        config.Global,
+        Route,
+        InhibitRule,
+        config.Receiver,
+        config.WebhookConfig,
+        config.SlackConfig,
+        config.AlertmanagerConfig,
+        config.PagerDutyConfig,
+        config.JsonlConfig,
+    ):
         names |= field_names(model)
     assert documented(read("config/alerts.md"), names) == []
 
@@ -210,6 +242,7 @@ def test_every_catalog_and_alias_table_field_is_documented():
 
 
 # -- docs/config/worker.md: the settings ------------------------------------------------------
+
 
 def settings_vars() -> dict[str, str]:
     from streams.settings import Settings
@@ -243,8 +276,11 @@ def test_the_documented_defaults_are_the_defaults(monkeypatch):
     from streams.settings import Settings
 
     _clean_env(monkeypatch)
-    rows = [(row["variable"].strip("`"), row["default"]) for row in tables(read("config/worker.md"))
-            if {"variable", "default"} <= set(row)]
+    rows = [
+        (row["variable"].strip("`"), row["default"])
+        for row in tables(read("config/worker.md"))
+        if {"variable", "default"} <= set(row)
+    ]
     assert sorted(var for var, _ in rows) == sorted(settings_vars()), "one table row per setting"
     defaults = Settings()
     for var, cell in rows:
@@ -341,8 +377,9 @@ def test_the_webhook_example_is_what_the_worker_sends_and_its_signature_verifies
     payload = orjson.loads(body)
     assert payload["data"] == example_alert().model_dump(mode="json"), "the webhook carries the alert above"
     when = datetime.fromisoformat(payload["timestamp"])
-    expected = Webhook(secret).sign(headers["webhook-id"], datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC),
-                                    body)
+    expected = Webhook(secret).sign(
+        headers["webhook-id"], datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC), body
+    )
     assert headers["webhook-signature"] == expected
     notifier = WebhookNotifier("docs", "https://hooks.example.com/appwatch", secret, clock=when.timestamp)
     try:
@@ -404,6 +441,7 @@ def test_the_console_example_is_the_console_line():
 
 # -- docs/topics.md --------------------------------------------------------------------------------
 
+
 def test_every_topic_has_a_row():
     from core.events import Topics
 
@@ -435,8 +473,11 @@ def test_the_documented_partitions_and_cleanup_are_those_appwatch_creates(monkey
 
     monkeypatch.setattr(broker, "KafkaAdminClient", Admin)
     broker.create_topics("127.0.0.1:9", Topics(), 7, 3)
-    rows = {row["topic"].strip("`"): (row["partitions"], row["cleanup"])
-            for row in tables(read("topics.md")) if {"topic", "partitions", "cleanup"} <= set(row)}
+    rows = {
+        row["topic"].strip("`"): (row["partitions"], row["cleanup"])
+        for row in tables(read("topics.md"))
+        if {"topic", "partitions", "cleanup"} <= set(row)
+    }
     assert set(created) <= set(rows), "a topic appwatch creates has no row"
     for name, topic in created.items():
         parts, cleanup = rows[name]
@@ -446,6 +487,7 @@ def test_the_documented_partitions_and_cleanup_are_those_appwatch_creates(monkey
 
 
 # -- every page -----------------------------------------------------------------------------------
+
 
 def slug(heading: str) -> str:
     """The anchor GitHub gives a heading."""
@@ -489,10 +531,23 @@ def test_links_and_repo_paths_resolve(page):
 def test_no_page_names_a_registry_host_or_a_file_outside_the_repo(page):
     text = page.read_text("utf-8")
     # built here, so that this file does not hold the names itself
-    hosts = [a + b for a, b in (("pypi", ".org"), ("python", "hosted.org"), ("registry.", "npmjs.org"),
-                                ("registry.", "yarnpkg.com"), ("deb.", "debian.org"), ("security.", "debian.org"),
-                                ("archive.", "ubuntu.com"), ("crates", ".io"), ("rubygems", ".org"),
-                                ("proxy.", "golang.org"), ("repo1.", "maven.org"), ("conda.", "anaconda.org"))]
+    hosts = [
+        a + b
+        for a, b in (
+            ("pypi", ".org"),
+            ("python", "hosted.org"),
+            ("registry.", "npmjs.org"),
+            ("registry.", "yarnpkg.com"),
+            ("deb.", "debian.org"),
+            ("security.", "debian.org"),
+            ("archive.", "ubuntu.com"),
+            ("crates", ".io"),
+            ("rubygems", ".org"),
+            ("proxy.", "golang.org"),
+            ("repo1.", "maven.org"),
+            ("conda.", "anaconda.org"),
+        )
+    ]
     found = [h for h in hosts if h.lower() in text.lower()]
     found += [s for s in ("../", "shared/") if s in text]
     assert found == []

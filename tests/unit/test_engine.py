@@ -13,20 +13,50 @@ def engine(yaml_rules: str) -> Engine:
 
 
 def metric(day, value, app="doubao", metric="downloads", hour=0, source="t", mode="total"):
-    return validate(dict(event_id=f"{app}{metric}{day}{hour}", type="app.metric", source=source,
-                         ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00", app_id=app, platform="all",
-                         country="cn", metric=metric, value=value, period="day", mode=mode))
+    return validate(
+        dict(
+            event_id=f"{app}{metric}{day}{hour}",
+            type="app.metric",
+            source=source,
+            ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00",
+            app_id=app,
+            platform="all",
+            country="cn",
+            metric=metric,
+            value=value,
+            period="day",
+            mode=mode,
+        )
+    )
 
 
 def rank_ev(day, app, rank):
-    return validate(dict(event_id=f"r{day}{app}", type="app.rank", source="charts",
-                         ts=f"2024-11-{day:02d}T09:00:00+08:00", app_id=app, platform="ios",
-                         country="cn", chart="top-free", rank=rank))
+    return validate(
+        dict(
+            event_id=f"r{day}{app}",
+            type="app.rank",
+            source="charts",
+            ts=f"2024-11-{day:02d}T09:00:00+08:00",
+            app_id=app,
+            platform="ios",
+            country="cn",
+            chart="top-free",
+            rank=rank,
+        )
+    )
 
 
 def news(day, title, hour=10):
-    return validate(dict(event_id=f"n{day}{hour}", type="news", source="feed",
-                         ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00", url=f"https://e.com/{day}", title=title))
+    return validate(
+        dict(
+            event_id=f"n{day}{hour}",
+            type="news",
+            source="feed",
+            ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00",
+            url=f"https://e.com/{day}",
+            title=title,
+        )
+    )
 
 
 def run(e, events):
@@ -56,29 +86,54 @@ def test_news_older_than_seven_days_is_not_context():
 
 
 def test_rank_rules_through_the_engine():
-    e = engine("rules: [{name: one, kind: rank, params: {reached: 1}}, {name: top3, kind: rank, params: {entered_top: 3}}]")
-    events = [rank_ev(1, "doubao", 2), rank_ev(1, "kimi", 1), rank_ev(1, "tongyi", 5),
-              rank_ev(2, "doubao", 1), rank_ev(2, "kimi", 2), rank_ev(2, "tongyi", 3)]
+    e = engine(
+        "rules: [{name: one, kind: rank, params: {reached: 1}}, {name: top3, kind: rank, params: {entered_top: 3}}]"
+    )
+    events = [
+        rank_ev(1, "doubao", 2),
+        rank_ev(1, "kimi", 1),
+        rank_ev(1, "tongyi", 5),
+        rank_ev(2, "doubao", 1),
+        rank_ev(2, "kimi", 2),
+        rank_ev(2, "tongyi", 3),
+    ]
     alerts, _ = run(e, events)
     assert [(a.rule, a.labels["app_id"], a.value, a.baseline) for a in alerts] == [
-        ("one", "doubao", 1, 2), ("top3", "tongyi", 3, 5)]
-    assert alerts[0].labels == {"app_id": "doubao", "platform": "ios", "country": "cn",
-                                "chart": "top-free", "category": "all"}
+        ("one", "doubao", 1, 2),
+        ("top3", "tongyi", 3, 5),
+    ]
+    assert alerts[0].labels == {
+        "app_id": "doubao",
+        "platform": "ios",
+        "country": "cn",
+        "chart": "top-free",
+        "category": "all",
+    }
 
 
 def test_talent_news_labels():
     e = engine("rules: [{name: talent, kind: news_match, params: {kinds: [hire, dispute], companies: tracked}}]")
-    alerts, _ = run(e, [news(13, "前通义千问工程师卓畅陷竞业纠纷，阿里申请仲裁"),
-                        news(14, "字节跳动挖角阿里通义千问技术负责人"),
-                        news(15, "Apple hires a designer")])
+    alerts, _ = run(
+        e,
+        [
+            news(13, "前通义千问工程师卓畅陷竞业纠纷，阿里申请仲裁"),
+            news(14, "字节跳动挖角阿里通义千问技术负责人"),
+            news(15, "Apple hires a designer"),
+        ],
+    )
     assert [a.labels["kind"] for a in alerts] == ["dispute", "hire"]
     assert alerts[1].labels["companies"] == "Alibaba,ByteDance"
 
 
 def test_deadman_fires_on_event_time_and_resolves_when_the_source_returns():
     e = engine("rules: [{name: stale, kind: deadman, params: {for: 36h}, match: {source: quiet}}]")
-    events = [metric(1, 1, source="quiet"), metric(2, 1, source="busy"), metric(3, 1, source="busy"),
-              metric(4, 1, source="busy"), metric(4, 1, source="quiet", hour=5)]
+    events = [
+        metric(1, 1, source="quiet"),
+        metric(2, 1, source="busy"),
+        metric(3, 1, source="busy"),
+        metric(4, 1, source="busy"),
+        metric(4, 1, source="quiet", hour=5),
+    ]
     alerts, _ = run(e, events)
     assert [(a.status, a.labels["source"]) for a in alerts] == [("firing", "quiet"), ("resolved", "quiet")]
     assert alerts[0].alert_id == alerts[1].alert_id
@@ -104,13 +159,22 @@ rules:
   - {name: dod, kind: change, params: {pct: 100}}
   - {name: users, kind: milestone, params: {values: [1000, 2000]}, match: {metric: cumulative_users}}
 """)
-    events = [metric(1, 150, metric="dau"), metric(2, 90, metric="dau"), metric(3, 120, metric="dau"),
-              metric(1, 1000), metric(2, 2100),
-              metric(1, 900, metric="cumulative_users"), metric(2, 2500, metric="cumulative_users")]
+    events = [
+        metric(1, 150, metric="dau"),
+        metric(2, 90, metric="dau"),
+        metric(3, 120, metric="dau"),
+        metric(1, 1000),
+        metric(2, 2100),
+        metric(1, 900, metric="cumulative_users"),
+        metric(2, 2500, metric="cumulative_users"),
+    ]
     alerts, _ = run(e, events)
     assert [(a.rule, a.status, a.value) for a in alerts] == [
-        ("low-dau", "firing", 90), ("low-dau", "resolved", 120), ("dod", "firing", 2100),
-        ("users", "firing", 2500)]
+        ("low-dau", "firing", 90),
+        ("low-dau", "resolved", 120),
+        ("dod", "firing", 2100),
+        ("users", "firing", 2500),
+    ]
     assert alerts[3].labels["milestone"] == "2000"
 
 

@@ -12,13 +12,28 @@ from core.yamlfile import ConfigError
 from streams import enrich as E
 from streams.enrich import COMPANIES, companies_in, enrich, kind_of, lang_of, people_in
 
-A, B, BD, DS, MM, MS, OA, TC, ZP = ("Alibaba", "Baidu", "ByteDance", "DeepSeek", "MiniMax",
-                                    "Moonshot AI", "OpenAI", "Tencent", "Zhipu")
+A, B, BD, DS, MM, MS, OA, TC, ZP = (
+    "Alibaba",
+    "Baidu",
+    "ByteDance",
+    "DeepSeek",
+    "MiniMax",
+    "Moonshot AI",
+    "OpenAI",
+    "Tencent",
+    "Zhipu",
+)
 
 
 def news(title: str, summary: str | None = None, **fields) -> News:
-    obj = {"event_id": "n1", "type": "news", "source": "t", "ts": "2024-11-13T10:00:00+08:00",
-           "url": "https://e.com/1", "title": title}
+    obj = {
+        "event_id": "n1",
+        "type": "news",
+        "source": "t",
+        "ts": "2024-11-13T10:00:00+08:00",
+        "url": "https://e.com/1",
+        "title": title,
+    }
     if summary is not None:
         obj["summary"] = summary
     return validate({**obj, **fields})
@@ -62,27 +77,35 @@ ZH = [
 
 EN = [
     ("ByteDance hires core tech lead of Alibaba's Tongyi Qianwen", [A, BD], [], "hire"),
-    (("ByteDance has been poaching talent from Alibaba's Tongyi, Baidu's Wenxin and PaddlePaddle "
-      "since mid-2023"), [A, B, BD], [], "hire"),
+    (
+        ("ByteDance has been poaching talent from Alibaba's Tongyi, Baidu's Wenxin and PaddlePaddle since mid-2023"),
+        [A, B, BD],
+        [],
+        "hire",
+    ),
     ("Tongyi lead Zhou Chang joins ByteDance", [A, BD], ["Zhou Chang"], "hire"),
     ("Former Baidu researcher Chen Xu joins Moonshot AI", [B, MS], ["Chen Xu"], "hire"),
     ("Former OpenAI Researcher Joins ByteDance's Seed Team", [BD, OA], [], "hire"),
-    ("ByteDance appoints Wu Yonghui to lead Doubao foundation model research", [BD], ["Wu Yonghui"],
-     "hire"),
-    ("Non-compete dispute erupts over former Tongyi engineer Zhuo Chang", [A], ["Zhuo Chang"],
-     "dispute"),
-    ("Former Alibaba engineer Zhuo Chang sued over non-compete after joining ByteDance", [A, BD],
-     ["Zhuo Chang"], "dispute"),
-    ("Moonshot AI co-founder Yang Zhilin faces arbitration claims from former investors", [MS],
-     ["Yang Zhilin"], "dispute"),
+    ("ByteDance appoints Wu Yonghui to lead Doubao foundation model research", [BD], ["Wu Yonghui"], "hire"),
+    ("Non-compete dispute erupts over former Tongyi engineer Zhuo Chang", [A], ["Zhuo Chang"], "dispute"),
+    (
+        "Former Alibaba engineer Zhuo Chang sued over non-compete after joining ByteDance",
+        [A, BD],
+        ["Zhuo Chang"],
+        "dispute",
+    ),
+    (
+        "Moonshot AI co-founder Yang Zhilin faces arbitration claims from former investors",
+        [MS],
+        ["Yang Zhilin"],
+        "dispute",
+    ),
     ("Alibaba Qwen researcher Li Mingyuan resigns", [A], ["Li Mingyuan"], "departure"),
-    ("Alibaba moves Tongyi app from Alibaba Cloud into its Intelligent Information Group", [A], [],
-     "reorg"),
+    ("Alibaba moves Tongyi app from Alibaba Cloud into its Intelligent Information Group", [A], [], "reorg"),
     ("Tencent restructures AI teams, moves Yuanbao into its CSIG group", [TC], [], "reorg"),
     ("Moonshot AI's Kimi reaches 38 million monthly active users", [MS], [], "other"),
     ("ByteDance's Doubao passes 160 million users, tops China's app charts", [BD], [], "other"),
-    ("OpenAI CEO Sam Altman says ChatGPT now has 200 million weekly users", [OA], ["Sam Altman"],
-     "other"),
+    ("OpenAI CEO Sam Altman says ChatGPT now has 200 million weekly users", [OA], ["Sam Altman"], "other"),
     ("Baidu rebrands Ernie Bot app as Wenxiaoyan", [B], [], "other"),
     ("Alibaba joins the AI price war with 97% cut to Qwen-Long", [A], [], "other"),
     ("Quark app hits 100 million users as Alibaba bets on AI search", [A], [], "other"),
@@ -109,7 +132,11 @@ def test_headline(title, companies, people, kind):
     assert (out.companies, out.people, out.kind) == (companies, people, kind)
     assert out.lang == ("zh" if (title, companies, people, kind) in ZH else "en")
     assert (companies_in(title), people_in(title), kind_of(title), lang_of(title)) == (
-        out.companies, out.people, out.kind, out.lang)
+        out.companies,
+        out.people,
+        out.kind,
+        out.lang,
+    )
 
 
 def test_table_is_big_and_balanced():
@@ -126,38 +153,42 @@ def test_summary_counts_and_title_and_summary_do_not_run_together():
 
 # ---------------------------------------------------------------- matching rules
 
-@pytest.mark.parametrize("text,expected", [
-    ("Qwenly raises seed money", []),
-    ("Qwen2.5-Coder tops the leaderboard", [A]),
-    ("GLM-4-Plus and ChatGLM", [ZP]),
-    ("用Kimi写论文", [MS]),
-    ("KIMI and kimi and Kimi", [MS]),
-    ("阿里巴巴", [A]),
-    ("阿里山", []),
-    ("阿里巴巴与四十大盗动画电影定档", []),
-    ("穆罕默德·阿里", []),
-    ("Quarkus 3.15 released", []),
-    ("the quark model", []),
-    ("Quark browser", [A]),
-    ("MiniMax", [MM]),
-    ("minimax", []),
-    ("Ernie Els wins the Open", []),
-    ("ERNIE Bot and Ernie bot", [B]),
-    ("a moonshot project", []),
-    ("Moonshot Factory at Alphabet", []),
-    ("文心雕龙", []),
-    ("文心一言", [B]),
-    ("金元宝", []),
-    ("腾讯元宝", [TC]),
-    ("字节码和字节序", []),
-    ("字节跳动", [BD]),
-    ("ＯｐｅｎＡＩ发布新模型", [OA]),  # full-width Latin
-    ("通义APP和智谱ai", [A, ZP]),  # ASCII case never matters in Han terms
-    ("GPT-4o and GPT-4 and GPT-45", [OA]),
-    ("TikTokers", []),
-    ("ex-Alibaba staff", [A]),
-    ("", []),
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Qwenly raises seed money", []),
+        ("Qwen2.5-Coder tops the leaderboard", [A]),
+        ("GLM-4-Plus and ChatGLM", [ZP]),
+        ("用Kimi写论文", [MS]),
+        ("KIMI and kimi and Kimi", [MS]),
+        ("阿里巴巴", [A]),
+        ("阿里山", []),
+        ("阿里巴巴与四十大盗动画电影定档", []),
+        ("穆罕默德·阿里", []),
+        ("Quarkus 3.15 released", []),
+        ("the quark model", []),
+        ("Quark browser", [A]),
+        ("MiniMax", [MM]),
+        ("minimax", []),
+        ("Ernie Els wins the Open", []),
+        ("ERNIE Bot and Ernie bot", [B]),
+        ("a moonshot project", []),
+        ("Moonshot Factory at Alphabet", []),
+        ("文心雕龙", []),
+        ("文心一言", [B]),
+        ("金元宝", []),
+        ("腾讯元宝", [TC]),
+        ("字节码和字节序", []),
+        ("字节跳动", [BD]),
+        ("ＯｐｅｎＡＩ发布新模型", [OA]),  # full-width Latin
+        ("通义APP和智谱ai", [A, ZP]),  # ASCII case never matters in Han terms
+        ("GPT-4o and GPT-4 and GPT-45", [OA]),
+        ("TikTokers", []),
+        ("ex-Alibaba staff", [A]),
+        ("", []),
+    ],
+)
 def test_companies_in(text, expected):
     assert companies_in(text) == expected
 
@@ -184,61 +215,70 @@ def test_canonical_names_match_the_catalog():
     assert list(COMPANIES) == sorted(COMPANIES)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("前通义工程师卓畅与技术负责人周畅先后加盟字节", ["Zhuo Chang", "Zhou Chang"]),
-    ("Zhou Chang and Zhuo Chang", ["Zhou Chang", "Zhuo Chang"]),
-    ("OpenAI CEO Sam Altman and 萨姆·奥尔特曼", ["Sam Altman"]),
-    ("工程师王伟加入腾讯，研究员张小红离职", ["王伟", "张小红"]),
-    ("创始人兼CEO杨植麟表示", ["Yang Zhilin"]),
-    ("研究员林俊旸在社交媒体发文", ["Lin Junyang"]),
-    ("former Alibaba engineer Zhuo Chang", ["Zhuo Chang"]),
-    # precision: none of these is a person
-    ("工程师周末加班", []),
-    ("负责人表示将加快进度", []),
-    ("高管离职潮", []),
-    ("工程师团队扩招", []),
-    ("Researcher Joins ByteDance Seed Team", []),
-    ("ByteDance hires Alibaba's Qwen tech lead", []),
-    ("Alibaba taps new head to lead Quark Search", []),
-    ("Former Alibaba Engineer Says ByteDance Offered Double", []),
-    ("Startup founder Alibaba Cloud", []),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("前通义工程师卓畅与技术负责人周畅先后加盟字节", ["Zhuo Chang", "Zhou Chang"]),
+        ("Zhou Chang and Zhuo Chang", ["Zhou Chang", "Zhuo Chang"]),
+        ("OpenAI CEO Sam Altman and 萨姆·奥尔特曼", ["Sam Altman"]),
+        ("工程师王伟加入腾讯，研究员张小红离职", ["王伟", "张小红"]),
+        ("创始人兼CEO杨植麟表示", ["Yang Zhilin"]),
+        ("研究员林俊旸在社交媒体发文", ["Lin Junyang"]),
+        ("former Alibaba engineer Zhuo Chang", ["Zhuo Chang"]),
+        # precision: none of these is a person
+        ("工程师周末加班", []),
+        ("负责人表示将加快进度", []),
+        ("高管离职潮", []),
+        ("工程师团队扩招", []),
+        ("Researcher Joins ByteDance Seed Team", []),
+        ("ByteDance hires Alibaba's Qwen tech lead", []),
+        ("Alibaba taps new head to lead Quark Search", []),
+        ("Former Alibaba Engineer Says ByteDance Offered Double", []),
+        ("Startup founder Alibaba Cloud", []),
+    ],
+)
 def test_people_in(text, expected):
     assert people_in(text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("前通义工程师加盟字节后陷竞业纠纷", "dispute"),  # dispute beats hire
-    ("卓畅离职后加盟字节跳动", "hire"),  # hire beats departure
-    ("Zhou Chang leaves Alibaba", "departure"),
-    ("Leaves fall in autumn", "other"),  # a weak word needs a person
-    ("字节跳动加入大模型价格战", "other"),
-    ("engineers who joined ByteDance", "hire"),
-    ("阿里巴巴开源节流", "other"),
-    ("线上线下融合", "other"),
-    ("OpenAI raises concerns over safety", "other"),
-    ("OpenAI raises $6.6 billion", "funding"),
-    ("Series B round led by Tencent", "funding"),
-    ("ByteDance moves into AI video", "other"),
-    ("前阿里工程师陈某被判赔偿", "dispute"),
-    ("Court orders former engineer to pay damages", "dispute"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("前通义工程师加盟字节后陷竞业纠纷", "dispute"),  # dispute beats hire
+        ("卓畅离职后加盟字节跳动", "hire"),  # hire beats departure
+        ("Zhou Chang leaves Alibaba", "departure"),
+        ("Leaves fall in autumn", "other"),  # a weak word needs a person
+        ("字节跳动加入大模型价格战", "other"),
+        ("engineers who joined ByteDance", "hire"),
+        ("阿里巴巴开源节流", "other"),
+        ("线上线下融合", "other"),
+        ("OpenAI raises concerns over safety", "other"),
+        ("OpenAI raises $6.6 billion", "funding"),
+        ("Series B round led by Tencent", "funding"),
+        ("ByteDance moves into AI video", "other"),
+        ("前阿里工程师陈某被判赔偿", "dispute"),
+        ("Court orders former engineer to pay damages", "dispute"),
+    ],
+)
 def test_kind_of(text, expected):
     assert kind_of(text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Kimi月活突破3800万", "zh"),
-    ("OpenAI发布GPT-4o", "zh"),
-    ("Zhuo Chang (卓畅) joins ByteDance", "en"),
-    ("豆包", "zh"),
-    ("Doubao", "en"),
-    ("12345", "en"),
-    ("字节跳动 ByteDance", "zh"),
-    ("阿里CEO吴泳铭", "zh"),  # acronyms say nothing of the language
-    ("BYTEDANCE HIRES ALIBABA ENGINEER", "en"),
-    ("Alibaba's Tongyi app (通义) moves to a new group", "en"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Kimi月活突破3800万", "zh"),
+        ("OpenAI发布GPT-4o", "zh"),
+        ("Zhuo Chang (卓畅) joins ByteDance", "en"),
+        ("豆包", "zh"),
+        ("Doubao", "en"),
+        ("12345", "en"),
+        ("字节跳动 ByteDance", "zh"),
+        ("阿里CEO吴泳铭", "zh"),  # acronyms say nothing of the language
+        ("BYTEDANCE HIRES ALIBABA ENGINEER", "en"),
+        ("Alibaba's Tongyi app (通义) moves to a new group", "en"),
+    ],
+)
 def test_lang_of(text, expected):
     assert lang_of(text) == expected
 
@@ -270,18 +310,21 @@ def test_a_minimal_table_loads(tmp_path):
     assert e.companies_in("Acme Road") == [] and e.kind_of("Acme launches") == "other"
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("version: 1\ncompanies: []\nnames: {zh_surnames: 王}\n", "companies"),
-    (GOOD.replace("[Acme Road]", "[Road Runner]"), "contains none of the aliases"),
-    (GOOD.replace("[Acme Road]", "[ACME]"), "is also an alias"),
-    (GOOD.replace("names:", "  - {name: Other, aliases: [acme]}\nnames:", 1), "belongs to both"),
-    (GOOD + "people:\n  - {name: Acme}\n", "belongs to both"),
-    (GOOD + "kinds:\n  - {kind: hire, en_re: ['(a|b)']}\n", "capturing group"),
-    (GOOD + "kinds:\n  - {kind: hire, en_re: ['(?:a']}\n", "bad regular expression"),
-    (GOOD + "kinds:\n  - {kind: other}\n", "kinds"),
-    (GOOD + "surprise: 1\n", "surprise"),
-    (GOOD.replace("王李", "Wang"), "only Han characters"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("version: 1\ncompanies: []\nnames: {zh_surnames: 王}\n", "companies"),
+        (GOOD.replace("[Acme Road]", "[Road Runner]"), "contains none of the aliases"),
+        (GOOD.replace("[Acme Road]", "[ACME]"), "is also an alias"),
+        (GOOD.replace("names:", "  - {name: Other, aliases: [acme]}\nnames:", 1), "belongs to both"),
+        (GOOD + "people:\n  - {name: Acme}\n", "belongs to both"),
+        (GOOD + "kinds:\n  - {kind: hire, en_re: ['(a|b)']}\n", "capturing group"),
+        (GOOD + "kinds:\n  - {kind: hire, en_re: ['(?:a']}\n", "bad regular expression"),
+        (GOOD + "kinds:\n  - {kind: other}\n", "kinds"),
+        (GOOD + "surprise: 1\n", "surprise"),
+        (GOOD.replace("王李", "Wang"), "only Han characters"),
+    ],
+)
 def test_a_bad_table_is_refused_with_a_reason(tmp_path, text, needle):
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")
@@ -297,12 +340,31 @@ def test_shipped_kind_order_is_the_contract_order():
 # ---------------------------------------------------------------- properties
 
 ALIASES = [a for c in E._DEFAULT.table.companies for a in (*c.aliases, *c.exclude)]
-FRAGMENTS = ALIASES + ["工程师", "负责人", "CEO ", " engineer ", "Zhuo Chang", "卓畅", "加盟", "joins",
-                       "竞业", "sues", " ", "，", "-", "2.5", "ly", "Wang Wei", "王伟", "离职"]
+FRAGMENTS = ALIASES + [
+    "工程师",
+    "负责人",
+    "CEO ",
+    " engineer ",
+    "Zhuo Chang",
+    "卓畅",
+    "加盟",
+    "joins",
+    "竞业",
+    "sues",
+    " ",
+    "，",
+    "-",
+    "2.5",
+    "ly",
+    "Wang Wei",
+    "王伟",
+    "离职",
+]
 texts = st.one_of(
     st.text(min_size=1, max_size=1000),
     st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=5)), min_size=1, max_size=60)
-    .map("".join).filter(lambda s: 1 <= len(s) <= 1000),
+    .map("".join)
+    .filter(lambda s: 1 <= len(s) <= 1000),
 )
 kinds = st.sampled_from(["hire", "departure", "dispute", "reorg", "funding", "launch", "other"])
 
@@ -320,9 +382,13 @@ def test_never_raises_is_idempotent_and_well_formed(title, summary):
 
 
 @settings(max_examples=200, deadline=None)
-@given(title=texts, companies=st.none() | st.lists(st.text(max_size=10), max_size=3),
-       people=st.none() | st.lists(st.text(max_size=10), max_size=3), kind=st.none() | kinds,
-       lang=st.none() | st.sampled_from(["zh", "en", "ja"]))
+@given(
+    title=texts,
+    companies=st.none() | st.lists(st.text(max_size=10), max_size=3),
+    people=st.none() | st.lists(st.text(max_size=10), max_size=3),
+    kind=st.none() | kinds,
+    lang=st.none() | st.sampled_from(["zh", "en", "ja"]),
+)
 def test_fields_already_set_are_kept(title, companies, people, kind, lang):
     given_ = {"companies": companies, "people": people, "kind": kind, "lang": lang}
     preset = {k: v for k, v in given_.items() if v is not None}

@@ -5,9 +5,19 @@ import pytest
 
 from core.events import MAX_EVENT_BYTES, AppMetric, InvalidEvent, News, Topics, decode, event_id
 
-METRIC = dict(event_id="e1", type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00",
-              app_id="doubao", app_name="Doubao", platform="all", country="cn",
-              metric="downloads", value=800000, period="day")
+METRIC = dict(
+    event_id="e1",
+    type="app.metric",
+    source="t",
+    ts="2024-11-14T00:00:00+08:00",
+    app_id="doubao",
+    app_name="Doubao",
+    platform="all",
+    country="cn",
+    metric="downloads",
+    value=800000,
+    period="day",
+)
 
 
 def raw(**over):
@@ -27,27 +37,52 @@ def test_unknown_fields_are_kept():
 
 
 def test_rank_and_news():
-    rank = decode(orjson.dumps(dict(event_id="r", type="app.rank", source="t",
-                                    ts="2024-11-14T09:00:00Z", app_id="kimi", platform="ios",
-                                    country="cn", chart="top-free", rank=3)))
+    rank = decode(
+        orjson.dumps(
+            dict(
+                event_id="r",
+                type="app.rank",
+                source="t",
+                ts="2024-11-14T09:00:00Z",
+                app_id="kimi",
+                platform="ios",
+                country="cn",
+                chart="top-free",
+                rank=3,
+            )
+        )
+    )
     assert rank.category == "all" and rank.key == "kimi|cn"
-    news = decode(orjson.dumps(dict(event_id="n", type="news", source="t", ts="2024-11-13T10:00:00+08:00",
-                                    url="https://e.com/a", title="字节跳动挖角通义千问技术负责人")))
+    news = decode(
+        orjson.dumps(
+            dict(
+                event_id="n",
+                type="news",
+                source="t",
+                ts="2024-11-13T10:00:00+08:00",
+                url="https://e.com/a",
+                title="字节跳动挖角通义千问技术负责人",
+            )
+        )
+    )
     assert isinstance(news, News) and news.companies is None
 
 
-@pytest.mark.parametrize("payload,reason,field", [
-    (raw(value=-1), "value:greater_than_equal", "value"),
-    (raw(country="CHN"), "country:string_pattern_mismatch", "country"),
-    (raw(ts="2024-11-14T00:00:00"), "ts:timezone_aware", "ts"),
-    (raw(type="app.chart"), "type:union_tag_invalid", "type"),
-    (raw(metric="likes"), "metric:literal_error", "metric"),
-    (raw(app_id="Dou Bao"), "app_id:string_pattern_mismatch", "app_id"),
-    (orjson.dumps({k: v for k, v in METRIC.items() if k != "event_id"}), "event_id:missing", "event_id"),
-    (b'{"type": "app.metric",', "json", "JSON"),
-    (b"[1, 2]", "not_object", "object"),
-    (b"\xff\xfe", "json", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "payload,reason,field",
+    [
+        (raw(value=-1), "value:greater_than_equal", "value"),
+        (raw(country="CHN"), "country:string_pattern_mismatch", "country"),
+        (raw(ts="2024-11-14T00:00:00"), "ts:timezone_aware", "ts"),
+        (raw(type="app.chart"), "type:union_tag_invalid", "type"),
+        (raw(metric="likes"), "metric:literal_error", "metric"),
+        (raw(app_id="Dou Bao"), "app_id:string_pattern_mismatch", "app_id"),
+        (orjson.dumps({k: v for k, v in METRIC.items() if k != "event_id"}), "event_id:missing", "event_id"),
+        (b'{"type": "app.metric",', "json", "JSON"),
+        (b"[1, 2]", "not_object", "object"),
+        (b"\xff\xfe", "json", "UTF-8"),
+    ],
+)
 def test_invalid_events_name_the_field(payload, reason, field):
     with pytest.raises(InvalidEvent) as exc:
         decode(payload)

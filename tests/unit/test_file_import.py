@@ -30,9 +30,21 @@ class Publisher:
 
 def lines(tmp_path, n: int, bad: set[int] = frozenset()):
     path = tmp_path / "in.jsonl"
-    rows = [dict(event_id=f"e{i}", type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00",
-                 app_id="doubao", platform="all", country="cn", metric="downloads",
-                 value=-1 if i in bad else i, period="day") for i in range(1, n + 1)]
+    rows = [
+        dict(
+            event_id=f"e{i}",
+            type="app.metric",
+            source="t",
+            ts="2024-11-14T00:00:00+08:00",
+            app_id="doubao",
+            platform="all",
+            country="cn",
+            metric="downloads",
+            value=-1 if i in bad else i,
+            period="day",
+        )
+        for i in range(1, n + 1)
+    ]
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     return path
 
@@ -102,8 +114,9 @@ def test_the_shards_summaries_come_back_in_shard_order():
 
 
 def test_a_shards_error_is_raised_in_the_parent():
-    procs, conns = _shards([("ok", file_import.Summary()),
-                            ("error", file_import.PublishError("the broker did not take a record"))])
+    procs, conns = _shards(
+        [("ok", file_import.Summary()), ("error", file_import.PublishError("the broker did not take a record"))]
+    )
     with pytest.raises(file_import.PublishError, match="the broker did not take a record"):
         file_import._collect(procs, conns, lambda: None)
     for proc in procs:

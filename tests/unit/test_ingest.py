@@ -32,9 +32,19 @@ class Collect:
 
 
 def metric(i: int, **over) -> dict:
-    return {"event_id": f"e{i}", "type": "app.metric", "source": "vendor",
-            "ts": "2024-11-14T00:00:00+08:00", "app_id": "doubao", "platform": "all",
-            "country": "cn", "metric": "downloads", "value": 800000 + i, "period": "day", **over}
+    return {
+        "event_id": f"e{i}",
+        "type": "app.metric",
+        "source": "vendor",
+        "ts": "2024-11-14T00:00:00+08:00",
+        "app_id": "doubao",
+        "platform": "all",
+        "country": "cn",
+        "metric": "downloads",
+        "value": 800000 + i,
+        "period": "day",
+        **over,
+    }
 
 
 @pytest.fixture
@@ -44,8 +54,9 @@ def api():
     return client, pub, reg
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}]
+)
 def test_no_publish_without_the_token(api, headers):
     client, pub, _ = api
     r = client.post("/v1/events", json=metric(1), headers=headers)
@@ -69,7 +80,10 @@ def test_batch_with_invalid_events_reports_index_and_field_and_keeps_the_valid(a
 def test_idempotent_by_event_id(api):
     client, pub, reg = api
     assert client.post("/v1/events", json=[metric(1), metric(1)], headers=AUTH).json() == {
-        "accepted": ["e1"], "duplicates": ["e1"], "errors": []}
+        "accepted": ["e1"],
+        "duplicates": ["e1"],
+        "errors": [],
+    }
     r = client.post("/v1/events", json=metric(1), headers=AUTH)
     assert r.status_code == 200 and r.json()["duplicates"] == ["e1"]
     assert len(pub.sent) == 1
@@ -78,8 +92,7 @@ def test_idempotent_by_event_id(api):
 def test_ndjson(api):
     client, pub, _ = api
     body = b"\n".join(orjson.dumps(metric(i)) for i in range(3)) + b"\n{broken\n"
-    r = client.post("/v1/events", content=body,
-                    headers={**AUTH, "Content-Type": "application/x-ndjson"})
+    r = client.post("/v1/events", content=body, headers={**AUTH, "Content-Type": "application/x-ndjson"})
     assert r.status_code == 422
     assert r.json()["accepted"] == ["e0", "e1", "e2"]
     assert r.json()["errors"][0]["index"] == 3 and r.json()["errors"][0]["field"] == "json"

@@ -29,8 +29,15 @@ inhibit_rules:
 
 def alert(app, severity="warning", rule="download-spike"):
     labels = {"app_id": app}
-    return Alert(alert_id=alert_id(rule, labels, severity), rule=rule, kind="spike", severity=severity,
-                 labels=labels, event_ts="2024-11-14T00:00:00+08:00", summary=app)
+    return Alert(
+        alert_id=alert_id(rule, labels, severity),
+        rule=rule,
+        kind="spike",
+        severity=severity,
+        labels=labels,
+        event_ts="2024-11-14T00:00:00+08:00",
+        summary=app,
+    )
 
 
 class Recorder(BaseNotifier):
@@ -54,8 +61,13 @@ async def until(pred, timeout: float = 5.0) -> None:
 
 
 def pipeline(receivers, now):
-    return Pipeline(parse(CONFIG, AlertsConfig), receivers, DeliveryMetrics(CollectorRegistry()),
-                    RetryPolicy(max_attempts=1), clock=lambda: now[0])
+    return Pipeline(
+        parse(CONFIG, AlertsConfig),
+        receivers,
+        DeliveryMetrics(CollectorRegistry()),
+        RetryPolicy(max_attempts=1),
+        clock=lambda: now[0],
+    )
 
 
 def test_routes_groups_and_waits():
@@ -72,6 +84,7 @@ def test_routes_groups_and_waits():
         await until(lambda: everyone.got)
         assert everyone.got == [["doubao", "kimi"]]  # one group: group_by rule
         runner.cancel()
+
     asyncio.run(main())
 
 
@@ -89,13 +102,16 @@ def test_inhibition_mutes_the_warning_while_the_critical_fires_and_no_longer():
     now[0] = 200.0
     sent = p.flush()
     assert [[a.labels["app_id"] + ":" + a.severity for a in n.alerts] for n in sent if n.receiver == "all"] == [
-        ["kimi:critical", "doubao:warning"]]  # kimi's warning left out while its critical fires
+        ["kimi:critical", "doubao:warning"]
+    ]  # kimi's warning left out while its critical fires
     assert p.metrics.inhibited._value.get() == 1
     p.accept(crit.model_copy(update={"status": "resolved"}))  # the source ends
     now[0] = 300.0
     (later,) = [n for n in p.flush() if n.receiver == "all"]
     assert sorted(f"{a.labels['app_id']}:{a.severity}:{a.status}" for a in later.alerts) == [
-        "kimi:critical:resolved", "kimi:warning:firing"]
+        "kimi:critical:resolved",
+        "kimi:warning:firing",
+    ]
     assert crit.alert_id not in p.firing  # the source left the firing set
     now[0] = 100.0 + p.resolve_timeout + 1
     p.flush()
@@ -118,14 +134,18 @@ def test_a_hanging_receiver_does_not_delay_the_others():
         await until(lambda: slow.got)
         assert slow.got == [["doubao"]]
         runner.cancel()
+
     asyncio.run(main())
 
 
 def test_a_receiver_sends_at_most_max_concurrency_at_once_and_tracks_what_it_has_not_sent():
-    config = parse("""
+    config = parse(
+        """
 route: {receiver: slow, group_by: [alert_id], group_wait: 0s}
 receivers: [{name: slow, max_concurrency: 2}]
-""", AlertsConfig)
+""",
+        AlertsConfig,
+    )
 
     class Counting(BaseNotifier):
         name = "slow"
@@ -154,6 +174,7 @@ receivers: [{name: slow, max_concurrency: 2}]
         await until(lambda: not unsent())
         assert n.peak == 2 and unsent() == 0 and p.in_flight == set()
         runner.cancel()
+
     asyncio.run(main())
 
 
@@ -161,14 +182,21 @@ def test_alertmanager_receivers_get_firing_alerts_every_resend_interval_whatever
     """Regression: the re-push to Alertmanager ran only when the group flushed (every
     group_interval, 5 min by default), later than the endsAt it set (4 x 60 s): the alert
     resolved in Alertmanager between pushes. A change still waits for group_interval."""
+
     async def main():
         now = [0.0]
         am = Recorder("am")
         am.resend_interval = 60.0
-        config = parse("route: {receiver: am, group_by: [rule], group_wait: 0s}\nreceivers: [{name: am}]\n",
-                       AlertsConfig)
-        p = Pipeline(config, {"am": [am]}, DeliveryMetrics(CollectorRegistry()), RetryPolicy(max_attempts=1),
-                     clock=lambda: now[0])
+        config = parse(
+            "route: {receiver: am, group_by: [rule], group_wait: 0s}\nreceivers: [{name: am}]\n", AlertsConfig
+        )
+        p = Pipeline(
+            config,
+            {"am": [am]},
+            DeliveryMetrics(CollectorRegistry()),
+            RetryPolicy(max_attempts=1),
+            clock=lambda: now[0],
+        )
         runner = asyncio.create_task(p.run())
         state = alert("kimi", "critical").model_copy(update={"resolves": True})
         p.accept(state)
@@ -183,4 +211,5 @@ def test_alertmanager_receivers_get_firing_alerts_every_resend_interval_whatever
         # a push every 60 s (doubao, new at 60 s, waits for the group flush at 300 s)
         assert am.got == [["kimi"], ["kimi"], ["kimi"], ["kimi"], ["kimi"], ["kimi", "doubao"]], am.got
         runner.cancel()
+
     asyncio.run(main())

@@ -18,7 +18,7 @@ def test_the_platforms_named_are_those_the_broker_wheel_is_installed_on():
     for platform, machine in named | others:
         env = {"sys_platform": platform, "platform_machine": machine}
         assert broker.marker.evaluate(env) == ((platform, machine) in named), env
-    line = README[README.index("Needs Python 3.11+"):README.index("`appwatch demo` starts the embedded")]
+    line = README[README.index("Needs Python 3.11+") : README.index("`appwatch demo` starts the embedded")]
     for words in ("glibc", "x86_64", "aarch64", "macOS", "arm64", "Windows", "musl"):
         assert words in line, words
 
@@ -26,7 +26,7 @@ def test_the_platforms_named_are_those_the_broker_wheel_is_installed_on():
 def test_allow_hosts_is_introduced_where_a_loopback_receiver_is_first_used():
     first = re.search(r"^.*(--webhook-url|url:)\s*http://(127\.0\.0\.1|localhost).*$", README, re.M)
     assert first and "APPWATCH_ALLOW_HOSTS=127.0.0.1" in first.group(0)
-    after = README[first.end():first.end() + 1500]
+    after = README[first.end() : first.end() + 1500]
     assert "`APPWATCH_ALLOW_HOSTS=127.0.0.1` is\nneeded because the receiver is on loopback" in after
     for integration in ("webhook", "Slack", "Alertmanager", "PagerDuty"):
         assert integration in after

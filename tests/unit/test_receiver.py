@@ -18,21 +18,31 @@ def test_signatures_are_checked_and_retries_shown_once():
         receiver = Receiver(secret, lambda payload, latency: shown.append(payload), path="/in")
         url = await receiver.start(free_port())
         try:
-            body = orjson.dumps({"type": "alert.firing", "timestamp": "2024-11-14T00:00:00Z",
-                                 "data": {"alert_id": "a1", "summary": "x"}}).decode()
+            body = orjson.dumps(
+                {
+                    "type": "alert.firing",
+                    "timestamp": "2024-11-14T00:00:00Z",
+                    "data": {"alert_id": "a1", "summary": "x"},
+                }
+            ).decode()
             now = datetime.now(UTC)
-            good = {"webhook-id": "msg_a1_firing", "webhook-timestamp": str(int(now.timestamp())),
-                    "webhook-signature": Webhook(secret).sign("msg_a1_firing", now, body),
-                    "content-type": "application/json"}
+            good = {
+                "webhook-id": "msg_a1_firing",
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": Webhook(secret).sign("msg_a1_firing", now, body),
+                "content-type": "application/json",
+            }
             forged = {**good, "webhook-signature": Webhook(new_secret()).sign("msg_a1_firing", now, body)}
             async with httpx.AsyncClient() as client:
                 assert (await client.post(url, content=body, headers=forged)).status_code == 401
-                assert (await client.post(url, content=body, headers={"content-type": "application/json"})
-                        ).status_code == 401
+                assert (
+                    await client.post(url, content=body, headers={"content-type": "application/json"})
+                ).status_code == 401
                 assert shown == []
                 assert (await client.post(url, content=body, headers=good)).status_code == 204
                 assert (await client.post(url, content=body, headers=good)).status_code == 204  # a retry
         finally:
             await receiver.stop()
         assert [p["data"]["alert_id"] for p in shown] == ["a1"]
+
     asyncio.run(main())

@@ -18,36 +18,41 @@ WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 # --------------------------------------------------------------------------- redact_url
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/services/***"),
-    (SLACK, "https://hooks.slack.com/services/***"),
-    ("https://u:p@host/x?token=abc", "https://host/x?token=***"),
-    ("https://user@host.example:8443/a?b=1&c=&d", "https://host.example:8443/a?b=***&c=***&d"),
-    ("https://discord.com/api/webhooks/123456789012345678/abcDEF_ghi-jkl",
-     "https://discord.com/api/webhooks/***"),
-    ("https://acme.webhook.office.com/webhookb2/1234-abcd@5678/IncomingWebhook/ff00/aa11",
-     "https://acme.webhook.office.com/webhookb2/***"),
-    ("https://hooks.zapier.com/hooks/catch/123/abc/", "https://hooks.zapier.com/hooks/***"),
-    ("https://api.telegram.org/bot123456:ABC-DEF1234ghIkl/sendMessage", "https://api.telegram.org/***"),
-    ("https://x.example/v1/550e8400-e29b-41d4-a716-446655440000/ack",
-     "https://x.example/v1/***"),
-    ("https://x.example/in/" + "a1" * 20, "https://x.example/in/***"),
-    ("https://chat.googleapis.com/v1/spaces/AAA/messages?key=AIzaSy&token=t0k",
-     "https://chat.googleapis.com/v1/spaces/AAA/messages?key=***&token=***"),
-    ("https://x.example/p#access_token=abc", "https://x.example/p#***"),
-    # nothing secret: unchanged (apart from user info/query values)
-    ("https://events.pagerduty.com/v2/enqueue", "https://events.pagerduty.com/v2/enqueue"),
-    ("http://alertmanager.internal:9093/api/v2/alerts", "http://alertmanager.internal:9093/api/v2/alerts"),
-    ("http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook"),
-    ("http://[::1]:9093/api/v2/alerts", "http://[::1]:9093/api/v2/alerts"),
-    ("HTTPS://Receiver.Example/hook", "https://receiver.example/hook"),
-    ("https://receiver.example", "https://receiver.example"),
-    # not a URL: all of it is hidden
-    ("not a url", "***"),
-    ("hooks.slack.com/services/T/B/X", "***"),
-    ("http://host:99999/x", "***"),
-    ("", "***"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/services/***"),
+        (SLACK, "https://hooks.slack.com/services/***"),
+        ("https://u:p@host/x?token=abc", "https://host/x?token=***"),
+        ("https://user@host.example:8443/a?b=1&c=&d", "https://host.example:8443/a?b=***&c=***&d"),
+        ("https://discord.com/api/webhooks/123456789012345678/abcDEF_ghi-jkl", "https://discord.com/api/webhooks/***"),
+        (
+            "https://acme.webhook.office.com/webhookb2/1234-abcd@5678/IncomingWebhook/ff00/aa11",
+            "https://acme.webhook.office.com/webhookb2/***",
+        ),
+        ("https://hooks.zapier.com/hooks/catch/123/abc/", "https://hooks.zapier.com/hooks/***"),
+        ("https://api.telegram.org/bot123456:ABC-DEF1234ghIkl/sendMessage", "https://api.telegram.org/***"),
+        ("https://x.example/v1/550e8400-e29b-41d4-a716-446655440000/ack", "https://x.example/v1/***"),
+        ("https://x.example/in/" + "a1" * 20, "https://x.example/in/***"),
+        (
+            "https://chat.googleapis.com/v1/spaces/AAA/messages?key=AIzaSy&token=t0k",
+            "https://chat.googleapis.com/v1/spaces/AAA/messages?key=***&token=***",
+        ),
+        ("https://x.example/p#access_token=abc", "https://x.example/p#***"),
+        # nothing secret: unchanged (apart from user info/query values)
+        ("https://events.pagerduty.com/v2/enqueue", "https://events.pagerduty.com/v2/enqueue"),
+        ("http://alertmanager.internal:9093/api/v2/alerts", "http://alertmanager.internal:9093/api/v2/alerts"),
+        ("http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook"),
+        ("http://[::1]:9093/api/v2/alerts", "http://[::1]:9093/api/v2/alerts"),
+        ("HTTPS://Receiver.Example/hook", "https://receiver.example/hook"),
+        ("https://receiver.example", "https://receiver.example"),
+        # not a URL: all of it is hidden
+        ("not a url", "***"),
+        ("hooks.slack.com/services/T/B/X", "***"),
+        ("http://host:99999/x", "***"),
+        ("", "***"),
+    ],
+)
 def test_redact_url(url, expected):
     assert redact_url(url) == expected
 
@@ -59,11 +64,23 @@ def test_redact_url_accepts_httpx_url_and_is_label_friendly():
     assert redact_url(SLACK) == redact_url(other)
 
 
-@pytest.mark.parametrize("segment, secret", [
-    ("hook", False), ("alerts", False), ("v2", False), ("T000", False), ("enqueue", False),
-    ("IncomingWebhook", False), ("550e8400-e29b-41d4-a716-446655440000", True),
-    (WHSEC, True), (TOKEN, True), ("aB3dE5fG", True), ("a" * 32, True), ("12345678901234567", True),
-])
+@pytest.mark.parametrize(
+    "segment, secret",
+    [
+        ("hook", False),
+        ("alerts", False),
+        ("v2", False),
+        ("T000", False),
+        ("enqueue", False),
+        ("IncomingWebhook", False),
+        ("550e8400-e29b-41d4-a716-446655440000", True),
+        (WHSEC, True),
+        (TOKEN, True),
+        ("aB3dE5fG", True),
+        ("a" * 32, True),
+        ("12345678901234567", True),
+    ],
+)
 def test_looks_secret(segment, secret):
     assert looks_secret(segment) is secret
 
@@ -82,18 +99,18 @@ def redacting(caplog):
 
 
 def test_token_never_appears_in_captured_logs(redacting):
-    log = logging.getLogger("alerts.notify.test")          # a child logger: propagates to the handler
-    log.info("sending with token " + TOKEN)                 # in msg
-    log.warning("auth %s failed for %r", TOKEN, {"secret": WHSEC})   # in args (str and container)
-    log.error("POST %s -> 500", httpx.URL(SLACK))           # object whose str() holds the secret
-    log.info("query had %s", quote(TOKEN, safe=""))         # URL-encoded
+    log = logging.getLogger("alerts.notify.test")  # a child logger: propagates to the handler
+    log.info("sending with token " + TOKEN)  # in msg
+    log.warning("auth %s failed for %r", TOKEN, {"secret": WHSEC})  # in args (str and container)
+    log.error("POST %s -> 500", httpx.URL(SLACK))  # object whose str() holds the secret
+    log.info("query had %s", quote(TOKEN, safe=""))  # URL-encoded
     log.info("path tail %s", "T0AB12CDE/B0FG34HIJ/aBcDeFgHiJkLmNoPqRsTuVwX")  # part of a secret URL
-    log.info("bad %d format", TOKEN)                        # broken format args still redacted
+    log.info("bad %d format", TOKEN)  # broken format args still redacted
     log.info("extra field", extra={"receiver_url": SLACK})
     try:
         raise httpx.ConnectError(f"cannot connect with {TOKEN}")
     except httpx.ConnectError:
-        log.exception("delivery failed")                     # traceback text
+        log.exception("delivery failed")  # traceback text
     log.info("stack", stack_info=True)
 
     text = redacting.text

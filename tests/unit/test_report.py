@@ -19,8 +19,7 @@ from streams.rules import RuleSet, load
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DISPUTE = "前通义千问工程师卓畅陷竞业纠纷，阿里申请仲裁"
 REORG = "通义App从阿里云并入阿里智能信息事业群"
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -84,8 +83,19 @@ def assert_self_contained(page: str) -> None:
     p = parse(page)
     assert "<script" not in page.lower()
     for tag, attrs in p.tags:
-        assert tag not in ("script", "link", "img", "iframe", "object", "embed", "image", "use",
-                           "video", "audio", "source"), tag
+        assert tag not in (
+            "script",
+            "link",
+            "img",
+            "iframe",
+            "object",
+            "embed",
+            "image",
+            "use",
+            "video",
+            "audio",
+            "source",
+        ), tag
         for name, value in attrs.items():
             assert name not in ("src", "srcset", "xlink:href", "style", "background"), (tag, name)
             assert not name.startswith("on"), (tag, name)  # no event handlers
@@ -97,20 +107,39 @@ def assert_self_contained(page: str) -> None:
                 raise AssertionError((tag, name, value))
     css = p.style.lower()
     assert "url(" not in css and "@import" not in css and "http" not in css
-    assert "<meta charset=\"utf-8\">" in page.split("<title>")[0]
+    assert '<meta charset="utf-8">' in page.split("<title>")[0]
 
 
 def alert(**kw) -> Alert:
-    base = dict(alert_id="x", rule="download-spike", kind="spike", severity="warning",
-                labels={"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"},
-                event_ts="2024-11-14T00:00:00+08:00", summary="s")
+    base = dict(
+        alert_id="x",
+        rule="download-spike",
+        kind="spike",
+        severity="warning",
+        labels={"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"},
+        event_ts="2024-11-14T00:00:00+08:00",
+        summary="s",
+    )
     return Alert(**{**base, **kw})
 
 
 def metric(day: str, value: float, mode: str = "total", hour: str = "00:00", app: str = "doubao"):
-    return validate(dict(event_id=f"m-{app}-{day}-{hour}-{mode}-{value}", type="app.metric", source="t",
-                         ts=f"{day}T{hour}:00+08:00", app_id=app, app_name="Doubao 豆包", platform="all",
-                         country="cn", metric="downloads", value=value, period="day", mode=mode))
+    return validate(
+        dict(
+            event_id=f"m-{app}-{day}-{hour}-{mode}-{value}",
+            type="app.metric",
+            source="t",
+            ts=f"{day}T{hour}:00+08:00",
+            app_id=app,
+            app_name="Doubao 豆包",
+            platform="all",
+            country="cn",
+            metric="downloads",
+            value=value,
+            period="day",
+            mode=mode,
+        )
+    )
 
 
 def series_figures(page: str) -> list[str]:
@@ -147,8 +176,7 @@ def expected_series(alerts) -> set[tuple]:
         if a.kind == "rank":
             out.add(("rank", lab["app_id"], lab["platform"], lab["country"], lab["chart"]))
         elif a.kind in ("spike", "change", "threshold", "milestone"):
-            out.add((a.kind in ("spike", "change"), lab["app_id"], lab["platform"], lab["country"],
-                     lab["metric"]))
+            out.add((a.kind in ("spike", "change"), lab["app_id"], lab["platform"], lab["country"], lab["metric"]))
     return out
 
 
@@ -167,8 +195,9 @@ def test_one_chart_per_fired_series(seed):
     assert len(set(figures)) == len(figures)
     for a in result.alerts:
         if a.kind in ("spike", "rank", "milestone"):
-            assert any(a.labels["app_id"] in f and (a.labels.get("metric") or a.labels["chart"]) in f
-                       for f in figures), a
+            assert any(
+                a.labels["app_id"] in f and (a.labels.get("metric") or a.labels["chart"]) in f for f in figures
+            ), a
 
 
 def test_every_series_alert_has_a_marker_linked_to_its_row(seed):
@@ -197,8 +226,14 @@ def test_spike_chart_has_baseline_band_and_fire_line(seed):
 def test_rank_chart_puts_number_one_at_the_top(seed):
     _, _, page = seed
     rank = figure_html(page, "rank-number-one")
-    ys = {t: float(y) for y, t in re.findall(r'<text class="tick" x="[\d.]+" y="([\d.]+)" '
-                                             r'text-anchor="end">(#\d+)</text>', rank)}
+    ys = {
+        t: float(y)
+        for y, t in re.findall(
+            r'<text class="tick" x="[\d.]+" y="([\d.]+)" '
+            r'text-anchor="end">(#\d+)</text>',
+            rank,
+        )
+    }
     assert ys["#1"] < ys[max(ys, key=lambda t: int(t[1:]))]
     assert "#1 (was #2)" in rank
 
@@ -217,8 +252,10 @@ def test_spike_chart_draws_the_engine_s_days_baseline_and_fire_line(seed):
         assert view.baseline == pytest.approx(a.baseline)
         assert view.fire_at == pytest.approx(rule.params.ratio * a.baseline)
         assert view.total >= a.value  # the live day kept growing after the alert
-        tip = (f"{a.window_start[:10]}: {view.total:,.0f} · baseline {report.human(a.baseline)} · "
-               f"fires at {report.human(view.fire_at)}")
+        tip = (
+            f"{a.window_start[:10]}: {view.total:,.0f} · baseline {report.human(a.baseline)} · "
+            f"fires at {report.human(view.fire_at)}"
+        )
         assert f"<title>{tip}</title>" in spike
         fired = result.trace.fired[a.alert_id]  # the day as it was when the alert fired
         assert fired.total == a.value and fired.ratio == pytest.approx(a.value / a.baseline)
@@ -245,8 +282,10 @@ def test_summaries_are_escaped_and_news_linked(seed):
     assert "Seed &lt;scenario&gt; &amp; co" in page
     assert DISPUTE in page and REORG in page
     news = page.split('id="news"')[1]
-    assert f'href="https://example.com/news/zhuo-chang-dispute" rel="noopener noreferrer" ' \
-           f'target="_blank">{DISPUTE}</a>' in news
+    assert (
+        f'href="https://example.com/news/zhuo-chang-dispute" rel="noopener noreferrer" '
+        f'target="_blank">{DISPUTE}</a>' in news
+    )
     # context news under the app alerts
     alerts_table = page.split('id="alerts"')[1].split('id="news"')[0]
     assert "https://example.com/news/tongyi-lead-bytedance" in alerts_table
@@ -263,19 +302,36 @@ def test_page_is_self_contained_html5(seed):
 # -- hand-built results ---------------------------------------------------------------------
 
 
-RULES = RuleSet.model_validate({"rules": [
-    {"name": "download-spike", "kind": "spike", "match": {"type": "app.metric", "metric": "downloads"},
-     "params": {"ratio": 2.0, "baseline_days": 7, "min_history": 5, "min_baseline": 1000}},
-    {"name": "rank-top3", "kind": "rank", "params": {"entered_top": 3}, "severity": "critical"},
-    {"name": "talent", "kind": "news_match", "params": {"kinds": ["hire"]}},
-]})
+RULES = RuleSet.model_validate(
+    {
+        "rules": [
+            {
+                "name": "download-spike",
+                "kind": "spike",
+                "match": {"type": "app.metric", "metric": "downloads"},
+                "params": {"ratio": 2.0, "baseline_days": 7, "min_history": 5, "min_baseline": 1000},
+            },
+            {"name": "rank-top3", "kind": "rank", "params": {"entered_top": 3}, "severity": "critical"},
+            {"name": "talent", "kind": "news_match", "params": {"kinds": ["hire"]}},
+        ]
+    }
+)
 
 
 def spike_rule(tz: str = "Asia/Shanghai", **params) -> RuleSet:
-    return RuleSet.model_validate({"rules": [
-        {"name": "download-spike", "kind": "spike", "timezone": tz,
-         "match": {"type": "app.metric", "metric": "downloads"},
-         "params": {"ratio": 2.0, "baseline_days": 7, "min_history": 5, "min_baseline": 1000, **params}}]})
+    return RuleSet.model_validate(
+        {
+            "rules": [
+                {
+                    "name": "download-spike",
+                    "kind": "spike",
+                    "timezone": tz,
+                    "match": {"type": "app.metric", "metric": "downloads"},
+                    "params": {"ratio": 2.0, "baseline_days": 7, "min_history": 5, "min_baseline": 1000, **params},
+                }
+            ]
+        }
+    )
 
 
 def charted_days(events, rules: RuleSet) -> dict[date, tuple]:
@@ -288,14 +344,17 @@ def charted_days(events, rules: RuleSet) -> dict[date, tuple]:
 
 
 def test_daily_totals_sum_deltas_and_keep_the_last_total_in_the_rule_timezone():
-    evs = [metric("2024-11-01", 100), metric("2024-11-01", 300, hour="12:00"),  # total: last wins
-           metric("2024-11-02", 10, "delta"), metric("2024-11-02", 15, "delta", hour="23:30")]
+    evs = [
+        metric("2024-11-01", 100),
+        metric("2024-11-01", 300, hour="12:00"),  # total: last wins
+        metric("2024-11-02", 10, "delta"),
+        metric("2024-11-02", 15, "delta", hour="23:30"),
+    ]
     got = charted_days(evs, spike_rule())
     assert {d: v[0] for d, v in got.items()} == {date(2024, 11, 1): 300, date(2024, 11, 2): 25}
     # in UTC, 2024-11-02 00:00+08:00 belongs to 2024-11-01: added to that day's last total
     utc = charted_days(evs, spike_rule("UTC"))
-    assert {d: v[0] for d, v in utc.items()} == {
-        date(2024, 10, 31): 100, date(2024, 11, 1): 310, date(2024, 11, 2): 15}
+    assert {d: v[0] for d, v in utc.items()} == {date(2024, 10, 31): 100, date(2024, 11, 1): 310, date(2024, 11, 2): 15}
 
 
 def test_spike_band_needs_min_history_and_min_baseline():
@@ -307,30 +366,69 @@ def test_spike_band_needs_min_history_and_min_baseline():
     assert low[date(2024, 11, 8)] == (10.0, None, None)  # baseline below min_baseline: none, no fire line
 
 
-@pytest.mark.parametrize("v,text", [(0, "0"), (999, "999"), (1500, "1.5k"), (800_000, "800k"),
-                                    (812_345, "812k"), (2_400_000, "2.4M"), (2_281_348, "2.28M"),
-                                    (999_999, "1M"), (160e6, "160M"), (1.2e9, "1.2B"), (None, "—")])
+@pytest.mark.parametrize(
+    "v,text",
+    [
+        (0, "0"),
+        (999, "999"),
+        (1500, "1.5k"),
+        (800_000, "800k"),
+        (812_345, "812k"),
+        (2_400_000, "2.4M"),
+        (2_281_348, "2.28M"),
+        (999_999, "1M"),
+        (160e6, "160M"),
+        (1.2e9, "1.2B"),
+        (None, "—"),
+    ],
+)
 def test_human_numbers(v, text):
     assert report.human(v) == text
 
 
 def test_hostile_text_is_escaped_and_bad_urls_are_not_linked():
-    evil = '<script>alert(1)</script>"\'&'
-    news = validate(dict(event_id="n1", type="news", source="t", ts="2024-11-13T10:00:00+08:00",
-                         url="javascript:alert(1)", title=f"{DISPUTE} {evil}", kind="hire"))
+    evil = "<script>alert(1)</script>\"'&"
+    news = validate(
+        dict(
+            event_id="n1",
+            type="news",
+            source="t",
+            ts="2024-11-13T10:00:00+08:00",
+            url="javascript:alert(1)",
+            title=f"{DISPUTE} {evil}",
+            kind="hire",
+        )
+    )
     result = Result(
         events=[metric("2024-11-01", 5), news],
         errors=[(3, f"bad {evil}")],
         alerts=[
-            alert(rule="talent", kind="news", summary=f"talent: {evil}",
-                  labels={"kind": "hire", "companies": evil, "people": ""},
-                  context=[{"event_id": "n1", "ts": news.ts.isoformat(), "title": news.title,
-                            "url": news.url, "kind": "hire", "companies": [evil], "people": []}]),
-            alert(summary=f"spike {evil}", value=10.0, baseline=5.0,
-                  window_start="2024-11-01T00:00:00+08:00",
-                  labels={"app_id": "doubao", "platform": "all", "country": "cn",
-                          "metric": "downloads", "team": evil}),
-        ])
+            alert(
+                rule="talent",
+                kind="news",
+                summary=f"talent: {evil}",
+                labels={"kind": "hire", "companies": evil, "people": ""},
+                context=[
+                    {
+                        "event_id": "n1",
+                        "ts": news.ts.isoformat(),
+                        "title": news.title,
+                        "url": news.url,
+                        "kind": "hire",
+                        "companies": [evil],
+                        "people": [],
+                    }
+                ],
+            ),
+            alert(
+                summary=f"spike {evil}",
+                value=10.0,
+                baseline=5.0,
+                window_start="2024-11-01T00:00:00+08:00",
+                labels={"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads", "team": evil},
+            ),
+        ],
+    )
     page = report.render(result, RULES, title=evil)
     assert_self_contained(page)
     assert "<script>" not in page
@@ -341,20 +439,55 @@ def test_hostile_text_is_escaped_and_bad_urls_are_not_linked():
 
 
 def test_rank_alerts_group_by_chart_and_unknown_rules_still_render():
-    ranks = [validate(dict(event_id=f"r{d}{a}", type="app.rank", source="t",
-                           ts=f"2024-11-{d:02d}T09:00:00+08:00", app_id=a, platform="ios",
-                           country="cn", chart="top-free", rank=r))
-             for d, (a, r) in enumerate([("kimi", 5), ("kimi", 4), ("kimi", 2)], 1)]
-    labels = {"app_id": "kimi", "platform": "ios", "country": "cn", "chart": "top-free",
-              "category": "all"}
-    result = Result(events=ranks, alerts=[
-        alert(rule="rank-top3", kind="rank", severity="critical", labels=labels, value=2.0,
-              baseline=4.0, event_ts="2024-11-03T09:00:00+08:00", summary="kimi entered the top 3"),
-        alert(rule="gone-rule", kind="rank", labels=labels, value=2.0, baseline=4.0,
-              event_ts="2024-11-03T09:00:00+08:00", summary="from another rules file"),
-        alert(rule="source-quiet", kind="deadman", labels={"source": "hn"}, value=40.0,
-              event_ts="2024-11-03T09:00:00+08:00", summary="no event from hn for 40h"),
-    ])
+    ranks = [
+        validate(
+            dict(
+                event_id=f"r{d}{a}",
+                type="app.rank",
+                source="t",
+                ts=f"2024-11-{d:02d}T09:00:00+08:00",
+                app_id=a,
+                platform="ios",
+                country="cn",
+                chart="top-free",
+                rank=r,
+            )
+        )
+        for d, (a, r) in enumerate([("kimi", 5), ("kimi", 4), ("kimi", 2)], 1)
+    ]
+    labels = {"app_id": "kimi", "platform": "ios", "country": "cn", "chart": "top-free", "category": "all"}
+    result = Result(
+        events=ranks,
+        alerts=[
+            alert(
+                rule="rank-top3",
+                kind="rank",
+                severity="critical",
+                labels=labels,
+                value=2.0,
+                baseline=4.0,
+                event_ts="2024-11-03T09:00:00+08:00",
+                summary="kimi entered the top 3",
+            ),
+            alert(
+                rule="gone-rule",
+                kind="rank",
+                labels=labels,
+                value=2.0,
+                baseline=4.0,
+                event_ts="2024-11-03T09:00:00+08:00",
+                summary="from another rules file",
+            ),
+            alert(
+                rule="source-quiet",
+                kind="deadman",
+                labels={"source": "hn"},
+                value=40.0,
+                event_ts="2024-11-03T09:00:00+08:00",
+                summary="no event from hn for 40h",
+            ),
+        ],
+    )
     page = report.render(result, RULES)
     assert_self_contained(page)
     assert len(series_figures(page)) == 1  # both rank alerts share one chart
@@ -375,11 +508,20 @@ def test_charts_are_capped_and_the_rest_stay_in_the_table(monkeypatch):
     monkeypatch.setattr(report, "MAX_CHARTS", 2)
     apps = ["a1", "a2", "a3"]
     evs = [metric(f"2024-11-{d:02d}", 1000.0 * d, app=a) for a in apps for d in range(1, 4)]
-    result = Result(events=evs, alerts=[
-        alert(summary=f"spike on {a}", value=3000.0, baseline=1000.0,
-              window_start="2024-11-03T00:00:00+08:00", event_ts="2024-11-03T00:00:00+08:00",
-              labels={"app_id": a, "platform": "all", "country": "cn", "metric": "downloads"})
-        for a in apps])
+    result = Result(
+        events=evs,
+        alerts=[
+            alert(
+                summary=f"spike on {a}",
+                value=3000.0,
+                baseline=1000.0,
+                window_start="2024-11-03T00:00:00+08:00",
+                event_ts="2024-11-03T00:00:00+08:00",
+                labels={"app_id": a, "platform": "all", "country": "cn", "metric": "downloads"},
+            )
+            for a in apps
+        ],
+    )
     page = report.render(result, RULES)
     assert_self_contained(page)
     assert len(series_figures(page)) == 2

@@ -36,8 +36,9 @@ from streams.rules import load
 from streams.stage import Record, Stage
 
 EXPECTED = 7
-STORY_RULES = Counter({"talent-move": 2, "download-spike": 2, "user-milestone": 1, "rank-number-one": 1,
-                       "org-change": 1})
+STORY_RULES = Counter(
+    {"talent-move": 2, "download-spike": 2, "user-milestone": 1, "rank-number-one": 1, "org-change": 1}
+)
 PARTITIONS = 3
 TOPICS = Topics("seed.")
 BATCH = 500  # records per getmany
@@ -60,11 +61,11 @@ def cli_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("agree")
     seed, page = tmp / "seed.jsonl", tmp / "report.html"
     run = [sys.executable, "-m", "appwatch"]
-    exported = subprocess.run([*run, "demo", "--export", str(seed)], check=False, capture_output=True,
-                              timeout=120)
+    exported = subprocess.run([*run, "demo", "--export", str(seed)], check=False, capture_output=True, timeout=120)
     assert exported.returncode == 0, exported.stderr.decode()[-2000:]
-    done = subprocess.run([*run, "backtest", "--events", str(seed), "--report", str(page)],
-                          check=False, capture_output=True, timeout=120)
+    done = subprocess.run(
+        [*run, "backtest", "--events", str(seed), "--report", str(page)], check=False, capture_output=True, timeout=120
+    )
     assert done.returncode == 1, done.stderr.decode()[-2000:]  # the 5 malformed lines
     assert "5 invalid, 7 alerts" in done.stderr.decode()
     return [orjson.loads(line) for line in done.stdout.splitlines()], page.read_text(encoding="utf-8")
@@ -81,9 +82,15 @@ class Rows(HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "tr" and "data-alert-id" in a:
-            self.rows.append({"alert_id": a["data-alert-id"], "rule": a["data-rule"],
-                              "window_start": a["data-window-start"], "labels": {},
-                              "table": a["id"].split("-")[0]})
+            self.rows.append(
+                {
+                    "alert_id": a["data-alert-id"],
+                    "rule": a["data-rule"],
+                    "window_start": a["data-window-start"],
+                    "labels": {},
+                    "table": a["id"].split("-")[0],
+                }
+            )
         elif tag == "span" and a.get("class") == "lab" and self.rows:
             self._in = "lab"
 
@@ -125,7 +132,7 @@ class Worker:
         """``getmany`` batches (records grouped by partition, in offset order)."""
         for i in range(0, len(records), BATCH):
             batch: dict[tuple[str, int], list[Record]] = {}
-            for r in records[i:i + BATCH]:
+            for r in records[i : i + BATCH]:
                 batch.setdefault((r.topic, r.partition), []).append(r)
             out = self.stage.process(batch)
             self.dlq += out.dlq
@@ -166,7 +173,7 @@ def worker() -> Worker:
     live = list(demo.live())
     step = len(demo.APPS)
     for i in range(0, len(live), step):
-        w.consume([w.record(TOPICS.for_event(ev), ev.key.encode(), ev.to_json()) for ev in live[i:i + step]])
+        w.consume([w.record(TOPICS.for_event(ev), ev.key.encode(), ev.to_json()) for ev in live[i : i + step]])
         w.timers()
     return w
 
@@ -186,8 +193,9 @@ def test_backtest_report_and_worker_fire_the_same_seed_story(cli_run, worker):
 
     rows = listed(page)
     assert len(rows) == EXPECTED
-    assert {(r["alert_id"], r["rule"], r["window_start"]) for r in rows} == \
-        {(a["alert_id"], a["rule"], a["window_start"]) for a in printed}
+    assert {(r["alert_id"], r["rule"], r["window_start"]) for r in rows} == {
+        (a["alert_id"], a["rule"], a["window_start"]) for a in printed
+    }
     shown = {r["alert_id"]: r["labels"] for r in rows if r["table"] == "alert"}
     assert len(shown) == EXPECTED - STORY_RULES["talent-move"] - STORY_RULES["org-change"]
     for a in printed:

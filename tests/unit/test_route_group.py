@@ -35,11 +35,21 @@ routes:
 ROOT = parse(TREE, Route)
 
 
-def alert(app="doubao", rule="download-spike", severity="warning", status="firing", country="cn", day="14",
-          resolves=True):
+def alert(
+    app="doubao", rule="download-spike", severity="warning", status="firing", country="cn", day="14", resolves=True
+):
     labels = {"app_id": app, "country": country}
-    return Alert(alert_id=alert_id(rule, labels, day), rule=rule, kind="spike", status=status, resolves=resolves,
-                 severity=severity, labels=labels, event_ts=f"2024-11-{day}T00:00:00+08:00", summary="s")
+    return Alert(
+        alert_id=alert_id(rule, labels, day),
+        rule=rule,
+        kind="spike",
+        status=status,
+        resolves=resolves,
+        severity=severity,
+        labels=labels,
+        event_ts=f"2024-11-{day}T00:00:00+08:00",
+        summary="s",
+    )
 
 
 def receivers(a):
@@ -64,8 +74,9 @@ def test_route_config_errors_name_the_line():
 
 
 def test_inhibition():
-    rule = InhibitRule(source_matchers=['severity="critical"'], target_matchers=['severity="warning"'],
-                       equal=["app_id"])
+    rule = InhibitRule(
+        source_matchers=['severity="critical"'], target_matchers=['severity="warning"'], equal=["app_id"]
+    )
     crit = routing_labels(alert(severity="critical"))
     assert inhibited(routing_labels(alert()), [crit], [rule])
     assert not inhibited(routing_labels(alert(app="kimi")), [crit], [rule])  # not equal on app_id
@@ -202,8 +213,7 @@ def test_groups_split_by_group_by():
     assert n.receiver == "china-desk" and len(n.alerts) == 2 and n.group_labels == {"rule": "download-spike"}
 
 
-@given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["14", "15", "16"]),
-                          st.just("firing")), max_size=30))
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(["14", "15", "16"]), st.just("firing")), max_size=30))
 def test_never_notifies_faster_than_group_interval(events):
     # firing only: a group emptied by resolutions is gone, and a new one starts with group_wait
     g, r = Grouper(), route_for(alert())

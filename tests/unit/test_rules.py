@@ -6,15 +6,34 @@ from core.events import validate
 from core.yamlfile import ConfigError, parse
 from streams.rules import Match, Matcher, RuleSet, load
 
-EV = validate(dict(event_id="e", type="app.metric", source="s", ts="2024-11-14T00:00:00+08:00",
-                   app_id="doubao", platform="ios", country="cn", metric="downloads", value=1, period="day"))
+EV = validate(
+    dict(
+        event_id="e",
+        type="app.metric",
+        source="s",
+        ts="2024-11-14T00:00:00+08:00",
+        app_id="doubao",
+        platform="ios",
+        country="cn",
+        metric="downloads",
+        value=1,
+        period="day",
+    )
+)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('metric="downloads"', True), ('metric!="downloads"', False), ('country=~"cn|us"', True),
-    ('country=~"c"', False),  # anchored, as in Alertmanager
-    ('country!~"us|jp"', True), ("platform=ios", True), ('app_id=~"dou.*"', True),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('metric="downloads"', True),
+        ('metric!="downloads"', False),
+        ('country=~"cn|us"', True),
+        ('country=~"c"', False),  # anchored, as in Alertmanager
+        ('country!~"us|jp"', True),
+        ("platform=ios", True),
+        ('app_id=~"dou.*"', True),
+    ],
+)
 def test_matchers(text, expected):
     assert Matcher.parse(text).matches(getattr(EV, Matcher.parse(text).name)) is expected
 
@@ -30,8 +49,15 @@ def test_default_pack_loads_every_kind():
     kinds = {r.kind for r in load().rules}
     assert kinds == {"spike", "rank", "milestone", "news_match", "deadman"}
     names = [r.name for r in load().rules]
-    assert names == ["download-spike", "rank-top10-entry", "rank-number-one", "user-milestone",
-                     "talent-move", "org-change", "source-stale"]
+    assert names == [
+        "download-spike",
+        "rank-top10-entry",
+        "rank-number-one",
+        "user-milestone",
+        "talent-move",
+        "org-change",
+        "source-stale",
+    ]
 
 
 ALL_KINDS = """
@@ -53,25 +79,42 @@ def test_every_kind_parses():
     assert rs.rules[5].params.limit("apple_charts") == 7200
 
 
-@pytest.mark.parametrize("yaml_text,message", [
-    ("rules:\n  - name: x\n    kind: spike\n    params:\n      ratio: 0.5\n",
-     "<t>:5: rules[0](x).params.ratio: Input should be greater than 1"),
-    ("rules:\n  - name: x\n    kind: sparkle\n",
-     "<t>:3: rules[0](x).kind: Input tag 'sparkle' found using 'kind' does not match"),
-    ("rules:\n  - name: x\n    kind: rank\n    params: {}\n",
-     "rules[0](x).params: Value error, give exactly one of entered_top"),
-    ("rules:\n  - name: x\n    kind: spike\n    match:\n      matchers: ['country=~\"(\"']\n",
-     "<t>:5: rules[0](x).match.matchers[0]: Value error, bad matcher 'country=~\"(\"': error parsing regexp: "
-     "missing closing ): `^(?:()$`"),  # Alertmanager's error
-    ("rules:\n  - name: x\n    kind: spike\n    summary: '{nope}'\n",
-     "<t>:4: rules[0](x).summary: Value error, bad summary template"),
-    ("rules:\n  - name: x\n    kind: spike\n    timezone: Mars/Olympus\n",
-     "<t>:4: rules[0](x).timezone: Value error, unknown timezone"),
-    ("rules:\n  - name: x\n    kind: rank\n    params: {reached: 1}\n    match: {type: news}\n",
-     "rules[0](x): Value error, a rank rule matches app.rank events, not news"),
-    ("rules:\n  - {name: a, kind: spike}\n  - {name: a, kind: spike}\n", "duplicate rule names: a"),
-    ("rules: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "yaml_text,message",
+    [
+        (
+            "rules:\n  - name: x\n    kind: spike\n    params:\n      ratio: 0.5\n",
+            "<t>:5: rules[0](x).params.ratio: Input should be greater than 1",
+        ),
+        (
+            "rules:\n  - name: x\n    kind: sparkle\n",
+            "<t>:3: rules[0](x).kind: Input tag 'sparkle' found using 'kind' does not match",
+        ),
+        (
+            "rules:\n  - name: x\n    kind: rank\n    params: {}\n",
+            "rules[0](x).params: Value error, give exactly one of entered_top",
+        ),
+        (
+            "rules:\n  - name: x\n    kind: spike\n    match:\n      matchers: ['country=~\"(\"']\n",
+            "<t>:5: rules[0](x).match.matchers[0]: Value error, bad matcher 'country=~\"(\"': error parsing regexp: "
+            "missing closing ): `^(?:()$`",
+        ),  # Alertmanager's error
+        (
+            "rules:\n  - name: x\n    kind: spike\n    summary: '{nope}'\n",
+            "<t>:4: rules[0](x).summary: Value error, bad summary template",
+        ),
+        (
+            "rules:\n  - name: x\n    kind: spike\n    timezone: Mars/Olympus\n",
+            "<t>:4: rules[0](x).timezone: Value error, unknown timezone",
+        ),
+        (
+            "rules:\n  - name: x\n    kind: rank\n    params: {reached: 1}\n    match: {type: news}\n",
+            "rules[0](x): Value error, a rank rule matches app.rank events, not news",
+        ),
+        ("rules:\n  - {name: a, kind: spike}\n  - {name: a, kind: spike}\n", "duplicate rule names: a"),
+        ("rules: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
+    ],
+)
 def test_errors_name_file_line_rule_and_field(yaml_text, message):
     with pytest.raises(ConfigError) as exc:
         parse(yaml_text, RuleSet, "<t>")

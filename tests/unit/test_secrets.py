@@ -27,7 +27,7 @@ def test_secret_from_value_env_file(monkeypatch, tmp_path):
     assert secret_value(file=path) == WHSEC
     assert secret_value(file=str(path)) == WHSEC
     path.write_text(" spaced \r\n\n")
-    assert secret_value(file=path) == " spaced "    # only trailing newlines are stripped
+    assert secret_value(file=path) == " spaced "  # only trailing newlines are stripped
 
 
 def test_env_is_looked_up_in_the_mapping_given():
@@ -36,15 +36,18 @@ def test_env_is_looked_up_in_the_mapping_given():
         secret_from(env="ST_TOKEN", what="params.token_env", environ={})
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({}, "no source given"),
-    ({"value": "a", "env": "B"}, "only one of value, env, file .got value, env"),
-    ({"value": ""}, "value is empty"),
-    ({"value": "  \n"}, "value is empty"),
-    ({"env": ""}, "environment variable name is empty"),
-    ({"env": "APPWATCH_TEST_UNSET_VAR"}, "environment variable APPWATCH_TEST_UNSET_VAR is not set"),
-    ({"env": "APPWATCH_TEST_EMPTY_VAR"}, "environment variable APPWATCH_TEST_EMPTY_VAR is empty"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "no source given"),
+        ({"value": "a", "env": "B"}, "only one of value, env, file .got value, env"),
+        ({"value": ""}, "value is empty"),
+        ({"value": "  \n"}, "value is empty"),
+        ({"env": ""}, "environment variable name is empty"),
+        ({"env": "APPWATCH_TEST_UNSET_VAR"}, "environment variable APPWATCH_TEST_UNSET_VAR is not set"),
+        ({"env": "APPWATCH_TEST_EMPTY_VAR"}, "environment variable APPWATCH_TEST_EMPTY_VAR is empty"),
+    ],
+)
 def test_secret_from_errors_name_the_field_and_the_source(monkeypatch, kwargs, match):
     monkeypatch.delenv("APPWATCH_TEST_UNSET_VAR", raising=False)
     monkeypatch.setenv("APPWATCH_TEST_EMPTY_VAR", "")
@@ -98,5 +101,3 @@ def test_without_a_redactor_a_secret_is_kept_for_the_cli(monkeypatch):
     monkeypatch.setattr(secrets, "READ", set())
     secret_value(value=WHSEC)
     assert secrets.READ == {WHSEC}
-
-

@@ -24,10 +24,15 @@ def test_sasl_needs_mechanism_user_and_password_named_in_the_error():
 def test_sasl_scram_reaches_kafka_python_aiokafka_and_faust(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
-    s = Settings(security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512", sasl_username="svc",
-                 sasl_password_file=pw)
-    assert s.kafka_config() == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
-                                "sasl_plain_username": "svc", "sasl_plain_password": "s3cret"}
+    s = Settings(
+        security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512", sasl_username="svc", sasl_password_file=pw
+    )
+    assert s.kafka_config() == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "svc",
+        "sasl_plain_password": "s3cret",
+    }
     assert s.aiokafka_config() == s.kafka_config()
     creds = s.faust_credentials()
     assert creds.username == "svc" and creds.password == "s3cret" and creds.mechanism.value == "SCRAM-SHA-512"
@@ -48,8 +53,7 @@ def test_a_bad_sasl_password_file_names_the_variable_and_the_file(tmp_path):
     empty.write_text("\n")
     for path, what in ((missing, "does not exist"), (empty, "is empty"), (tmp_path, "is a directory")):
         with pytest.raises(ValidationError) as exc:
-            Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="svc",
-                     sasl_password_file=path)
+            Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="svc", sasl_password_file=path)
         assert f"APPWATCH_SASL_PASSWORD_FILE: file {path} {what}" in str(exc.value)
 
 
@@ -57,8 +61,13 @@ def test_a_sasl_password_and_a_password_file_are_one_too_many(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("from-file")
     with pytest.raises(ValidationError) as exc:
-        Settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="svc",
-                 sasl_password="from-env", sasl_password_file=pw)
+        Settings(
+            security_protocol="SASL_SSL",
+            sasl_mechanism="PLAIN",
+            sasl_username="svc",
+            sasl_password="from-env",
+            sasl_password_file=pw,
+        )
     msg = str(exc.value)
     assert "only one of APPWATCH_SASL_PASSWORD and APPWATCH_SASL_PASSWORD_FILE" in msg
     assert "from-env" not in msg and "from-file" not in msg
@@ -78,7 +87,12 @@ def test_ssl_files_must_exist_and_become_a_context_for_aiokafka(tmp_path):
 def test_the_worker_app_gets_the_credentials():
     from appwatch.worker import create_app
 
-    s = Settings(broker="kafka://127.0.0.1:9", security_protocol="SASL_SSL", sasl_mechanism="PLAIN",
-                 sasl_username="svc", sasl_password="pw")
+    s = Settings(
+        broker="kafka://127.0.0.1:9",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="PLAIN",
+        sasl_username="svc",
+        sasl_password="pw",
+    )
     app = create_app(s)
     assert app.conf.broker_credentials.username == "svc"

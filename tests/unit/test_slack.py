@@ -24,18 +24,31 @@ from core.retry import DeliveryError, retry_after
 
 LABELS = {"app_id": "doubao", "platform": "all", "country": "cn", "metric": "downloads"}
 HOOK = "https://hooks.slack.test/services/T0/B0/secret"
-NEWS = {"event_id": "n1", "ts": "2024-11-13T09:00:00+08:00", "title": "字节跳动挖角阿里通义千问技术负责人",
-        "url": "https://news.test/a?x=1&y=2", "kind": "hire", "companies": ["bytedance"],
-        "people": ["周畅"]}
+NEWS = {
+    "event_id": "n1",
+    "ts": "2024-11-13T09:00:00+08:00",
+    "title": "字节跳动挖角阿里通义千问技术负责人",
+    "url": "https://news.test/a?x=1&y=2",
+    "kind": "hire",
+    "companies": ["bytedance"],
+    "people": ["周畅"],
+}
 
 
 def alert(n: int = 0, **over) -> Alert:
     labels = {**LABELS, "app_id": f"app{n}"} if n else LABELS
-    base = {"alert_id": alert_id("download-spike", labels, "2024-11-14T00:00:00+08:00"),
-            "rule": "download-spike", "kind": "spike", "labels": labels, "value": 2.4e6,
-            "baseline": 8e5, "window_start": "2024-11-14T00:00:00+08:00",
-            "event_ts": "2024-11-14T00:00:00+08:00",
-            "summary": "豆包 downloads 2.4M, 3.0× the 7-day median", "context": [NEWS]}
+    base = {
+        "alert_id": alert_id("download-spike", labels, "2024-11-14T00:00:00+08:00"),
+        "rule": "download-spike",
+        "kind": "spike",
+        "labels": labels,
+        "value": 2.4e6,
+        "baseline": 8e5,
+        "window_start": "2024-11-14T00:00:00+08:00",
+        "event_ts": "2024-11-14T00:00:00+08:00",
+        "summary": "豆包 downloads 2.4M, 3.0× the 7-day median",
+        "context": [NEWS],
+    }
     return Alert(**{**base, **over})
 
 
@@ -68,6 +81,7 @@ def assert_within_limits(payload: dict) -> None:
 
 # -- payload -----------------------------------------------------------------
 
+
 def test_single_alert_message():
     p = blocks([alert()])
     assert_within_limits(p)
@@ -76,7 +90,11 @@ def test_single_alert_message():
     assert "*download-spike*" in section["text"]["text"]
     assert "豆包 downloads 2.4M, 3.0× the 7-day median" in section["text"]["text"]
     assert [f["text"] for f in section["fields"]] == [
-        "*App*\ndoubao", "*Value*\n2.4M", "*Baseline*\n800k", "*Ratio*\n3.0×"]
+        "*App*\ndoubao",
+        "*Value*\n2.4M",
+        "*Baseline*\n800k",
+        "*Ratio*\n3.0×",
+    ]
     labels = context["elements"][-1]["text"]
     assert "app_id=doubao" in labels and "country=cn" in labels
     assert "2024-11-14 00:00 +08:00" in context["elements"][0]["text"]
@@ -85,13 +103,14 @@ def test_single_alert_message():
 
 
 def test_group_header_counts_firing_and_resolved():
-    group = [alert(1), alert(2), alert(3, status="resolved", rule="rank-top10-entry", kind="rank",
-                                        value=3, baseline=12)]
+    group = [
+        alert(1),
+        alert(2),
+        alert(3, status="resolved", rule="rank-top10-entry", kind="rank", value=3, baseline=12),
+    ]
     p = blocks(group)
-    assert p["blocks"][0]["text"]["text"] == \
-        "🔥 2 firing · ✅ 1 resolved: download-spike, rank-top10-entry"
-    assert blocks([alert(1, status="resolved")])["blocks"][0]["text"]["text"] == \
-        "✅ resolved: download-spike"
+    assert p["blocks"][0]["text"]["text"] == "🔥 2 firing · ✅ 1 resolved: download-spike, rank-top10-entry"
+    assert blocks([alert(1, status="resolved")])["blocks"][0]["text"]["text"] == "✅ resolved: download-spike"
     assert blocks([alert(1), alert(2)])["blocks"][0]["text"]["text"] == "🔥 2 firing: download-spike"
     rank = p["blocks"][5]
     assert "resolved" in rank["text"]["text"]
@@ -108,8 +127,11 @@ def test_title_overrides_header_and_is_cut_to_150():
 
 
 def test_mrkdwn_escaping_of_summary_labels_and_news_title():
-    evil = alert(summary="<!channel> A&B <b>x</b>", labels={"app_id": "a<b>", "note": "x&y"},
-                 context=[{**NEWS, "title": "Q&A <script>"}])
+    evil = alert(
+        summary="<!channel> A&B <b>x</b>",
+        labels={"app_id": "a<b>", "note": "x&y"},
+        context=[{**NEWS, "title": "Q&A <script>"}],
+    )
     p = blocks([evil])
     section, context = p["blocks"][1], p["blocks"][2]
     assert "&lt;!channel&gt; A&amp;B &lt;b&gt;x&lt;/b&gt;" in section["text"]["text"]
@@ -121,12 +143,18 @@ def test_mrkdwn_escaping_of_summary_labels_and_news_title():
 
 
 def test_news_links_and_url_escaping():
-    p = blocks([alert(context=[
-        NEWS,
-        {**NEWS, "url": "https://n.test/p|q>r<s", "title": "pipe"},
-        {**NEWS, "url": "javascript:alert(1)", "title": "not a link"},
-        {**NEWS, "url": None, "title": "no url"},
-    ])])
+    p = blocks(
+        [
+            alert(
+                context=[
+                    NEWS,
+                    {**NEWS, "url": "https://n.test/p|q>r<s", "title": "pipe"},
+                    {**NEWS, "url": "javascript:alert(1)", "title": "not a link"},
+                    {**NEWS, "url": None, "title": "no url"},
+                ]
+            )
+        ]
+    )
     text = p["blocks"][1]["text"]["text"]
     assert "📰 <https://news.test/a?x=1&amp;y=2|字节跳动挖角阿里通义千问技术负责人>" in text
     assert "<https://n.test/p%7Cq%3Er%3Cs|pipe>" in text
@@ -196,14 +224,22 @@ def test_optional_values_and_formatting():
     assert [f["text"] for f in p["blocks"][1]["fields"]][1:] == ["*Value*\n12", "*Baseline*\n0"]
     assert p["blocks"][0]["text"]["text"].startswith("🔥")
     assert blocks([alert(late=True)])["blocks"][2]["elements"][0]["text"].endswith("⏳ late")
-    assert [human(v) for v in (2.4e6, 8e5, 812345, 1.5e8, 999, 2.5, None)] == \
-        ["2.4M", "800k", "812k", "150M", "999", "2.5", "—"]
+    assert [human(v) for v in (2.4e6, 8e5, 812345, 1.5e8, 999, 2.5, None)] == [
+        "2.4M",
+        "800k",
+        "812k",
+        "150M",
+        "999",
+        "2.5",
+        "—",
+    ]
     assert ratio(2.4e6, 8e5) == "3.0×" and ratio(1, 0) is None and ratio(None, 1) is None
     with pytest.raises(ValueError):
         blocks([])
 
 
 # -- rate limiter ------------------------------------------------------------
+
 
 class FakeTime:
     def __init__(self, t: float = 1000.0, advance: bool = False) -> None:
@@ -256,10 +292,12 @@ def test_hold_defers_the_next_slot_capped():
 
 # -- notifier ----------------------------------------------------------------
 
+
 def notifier(handler, ft: FakeTime | None = None, **kw) -> SlackNotifier:
     ft = ft or FakeTime()
-    return SlackNotifier(HOOK, transport=httpx.MockTransport(handler), clock=ft.clock,
-                         sleep=ft.sleep, now=lambda: 1_700_000_000.0, **kw)
+    return SlackNotifier(
+        HOOK, transport=httpx.MockTransport(handler), clock=ft.clock, sleep=ft.sleep, now=lambda: 1_700_000_000.0, **kw
+    )
 
 
 def test_notify_posts_the_single_alert_payload():
@@ -284,8 +322,7 @@ def test_a_group_is_one_message_and_an_empty_one_none():
     assert asyncio.run(n.notify([alert(1), alert(2, status="resolved")])) is None
     assert asyncio.run(n.notify([])) is None
     assert len(seen) == 1
-    assert orjson.loads(seen[0].content)["blocks"][0]["text"]["text"] == \
-        "🔥 1 firing · ✅ 1 resolved: download-spike"
+    assert orjson.loads(seen[0].content)["blocks"][0]["text"]["text"] == "🔥 1 firing · ✅ 1 resolved: download-spike"
 
 
 def test_posts_are_spaced_by_the_shared_limiter():
@@ -312,20 +349,23 @@ def test_429_is_retried_with_retry_after():
     assert ft.slept == [7]
 
 
-@pytest.mark.parametrize("status,text,retry,gone", [
-    (500, "internal_error", True, False),
-    (502, "<html>bad gateway</html>", True, False),
-    (503, "", True, False),
-    (408, "", True, False),
-    (425, "", True, False),
-    (400, "invalid_payload", False, False),
-    (400, "invalid_blocks", False, False),
-    (403, "action_prohibited", False, False),
-    (404, "no_service", False, False),
-    (404, "channel_not_found", False, False),
-    (410, "channel_is_archived", False, True),
-    (410, "", False, True),
-])
+@pytest.mark.parametrize(
+    "status,text,retry,gone",
+    [
+        (500, "internal_error", True, False),
+        (502, "<html>bad gateway</html>", True, False),
+        (503, "", True, False),
+        (408, "", True, False),
+        (425, "", True, False),
+        (400, "invalid_payload", False, False),
+        (400, "invalid_blocks", False, False),
+        (403, "action_prohibited", False, False),
+        (404, "no_service", False, False),
+        (404, "channel_not_found", False, False),
+        (410, "channel_is_archived", False, True),
+        (410, "", False, True),
+    ],
+)
 def test_status_classification(status, text, retry, gone):
     err = asyncio.run(notifier(lambda req: httpx.Response(status, text=text)).notify([alert()]))
     assert err.retryable is retry

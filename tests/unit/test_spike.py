@@ -33,7 +33,7 @@ ints = st.integers(0, 10**9).map(float)
 
 @given(value=ints, history=st.lists(ints, max_size=7), exp=st.integers(-20, 20))
 def test_scaling_does_not_change_whether_it_fires(value, history, exp):
-    k = 2.0 ** exp  # exact in binary floating point
+    k = 2.0**exp  # exact in binary floating point
     p = SpikeParams(min_baseline=1e-300)  # isolate scale invariance from the absolute floor
     assert (detect(value, history, p) is None) == (detect(value * k, [h * k for h in history], p) is None)
 
@@ -81,8 +81,11 @@ def test_fold_keeps_only_recent_days(obs):
         assert all(w.newest - d <= 9 for d in w.days)
 
 
-@given(st.lists(st.tuples(st.integers(0, 40), st.floats(0, 1e6), st.sampled_from(["total", "delta"])),
-                max_size=80), st.integers(0, 9), st.integers(1, 9))
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.floats(0, 1e6), st.sampled_from(["total", "delta"])), max_size=80),
+    st.integers(0, 9),
+    st.integers(1, 9),
+)
 def test_fold_matches_a_plain_recomputation(obs, lateness, lookback):
     """The in-place fold keeps exactly the days a from-scratch computation would."""
     keep = lookback + lateness
@@ -139,11 +142,23 @@ def test_day_is_computed_in_the_rule_timezone():
 
 # -- the rule through the engine (same code as the worker) ---------------
 
+
 def metric(day: int, value: float, mode: str = "total", hour: int = 0, app: str = "doubao"):
-    return validate(dict(event_id=f"{app}{day}{hour}{mode}", type="app.metric", source="t",
-                         ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00", app_id=app,
-                         platform="all", country="cn", metric="downloads", value=value,
-                         period="day", mode=mode))
+    return validate(
+        dict(
+            event_id=f"{app}{day}{hour}{mode}",
+            type="app.metric",
+            source="t",
+            ts=f"2024-11-{day:02d}T{hour:02d}:00:00+08:00",
+            app_id=app,
+            platform="all",
+            country="cn",
+            metric="downloads",
+            value=value,
+            period="day",
+            mode=mode,
+        )
+    )
 
 
 def engine() -> Engine:

@@ -83,11 +83,11 @@ def test_public_name_is_resolved_checked_and_pinned():
     resp = asyncio.run(send(transport, "https://receiver.example/hook?x=1"))
     assert resp.status_code == 200
     (sent,) = rec.requests
-    assert str(sent.url) == f"https://{PUBLIC}/hook?x=1"          # connects to the checked IP
-    assert sent.headers["host"] == "receiver.example"              # virtual host kept
-    assert sent.extensions["sni_hostname"] == "receiver.example"   # TLS SNI + cert check on the name
+    assert str(sent.url) == f"https://{PUBLIC}/hook?x=1"  # connects to the checked IP
+    assert sent.headers["host"] == "receiver.example"  # virtual host kept
+    assert sent.extensions["sni_hostname"] == "receiver.example"  # TLS SNI + cert check on the name
     assert sent.content == b"{}"
-    assert resp.request.url.host == "receiver.example"              # caller's request untouched
+    assert resp.request.url.host == "receiver.example"  # caller's request untouched
     assert res.calls == [("receiver.example", 443)]
 
 
@@ -99,7 +99,7 @@ def test_public_ipv6_and_literal_and_port():
     assert rec.requests[0].headers["host"] == "v6.example:8080"
     assert rec.requests[0].url.port == 8080
     assert "sni_hostname" not in rec.requests[0].extensions  # plain http
-    assert res.calls == [("v6.example", 8080)]                # literals are not resolved
+    assert res.calls == [("v6.example", 8080)]  # literals are not resolved
 
 
 def test_falls_back_to_next_checked_address_on_connect_error():
@@ -150,14 +150,25 @@ def test_check_url_refuses_non_public_literals(url, reason):
         check_url(url)
 
 
-@pytest.mark.parametrize("answers", [
-    ["127.0.0.1"], ["::1"], ["10.0.0.5"], ["172.16.5.4"], ["192.168.0.10"], ["169.254.169.254"],
-    ["fe80::1"], ["fd00::1"], ["::ffff:127.0.0.1"], ["0.0.0.0"],
-    [PUBLIC, "10.0.0.5"],          # one public, one private: refused
-    ["10.0.0.5", PUBLIC],
-    [PUBLIC6, "::1"],
-    ["not-an-ip"],
-])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["127.0.0.1"],
+        ["::1"],
+        ["10.0.0.5"],
+        ["172.16.5.4"],
+        ["192.168.0.10"],
+        ["169.254.169.254"],
+        ["fe80::1"],
+        ["fd00::1"],
+        ["::ffff:127.0.0.1"],
+        ["0.0.0.0"],
+        [PUBLIC, "10.0.0.5"],  # one public, one private: refused
+        ["10.0.0.5", PUBLIC],
+        [PUBLIC6, "::1"],
+        ["not-an-ip"],
+    ],
+)
 def test_transport_refuses_names_resolving_to_non_public(answers):
     transport, rec, res = guarded({"sneaky.example": answers})
     with pytest.raises(BlockedAddress, match="sneaky.example resolves to"):
@@ -186,10 +197,10 @@ def test_dns_rebinding_connects_to_the_checked_address():
     transport, rec, res = guarded(res_answers)
     resp = asyncio.run(send(transport, "http://rebind.example/hook"))
     assert resp.status_code == 200
-    assert rec.targets == [PUBLIC]                 # pinned: no second lookup at connect time
+    assert rec.targets == [PUBLIC]  # pinned: no second lookup at connect time
     assert rec.requests[0].headers["host"] == "rebind.example"
     assert len(res.calls) == 1
-    with pytest.raises(BlockedAddress, match="127.0.0.1"):   # the next request is re-checked
+    with pytest.raises(BlockedAddress, match="127.0.0.1"):  # the next request is re-checked
         asyncio.run(send(transport, "http://rebind.example/hook"))
     assert rec.targets == [PUBLIC]
 
@@ -204,17 +215,37 @@ def test_scheme_is_checked_at_request_time_too():
 # --------------------------------------------------------------------------- blocked_reason
 
 
-@pytest.mark.parametrize("address, blocked", [
-    (PUBLIC, False), (PUBLIC6, False), ("8.8.8.8", False),
-    ("::ffff:93.184.216.34", False),           # IPv4-mapped public: judged as the IPv4 address
-    ("2002:5db8:d822::1", False),              # 6to4 of a public address
-    ("127.0.0.1", True), ("10.255.255.255", True), ("172.16.0.0", True), ("172.32.0.1", False),
-    ("192.168.255.255", True), ("169.254.169.254", True), ("fe80::1%eth0", True),
-    ("fc00::1", True), ("fd12:3456::1", True), ("::", True), ("0.0.0.0", True),
-    ("ff02::1", True), ("239.1.1.1", True), ("240.0.0.1", True), ("255.255.255.255", True),
-    ("100.64.0.1", True), ("192.0.2.1", True), ("2001:db8::1", True),
-    ("::ffff:10.0.0.1", True), ("64:ff9b::a00:1", True), ("2002:a00:1::", True),
-])
+@pytest.mark.parametrize(
+    "address, blocked",
+    [
+        (PUBLIC, False),
+        (PUBLIC6, False),
+        ("8.8.8.8", False),
+        ("::ffff:93.184.216.34", False),  # IPv4-mapped public: judged as the IPv4 address
+        ("2002:5db8:d822::1", False),  # 6to4 of a public address
+        ("127.0.0.1", True),
+        ("10.255.255.255", True),
+        ("172.16.0.0", True),
+        ("172.32.0.1", False),
+        ("192.168.255.255", True),
+        ("169.254.169.254", True),
+        ("fe80::1%eth0", True),
+        ("fc00::1", True),
+        ("fd12:3456::1", True),
+        ("::", True),
+        ("0.0.0.0", True),
+        ("ff02::1", True),
+        ("239.1.1.1", True),
+        ("240.0.0.1", True),
+        ("255.255.255.255", True),
+        ("100.64.0.1", True),
+        ("192.0.2.1", True),
+        ("2001:db8::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("64:ff9b::a00:1", True),
+        ("2002:a00:1::", True),
+    ],
+)
 def test_blocked_reason(address, blocked):
     assert (blocked_reason(address) is not None) is blocked
 
@@ -222,52 +253,63 @@ def test_blocked_reason(address, blocked):
 # --------------------------------------------------------------------------- check_url
 
 
-@pytest.mark.parametrize("url, match", [
-    ("file:///etc/passwd", "scheme 'file' is not allowed"),
-    ("gopher://127.0.0.1:70/_GET", "scheme 'gopher' is not allowed"),
-    ("ftp://files.example/x", "scheme 'ftp' is not allowed"),
-    ("dict://localhost:11211/stat", "scheme 'dict'"),
-    ("//no-scheme.example/x", "scheme"),
-    ("http:///path-only", "no host"),
-    ("http://", "no host"),
-    ("https://hooks.slack.com@169.254.169.254/", "user info"),
-    ("https://user:pass@receiver.example/", "user info"),
-    ("http://receiver.example\\@10.0.0.1/", "backslash"),
-    ("http://receiver.example /x", "whitespace"),
-    ("http://2130706433/", "numeric host"),
-    ("http://0x7f.0.0.1/", "numeric host"),
-    ("http://0177.0.0.1/", "Invalid IPv4"),  # httpx rejects it
-    ("http://%31%32%37.0.0.1/", "invalid host"),
-    ("http://localhost:9093/", "loopback"),
-    ("http://api.localhost/", "loopback"),
-])
+@pytest.mark.parametrize(
+    "url, match",
+    [
+        ("file:///etc/passwd", "scheme 'file' is not allowed"),
+        ("gopher://127.0.0.1:70/_GET", "scheme 'gopher' is not allowed"),
+        ("ftp://files.example/x", "scheme 'ftp' is not allowed"),
+        ("dict://localhost:11211/stat", "scheme 'dict'"),
+        ("//no-scheme.example/x", "scheme"),
+        ("http:///path-only", "no host"),
+        ("http://", "no host"),
+        ("https://hooks.slack.com@169.254.169.254/", "user info"),
+        ("https://user:pass@receiver.example/", "user info"),
+        ("http://receiver.example\\@10.0.0.1/", "backslash"),
+        ("http://receiver.example /x", "whitespace"),
+        ("http://2130706433/", "numeric host"),
+        ("http://0x7f.0.0.1/", "numeric host"),
+        ("http://0177.0.0.1/", "Invalid IPv4"),  # httpx rejects it
+        ("http://%31%32%37.0.0.1/", "invalid host"),
+        ("http://localhost:9093/", "loopback"),
+        ("http://api.localhost/", "loopback"),
+    ],
+)
 def test_check_url_refuses(url, match):
     with pytest.raises(BlockedURL, match=match):
         check_url(url)
 
 
-@pytest.mark.parametrize("url", [
-    "https://hooks.slack.com/services/T000/B000/XXXX",
-    "https://events.pagerduty.com/v2/enqueue",
-    "http://receiver.example:8080/hook?x=1",
-    "https://cafe.be/x",
-    f"http://{PUBLIC}/x",
-    f"https://[{PUBLIC6}]/x",
-    "https://bücher.example/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.slack.com/services/T000/B000/XXXX",
+        "https://events.pagerduty.com/v2/enqueue",
+        "http://receiver.example:8080/hook?x=1",
+        "https://cafe.be/x",
+        f"http://{PUBLIC}/x",
+        f"https://[{PUBLIC6}]/x",
+        "https://bücher.example/x",
+    ],
+)
 def test_check_url_accepts_public(url):
     check_url(url)
 
 
 def test_check_url_allow_hosts():
     guard = Guard(allow_hosts={"127.0.0.1", "alertmanager.internal", "[::1]", "LocalHost."})
-    for url in ["http://127.0.0.1:8080/hook", "http://alertmanager.internal:9093/api/v2/alerts",
-                "http://[::1]:9093/", "http://localhost/", "http://Alertmanager.Internal./"]:
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://alertmanager.internal:9093/api/v2/alerts",
+        "http://[::1]:9093/",
+        "http://localhost/",
+        "http://Alertmanager.Internal./",
+    ]:
         guard.check_url(url)
     with pytest.raises(BlockedURL):
         guard.check_url("http://127.0.0.2/")
     with pytest.raises(BlockedURL, match="scheme"):
-        guard.check_url("ftp://127.0.0.1/")       # allow_hosts never relaxes the scheme
+        guard.check_url("ftp://127.0.0.1/")  # allow_hosts never relaxes the scheme
 
 
 def test_check_url_message_does_not_leak_the_url_secret():
@@ -302,9 +344,11 @@ def test_allow_hosts_lets_a_real_local_server_receive(local_server):
 
 def test_redirect_from_allowed_host_to_metadata_is_refused(local_server):
     local_server.expect_request("/hook").respond_with_response(
-        Response(status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+        Response(status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    )
     local_server.expect_request("/to-name").respond_with_response(
-        Response(status=302, headers={"Location": "http://metadata.example/latest/meta-data/"}))
+        Response(status=302, headers={"Location": "http://metadata.example/latest/meta-data/"})
+    )
     base = f"http://127.0.0.1:{local_server.port}"
     guard = Guard(allow_hosts={"127.0.0.1"})
     resolver = Resolver({"metadata.example": ["169.254.169.254"]})
@@ -322,7 +366,7 @@ def test_redirect_from_allowed_host_to_metadata_is_refused(local_server):
             assert resp.status_code == 302
 
     asyncio.run(go())
-    assert len(local_server.log) == 3   # only the allowed hops reached the server
+    assert len(local_server.log) == 3  # only the allowed hops reached the server
 
 
 def test_pinned_connection_over_real_loopback_keeps_host_header(local_server, monkeypatch):
@@ -364,33 +408,52 @@ def _tls_contexts(name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "appwatch test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(hours=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     with tempfile.TemporaryDirectory() as tmp:
         cert_file, key_file = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
         with open(cert_file, "wb") as f:
             f.write(leaf.public_bytes(pem))
         with open(key_file, "wb") as f:
-            f.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
+            f.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server.load_cert_chain(cert_file, key_file)
     client = ssl.create_default_context(cadata=ca.public_bytes(pem).decode())

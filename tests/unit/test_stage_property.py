@@ -28,7 +28,8 @@ from streams.stage import Record, Stage
 TOPICS = Topics("p.")
 PARTITIONS = 3
 START = datetime(2024, 11, 1, tzinfo=timezone(timedelta(hours=8)))
-RULES = parse("""
+RULES = parse(
+    """
 rules:
   - name: download-spike
     kind: spike
@@ -46,14 +47,29 @@ rules:
     kind: milestone
     match: {metric: dau}
     params: {values: [300, 600, 900]}
-""", RuleSet, "<stage property rules>")
+""",
+    RuleSet,
+    "<stage property rules>",
+)
 
 
 def event(app: str, metric: str, day: int, hour: int, value: float, mode: str, n: int) -> bytes:
     ts = (START + timedelta(days=day, hours=hour)).isoformat()
-    return orjson.dumps(dict(event_id=f"{app}:{metric}:{n}", type="app.metric", source="prop", ts=ts,
-                             app_id=app, platform="all", country="cn", metric=metric, value=value,
-                             period="day", mode=mode))
+    return orjson.dumps(
+        dict(
+            event_id=f"{app}:{metric}:{n}",
+            type="app.metric",
+            source="prop",
+            ts=ts,
+            app_id=app,
+            platform="all",
+            country="cn",
+            metric=metric,
+            value=value,
+            period="day",
+            mode=mode,
+        )
+    )
 
 
 @st.composite
@@ -123,14 +139,14 @@ def run(kafka: Kafka, rng: random.Random, crash_rate: float) -> None:
         for p in range(PARTITIONS):
             take = rng.randint(0, 6)
             if take and pos[p] < len(kafka.logs[p]):
-                batch[p] = kafka.logs[p][pos[p]:pos[p] + take]
+                batch[p] = kafka.logs[p][pos[p] : pos[p] + take]
                 pos[p] += len(batch[p])
         out = stage.process(batch)
         crash = rng.random() < crash_rate
         phase = rng.choice(["control", "changelog", "commit"]) if crash else "none"
         cut = rng.random()
         # the batch's control records (alerts) go out at once; a crash may cut them short
-        kafka.control += out.control[:int(len(out.control) * cut)] if phase == "control" else out.control
+        kafka.control += out.control[: int(len(out.control) * cut)] if phase == "control" else out.control
         if phase == "control":
             return run(kafka, rng, crash_rate / 2)
         for p, keys in out.changed.items():
@@ -143,7 +159,7 @@ def run(kafka: Kafka, rng: random.Random, crash_rate: float) -> None:
         # the commit: each changed series to the changelog (a crash may leave a prefix of
         # each partition's records), then the offsets
         for p, recs in stage.changelog(dirty).items():
-            kafka.changelog[p] += recs[:int(len(recs) * cut)] if phase == "changelog" else recs
+            kafka.changelog[p] += recs[: int(len(recs) * cut)] if phase == "changelog" else recs
         if phase in ("changelog", "commit"):
             return run(kafka, rng, crash_rate / 2)
         kafka.committed.update(pending)

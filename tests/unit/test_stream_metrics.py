@@ -7,9 +7,20 @@ from streams.metrics import StreamMetrics
 
 
 def downloads(app_id, value):
-    return validate(dict(event_id=f"{app_id}-1", type="app.metric", source="t", ts="2024-11-14T00:00:00+08:00",
-                         app_id=app_id, platform="all", country="cn", metric="downloads", value=value,
-                         period="day"))
+    return validate(
+        dict(
+            event_id=f"{app_id}-1",
+            type="app.metric",
+            source="t",
+            ts="2024-11-14T00:00:00+08:00",
+            app_id=app_id,
+            platform="all",
+            country="cn",
+            metric="downloads",
+            value=value,
+            period="day",
+        )
+    )
 
 
 def test_market_gauges_follow_only_the_catalog_apps_but_every_event_is_counted():
@@ -26,5 +37,9 @@ def test_market_gauges_follow_only_the_catalog_apps_but_every_event_is_counted()
 def test_without_a_catalog_every_app_has_its_gauge():
     registry = CollectorRegistry()
     StreamMetrics(registry).observe(downloads("some-clone", 5))
-    assert registry.get_sample_value("appwatch_app_downloads",
-                                     {"app_id": "some-clone", "country": "cn", "platform": "all"}) == 5
+    assert (
+        registry.get_sample_value(
+            "appwatch_app_downloads", {"app_id": "some-clone", "country": "cn", "platform": "all"}
+        )
+        == 5
+    )

@@ -14,15 +14,26 @@ from streams import backtest
 from streams.engine import Engine
 from streams.rules import RuleSet
 
-RULES = parse("rules: [{name: hot, kind: threshold, match: {metric: dau}, params: {value: 100, for: 1h}}]",
-              RuleSet)
+RULES = parse("rules: [{name: hot, kind: threshold, match: {metric: dau}, params: {value: 100, for: 1h}}]", RuleSet)
 T0 = datetime(2024, 11, 14, 8, tzinfo=UTC)
 
 
 def dau(value: float, minutes: float, app: str = "kimi"):
     ts = T0 + timedelta(minutes=minutes)
-    return validate(dict(event_id=f"{app}:{minutes}", type="app.metric", source="t", ts=ts.isoformat(),
-                         app_id=app, platform="all", country="cn", metric="dau", value=value, period="day"))
+    return validate(
+        dict(
+            event_id=f"{app}:{minutes}",
+            type="app.metric",
+            source="t",
+            ts=ts.isoformat(),
+            app_id=app,
+            platform="all",
+            country="cn",
+            metric="dau",
+            value=value,
+            period="day",
+        )
+    )
 
 
 def test_the_timer_fires_a_breach_once_for_has_passed_with_no_event():
@@ -31,7 +42,11 @@ def test_the_timer_fires_a_breach_once_for_has_passed_with_no_event():
     assert e.sweep_series({0: state}, T0.timestamp() + 3599) == []
     (alert,) = e.sweep_series({0: state}, T0.timestamp() + 3600)
     assert (alert.status, alert.window_start, alert.event_ts, alert.value) == (
-        "firing", T0.isoformat(), (T0 + timedelta(hours=1)).isoformat(), 150)
+        "firing",
+        T0.isoformat(),
+        (T0 + timedelta(hours=1)).isoformat(),
+        150,
+    )
     assert e.sweep_series({0: state}, T0.timestamp() + 7200) == []  # once
     (resolved,) = e.metric(dau(50, 180), state, observed_at=T0.timestamp() + 3 * 3600)
     assert (resolved.status, resolved.alert_id) == ("resolved", alert.alert_id)

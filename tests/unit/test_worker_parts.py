@@ -43,13 +43,29 @@ receivers: [{name: all}, {name: desk}]
 
 def alert(app="doubao", rule="download-spike") -> Alert:
     labels = {"app_id": app}
-    return Alert(alert_id=alert_id(rule, labels, "w"), rule=rule, kind="spike", severity="warning",
-                 labels=labels, event_ts="2024-11-14T00:00:00+08:00", summary=app)
+    return Alert(
+        alert_id=alert_id(rule, labels, "w"),
+        rule=rule,
+        kind="spike",
+        severity="warning",
+        labels=labels,
+        event_ts="2024-11-14T00:00:00+08:00",
+        summary=app,
+    )
 
 
 def silence(**over) -> Silence:
-    return Silence(**{"id": "s1", "matchers": ['app_id="doubao"'], "starts_at": NOW - 60, "ends_at": NOW + 3600,
-                      "created_by": "ops", "comment": "known", **over})
+    return Silence(
+        **{
+            "id": "s1",
+            "matchers": ['app_id="doubao"'],
+            "starts_at": NOW - 60,
+            "ends_at": NOW + 3600,
+            "created_by": "ops",
+            "comment": "known",
+            **over,
+        }
+    )
 
 
 class Sent(list):
@@ -83,6 +99,7 @@ def test_api_answers_by_scope_and_publishes_what_it_changes():
     async def body_of(payload):
         async def body():
             return payload
+
         return body
 
     async def go():
@@ -104,8 +121,14 @@ def test_api_answers_by_scope_and_publishes_what_it_changes():
 
 
 def pipeline(registry: CollectorRegistry) -> Pipeline:
-    return Pipeline(yamlfile.parse(CONFIG, AlertsConfig), {"all": [], "desk": []}, DeliveryMetrics(registry),
-                    groups={}, firing={}, owns=lambda key: True)
+    return Pipeline(
+        yamlfile.parse(CONFIG, AlertsConfig),
+        {"all": [], "desk": []},
+        DeliveryMetrics(registry),
+        groups={},
+        firing={},
+        owns=lambda key: True,
+    )
 
 
 def test_dispatch_routes_to_each_group_and_drops_what_a_silence_mutes():
@@ -142,7 +165,12 @@ def test_outbox_owns_the_groups_of_its_partitions_and_dlq_records_say_why():
         name = "desk/webhook/0"
 
     rec = orjson.loads(failed_record(N(), alert(), DeliveryError("boom", status=400), NOW))
-    assert rec["receiver"] == "desk/webhook/0" and rec["error"] == "boom" and rec["status"] == 400 and rec["failed_at"] == NOW
+    assert (
+        rec["receiver"] == "desk/webhook/0"
+        and rec["error"] == "boom"
+        and rec["status"] == 400
+        and rec["failed_at"] == NOW
+    )
     assert rec["alert"]["alert_id"] == alert().alert_id
 
 
@@ -150,7 +178,10 @@ def test_probes_name_every_reason_until_ready():
     checks = rewind.Checks()
     p = Probes("127.0.0.1:1", checks, clock=lambda: NOW)
     assert p.reasons(stage_ready=False, rebalancing=True) == [
-        "not joined or tables recovering", "detect stage joining or restoring", "rebalancing"]
+        "not joined or tables recovering",
+        "detect stage joining or restoring",
+        "rebalancing",
+    ]
     p.joined = True
     assert p.reasons(True, False) == []
     p.probed(False)
@@ -182,8 +213,16 @@ def test_detect_turns_control_records_into_alerts():
     registry = CollectorRegistry()
     detect = Detect(Settings(), Topics("t."), StreamMetrics(registry), rewind.Checks(), {"doubao": "ByteDance"})
     table: dict = {}
-    rank = {"event_id": "r1", "type": "app.rank", "source": "apple-rss", "ts": "2024-11-14T08:00:00+08:00",
-            "app_id": "doubao", "platform": "ios", "country": "cn", "chart": "top-free"}
+    rank = {
+        "event_id": "r1",
+        "type": "app.rank",
+        "source": "apple-rss",
+        "ts": "2024-11-14T08:00:00+08:00",
+        "app_id": "doubao",
+        "platform": "ios",
+        "country": "cn",
+        "chart": "top-free",
+    }
     assert detect.control({"event": {**rank, "rank": 30}}, table) == []
     out = detect.control({"event": {**rank, "event_id": "r2", "ts": "2024-11-15T08:00:00+08:00", "rank": 1}}, table)
     assert {a.rule for a in out} >= {"rank-top10-entry", "rank-number-one"}
