@@ -1,7 +1,7 @@
 # `make test` installs everything the tests need, then runs them.
 PY ?= python3
 
-.PHONY: install apt pip test demo bench audit
+.PHONY: install apt pip lint test demo bench audit
 
 install: apt pip
 
@@ -17,7 +17,14 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
 	fi
 
-test: install
+# ruff (rules pinned in pyproject.toml), the formatting, and the import-linter contract:
+# core/ below the three stages, which import none of each other, appwatch/ on top
+lint: pip
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -c 'import sys; from importlinter.cli import lint_imports_command as lint; sys.argv[1:] = ["--no-cache"]; lint()'
+
+test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider --durations=12
 
 demo: pip

@@ -175,7 +175,8 @@ def markdown(res: dict) -> str:
             return ""
         if run.get("complete"):
             return ""
-        return f" (stopped: {run.get('committed_events', 0):,} of {run.get('events', 0):,} in {_fmt(run.get('elapsed_s'), 0)} s)"
+        done, total = run.get("committed_events", 0), run.get("events", 0)
+        return f" (stopped: {done:,} of {total:,} in {_fmt(run.get('elapsed_s'), 0)} s)"
 
     def met(x):
         return "n/a" if x is None else ("yes" if x else "**no**")
@@ -301,12 +302,14 @@ def markdown(res: dict) -> str:
             f"- Latency: {lat.get('events', 0):,} events at {_fmt(lat.get('achieved_rate_per_s'))}/s achieved, "
             f"{lat.get('alert_fraction_of_events', 0):.2%} of them fire; the worker was "
             f"{lat.get('events_behind_when_sending_ended', 0):,} events behind when sending ended; "
-            f"from our own send time p50 {_fmt(lat.get('p50_ms_from_send'))} / p99 {_fmt(lat.get('p99_ms_from_send'))} ms."
+            f"from our own send time p50 {_fmt(lat.get('p50_ms_from_send'))} / "
+            f"p99 {_fmt(lat.get('p99_ms_from_send'))} ms."
         )
     if mem:
         out.append(
             f"- Memory: {mem.get('note')}; state after 30 days == state after the last 10: "
-            f"{mem.get('state_after_30_days_equals_last_10')} ({mem.get('state_bytes_per_series')} bytes JSON a series)."
+            f"{mem.get('state_after_30_days_equals_last_10')} "
+            f"({mem.get('state_bytes_per_series')} bytes JSON a series)."
         )
     if res.get("restore"):
         out.append(f"- Restore: {res['restore'].get('note')}.")

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
 
     broker: str | None = Field(
         None,
-        description="kafka://host:port[,host:port]; required by every command except `appwatch demo` and those run with --embedded",
+        description="kafka://host:port[,host:port]; every command needs it but `appwatch demo` and --embedded",
     )
     broker_flavor: Literal["kafka", "tansu"] = "kafka"
     topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$")] = "appwatch."

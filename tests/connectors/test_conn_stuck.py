@@ -159,7 +159,8 @@ def test_a_partly_fetched_instance_fails_the_run_and_says_so(broker, topics, api
 connectors:
   - name: charts
     kind: apple_charts
-    params: {{base_url: "{api.url_for("/api/v2").rstrip("/")}", countries: [cn], charts: [top-free, top-paid], limit: 100}}
+    params: {{base_url: "{api.url_for("/api/v2").rstrip("/")}", countries: [cn], limit: 100,
+              charts: [top-free, top-paid]}}
 """)
     proc = start(broker, topics, tmp_path, str(cfg))
     out, err = proc.communicate(timeout=60)

@@ -253,7 +253,7 @@ def test_each_parser_on_its_table(parser, text, want):
     check(PARSERS[parser][0], text, want)
 
 
-# --------------------------------------------------------------------------- regressions: the old parser got these wrong
+# ----------------------------------------------------------- regressions: the old parser got these wrong
 
 ALERTS = """\
 route:
