@@ -31,14 +31,17 @@ from alerts.notify import Notifier
 from alerts.route import Resolved, inhibited, match, node
 from core.alert import Alert
 from core.retry import RetryPolicy
-from core.secrets import secret_value as secret_from
+from core.secrets import Registers, secret_value
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY = 1.0  # seconds between looks for due groups, at the most
 
 
-def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[Notifier]:
-    """The notifiers of one receiver, secrets read from env or files."""
+def build(
+    receiver: Receiver, allow_hosts: Sequence[str], console=None, redactor: Registers | None = None
+) -> list[Notifier]:
+    """The notifiers of one receiver, secrets read from env or files (and registered with
+    ``redactor``, which keeps them out of the logs)."""
     from alerts.notify.alertmanager import AlertmanagerNotifier
     from alerts.notify.console import ConsoleNotifier
     from alerts.notify.jsonl import JsonlNotifier
@@ -50,12 +53,14 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
     name = receiver.name
     guard = dict(allow_hosts=allow_hosts)  # every receiver URL: public addresses or allow_hosts only
     for i, c in enumerate(receiver.webhook_configs):
-        secret = secret_from(env=c.secret_env, file=c.secret_file) if (c.secret_env or c.secret_file) else None
+        signed = c.secret_env or c.secret_file
+        what = f"{name} webhook secret"
+        secret = secret_value(env=c.secret_env, file=c.secret_file, what=what, redactor=redactor) if signed else None
         out.append(
             WebhookNotifier(f"{name}/webhook/{i}", c.url, secret, headers=c.headers, template=c.template, **guard)
         )
     for i, c in enumerate(receiver.slack_configs):
-        url = secret_from(env=c.url_env, file=c.url_file, what=f"{name} slack url")
+        url = secret_value(env=c.url_env, file=c.url_file, what=f"{name} slack url", redactor=redactor)
         out.append(SlackNotifier(url, name=f"{name}/slack/{i}", title=c.title, **guard))
     for i, c in enumerate(receiver.alertmanager_configs):
         out.append(
@@ -68,7 +73,9 @@ def build(receiver: Receiver, allow_hosts: Sequence[str], console=None) -> list[
             )
         )
     for i, c in enumerate(receiver.pagerduty_configs):
-        key = secret_from(env=c.routing_key_env, file=c.routing_key_file, what=f"{name} routing key")
+        key = secret_value(
+            env=c.routing_key_env, file=c.routing_key_file, what=f"{name} routing key", redactor=redactor
+        )
         out.append(PagerDutyNotifier(f"{name}/pagerduty/{i}", key, url=c.url, **guard))
     for i, _ in enumerate(receiver.console_configs):
         out.append(ConsoleNotifier(console, name=f"{name}/console/{i}"))

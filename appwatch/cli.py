@@ -827,7 +827,6 @@ def _delivery(s: Settings, path: Path | None = None):
     APPWATCH_ALERTS_CONFIG or the settings; exit 2 naming the file, the line and the field,
     or the variable."""
     from appwatch import delivery
-    from core.secrets import READ
 
     if path is None and s.alerts_config and (s.webhook_url or s.alerts_jsonl):
         err.print(
@@ -836,7 +835,7 @@ def _delivery(s: Settings, path: Path | None = None):
             highlight=False,
         )
     try:
-        d = delivery.from_file(path, s.allow_hosts, out) if path else delivery.from_settings(s, out)
+        d = delivery.from_file(path, s.allow_hosts, out, REDACTOR) if path else delivery.from_settings(s, out, REDACTOR)
     except delivery.InvalidDelivery as exc:
         err.print(
             f"[bold red]invalid alerts config[/] {escape(str(path or s.alerts_config or ''))}\n{escape(str(exc))}",
@@ -857,7 +856,6 @@ def _delivery(s: Settings, path: Path | None = None):
             highlight=False,
         )
         raise typer.Exit(2)
-    REDACTOR.add(*READ)  # the receivers' URLs, keys and signing secrets
     return d
 
 

@@ -20,7 +20,7 @@ from alerts.notify.jsonl import JsonlNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.pipeline import Pipeline, build, fanout
 from core import yamlfile
-from core.secrets import SecretError
+from core.secrets import Registers, SecretError
 from core.ssrf import BlockedURL
 from core.yamlfile import ConfigError
 from streams.settings import Settings
@@ -62,28 +62,31 @@ class Delivery:
         return max(walk(self.config.route, DEFAULT_REPEAT))
 
 
-def from_config(config: AlertsConfig, allow_hosts: Sequence[str], console=None, source: str = "") -> Delivery:
+def from_config(
+    config: AlertsConfig, allow_hosts: Sequence[str], console=None, source: str = "", redactor: Registers | None = None
+) -> Delivery:
+    """The receivers of ``config``; the secrets they read are registered with ``redactor``."""
     hosts = [*config.allow_hosts, *allow_hosts]
     try:
-        receivers = {r.name: build(r, hosts, console) for r in config.receivers}
+        receivers = {r.name: build(r, hosts, console, redactor) for r in config.receivers}
     except (SecretError, BlockedURL) as exc:
         raise InvalidDelivery(f"{source}: {exc}" if source else str(exc)) from None
     return Delivery(config, receivers, source)
 
 
-def from_file(path: Path, allow_hosts: Sequence[str], console=None) -> Delivery:
+def from_file(path: Path, allow_hosts: Sequence[str], console=None, redactor: Registers | None = None) -> Delivery:
     try:
         config = yamlfile.load(path, AlertsConfig)
     except ConfigError as exc:
         raise InvalidDelivery(str(exc)) from None
-    return from_config(config, allow_hosts, console, str(path))
+    return from_config(config, allow_hosts, console, str(path), redactor)
 
 
-def from_settings(s: Settings, console=None) -> Delivery:
+def from_settings(s: Settings, console=None, redactor: Registers | None = None) -> Delivery:
     """APPWATCH_ALERTS_CONFIG when it is set; else each of the console (APPWATCH_CONSOLE),
     APPWATCH_ALERTS_JSONL and APPWATCH_WEBHOOK_URL as a receiver of its own."""
     if s.alerts_config:
-        return from_file(s.alerts_config, s.allow_hosts, console)
+        return from_file(s.alerts_config, s.allow_hosts, console, redactor)
     notifiers: list[Notifier] = [ConsoleNotifier(console)] if s.console else []
     if s.alerts_jsonl:
         notifiers.append(JsonlNotifier(s.alerts_jsonl))

@@ -8,9 +8,8 @@
 * ``SecretError`` (a ``ValueError``): names the field and the source (the variable, the
   file) that is missing, empty or unreadable; never the secret.
 
-Every secret read is registered for log redaction: with ``redactor`` when one is given
-(anything with ``add(*secrets)``, e.g. a ``core.redact.RedactingFilter``), else in
-``READ``, which the CLI adds to its process-wide redactor once the alerts config is read.
+A secret read is registered for log redaction with ``redactor`` (anything with
+``add(*secrets)``, e.g. a ``core.redact.RedactingFilter``): the CLI passes its own.
 
 Settings (``streams.settings``) come from ``APPWATCH_*`` through pydantic-settings, which
 gives ``SecretStr`` fields directly; a ``*_file`` setting and a config's ``*_env`` /
@@ -28,7 +27,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-__all__ = ["READ", "Registers", "SecretError", "secret_from", "secret_value"]
+__all__ = ["Registers", "SecretError", "secret_from", "secret_value"]
 
 
 class SecretError(ValueError):
@@ -39,12 +38,6 @@ class Registers(Protocol):
     """Where a secret read is registered for redaction (``RedactingFilter.add``)."""
 
     def add(self, *secrets: str) -> None: ...
-
-
-# Every secret secret_from read without a ``redactor``: the CLI's log redactor masks them
-# (appwatch.cli adds them after building the receivers).  Kept for the callers that cannot
-# pass a redactor yet (alerts.pipeline.build); a new caller passes ``redactor=``.
-READ: set[str] = set()
 
 
 def secret_from(
@@ -62,15 +55,13 @@ def secret_from(
     ``environ`` is where ``env`` is looked up (default ``os.environ``).  Raises
     ``SecretError`` starting with ``what`` when none or several sources are given, or
     when the source is missing, empty or unreadable.  The secret is registered with
-    ``redactor``, or in ``READ`` without one.
+    ``redactor`` when one is given.
     """
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     secret = _read(value, env, file, what, os.environ if environ is None else environ)
     if redactor is not None:
         redactor.add(secret)
-    else:
-        READ.add(secret)
     return SecretStr(secret)
 
 

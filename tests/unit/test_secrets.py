@@ -7,7 +7,6 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from core import secrets
 from core.redact import RedactingFilter
 from core.secrets import SecretError, secret_from, secret_value
 
@@ -88,16 +87,8 @@ def test_an_unreadable_file_says_so(tmp_path, monkeypatch):
         secret_from(file=locked, what="token_file")
 
 
-def test_a_secret_read_is_registered_with_the_redactor_given(monkeypatch):
-    monkeypatch.setattr(secrets, "READ", set())
+def test_a_secret_read_is_registered_with_the_redactor_given():
     redactor = RedactingFilter()
     secret_from(value=TOKEN, redactor=redactor)
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token %s", (TOKEN,), None)
     assert redactor.filter(record) and record.getMessage() == "token ***"
-    assert secrets.READ == set()  # with a redactor, nothing process-wide
-
-
-def test_without_a_redactor_a_secret_is_kept_for_the_cli(monkeypatch):
-    monkeypatch.setattr(secrets, "READ", set())
-    secret_value(value=WHSEC)
-    assert secrets.READ == {WHSEC}
