@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -323,30 +322,20 @@ def publish(
     raw: bool = typer.Option(False, help="Publish lines as they are, invalid ones too (to see the DLQ)"),
 ) -> None:
     """Publish a JSONL file of events to Kafka, with a progress bar."""
-    from connectors.publish import Publisher
-    from core.events import InvalidEvent, Topics, decode
+    from connectors.publish import Publisher, publish_lines
 
     s = settings()
     need_broker(s)
-    topics = Topics(s.topic_prefix)
     lines = file.read_bytes().splitlines()
-    bad = sent = 0
-    with Publisher(s.bootstrap, topics, **s.kafka_config()) as pub, Progress(console=err) as progress:
+    with Publisher(s.bootstrap, _topics(s), **s.kafka_config()) as pub, Progress(console=err) as progress:
         task = progress.add_task(f"publishing {file.name}", total=len(lines))
-        for n, line in enumerate(lines, 1):
-            progress.advance(task)
-            if not line.strip():
-                continue
-            try:
-                pub.send(decode(line))
-                sent += 1
-            except InvalidEvent as exc:
-                bad += 1
-                err.print(f"{file}:{n}: {exc}", markup=False, highlight=False)
-                if raw:
-                    pub.send_raw(topics.for_event(_type_of(line)), line)
-                    sent += 1
-        pub.flush()
+        sent, bad = publish_lines(
+            pub,
+            lines,
+            raw=raw,
+            on_invalid=lambda n, exc: err.print(f"{file}:{n}: {exc}", markup=False, highlight=False),
+            on_line=lambda: progress.advance(task),
+        )
     err.print(f"published {sent} events to {s.bootstrap}, {bad} invalid")
     raise typer.Exit(1 if bad and not raw else 0)
 
@@ -432,11 +421,9 @@ def import_(
 
 def _rejected(file: Path, summary, state_dir: Path) -> None:
     """Say where the invalid rows went (a JSONL of line, error and row) and where the next run starts."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / f"rejected-{file.stem}.jsonl"
-    with path.open("wb") as f:
-        for n, msg, row in summary.invalid:
-            f.write(orjson.dumps({"line": n, "error": msg, "row": row}, default=str) + b"\n")
+    from connectors import file_import
+
+    path = file_import.write_rejected(summary, state_dir / f"rejected-{file.stem}.jsonl")
     first = summary.invalid[0][0]
     where = (
         "no checkpoint was kept (--embedded)"
@@ -518,45 +505,18 @@ def alerts_check_config(file: Path = typer.Argument(..., help="Alerts config YAM
 @alerts_cli.command("test")
 def alerts_test(receiver: str = typer.Option(..., help="Receiver name in APPWATCH_ALERTS_CONFIG")) -> None:
     """Send a test notification through one receiver's every integration; exit 1 if any fails."""
-    from prometheus_client import CollectorRegistry
-
-    from alerts.dispatch import RetryPolicy, deliver
-    from alerts.metrics import DeliveryMetrics
-    from core.alert import Alert, alert_id
-
     s = settings()
     if not s.alerts_config:
         err.print("[red]APPWATCH_ALERTS_CONFIG is not set[/]")
         raise typer.Exit(2)
-    known = _delivery(s).receivers
-    if receiver not in known:
-        err.print(f"[red]no receiver {receiver!r}[/] (known: {', '.join(known)})")
+    d = _delivery(s)
+    if receiver not in d.receivers:
+        err.print(f"[red]no receiver {receiver!r}[/] (known: {', '.join(d.receivers)})")
         raise typer.Exit(2)
-    notifiers = known[receiver]
-    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    labels = {"app_id": "appwatch", "receiver": receiver}
-    alert = Alert(
-        alert_id=alert_id("appwatch-test", labels, now),
-        rule="appwatch-test",
-        kind="test",
-        severity="info",
-        labels=labels,
-        event_ts=now,
-        summary=f"Test notification from appwatch to receiver {receiver}",
-    )
-    metrics = DeliveryMetrics(CollectorRegistry())
-
-    async def main() -> list[str]:
-        return list(
-            await asyncio.gather(
-                *(deliver(n, alert, RetryPolicy(max_attempts=3, initial=0.5), metrics) for n in notifiers)
-            )
-        )
-
-    outcomes = asyncio.run(main())
-    for n, outcome in zip(notifiers, outcomes, strict=True):
-        out.print(f"{outcome:<8} {n.name}", highlight=False)
-    raise typer.Exit(0 if all(o == "sent" for o in outcomes) else 1)
+    outcomes = asyncio.run(d.send_test(receiver))
+    for name, outcome in outcomes.items():
+        out.print(f"{outcome:<8} {name}", highlight=False)
+    raise typer.Exit(0 if all(o == "sent" for o in outcomes.values()) else 1)
 
 
 @alerts_cli.command("list")
@@ -777,14 +737,6 @@ def connect(
             highlight=False,
         )
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
-
-
-def _type_of(line: bytes) -> dict:
-    try:
-        obj = orjson.loads(line)
-        return obj if isinstance(obj, dict) else {}
-    except orjson.JSONDecodeError:
-        return {}
 
 
 @cli.command()

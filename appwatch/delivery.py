@@ -9,23 +9,32 @@ APPWATCH_WEBHOOK_URL), each a receiver of its own.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alerts.config import AlertsConfig, Receiver
+from prometheus_client import CollectorRegistry
+
+from alerts.config import AlertsConfig
+from alerts.dispatch import deliver
+from alerts.metrics import DeliveryMetrics
 from alerts.notify import BaseNotifier, Notifier
 from alerts.notify.console import ConsoleNotifier
 from alerts.notify.jsonl import JsonlNotifier
 from alerts.notify.webhook import WebhookNotifier
 from alerts.pipeline import Pipeline, build, fanout
 from core import yamlfile
+from core.alert import Alert, alert_id
+from core.retry import RetryPolicy
 from core.secrets import Registers, SecretError
 from core.ssrf import BlockedURL
 from core.yamlfile import ConfigError
 from streams.settings import Settings
 
 DEFAULT_REPEAT = 4 * 3600.0  # Alertmanager's repeat_interval when a route sets none
+TEST_POLICY = RetryPolicy(max_attempts=3, initial=0.5)  # appwatch alerts test: a few quick tries
 
 
 class InvalidDelivery(ValueError):
@@ -47,6 +56,25 @@ class Delivery:
         for n in {id(n): n for ns in self.receivers.values() for n in ns}.values():
             if isinstance(n, BaseNotifier):
                 await n.aclose()
+
+    async def send_test(self, receiver: str, policy: RetryPolicy = TEST_POLICY) -> dict[str, str]:
+        """A test notification through each integration of ``receiver``: notifier name ->
+        outcome (sent, failed, gave_up ...), as the dispatcher counts it."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        labels = {"app_id": "appwatch", "receiver": receiver}
+        alert = Alert(
+            alert_id=alert_id("appwatch-test", labels, now),
+            rule="appwatch-test",
+            kind="test",
+            severity="info",
+            labels=labels,
+            event_ts=now,
+            summary=f"Test notification from appwatch to receiver {receiver}",
+        )
+        metrics = DeliveryMetrics(CollectorRegistry())
+        notifiers = self.receivers[receiver]
+        outcomes = await asyncio.gather(*(deliver(n, alert, policy, metrics) for n in notifiers))
+        return {n.name: outcome for n, outcome in zip(notifiers, outcomes, strict=True)}
 
     def unsigned(self) -> list[str]:
         """The webhooks that go out without a signature."""
@@ -98,10 +126,3 @@ def from_settings(s: Settings, console=None, redactor: Registers | None = None) 
             raise InvalidDelivery(f"APPWATCH_WEBHOOK_URL: {exc}") from None
     config, receivers = fanout(notifiers)
     return Delivery(config, receivers, "settings")
-
-
-def receiver(config: AlertsConfig, name: str) -> Receiver:
-    found = [r for r in config.receivers if r.name == name]
-    if not found:
-        raise InvalidDelivery(f"no receiver {name!r} (known: {', '.join(r.name for r in config.receivers)})")
-    return found[0]

@@ -354,3 +354,12 @@ def _collect(procs: list, conns: list, tick: Callable[[], None]) -> list[Summary
 def count_lines(path: Path) -> int:
     with path.open("rb") as f:
         return sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 20), b""))
+
+
+def write_rejected(summary: Summary, path: Path) -> Path:
+    """The invalid rows as JSONL (line number, error, row), for fixing and importing again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        for n, msg, row in summary.invalid:
+            f.write(orjson.dumps({"line": n, "error": msg, "row": row}, default=str) + b"\n")
+    return path

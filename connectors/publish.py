@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+import orjson
 from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
-from core.events import Event, Topics
+from core.events import Event, InvalidEvent, Topics, decode
 
 PROBE_EVERY = 2.0  # seconds between reachability probes (readiness)
 
@@ -92,3 +93,40 @@ def publish_acked(publisher, events: Iterable[Event]) -> None:
     for f in futures:
         if f is not None and callable(getattr(f, "failed", None)) and f.failed():
             raise f.exception
+
+
+def publish_lines(
+    pub: Publisher,
+    lines: Sequence[bytes],
+    *,
+    raw: bool = False,
+    on_invalid: Callable[[int, InvalidEvent], None] = lambda n, exc: None,
+    on_line: Callable[[], None] = lambda: None,
+) -> tuple[int, int]:
+    """Publish JSONL lines of contract events: (sent, invalid). An invalid line is reported
+    to ``on_invalid(line number, error)``; with ``raw`` it is published as it is too, to the
+    topic its ``type`` names (to see the DLQ at work)."""
+    sent = bad = 0
+    for n, line in enumerate(lines, 1):
+        on_line()
+        if not line.strip():
+            continue
+        try:
+            pub.send(decode(line))
+            sent += 1
+        except InvalidEvent as exc:
+            bad += 1
+            on_invalid(n, exc)
+            if raw:
+                pub.send_raw(pub.topics.for_event(_object(line)), line)
+                sent += 1
+    pub.flush()
+    return sent, bad
+
+
+def _object(line: bytes) -> dict:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
