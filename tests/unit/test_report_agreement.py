@@ -21,19 +21,21 @@ import sys
 import time
 from collections import Counter
 from html.parser import HTMLParser
-from types import SimpleNamespace
 
 import orjson
 import pytest
 from kafka.partitioner.default import murmur2
+from prometheus_client import CollectorRegistry
 
+from appwatch.worker.detect import Detect
 from connectors import catalog, demo
 from core.alert import Alert
-from core.events import Topics, validate
-from streams import backtest, report
-from streams.engine import Engine
+from core.events import Topics
+from streams import backtest, report, rewind
+from streams.metrics import StreamMetrics
 from streams.rules import load
-from streams.stage import Record, Stage
+from streams.settings import Settings
+from streams.stage import Record
 
 EXPECTED = 7
 STORY_RULES = Counter(
@@ -112,11 +114,13 @@ def listed(page: str) -> list[dict]:
 
 
 class Worker:
-    """``Stage`` and the control agent's ``Engine`` calls, as the worker wires them."""
+    """The worker's detect part (``appwatch.worker.detect``): its batch stage and its control
+    agent's handling of each control record, without a broker."""
 
     def __init__(self) -> None:
-        self.engine = Engine(load(), catalog.shipped().companies())
-        self.stage = Stage(self.engine, TOPICS)
+        metrics = StreamMetrics(CollectorRegistry())
+        self.detect = Detect(Settings(), TOPICS, metrics, rewind.Checks(), catalog.shipped().companies())
+        self.engine, self.stage = self.detect.engine, self.detect.stage.stage
         self.control_state: dict = {}
         self.alerts: list[Alert] = []
         self.dlq: list = []
@@ -141,19 +145,7 @@ class Worker:
 
     def control(self, raw: bytes) -> None:
         """The worker's control agent, one record: the alerts it sends on, correlated."""
-        engine, state = self.engine, self.control_state
-        item = orjson.loads(raw)
-        if "alert" in item:
-            out = [Alert.model_validate(item["alert"])]
-        elif "event" in item:
-            ev = validate(item["event"])
-            at = item.get("observed_at")
-            out = engine.rank(ev, state, at) if ev.type == "app.rank" else engine.news(ev, state, at)
-        elif "seen" in item:
-            out = engine.seen(SimpleNamespace(source=item["seen"], type=item["type"]), item["at"], state)
-        else:
-            out = engine.sweep(item["tick"], state)
-        self.alerts += [engine.correlate(a, state) for a in out]
+        self.alerts += self.detect.control(orjson.loads(raw), self.control_state)
 
     def timers(self) -> None:
         now = time.time()
