@@ -48,3 +48,18 @@ class BaseNotifier:
 
     async def aclose(self) -> None:
         """Release what the notifier holds (its HTTP client); nothing by default."""
+
+
+class OneByOne(BaseNotifier):
+    """An integration that takes one alert a request (a webhook, PagerDuty): a group goes
+    out in order and stops at the first failure, which is the group's."""
+
+    async def notify(self, alerts: Sequence[Alert]) -> Result:
+        for alert in alerts:
+            err = await self._send(alert)
+            if err is not None:
+                return err
+        return None
+
+    async def _send(self, alert: Alert) -> Result:
+        raise NotImplementedError

@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 import orjson
 
-from alerts.notify import BaseNotifier, Result
+from alerts.notify import OneByOne, Result
 from alerts.notify.alertmanager import parse_ts, rfc3339
 from core.alert import Alert
 from core.retry import DeliveryError, describe, retryable_error
@@ -155,7 +155,7 @@ def error_message(resp: httpx.Response) -> str:
     return ": ".join(parts) or text
 
 
-class PagerDutyNotifier(BaseNotifier):
+class PagerDutyNotifier(OneByOne):
     kind = "pagerduty"
 
     def __init__(
@@ -195,13 +195,6 @@ class PagerDutyNotifier(BaseNotifier):
         if resp.is_success:  # 202 Accepted
             return None
         return PagerDutyHTTPError.from_response(resp, self._clock(), message=self._redact(error_message(resp)))
-
-    async def notify(self, alerts: Sequence[Alert]) -> Result:
-        for alert in alerts:
-            err = await self._send(alert)
-            if err is not None:
-                return err
-        return None
 
     async def _send(self, alert: Alert) -> Result:
         """One event for one alert."""

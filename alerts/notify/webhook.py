@@ -23,14 +23,14 @@ Without an injected transport, requests go through the SSRF guard
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 import httpx
 import orjson
 from standardwebhooks import Webhook
 
-from alerts.notify import BaseNotifier, Result
+from alerts.notify import OneByOne, Result
 from core.alert import Alert
 from core.retry import DeliveryError, as_delivery_error
 from core.ssrf import guarded_client
@@ -61,7 +61,7 @@ def message_id(alert: Alert) -> str:
     return f"msg_{alert.alert_id}_{alert.status}"
 
 
-class WebhookNotifier(BaseNotifier):
+class WebhookNotifier(OneByOne):
     kind = "webhook"
 
     def __init__(
@@ -106,13 +106,6 @@ class WebhookNotifier(BaseNotifier):
         if self._signer:
             headers["webhook-signature"] = self._signer.sign(msg_id, now, body.decode())
         return body, headers
-
-    async def notify(self, alerts: Sequence[Alert]) -> Result:
-        for alert in alerts:
-            err = await self._send(alert)
-            if err is not None:
-                return err
-        return None
 
     async def _send(self, alert: Alert) -> Result:
         """POST one alert."""
