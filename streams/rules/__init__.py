@@ -196,6 +196,16 @@ class DeadmanRule(_Rule):
     event_type: ClassVar[str | None] = None
     default_summary: ClassVar[str] = "no event from source {source} for {silent_hours:.1f}h"
 
+    @field_validator("match")
+    @classmethod
+    def _source_only(cls, v: Match) -> Match:
+        """The worker knows a source's silence from its heartbeats (source and event type),
+        so a matcher on any other field could not mean the same there as in a backtest."""
+        other = sorted({m.name for m in v.matchers} - {"source"})
+        if other:
+            raise ValueError(f"a deadman rule matches on type and source only, not on {', '.join(other)}")
+        return v
+
 
 class NewsMatchRule(_Rule):
     kind: Literal["news_match"]

@@ -111,6 +111,10 @@ def test_every_kind_parses():
             "rules:\n  - name: x\n    kind: rank\n    params: {reached: 1}\n    match: {type: news}\n",
             "rules[0](x): Value error, a rank rule matches app.rank events, not news",
         ),
+        (
+            "rules:\n  - name: quiet\n    kind: deadman\n    match: {source: apple-rss, app_id: doubao}\n",
+            "<t>:4: rules[0](quiet).match: Value error, a deadman rule matches on type and source only, not on app_id",
+        ),
         ("rules:\n  - {name: a, kind: spike}\n  - {name: a, kind: spike}\n", "duplicate rule names: a"),
         ("rules: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
     ],
