@@ -15,9 +15,11 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +38,7 @@ from streams.detectors.threshold import ThresholdParams
 DEFAULT_PACK = "default.yaml"
 EventType = Literal["app.metric", "app.rank", "news"]
 
+SERIES_FIELDS = ("app_id", "app_name", "platform", "country", "metric", "value")  # of a series' alerts
 # every field a summary template may use (each kind fills those that apply)
 SUMMARY_FIELDS = dict(
     rule="r",
@@ -108,6 +111,7 @@ class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     event_type: ClassVar[str | None] = "app.metric"
     default_summary: ClassVar[str] = "{rule}"
+    summary_fields: ClassVar[frozenset[str]] = frozenset()
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     match: Match = Match()
@@ -141,6 +145,22 @@ class _Rule(BaseModel):
             raise ValueError(f"a {self.kind} rule matches {self.event_type} events, not {self.match.type}")
         return self
 
+    @model_validator(mode="after")
+    def _summary_fields(self) -> _Rule:
+        """A summary names only fields its kind fills (else it would show a placeholder)."""
+        allowed = {"rule", "severity", *self.summary_fields, *self.extra_fields()}
+        used = {re.split(r"[.\[]", name)[0] for _, name, _, _ in Formatter().parse(self.summary or "") if name}
+        unknown = sorted(used - allowed)
+        if unknown:
+            raise ValueError(
+                f"summary: a {self.kind} rule does not fill {', '.join(unknown)}; it fills {', '.join(sorted(allowed))}"
+            )
+        return self
+
+    def extra_fields(self) -> set[str]:
+        """Fields a rule of this kind fills beyond ``summary_fields`` (news: its labels)."""
+        return set()
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -154,6 +174,9 @@ class _Rule(BaseModel):
 
 class SpikeRule(_Rule):
     kind: Literal["spike"]
+    summary_fields: ClassVar[frozenset[str]] = frozenset(
+        {*SERIES_FIELDS, "baseline", "day", "ratio", "zscore", "baseline_days"}
+    )
     params: SpikeParams = SpikeParams()
     default_summary: ClassVar[str] = (
         "{app_name} {metric} {value:,.0f} on {day} ({country}/{platform}): "
@@ -163,6 +186,7 @@ class SpikeRule(_Rule):
 
 class ThresholdRule(_Rule):
     kind: Literal["threshold"]
+    summary_fields: ClassVar[frozenset[str]] = frozenset({*SERIES_FIELDS, "threshold"})
     params: ThresholdParams
     default_summary: ClassVar[str] = (
         "{app_name} {metric} is {value:,.0f} ({country}/{platform}), threshold {threshold:,.0f}"
@@ -171,6 +195,7 @@ class ThresholdRule(_Rule):
 
 class ChangeRule(_Rule):
     kind: Literal["change"]
+    summary_fields: ClassVar[frozenset[str]] = frozenset({*SERIES_FIELDS, "baseline", "day", "change", "ratio"})
     params: ChangeParams
     default_summary: ClassVar[str] = (
         "{app_name} {metric} {value:,.0f} on {day} ({country}/{platform}): {change:+.0f}% against {baseline:,.0f}"
@@ -179,6 +204,9 @@ class ChangeRule(_Rule):
 
 class RankRule(_Rule):
     kind: Literal["rank"]
+    summary_fields: ClassVar[frozenset[str]] = frozenset(
+        {"app_id", "app_name", "platform", "country", "chart", "category", "rank", "previous"}
+    )
     params: RankParams
     event_type: ClassVar[str] = "app.rank"
     default_summary: ClassVar[str] = "{app_name} is #{rank} on {chart} ({country}/{platform}), was {previous}"
@@ -186,12 +214,14 @@ class RankRule(_Rule):
 
 class MilestoneRule(_Rule):
     kind: Literal["milestone"]
+    summary_fields: ClassVar[frozenset[str]] = frozenset({*SERIES_FIELDS, "milestone"})
     params: MilestoneParams
     default_summary: ClassVar[str] = "{app_name} passed {milestone:,.0f} {metric} ({value:,.0f})"
 
 
 class DeadmanRule(_Rule):
     kind: Literal["deadman"]
+    summary_fields: ClassVar[frozenset[str]] = frozenset({"source", "silent_hours"})
     params: DeadmanParams = DeadmanParams()
     event_type: ClassVar[str | None] = None
     default_summary: ClassVar[str] = "no event from source {source} for {silent_hours:.1f}h"
@@ -209,9 +239,13 @@ class DeadmanRule(_Rule):
 
 class NewsMatchRule(_Rule):
     kind: Literal["news_match"]
+    summary_fields: ClassVar[frozenset[str]] = frozenset({"title", "url", "source", "kind", "companies", "people"})
     params: NewsMatchParams = NewsMatchParams()
     event_type: ClassVar[str] = "news"
     default_summary: ClassVar[str] = "{kind}: {title} ({companies})"
+
+    def extra_fields(self) -> set[str]:
+        return set(self.labels)
 
     @field_validator("params")
     @classmethod

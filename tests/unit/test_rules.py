@@ -112,6 +112,10 @@ def test_every_kind_parses():
             "rules[0](x): Value error, a rank rule matches app.rank events, not news",
         ),
         (
+            "rules:\n  - name: x\n    kind: spike\n    summary: '{app_name}: {title}'\n",
+            "<t>:2: rules[0](x): Value error, summary: a spike rule does not fill title; it fills app_id",
+        ),
+        (
             "rules:\n  - name: quiet\n    kind: deadman\n    match: {source: apple-rss, app_id: doubao}\n",
             "<t>:4: rules[0](quiet).match: Value error, a deadman rule matches on type and source only, not on app_id",
         ),
