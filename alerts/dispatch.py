@@ -20,7 +20,7 @@ from alerts.notify import Notifier
 from core.alert import Alert
 from core.retry import DeliveryError, RetryPolicy, as_delivery_error, next_wait
 
-__all__ = ["OnFailed", "RetryPolicy", "deliver", "integration"]
+__all__ = ["OnFailed", "deliver", "integration"]
 
 log = logging.getLogger(__name__)
 OnFailed = Callable[[Notifier, Alert, DeliveryError], Awaitable[None]]
