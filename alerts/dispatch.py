@@ -1,7 +1,6 @@
 """Deliver one notification to one notifier, with retries (the retry policy of a receiver).
 
-The waits and when to give up are ``core.retry.next_wait``'s; ``RetryPolicy`` lives there
-too (imported here for the callers that know it from this module).
+The waits and when to give up are ``core.retry.next_wait``'s, with a ``core.retry.RetryPolicy``.
 
 Dedup and crash safety live one level up: the worker's ``delivered`` and ``outbox``
 tables (see ``streams.app``); a re-send after a crash carries the same ``webhook-id``.
