@@ -153,7 +153,7 @@ class Pipeline:
         if alert.status == "resolved":
             return None
         until = None if alert.resolves else self.clock() + self.resolve_timeout
-        return {"labels": routing_labels(alert), "until": until}
+        return {"labels": routing_labels(alert), "until": until, "summary": alert.summary, "startsAt": alert.event_ts}
 
     def note(self, alert: Alert) -> None:
         """Keep the firing set (inhibition sources) up to date with ``alert``."""

@@ -23,6 +23,7 @@ child matches, the node itself does. ``group_by: ["..."]`` groups by every label
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -115,14 +116,20 @@ def _walk(route: Route, here: Resolved, labels: dict[str, str]) -> list[Resolved
 
 def inhibited(labels: dict[str, str], firing: list[dict[str, str]], rules: list[InhibitRule]) -> bool:
     """True when a firing alert matching a rule's source mutes these target labels."""
-    for rule in rules:
-        if not matches_all(rule.target_matchers, labels):
-            continue
-        for source in firing:
-            if source is labels or source == labels:
-                continue
-            if matches_all(rule.source_matchers, source) and all(
-                source.get(k, "") == labels.get(k, "") for k in rule.equal
-            ):
-                return True
-    return False
+    return any(_inhibits(source, labels, rules) for source in firing)
+
+
+def inhibitors(labels: dict[str, str], firing: Mapping[str, dict[str, str]], rules: list[InhibitRule]) -> list[str]:
+    """The ids of the firing alerts that mute these labels (Alertmanager's ``inhibitedBy``)."""
+    return sorted(aid for aid, source in firing.items() if _inhibits(source, labels, rules))
+
+
+def _inhibits(source: dict[str, str], labels: dict[str, str], rules: list[InhibitRule]) -> bool:
+    if source is labels or source == labels:
+        return False
+    return any(
+        matches_all(rule.target_matchers, labels)
+        and matches_all(rule.source_matchers, source)
+        and all(source.get(k, "") == labels.get(k, "") for k in rule.equal)
+        for rule in rules
+    )

@@ -13,11 +13,13 @@
         ``groups``); the owner of the group's partition flushes it (inhibition at flush)
         -> one queue per receiver -> notifiers                          [outbox.py]
 
-Beside them: rules reload (reload.py), the HTTP API (api.py), the probes (probes.py).
+Beside them: rules reload (reload.py), the HTTP API (api.py; Alertmanager's v2 routes for
+amtool in amapi.py), the probes (probes.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from types import SimpleNamespace
 
@@ -33,6 +35,7 @@ from streams import rewind
 from streams.metrics import StreamMetrics, WorkerCollector
 from streams.settings import Settings
 
+from .amapi import AmApi
 from .api import Api
 from .base import new_app
 from .detect import Detect
@@ -82,7 +85,9 @@ def create_app(
     silences.install(app, settings, topics, checks)
     Dispatch(pipeline, silences, delivery).install(app, settings, topics, checks, firing)
     outbox.install(app, topics, pipeline, ready=lambda: probes.joined)
-    Api(Tokens.from_settings(settings), silences).install(app, registry)
+    tokens = Tokens.from_settings(settings)
+    Api(tokens, silences).install(app, registry)
+    AmApi(tokens, silences, firing, pipeline.config, started=time.time()).install(app)
     probes.install(app, detect.stage, topics, metrics, outbox, on_joined=pipeline.resume)
     app.appwatch = SimpleNamespace(
         not_ready=probes.not_ready,
