@@ -46,6 +46,7 @@ rules:
     match: {metric: dau}
     params: {value: 1000000}
 """
+READ = "read-" + "9f8e7d6c5b4a39281706"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
 
@@ -232,6 +233,7 @@ allow_hosts: [127.0.0.1]
         APPWATCH_ALERTS_CONFIG=str(config),
         FAULT_SLACK_URL=slack.url,
         APPWATCH_CONSOLE="false",
+        APPWATCH_API_READ_TOKENS=READ,
     )
     workers = [start_worker(topics, **env), start_worker(topics, **env)]
 
@@ -264,3 +266,13 @@ allow_hosts: [127.0.0.1]
     )
     assert len(messages) == 1, f"the group was split or repeated: {len(messages)} messages"
     assert sum(w.metric("appwatch_notifications_total", outcome="sent") for w in workers) == 1
+
+    # Alertmanager's API: whichever worker answers, each firing alert once
+    def firing(w) -> list[str]:
+        r = httpx.get(f"{w.url}/api/v2/alerts", headers={"Authorization": f"Bearer {READ}"}, timeout=5)
+        assert r.status_code == 200, r.text
+        return sorted(a["fingerprint"] for a in r.json())
+
+    ids = sorted(a.alert_id for a in alerts)
+    for w in workers:
+        wait_until(lambda w=w: firing(w) == ids, 10, "the worker's /api/v2/alerts lists the 8 alerts once each")
