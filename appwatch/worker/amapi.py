@@ -11,6 +11,8 @@ with the same view of the whole deployment.
     GET    /api/v2/silence/{id}
     DELETE /api/v2/silence/{id}      expire it
 
+and appwatch's own ``POST /api/silences/preview``: the firing alerts given matchers would mute.
+
 Reads need a read token, changes a write token (``core.auth``), as on /api/silences.
 """
 
@@ -243,6 +245,21 @@ class AmApi:
         await self.silences.publish(s)
         return Answer(200, {"silenceID": s.id})
 
+    async def preview(self, authorization: str | None, body) -> Answer:
+        """The firing alerts a silence with these matchers would mute now (appwatch's own
+        route: ``POST /api/silences/preview`` with ``{"matchers": ['app_id="kimi"', ...]}``)."""
+        if (no := self._denied(authorization, "read")) is not None:
+            return no
+        try:
+            payload = await body()
+            matchers = [Matcher.model_validate(m) for m in payload["matchers"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            return Answer(400, {"error": f"matchers: {exc}"})
+        if not matchers:
+            return Answer(400, {"error": "matchers: at least one"})
+        hit = [a for a in self._gettable() if all(m.matches(a["labels"].get(m.name, "")) for m in matchers)]
+        return Answer(200, hit)
+
     async def delete_silence(self, authorization: str | None, silence_id: str) -> Answer:
         if (no := self._denied(authorization, "write")) is not None:
             return no
@@ -283,6 +300,11 @@ class AmApi:
 
             async def post(self, request):
                 return reply(self, await api.post_silence(auth(request), request.json))
+
+        @app.page("/api/silences/preview")
+        class PreviewView(faust.web.View):
+            async def post(self, request):
+                return reply(self, await api.preview(auth(request), request.json))
 
         @app.page("/api/v2/silence/{silence_id}")
         class SilenceView(faust.web.View):

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 
+import httpx
 import pytest
 
 from tests.conftest import wait_until
@@ -55,6 +56,13 @@ def test_amtool_queries_alerts_and_adds_queries_and_expires_a_silence(broker, to
     alerts = wait_until(lambda: as_json(amtool(w, read, "alert", "query", "-o", "json")), 10, "amtool lists it")
     assert [(a["labels"]["app_id"], a["status"]["state"]) for a in alerts] == [("doubao", "active")]
     assert amtool(w, none, "alert", "query").returncode != 0  # 401 without a token
+    preview = httpx.post(
+        f"{w.url}/api/silences/preview",
+        json={"matchers": ['app_id="doubao"']},
+        headers={"Authorization": f"Bearer {READ}"},
+        timeout=5,
+    )
+    assert [a["labels"]["app_id"] for a in preview.json()] == ["doubao"]  # what a silence would mute
 
     refused = amtool(w, read, "silence", "add", "app_id=kimi", "--comment=noise", "--duration=1h", "--author=ops")
     assert refused.returncode != 0  # a read token may not add one

@@ -205,3 +205,19 @@ def test_alerts_show_state_receivers_and_what_mutes_them():
         ("all", "kimi", 1),
         ("desk", "doubao", 2),
     ]
+
+
+def test_a_preview_lists_the_firing_alerts_a_silence_would_mute():
+    firing = {"kimi-warning": entry("kimi"), "doubao-warning": entry("doubao"), "old": entry("kimi", until=NOW - 1)}
+    a, sent = api(firing=firing)
+
+    async def go():
+        assert (await a.preview(None, body({"matchers": ['app_id="kimi"']}))).status == 401
+        hit = await a.preview(f"Bearer {READ}", body({"matchers": ['app_id=~"k.*"', 'severity="warning"']}))
+        assert [x["fingerprint"] for x in hit.body] == ["kimi-warning"]  # "old" is no longer firing
+        assert (await a.preview(f"Bearer {READ}", body({"matchers": []}))).status == 400
+        bad = await a.preview(f"Bearer {READ}", body({"matchers": ["app_id=~("]}))
+        assert bad.status == 400 and "matchers" in bad.body["error"]
+        assert sent == []  # a preview changes nothing
+
+    asyncio.run(go())
