@@ -14,11 +14,12 @@
         -> one queue per receiver -> notifiers                          [outbox.py]
 
 Beside them: rules reload (reload.py), the HTTP API (api.py; Alertmanager's v2 routes for
-amtool in amapi.py), the probes (probes.py).
+amtool in amapi.py; the rules' status and check in rules_api.py), the probes (probes.py).
 """
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -43,6 +44,7 @@ from .dispatch import Dispatch, Firing
 from .outbox import Outbox
 from .probes import Probes, lag
 from .reload import RulesReload
+from .rules_api import RulesApi
 from .silences import Silences
 
 
@@ -88,6 +90,8 @@ def create_app(
     tokens = Tokens.from_settings(settings)
     Api(tokens, silences).install(app, registry)
     AmApi(tokens, silences, firing, pipeline.config, started=time.time()).install(app)
+    worker = f"{socket.gethostname()}:{settings.web_port}"
+    RulesApi(tokens, detect, settings.rules, firing, metrics, worker).install(app)
     probes.install(app, detect.stage, topics, metrics, outbox, on_joined=pipeline.resume)
     app.appwatch = SimpleNamespace(
         not_ready=probes.not_ready,

@@ -31,7 +31,7 @@ from alerts.silence import Silence
 from core.auth import Tokens
 from core.matchers import Matcher
 
-from .api import Answer
+from .api import Answer, reply
 from .silences import Silences
 
 VERSION = "0.1.0"  # appwatch's; amtool only shows it
@@ -271,9 +271,6 @@ class AmApi:
 
     def install(self, app: faust.App) -> None:
         api = self
-
-        def reply(view: faust.web.View, answer: Answer):
-            return view.json(answer.body, status=answer.status, headers=answer.headers or None)
 
         def auth(request) -> str | None:
             return request.headers.get("Authorization")

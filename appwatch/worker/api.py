@@ -21,6 +21,11 @@ class Answer(NamedTuple):
     headers: dict[str, str] = {}
 
 
+def reply(view: faust.web.View, answer: Answer):
+    """An ``Answer`` as Faust's web view sends it."""
+    return view.json(answer.body, status=answer.status, headers=answer.headers or None)
+
+
 class Api:
     def __init__(self, tokens: Tokens, silences: Silences) -> None:
         self.tokens, self.silences = tokens, silences
@@ -53,9 +58,6 @@ class Api:
 
     def install(self, app: faust.App, registry: CollectorRegistry) -> None:
         api = self
-
-        def reply(view: faust.web.View, answer: Answer):
-            return view.json(answer.body, status=answer.status, headers=answer.headers or None)
 
         @app.page("/api/silences")
         class SilencesView(faust.web.View):

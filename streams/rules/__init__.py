@@ -23,6 +23,7 @@ from string import Formatter
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core import yamlfile
@@ -282,6 +283,30 @@ class RuleSet(BaseModel):
 def load(path: str | Path | None = None) -> RuleSet:
     """Load a rules file, or the shipped default pack when ``path`` is None."""
     if path is None:
-        text = resources.files(__package__).joinpath(DEFAULT_PACK).read_text("utf-8")
-        return yamlfile.parse(text, RuleSet, f"<default {DEFAULT_PACK}>")
+        text, name = source(None)
+        return yamlfile.parse(text, RuleSet, name)
     return yamlfile.load(path, RuleSet)
+
+
+def source(path: str | Path | None) -> tuple[str, str]:
+    """(text, name) of a rules file, or of the shipped pack when ``path`` is None."""
+    if path is None:
+        return resources.files(__package__).joinpath(DEFAULT_PACK).read_text("utf-8"), f"<default {DEFAULT_PACK}>"
+    return Path(path).read_text("utf-8"), str(path)
+
+
+def lines(text: str) -> dict[str, int]:
+    """rule name -> the line its entry starts on, in a rules file's text (one that loads)."""
+
+    def field(node, name: str):
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        return next((v for k, v in node.value if k.value == name), None)
+
+    entries = field(yaml.compose(text, Loader=yaml.SafeLoader), "rules")
+    out = {}
+    for item in entries.value if isinstance(entries, yaml.SequenceNode) else []:
+        name = field(item, "name")
+        if isinstance(name, yaml.ScalarNode):
+            out[name.value] = item.start_mark.line + 1
+    return out

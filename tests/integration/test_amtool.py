@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 
 import httpx
@@ -17,6 +18,10 @@ pytestmark = pytest.mark.integration
 
 AMTOOL = "/usr/bin/amtool"
 WRITE, READ = "w-" + "0f1e2d3c4b5a69788796", "r-" + "a5b4c3d2e1f00f1e2d3c"
+
+
+def w_host() -> str:
+    return socket.gethostname()
 
 
 def config(tmp_path, name: str, token: str | None):
@@ -63,6 +68,12 @@ def test_amtool_queries_alerts_and_adds_queries_and_expires_a_silence(broker, to
         timeout=5,
     )
     assert [a["labels"]["app_id"] for a in preview.json()] == ["doubao"]  # what a silence would mute
+    reader = {"Authorization": f"Bearer {READ}"}
+    status = {r["name"]: r for r in httpx.get(f"{w.url}/api/rules", headers=reader, timeout=5).json()}
+    spike = status["download-spike"]
+    assert (spike["state"], spike["firing"], spike["line"], spike["worker"]) == ("firing", 1, 4, f"{w_host()}:{w.port}")
+    checked = httpx.post(f"{w.url}/api/rules/check", content=b"rules: [{name: x, kind: nope}]", headers=reader)
+    assert checked.status_code == 400 and "kind" in checked.json()["errors"][0]
 
     refused = amtool(w, read, "silence", "add", "app_id=kimi", "--comment=noise", "--duration=1h", "--author=ops")
     assert refused.returncode != 0  # a read token may not add one
