@@ -34,11 +34,14 @@ from core.auth import Tokens
 from core.events import Topics
 from streams import rewind
 from streams.metrics import StreamMetrics, WorkerCollector
+from streams.rules import RuleSet
 from streams.settings import Settings
 
 from .amapi import AmApi
 from .api import Api
+from .backtests import Backtests
 from .base import new_app
+from .connectors_api import ConnectorStatus
 from .detect import Detect
 from .dispatch import Dispatch, Firing
 from .outbox import Outbox
@@ -92,6 +95,8 @@ def create_app(
     AmApi(tokens, silences, firing, pipeline.config, started=time.time()).install(app)
     worker = f"{socket.gethostname()}:{settings.web_port}"
     RulesApi(tokens, detect, settings.rules, firing, metrics, worker).install(app)
+    ConnectorStatus(tokens).install(app, settings, topics, checks)
+    Backtests(tokens, lambda: RuleSet(rules=detect.engine.rules), companies).install(app)
     probes.install(app, detect.stage, topics, metrics, outbox, on_joined=pipeline.resume)
     app.appwatch = SimpleNamespace(
         not_ready=probes.not_ready,

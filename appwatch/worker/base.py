@@ -14,6 +14,7 @@ from streams import faustapp, rewind, tansu
 from streams.settings import Settings
 
 RAW = dict(key_serializer="raw", value_serializer="raw")
+MAX_BODY = 64 * 2**20  # the largest request body the worker reads (a backtest's events)
 
 
 def new_app(settings: Settings) -> faust.App:
@@ -31,6 +32,7 @@ def new_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
+        web_application_options={"client_max_size": MAX_BODY},
         web_router_enabled=False,
         web_tables_enabled=False,
         web_stats_enabled=False,
