@@ -159,9 +159,10 @@ def create_topics(bootstrap: str, topics: Topics, partitions: int, replication: 
             topics.control: 1,
             topics.silences: 1,
             topics.firing: 1,
+            topics.connectors_status: 1,
         }
         compact = {**TOPIC_CONFIGS, "cleanup.policy": "compact"}
-        configs = {topics.silences: compact, topics.firing: compact}
+        configs = {topics.silences: compact, topics.firing: compact, topics.connectors_status: compact}
         new = [
             NewTopic(n, c, replication, topic_configs=configs.get(n, TOPIC_CONFIGS))
             for n, c in counts.items()

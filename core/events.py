@@ -348,6 +348,11 @@ class Topics:
         return f"{self.prefix}silences"
 
     @property
+    def connectors_status(self) -> str:
+        """Compacted, one partition, keyed by instance name: each connector's last poll."""
+        return f"{self.prefix}connectors.status"
+
+    @property
     def events(self) -> tuple[str, str, str]:
         return (self.metrics, self.ranks, self.news)
 
