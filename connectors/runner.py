@@ -14,13 +14,20 @@ vendor token) is skipped with one warning. Delivery is at least once: a crash be
 
 Outcomes: ok, partial (some of the source failed), skipped (not configured), error,
 interrupted (``stop`` came first).
+
+After each poll the runner also writes the instance's status (``status_record``) to the
+compacted ``connectors.status`` topic, keyed by its name, when the publisher has
+``send_raw`` and ``topics`` (``connectors.publish.Publisher`` has); a failure to write it
+is a warning, never a failed poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import orjson
 from prometheus_client import CollectorRegistry
 
 from connectors import catalog as catalog_mod
@@ -43,6 +51,7 @@ from core.events import Event, InvalidEvent, validate
 log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path(".appwatch/connectors")
+STATUS_TIMEOUT = 5.0  # seconds a status record may take to be acknowledged
 
 
 class Publisher(Protocol):
@@ -59,6 +68,7 @@ class PollResult:
     published: int = 0
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)  # "reason: message"
+    ended: float | None = None  # unix time the poll ended (None: it did not, or crashed)
 
     @property
     def ok(self) -> bool:
@@ -95,6 +105,7 @@ class Runner:
         self.http = Http(http, transport=transport, sleep=sleep, clock=clock, rng=rng)
         self.clock, self.sleep, self.rng = clock, sleep, rng
         self.seen_limit = seen_limit
+        self.last_ok: dict[str, float] = {}  # instance -> end of its last ok poll (this process)
 
     async def __aenter__(self) -> Runner:
         return self
@@ -122,6 +133,7 @@ class Runner:
                 out.append(PollResult(inst.name, "error", errors=[f"crash: {task.exception()!r}"]))
             else:
                 out.append(task.result())
+        await asyncio.gather(*(self.report(inst, r, None) for inst, r in zip(self.instances, out, strict=True)))
         return out
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -132,14 +144,21 @@ class Runner:
 
     async def _loop(self, inst: Instance, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            poll = asyncio.ensure_future(self.poll(inst))
             try:
-                if not await _until(self.poll(inst), stop):
+                if not await _until(poll, stop):
+                    result = PollResult(inst.name, "interrupted", errors=["interrupted: stopped before the poll ended"])
+                    await self.report(inst, result, None)
                     return
-            except Exception:  # noqa: BLE001 - e.g. an unwritable state dir; try again later
+                result = poll.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. an unwritable state dir; try again later
                 log.exception("connector %s: poll failed", inst.name)
                 self.metrics.errors.labels(inst.name, "crash").inc()
                 self.metrics.polls.labels(inst.name, "error").inc()
-            if await self._wait(self.delay(inst), stop):
+                result = PollResult(inst.name, "error", errors=[f"crash: {exc!r}"])
+            delay = self.delay(inst)
+            await self.report(inst, result, self.clock() + delay)
+            if await self._wait(delay, stop):
                 return
 
     def delay(self, inst: Instance) -> float:
@@ -172,7 +191,7 @@ class Runner:
             events = await asyncio.wait_for(self.connectors[name].poll(ctx), inst.deadline)
         except NotConfigured as exc:
             log.warning("connector %s: skipped: %s", name, exc)
-            result.outcome, result.errors = "skipped", [f"skipped: {exc}"]
+            result.outcome, result.errors, result.ended = "skipped", [f"skipped: {exc}"], self.clock()
             m.polls.labels(name, "skipped").inc()
             return result
         except TimeoutError:
@@ -215,6 +234,44 @@ class Runner:
             return self._done(result, ctx, failed=("checkpoint", f"{cp.path}: {exc}"))
         return self._done(result, ctx)
 
+    def status_record(self, inst: Instance, result: PollResult, next_run: float | None) -> dict:
+        """The status of one poll as the ``connectors.status`` topic holds it."""
+        now = result.ended or self.clock()
+        if result.outcome == "ok":
+            self.last_ok[inst.name] = now
+        return {
+            "name": inst.name,
+            "kind": inst.kind,
+            "outcome": result.outcome,
+            "last_fetch": now,
+            "last_ok": self.last_ok.get(inst.name),
+            "last_error": result.errors[0] if result.errors else None,
+            "published": result.published,
+            "duplicates": result.duplicates,
+            "next_run": next_run,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+
+    async def report(self, inst: Instance, result: PollResult, next_run: float | None) -> None:
+        """Write the poll's status record; a failure is logged, never raised."""
+        record = self.status_record(inst, result, next_run)
+        send, topics = getattr(self.publisher, "send_raw", None), getattr(self.publisher, "topics", None)
+        if send is None or topics is None:
+            return  # a fake publisher in tests: no status topic
+        try:
+            await asyncio.wait_for(
+                in_thread(self._send_status, topics.connectors_status, inst.name, orjson.dumps(record)), STATUS_TIMEOUT
+            )
+        except Exception as exc:  # noqa: BLE001 - the status is a report; the poll stands
+            log.warning("connector %s: writing its status failed: %r", inst.name, exc)
+
+    def _send_status(self, topic: str, name: str, value: bytes) -> None:
+        future = self.publisher.send_raw(topic, value, name.encode())
+        self.publisher.flush()
+        if future is not None and callable(getattr(future, "failed", None)) and future.failed():
+            raise future.exception
+
     def _valid(self, ctx: Context, events: Iterable[Event | dict]) -> list[Event]:
         out = []
         for ev in events:
@@ -239,8 +296,9 @@ class Runner:
         elif errors:
             result.outcome = "partial"
         m.polls.labels(name, result.outcome).inc()
+        result.ended = self.clock()
         if result.outcome != "error":
-            m.last_success.labels(name).set(self.clock())
+            m.last_success.labels(name).set(result.ended)
         log.log(
             logging.INFO if result.outcome == "ok" else logging.WARNING,
             "connector %s: %s, %d published, %d repeats, %d errors",
