@@ -31,7 +31,7 @@ from alerts.silence import Silence
 from core.auth import Tokens
 from core.matchers import Matcher
 
-from .api import Answer, reply
+from .api import Answer, denied, reply
 from .silences import Silences
 
 VERSION = "0.1.0"  # appwatch's; amtool only shows it
@@ -132,12 +132,8 @@ class AmApi:
         self.tokens, self.silences, self.firing, self.config = tokens, silences, firing, config
         self.started, self.clock = started, clock
 
-    def _denied(self, authorization: str | None, need: str) -> Answer | None:
-        why = self.tokens.check(authorization, need)
-        return None if why is None else Answer(why.status, why.message, why.headers)
-
     def status(self, authorization: str | None) -> Answer:
-        if (no := self._denied(authorization, "read")) is not None:
+        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
             return no
         version = dict(version=VERSION, revision="", branch="", buildUser="appwatch", buildDate="", goVersion="")
         return Answer(
@@ -151,7 +147,7 @@ class AmApi:
         )
 
     def alerts(self, authorization: str | None, query: Mapping, filters: list[str]) -> Answer:
-        if (no := self._denied(authorization, "read")) is not None:
+        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
             return no
         try:
             wanted = matchers_of(filters)
@@ -217,7 +213,7 @@ class AmApi:
         return out
 
     def list_silences(self, authorization: str | None, filters: list[str]) -> Answer:
-        if (no := self._denied(authorization, "read")) is not None:
+        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
             return no
         try:
             wanted = matchers_of(filters)
@@ -228,13 +224,13 @@ class AmApi:
         return Answer(200, [gettable_silence(s, now) for s in sorted(found, key=lambda s: s.ends_at)])
 
     def get_silence(self, authorization: str | None, silence_id: str) -> Answer:
-        if (no := self._denied(authorization, "read")) is not None:
+        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
             return no
         s = self.silences.by_id.get(silence_id)
         return Answer(404, "silence not found") if s is None else Answer(200, gettable_silence(s, self.clock()))
 
     async def post_silence(self, authorization: str | None, body) -> Answer:
-        if (no := self._denied(authorization, "write")) is not None:
+        if (no := denied(self.tokens, authorization, "write", plain=True)) is not None:
             return no
         try:
             s = postable_silence(await body(), self.clock())
@@ -248,7 +244,7 @@ class AmApi:
     async def preview(self, authorization: str | None, body) -> Answer:
         """The firing alerts a silence with these matchers would mute now (appwatch's own
         route: ``POST /api/silences/preview`` with ``{"matchers": ['app_id="kimi"', ...]}``)."""
-        if (no := self._denied(authorization, "read")) is not None:
+        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
             return no
         try:
             payload = await body()
@@ -261,7 +257,7 @@ class AmApi:
         return Answer(200, hit)
 
     async def delete_silence(self, authorization: str | None, silence_id: str) -> Answer:
-        if (no := self._denied(authorization, "write")) is not None:
+        if (no := denied(self.tokens, authorization, "write", plain=True)) is not None:
             return no
         ended = self.silences.ended(silence_id)
         if ended is None:

@@ -21,6 +21,15 @@ class Answer(NamedTuple):
     headers: dict[str, str] = {}
 
 
+def denied(tokens: Tokens, authorization: str | None, need: str, *, plain: bool = False) -> Answer | None:
+    """The 401 or 403 answer when the request's token lacks ``need`` (``core.auth``), else
+    None. ``plain``: the message as a bare JSON string, as Alertmanager's API answers."""
+    why = tokens.check(authorization, need)
+    if why is None:
+        return None
+    return Answer(why.status, why.message if plain else {"error": why.message}, why.headers)
+
+
 def reply(view: faust.web.View, answer: Answer):
     """An ``Answer`` as Faust's web view sends it."""
     return view.json(answer.body, status=answer.status, headers=answer.headers or None)
@@ -30,15 +39,13 @@ class Api:
     def __init__(self, tokens: Tokens, silences: Silences) -> None:
         self.tokens, self.silences = tokens, silences
 
-    def _denied(self, authorization: str | None, need: str) -> Answer | None:
-        why = self.tokens.check(authorization, need)
-        return None if why is None else Answer(why.status, {"error": why.message}, why.headers)
-
     def list(self, authorization: str | None) -> Answer:
-        return self._denied(authorization, "read") or Answer(200, [s.model_dump() for s in self.silences.current()])
+        return denied(self.tokens, authorization, "read") or Answer(
+            200, [s.model_dump() for s in self.silences.current()]
+        )
 
     async def add(self, authorization: str | None, body) -> Answer:
-        if (no := self._denied(authorization, "write")) is not None:
+        if (no := denied(self.tokens, authorization, "write")) is not None:
             return no
         try:
             s = Silence.model_validate(await body())
@@ -48,7 +55,7 @@ class Api:
         return Answer(201, s.model_dump())
 
     async def expire(self, authorization: str | None, silence_id: str) -> Answer:
-        if (no := self._denied(authorization, "write")) is not None:
+        if (no := denied(self.tokens, authorization, "write")) is not None:
             return no
         ended = self.silences.ended(silence_id)
         if ended is None:

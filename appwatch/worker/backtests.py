@@ -26,7 +26,7 @@ from core.auth import Tokens
 from streams import backtest, report
 from streams.rules import RuleSet
 
-from .api import Answer, reply
+from .api import Answer, denied, reply
 
 KEEP = 8  # backtests kept, the oldest dropped first (an upload is at most base.MAX_BODY)
 MAX_ERRORS = 200  # invalid lines listed in a status
@@ -65,12 +65,8 @@ class Backtests:
         self.tokens, self.ruleset, self.companies = tokens, ruleset, companies
         self.jobs: OrderedDict[str, Job] = OrderedDict()
 
-    def _denied(self, authorization: str | None, need: str) -> Answer | None:
-        why = self.tokens.check(authorization, need)
-        return None if why is None else Answer(why.status, {"error": why.message}, why.headers)
-
     async def start(self, authorization: str | None, body: bytes) -> Answer:
-        if (no := self._denied(authorization, "write")) is not None:
+        if (no := denied(self.tokens, authorization, "write")) is not None:
             return no
         lines = body.splitlines()
         if not any(line.strip() for line in lines):
@@ -96,14 +92,14 @@ class Backtests:
         job.finished = time.time()
 
     def status(self, authorization: str | None, job_id: str) -> Answer:
-        if (no := self._denied(authorization, "read")) is not None:
+        if (no := denied(self.tokens, authorization, "read")) is not None:
             return no
         job = self.jobs.get(job_id)
         return Answer(404, {"error": f"no backtest {job_id}"}) if job is None else Answer(200, job.status())
 
     def report(self, authorization: str | None, job_id: str) -> tuple[Answer | None, str]:
         """(an error answer, "") or (None, the HTML report)."""
-        if (no := self._denied(authorization, "read")) is not None:
+        if (no := denied(self.tokens, authorization, "read")) is not None:
             return no, ""
         job = self.jobs.get(job_id)
         if job is None:

@@ -24,7 +24,7 @@ from core.events import Topics
 from streams import rewind
 from streams.settings import Settings
 
-from .api import Answer, reply
+from .api import Answer, denied, reply
 from .base import follow
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,7 @@ class ConnectorStatus:
         return [{**r, "health": health(r, now)} for _, r in sorted(self.by_name.items())]
 
     def get(self, authorization: str | None) -> Answer:
-        why = self.tokens.check(authorization, "read")
-        if why is not None:
-            return Answer(why.status, {"error": why.message}, why.headers)
-        return Answer(200, self.listing())
+        return denied(self.tokens, authorization, "read") or Answer(200, self.listing())
 
     def install(self, app: faust.App, settings: Settings, topics: Topics, checks: rewind.Checks) -> None:
         api = self

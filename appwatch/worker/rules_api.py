@@ -24,7 +24,7 @@ from streams import rules
 from streams.detectors import threshold
 from streams.metrics import StreamMetrics
 
-from .api import Answer, reply
+from .api import Answer, denied, reply
 from .detect import Detect
 
 
@@ -42,12 +42,8 @@ class RulesApi:
         self.tokens, self.detect, self.path, self.firing = tokens, detect, path, firing
         self.metrics, self.worker, self.clock = metrics, worker, clock
 
-    def _denied(self, authorization: str | None) -> Answer | None:
-        why = self.tokens.check(authorization, "read")
-        return None if why is None else Answer(why.status, {"error": why.message}, why.headers)
-
     def status(self, authorization: str | None) -> Answer:
-        if (no := self._denied(authorization)) is not None:
+        if (no := denied(self.tokens, authorization, "read")) is not None:
             return no
         text, name = rules.source(self.path)
         at = rules.lines(text)
@@ -73,7 +69,7 @@ class RulesApi:
         return Answer(200, out)
 
     def check(self, authorization: str | None, text: str) -> Answer:
-        if (no := self._denied(authorization)) is not None:
+        if (no := denied(self.tokens, authorization, "read")) is not None:
             return no
         try:
             ruleset = yamlfile.parse(text, rules.RuleSet, "<posted rules>")
