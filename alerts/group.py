@@ -109,7 +109,9 @@ class Group:
 
     @classmethod
     def from_dict(cls, d: dict) -> Group:
-        return cls(**d)
+        """A group of its own: nothing shared with ``d`` (the stored value), so a change
+        that is not written back (the write failed) leaves the store as it was."""
+        return cls(**orjson.loads(orjson.dumps(d)))
 
     def firing(self) -> bool:
         return any(a["status"] == "firing" for a in self.alerts.values())

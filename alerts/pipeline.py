@@ -286,10 +286,19 @@ class Pipeline:
                         for x in notifiers
                     )
                 )
-                self._sent(n)
+                self._store(self._sent, n)
             finally:
                 self.in_flight.discard(n.id)
                 queue.task_done()
+
+    def _store(self, step: Callable[..., None], *args) -> None:
+        """``step`` writes the groups store; when a write fails (the broker is gone and the
+        store cannot reach its changelog), the groups stay as they were before it and the
+        next round does it again: delivery goes on, at least once, instead of the task dying."""
+        try:
+            step(*args)
+        except Exception:  # noqa: BLE001 - any store failure; the write is retried, not lost
+            log.warning("writing the alert groups failed; trying again next round", exc_info=True)
 
     def _sent(self, n: Notification) -> None:
         raw = self.groups.get(n.group_key)
@@ -306,7 +315,7 @@ class Pipeline:
         ]  # the receiver's concurrency limit
         try:
             while True:
-                self.flush()
+                self._store(self.flush)
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._until_next())

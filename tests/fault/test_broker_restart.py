@@ -39,7 +39,16 @@ def test_worker_reconnects_after_a_broker_restart(topics, hooks, start_worker, r
     assert w.metric("appwatch_worker_ready") == 0
     with embedded(port, log=LOGS / "tansu-restart.log") as bootstrap:  # back, empty
         create_topics(bootstrap, topics, 4)
-        wait_until(lambda: readyz(w).get("ready") is True, 120, "ready again without a restart")
+        seen = [{}]
+
+        def back() -> bool:
+            seen.append(readyz(w))
+            return seen[-1].get("ready") is True
+
+        try:
+            wait_until(back, 120, "ready again without a restart")
+        except pytest.fail.Exception:
+            pytest.fail(f"not ready 120 s after the broker came back; /readyz: {seen[-1]}")
         publish_spike(bootstrap, topics, "kimi", 250_000)
         wait_until(lambda: "kimi" in apps(hooks), 120, "an alert after the restart")
     # at least once: an alert sent just before the broker died may be sent again (its

@@ -213,3 +213,40 @@ def test_alertmanager_receivers_get_firing_alerts_every_resend_interval_whatever
         runner.cancel()
 
     asyncio.run(main())
+
+
+class Unreachable(dict):
+    """A groups store whose writes fail while ``down`` (Faust's table when the broker is
+    gone: its changelog's partitions are unknown)."""
+
+    down = False
+
+    def __setitem__(self, key, value):
+        if self.down:
+            raise TypeError("'NoneType' object is not iterable")
+        super().__setitem__(key, value)
+
+
+def test_a_store_that_cannot_be_written_delays_delivery_but_neither_stops_it_nor_loses_an_alert():
+    """Regression: a table write that failed while the broker was away crashed the worker
+    (the flush task raised), and it never became ready again."""
+
+    async def main():
+        now = [0.0]
+        market = Recorder("market")
+        p = pipeline({"all": [], "market": [market]}, now)
+        p.groups = store = Unreachable()
+        assert p.accept(alert("doubao")) == 2  # accepted while the broker was there
+        store.down = True  # then it went away
+        runner = asyncio.create_task(p.run())
+        for _ in range(3):  # flushes that fail
+            await asyncio.sleep(0.01)
+            p._wake.set()
+        assert market.got == [] and not runner.done()
+        store.down = False
+        p._wake.set()
+        await until(lambda: market.got)
+        assert market.got == [["doubao"]]
+        runner.cancel()
+
+    asyncio.run(main())
