@@ -103,6 +103,11 @@ def fanout(notifiers: Sequence[Notifier]) -> tuple[AlertsConfig, dict[str, list[
     return config, {n.name: [n] for n in notifiers}
 
 
+def firing_now(entry: dict, now: float) -> bool:
+    """Whether a firing-set entry still fires at ``now`` (a one-off only until ``until``)."""
+    return entry.get("until") is None or entry["until"] > now
+
+
 def resends(notifier: Notifier) -> bool:
     """A notifier that wants firing alerts pushed again every ``resend_interval`` (Alertmanager)."""
     return notifier.resend_interval is not None
@@ -188,11 +193,7 @@ class Pipeline:
         if not self.config.inhibit_rules:
             return False
         now, aid = self.clock(), labels.get("alert_id", "")
-        sources = [
-            f["labels"]
-            for other, f in list(self.firing.items())
-            if other != aid and (f["until"] is None or f["until"] > now)
-        ]
+        sources = [f["labels"] for other, f in list(self.firing.items()) if other != aid and firing_now(f, now)]
         hit = inhibited(labels, sources, self.config.inhibit_rules)
         if hit and aid not in self._muted:
             self.metrics.inhibited.inc()  # once per alert, however many flushes keep it muted

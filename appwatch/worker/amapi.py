@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 import faust
 
 from alerts.config import AlertsConfig
+from alerts.notify.alertmanager import parse_ts, rfc3339
+from alerts.pipeline import firing_now
 from alerts.route import inhibitors, match
 from alerts.silence import Silence
 from core.auth import Tokens
@@ -38,11 +40,11 @@ VERSION = "0.1.0"  # appwatch's; amtool only shows it
 
 
 def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339(datetime.fromtimestamp(t, UTC))
 
 
 def parse_time(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_ts(text).timestamp()
 
 
 def am_matcher(m: Matcher) -> dict:
@@ -185,7 +187,7 @@ class AmApi:
 
     def _gettable(self) -> list[dict]:
         now = self.clock()
-        live = {aid: f for aid, f in list(self.firing.items()) if f.get("until") is None or f["until"] > now}
+        live = {aid: f for aid, f in list(self.firing.items()) if firing_now(f, now)}
         sources = {aid: f["labels"] for aid, f in live.items()}
         out = []
         for aid, f in sorted(live.items(), key=lambda kv: kv[1].get("startsAt", "")):

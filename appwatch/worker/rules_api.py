@@ -18,6 +18,7 @@ from pathlib import Path
 
 import faust
 
+from alerts.pipeline import firing_now
 from core import yamlfile
 from core.auth import Tokens
 from streams import rules
@@ -82,7 +83,7 @@ class RulesApi:
         """rule -> alerts of it firing now, in the whole deployment (the firing set)."""
         now, out = self.clock(), {}
         for f in list(self.firing.values()):
-            if f.get("until") is None or f["until"] > now:
+            if firing_now(f, now):
                 name = f["labels"].get("rule", "")
                 out[name] = out.get(name, 0) + 1
         return out
