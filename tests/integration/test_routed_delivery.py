@@ -3,7 +3,7 @@
 import pytest
 
 from appwatch.receiver import new_secret
-from tests.conftest import Hooks
+from tests.conftest import Hooks, wait_until
 from tests.integration.test_pipeline import publish_spike
 
 pytestmark = pytest.mark.integration
@@ -37,10 +37,15 @@ receivers:
     market.wait(lambda r: len(r) >= 1, 30, "the Doubao alert at the market receiver")
     assert [p["data"]["labels"]["app_id"] for _, p in market.verified()] == ["doubao"]
     assert sorted(p["data"]["labels"]["app_id"] for _, p in everything.verified()) == ["doubao", "kimi"]
-    assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 2
-    assert (
-        w.metric("appwatch_notifications_total", receiver="market/webhook/0", integration="webhook", outcome="sent")
-        == 1
+    audit = tmp_path / "audit.jsonl"
+    # The receiver's integrations run side by side: the file may lag the webhook.
+    wait_until(lambda: audit.exists() and len(audit.read_text().splitlines()) >= 2, 30, "both alerts in audit.jsonl")
+    assert len(audit.read_text().splitlines()) == 2
+    market_sent = {"receiver": "market/webhook/0", "integration": "webhook", "outcome": "sent"}
+    wait_until(lambda: w.metric("appwatch_notifications_total", **market_sent) >= 1, 10, "market webhook counted")
+    assert w.metric("appwatch_notifications_total", **market_sent) == 1
+    wait_until(
+        lambda: w.metric("appwatch_notifications_total", integration="jsonl", outcome="sent") >= 2, 10, "jsonl counted"
     )
     assert w.metric("appwatch_notifications_total", integration="jsonl", outcome="sent") == 2
 
