@@ -9,6 +9,9 @@
   A known token without the scope: 403. Tokens are compared in constant time, against
   every configured token, so the time taken does not tell which one nearly matched.
 - ``anonymous_read``: reading without a token, if the operator turns it on.
+- A console session (``appwatch.console.session``) stands in for a token: a ``Caller``
+  with the signed-in user's scopes. A header, when sent, wins over the cookie. A change
+  made through a session without its CSRF token is refused with 403.
 - ``/metrics``, ``/healthz`` and ``/readyz`` are not routes of this module: they stay open.
 
 Nothing here logs or returns a token.
@@ -18,10 +21,21 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
+
+import bcrypt
+from pydantic import BaseModel, Field, SecretStr
 
 Scope = Literal["read", "write", "ingest"]
 GRANTS = {"write": frozenset({"write", "read", "ingest"}), "read": frozenset({"read"}), "ingest": frozenset({"ingest"})}
+
+
+class Caller(NamedTuple):
+    """Who calls: the ``Authorization`` header, or a console session's scopes."""
+
+    authorization: str | None = None
+    session: frozenset[str] | None = None  # a signed-in console user's scopes
+    csrf_ok: bool = True  # the session's CSRF token came with the request (or none needed)
 
 
 class Denied(NamedTuple):
@@ -63,11 +77,18 @@ class Tokens:
                 found |= GRANTS[kind]
         return found
 
-    def check(self, authorization: str | None, need: Scope) -> Denied | None:
-        """None if the request may go on; else why not."""
+    def check(self, who: Caller | str | None, need: Scope) -> Denied | None:
+        """None if the request may go on; else why not. ``who``: a ``Caller``, or just the
+        ``Authorization`` header."""
         if need == "read" and self.anonymous_read:
             return None
-        scopes = self.scopes_of(authorization)
+        who = who if isinstance(who, Caller) else Caller(who)
+        if who.authorization is None and who.session:
+            if need != "read" and not who.csrf_ok:
+                return Denied(403, "the console's CSRF token is missing or wrong")
+            scopes = who.session
+        else:
+            scopes = self.scopes_of(who.authorization)
         if not scopes:
             return Denied(401, "a valid bearer token is required")
         if need not in scopes:
@@ -83,3 +104,26 @@ def _any_equal(given: bytes, tokens: tuple[str, ...]) -> bool:
     for t in tokens:  # every one compared: no early exit
         hit |= hmac.compare_digest(given, t.encode())
     return hit
+
+
+class ConsoleUser(BaseModel):
+    """One login of the console (``APPWATCH_CONSOLE_USERS``, a JSON list of these). The
+    password is a bcrypt hash (``$2b$...``, as ``htpasswd -nbB`` makes) or, for a demo,
+    the password itself."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
+    password: SecretStr
+    scope: Literal["read", "write"] = "read"
+
+    def verify(self, given: str) -> bool:
+        want = self.password.get_secret_value().encode()
+        if want.startswith((b"$2a$", b"$2b$", b"$2y$")):
+            try:
+                return bcrypt.checkpw(given.encode(), want)
+            except ValueError:
+                return False
+        return hmac.compare_digest(given.encode(), want)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return GRANTS[self.scope]

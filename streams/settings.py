@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from standardwebhooks import Webhook
 
+from core.auth import ConsoleUser
 from core.secrets import secret_from
 from core.ssrf import Guard
 from core.yamlfile import Duration
@@ -41,6 +42,15 @@ class Settings(BaseSettings):
         default_factory=list, description="bearer tokens that may only read (comma-separated)"
     )
     api_anonymous_read: bool = Field(False, description="reading alerts and silences needs no token")
+    console_users: list[ConsoleUser] = Field(
+        default_factory=list,
+        description='the web console\'s logins, JSON: [{"name": "ana", "password": "$2b$...", "scope": "write"}]',
+    )
+    console_secret: SecretStr | None = Field(
+        None, description="signs the console's session cookies; the same on every worker (else one per process)"
+    )
+    console_session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
+    console_secure_cookie: bool = Field(False, description="mark the session cookie Secure (behind HTTPS)")
     alerts_config: Path | None = Field(None, description="routes, receivers and inhibit rules (YAML)")
     alerts_jsonl: Path | None = Field(None, description="append every alert to this JSONL file")
     delivered_retention: Annotated[Duration, Field(gt=0)] = Field(

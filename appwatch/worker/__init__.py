@@ -37,6 +37,7 @@ from streams.metrics import StreamMetrics, WorkerCollector
 from streams.rules import RuleSet
 from streams.settings import Settings
 
+from ..console import Console, Sessions
 from .amapi import AmApi
 from .api import Api
 from .backtests import Backtests
@@ -49,6 +50,31 @@ from .probes import Probes, lag
 from .reload import RulesReload
 from .rules_api import RulesApi
 from .silences import Silences
+
+
+def serve(app: faust.App, settings: Settings, registry, state: SimpleNamespace, pipeline, companies) -> None:
+    """The HTTP side: the API parts, and the console's pages, which read through them.
+    ``state``: the worker's ``detect``, ``silences``, ``firing`` and ``checks``."""
+    tokens, topics = Tokens.from_settings(settings), Topics(settings.topic_prefix)
+    detect, silences, firing = state.detect, state.silences, state.firing
+    worker = f"{socket.gethostname()}:{settings.web_port}"
+    parts = SimpleNamespace(
+        api=Api(tokens, silences),
+        amapi=AmApi(tokens, silences, firing, pipeline.config, started=time.time()),
+        rules=RulesApi(tokens, detect, settings.rules, firing, detect.metrics, worker),
+        connectors=ConnectorStatus(tokens),
+        backtests=Backtests(tokens, lambda: RuleSet(rules=detect.engine.rules), companies),
+        detect=detect,
+        silences=silences,
+        firing=firing,
+        worker=worker,
+    )
+    parts.api.install(app, registry)
+    parts.amapi.install(app)
+    parts.rules.install(app)
+    parts.connectors.install(app, settings, topics, state.checks)
+    parts.backtests.install(app)
+    Console(Sessions.from_settings(settings), parts).install(app)
 
 
 def create_app(
@@ -90,13 +116,14 @@ def create_app(
     silences.install(app, settings, topics, checks)
     Dispatch(pipeline, silences, delivery).install(app, settings, topics, checks, firing)
     outbox.install(app, topics, pipeline, ready=lambda: probes.joined)
-    tokens = Tokens.from_settings(settings)
-    Api(tokens, silences).install(app, registry)
-    AmApi(tokens, silences, firing, pipeline.config, started=time.time()).install(app)
-    worker = f"{socket.gethostname()}:{settings.web_port}"
-    RulesApi(tokens, detect, settings.rules, firing, metrics, worker).install(app)
-    ConnectorStatus(tokens).install(app, settings, topics, checks)
-    Backtests(tokens, lambda: RuleSet(rules=detect.engine.rules), companies).install(app)
+    serve(
+        app,
+        settings,
+        registry,
+        SimpleNamespace(detect=detect, silences=silences, firing=firing, checks=checks),
+        pipeline,
+        companies,
+    )
     probes.install(app, detect.stage, topics, metrics, outbox, on_joined=pipeline.resume)
     app.appwatch = SimpleNamespace(
         not_ready=probes.not_ready,

@@ -11,9 +11,9 @@ with the same view of the whole deployment.
     GET    /api/v2/silence/{id}
     DELETE /api/v2/silence/{id}      expire it
 
-and appwatch's own ``POST /api/silences/preview``: the firing alerts given matchers would mute.
+and appwatch's own ``POST /api/v1/silences/preview``: the firing alerts given matchers would mute.
 
-Reads need a read token, changes a write token (``core.auth``), as on /api/silences.
+Reads need a read token, changes a write token (``core.auth``), as on /api/v1/silences.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from alerts.notify.alertmanager import parse_ts, rfc3339
 from alerts.pipeline import firing_now
 from alerts.route import inhibitors, match
 from alerts.silence import Silence
-from core.auth import Tokens
+from core.auth import Caller, Tokens
 from core.matchers import Matcher
 
-from .api import Answer, denied, reply
+from .api import Answer, caller, denied, reply
 from .silences import Silences
 
 VERSION = "0.1.0"  # appwatch's; amtool only shows it
@@ -134,8 +134,8 @@ class AmApi:
         self.tokens, self.silences, self.firing, self.config = tokens, silences, firing, config
         self.started, self.clock = started, clock
 
-    def status(self, authorization: str | None) -> Answer:
-        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
+    def status(self, who: Caller | str | None) -> Answer:
+        if (no := denied(self.tokens, who, "read", plain=True)) is not None:
             return no
         version = dict(version=VERSION, revision="", branch="", buildUser="appwatch", buildDate="", goVersion="")
         return Answer(
@@ -148,8 +148,8 @@ class AmApi:
             },
         )
 
-    def alerts(self, authorization: str | None, query: Mapping, filters: list[str]) -> Answer:
-        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
+    def alerts(self, who: Caller | str | None, query: Mapping, filters: list[str]) -> Answer:
+        if (no := denied(self.tokens, who, "read", plain=True)) is not None:
             return no
         try:
             wanted = matchers_of(filters)
@@ -172,8 +172,8 @@ class AmApi:
             out.append(alert)
         return Answer(200, out)
 
-    def groups(self, authorization: str | None, query: Mapping, filters: list[str]) -> Answer:
-        answer = self.alerts(authorization, query, filters)
+    def groups(self, who: Caller | str | None, query: Mapping, filters: list[str]) -> Answer:
+        answer = self.alerts(who, query, filters)
         if answer.status != 200:
             return answer
         grouped: dict[tuple, dict] = {}
@@ -214,8 +214,8 @@ class AmApi:
             )
         return out
 
-    def list_silences(self, authorization: str | None, filters: list[str]) -> Answer:
-        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
+    def list_silences(self, who: Caller | str | None, filters: list[str]) -> Answer:
+        if (no := denied(self.tokens, who, "read", plain=True)) is not None:
             return no
         try:
             wanted = matchers_of(filters)
@@ -225,14 +225,14 @@ class AmApi:
         found = [s for s in self.silences.by_id.values() if all(w.matches(equals(s).get(w.name, "")) for w in wanted)]
         return Answer(200, [gettable_silence(s, now) for s in sorted(found, key=lambda s: s.ends_at)])
 
-    def get_silence(self, authorization: str | None, silence_id: str) -> Answer:
-        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
+    def get_silence(self, who: Caller | str | None, silence_id: str) -> Answer:
+        if (no := denied(self.tokens, who, "read", plain=True)) is not None:
             return no
         s = self.silences.by_id.get(silence_id)
         return Answer(404, "silence not found") if s is None else Answer(200, gettable_silence(s, self.clock()))
 
-    async def post_silence(self, authorization: str | None, body) -> Answer:
-        if (no := denied(self.tokens, authorization, "write", plain=True)) is not None:
+    async def post_silence(self, who: Caller | str | None, body) -> Answer:
+        if (no := denied(self.tokens, who, "write", plain=True)) is not None:
             return no
         try:
             s = postable_silence(await body(), self.clock())
@@ -243,10 +243,10 @@ class AmApi:
         await self.silences.publish(s)
         return Answer(200, {"silenceID": s.id})
 
-    async def preview(self, authorization: str | None, body) -> Answer:
+    async def preview(self, who: Caller | str | None, body) -> Answer:
         """The firing alerts a silence with these matchers would mute now (appwatch's own
-        route: ``POST /api/silences/preview`` with ``{"matchers": ['app_id="kimi"', ...]}``)."""
-        if (no := denied(self.tokens, authorization, "read", plain=True)) is not None:
+        route: ``POST /api/v1/silences/preview`` with ``{"matchers": ['app_id="kimi"', ...]}``)."""
+        if (no := denied(self.tokens, who, "read", plain=True)) is not None:
             return no
         try:
             payload = await body()
@@ -258,8 +258,8 @@ class AmApi:
         hit = [a for a in self._gettable() if all(m.matches(a["labels"].get(m.name, "")) for m in matchers)]
         return Answer(200, hit)
 
-    async def delete_silence(self, authorization: str | None, silence_id: str) -> Answer:
-        if (no := denied(self.tokens, authorization, "write", plain=True)) is not None:
+    async def delete_silence(self, who: Caller | str | None, silence_id: str) -> Answer:
+        if (no := denied(self.tokens, who, "write", plain=True)) is not None:
             return no
         ended = self.silences.ended(silence_id)
         if ended is None:
@@ -270,41 +270,38 @@ class AmApi:
     def install(self, app: faust.App) -> None:
         api = self
 
-        def auth(request) -> str | None:
-            return request.headers.get("Authorization")
-
         @app.page("/api/v2/status")
         class StatusView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.status(auth(request)))
+                return reply(self, api.status(caller(request)))
 
         @app.page("/api/v2/alerts")
         class AlertsView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.alerts(auth(request), request.query, request.query.getall("filter", [])))
+                return reply(self, api.alerts(caller(request), request.query, request.query.getall("filter", [])))
 
         @app.page("/api/v2/alerts/groups")
         class GroupsView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.groups(auth(request), request.query, request.query.getall("filter", [])))
+                return reply(self, api.groups(caller(request), request.query, request.query.getall("filter", [])))
 
         @app.page("/api/v2/silences")
         class SilencesView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.list_silences(auth(request), request.query.getall("filter", [])))
+                return reply(self, api.list_silences(caller(request), request.query.getall("filter", [])))
 
             async def post(self, request):
-                return reply(self, await api.post_silence(auth(request), request.json))
+                return reply(self, await api.post_silence(caller(request), request.json))
 
-        @app.page("/api/silences/preview")
+        @app.page("/api/v1/silences/preview")
         class PreviewView(faust.web.View):
             async def post(self, request):
-                return reply(self, await api.preview(auth(request), request.json))
+                return reply(self, await api.preview(caller(request), request.json))
 
         @app.page("/api/v2/silence/{silence_id}")
         class SilenceView(faust.web.View):
             async def get(self, request, silence_id):
-                return reply(self, api.get_silence(auth(request), silence_id))
+                return reply(self, api.get_silence(caller(request), silence_id))
 
             async def delete(self, request, silence_id):
-                return reply(self, await api.delete_silence(auth(request), silence_id))
+                return reply(self, await api.delete_silence(caller(request), silence_id))

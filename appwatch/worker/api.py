@@ -1,4 +1,4 @@
-"""The worker's HTTP API: ``/api/silences`` (read: list; write: add, expire) behind
+"""The worker's HTTP API: ``/api/v1/silences`` (read: list; write: add, expire) behind
 tokens (``core.auth``), and ``/metrics``. The handlers answer (status, body, headers) and
 are tested without a web server; ``install`` puts them on Faust's."""
 
@@ -10,7 +10,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts.silence import Silence
-from core.auth import Tokens
+from core.auth import Caller, Tokens
 
 from .silences import Silences
 
@@ -21,10 +21,18 @@ class Answer(NamedTuple):
     headers: dict[str, str] = {}
 
 
-def denied(tokens: Tokens, authorization: str | None, need: str, *, plain: bool = False) -> Answer | None:
-    """The 401 or 403 answer when the request's token lacks ``need`` (``core.auth``), else
-    None. ``plain``: the message as a bare JSON string, as Alertmanager's API answers."""
-    why = tokens.check(authorization, need)
+CALLER = "appwatch.caller"  # where the console's middleware leaves who a request is from
+
+
+def caller(request) -> Caller:
+    """Who makes ``request``: its session (the console's middleware), else its token."""
+    return request.get(CALLER) or Caller(request.headers.get("Authorization"))
+
+
+def denied(tokens: Tokens, who: Caller | str | None, need: str, *, plain: bool = False) -> Answer | None:
+    """The 401 or 403 answer when the caller lacks ``need`` (``core.auth``), else None.
+    ``plain``: the message as a bare JSON string, as Alertmanager's API answers."""
+    why = tokens.check(who, need)
     if why is None:
         return None
     return Answer(why.status, why.message if plain else {"error": why.message}, why.headers)
@@ -39,13 +47,11 @@ class Api:
     def __init__(self, tokens: Tokens, silences: Silences) -> None:
         self.tokens, self.silences = tokens, silences
 
-    def list(self, authorization: str | None) -> Answer:
-        return denied(self.tokens, authorization, "read") or Answer(
-            200, [s.model_dump() for s in self.silences.current()]
-        )
+    def list(self, who: Caller | str | None) -> Answer:
+        return denied(self.tokens, who, "read") or Answer(200, [s.model_dump() for s in self.silences.current()])
 
-    async def add(self, authorization: str | None, body) -> Answer:
-        if (no := denied(self.tokens, authorization, "write")) is not None:
+    async def add(self, who: Caller | str | None, body) -> Answer:
+        if (no := denied(self.tokens, who, "write")) is not None:
             return no
         try:
             s = Silence.model_validate(await body())
@@ -54,8 +60,8 @@ class Api:
         await self.silences.publish(s)
         return Answer(201, s.model_dump())
 
-    async def expire(self, authorization: str | None, silence_id: str) -> Answer:
-        if (no := denied(self.tokens, authorization, "write")) is not None:
+    async def expire(self, who: Caller | str | None, silence_id: str) -> Answer:
+        if (no := denied(self.tokens, who, "write")) is not None:
             return no
         ended = self.silences.ended(silence_id)
         if ended is None:
@@ -66,18 +72,18 @@ class Api:
     def install(self, app: faust.App, registry: CollectorRegistry) -> None:
         api = self
 
-        @app.page("/api/silences")
+        @app.page("/api/v1/silences")
         class SilencesView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.list(request.headers.get("Authorization")))
+                return reply(self, api.list(caller(request)))
 
             async def post(self, request):
-                return reply(self, await api.add(request.headers.get("Authorization"), request.json))
+                return reply(self, await api.add(caller(request), request.json))
 
-        @app.page("/api/silences/{silence_id}/expire")
+        @app.page("/api/v1/silences/{silence_id}/expire")
         class ExpireView(faust.web.View):
             async def post(self, request, silence_id):
-                return reply(self, await api.expire(request.headers.get("Authorization"), silence_id))
+                return reply(self, await api.expire(caller(request), silence_id))
 
         @app.page("/metrics")
         async def metrics_view(web, request):

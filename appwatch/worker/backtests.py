@@ -2,10 +2,10 @@
 and its HTML report. The detectors are the worker's own (``streams.backtest`` over the rules
 the worker runs), off the event loop in a thread.
 
-    POST /api/backtests               JSONL events as the body: 202 {"id", "status"}
-    GET  /api/backtests/{id}          {"state": running|done|failed, "lines", "read",
+    POST /api/v1/backtests               JSONL events as the body: 202 {"id", "status"}
+    GET  /api/v1/backtests/{id}          {"state": running|done|failed, "lines", "read",
                                        "events", "duplicates", "alerts", "errors"}
-    GET  /api/backtests/{id}/report   the HTML report, once done
+    GET  /api/v1/backtests/{id}/report   the HTML report, once done
 
 A backtest costs CPU, so starting one needs a write token; reading one a read token. The
 last ``KEEP`` backtests are kept, in this worker's memory only.
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import faust
 
-from core.auth import Tokens
+from core.auth import Caller, Tokens
 from streams import backtest, report
 from streams.rules import RuleSet
 
-from .api import Answer, denied, reply
+from .api import Answer, caller, denied, reply
 
 KEEP = 8  # backtests kept, the oldest dropped first (an upload is at most base.MAX_BODY)
 MAX_ERRORS = 200  # invalid lines listed in a status
@@ -65,8 +65,8 @@ class Backtests:
         self.tokens, self.ruleset, self.companies = tokens, ruleset, companies
         self.jobs: OrderedDict[str, Job] = OrderedDict()
 
-    async def start(self, authorization: str | None, body: bytes) -> Answer:
-        if (no := denied(self.tokens, authorization, "write")) is not None:
+    async def start(self, who: Caller | str | None, body: bytes) -> Answer:
+        if (no := denied(self.tokens, who, "write")) is not None:
             return no
         lines = body.splitlines()
         if not any(line.strip() for line in lines):
@@ -76,7 +76,7 @@ class Backtests:
         while len(self.jobs) > KEEP:
             self.jobs.popitem(last=False)
         asyncio.get_running_loop().create_task(self._run(job, lines, self.ruleset()))
-        return Answer(202, {"id": job.id, "status": f"/api/backtests/{job.id}"})
+        return Answer(202, {"id": job.id, "status": f"/api/v1/backtests/{job.id}"})
 
     async def _run(self, job: Job, lines: list[bytes], ruleset: RuleSet) -> None:
         def counted() -> Iterator[bytes]:
@@ -91,15 +91,15 @@ class Backtests:
             job.state, job.failure = "failed", f"{type(exc).__name__}: {exc}"
         job.finished = time.time()
 
-    def status(self, authorization: str | None, job_id: str) -> Answer:
-        if (no := denied(self.tokens, authorization, "read")) is not None:
+    def status(self, who: Caller | str | None, job_id: str) -> Answer:
+        if (no := denied(self.tokens, who, "read")) is not None:
             return no
         job = self.jobs.get(job_id)
         return Answer(404, {"error": f"no backtest {job_id}"}) if job is None else Answer(200, job.status())
 
-    def report(self, authorization: str | None, job_id: str) -> tuple[Answer | None, str]:
+    def report(self, who: Caller | str | None, job_id: str) -> tuple[Answer | None, str]:
         """(an error answer, "") or (None, the HTML report)."""
-        if (no := denied(self.tokens, authorization, "read")) is not None:
+        if (no := denied(self.tokens, who, "read")) is not None:
             return no, ""
         job = self.jobs.get(job_id)
         if job is None:
@@ -111,21 +111,18 @@ class Backtests:
     def install(self, app: faust.App) -> None:
         jobs = self
 
-        def auth(request) -> str | None:
-            return request.headers.get("Authorization")
-
-        @app.page("/api/backtests")
+        @app.page("/api/v1/backtests")
         class StartView(faust.web.View):
             async def post(self, request):
-                return reply(self, await jobs.start(auth(request), await request.read()))
+                return reply(self, await jobs.start(caller(request), await request.read()))
 
-        @app.page("/api/backtests/{job_id}")
+        @app.page("/api/v1/backtests/{job_id}")
         class StatusView(faust.web.View):
             async def get(self, request, job_id):
-                return reply(self, jobs.status(auth(request), job_id))
+                return reply(self, jobs.status(caller(request), job_id))
 
-        @app.page("/api/backtests/{job_id}/report")
+        @app.page("/api/v1/backtests/{job_id}/report")
         class ReportView(faust.web.View):
             async def get(self, request, job_id):
-                error, html = jobs.report(auth(request), job_id)
+                error, html = jobs.report(caller(request), job_id)
                 return reply(self, error) if error else self.html(html)

@@ -1,6 +1,6 @@
 """The connectors' status, on every worker:
 
-    GET /api/connectors      each connector instance's last poll, as it wrote it to the
+    GET /api/v1/connectors      each connector instance's last poll, as it wrote it to the
                              compacted ``connectors.status`` topic (``connectors/runner.py``),
                              sorted by name, plus ``health``: ``ok`` (its last outcome was ok or
                              skipped), ``failing`` (error or partial) or ``stale`` (its next run
@@ -19,12 +19,12 @@ from collections.abc import Callable
 import faust
 import orjson
 
-from core.auth import Tokens
+from core.auth import Caller, Tokens
 from core.events import Topics
 from streams import rewind
 from streams.settings import Settings
 
-from .api import Answer, denied, reply
+from .api import Answer, caller, denied, reply
 from .base import follow
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,8 @@ class ConnectorStatus:
         now = self.clock()
         return [{**r, "health": health(r, now)} for _, r in sorted(self.by_name.items())]
 
-    def get(self, authorization: str | None) -> Answer:
-        return denied(self.tokens, authorization, "read") or Answer(200, self.listing())
+    def get(self, who: Caller | str | None) -> Answer:
+        return denied(self.tokens, who, "read") or Answer(200, self.listing())
 
     def install(self, app: faust.App, settings: Settings, topics: Topics, checks: rewind.Checks) -> None:
         api = self
@@ -81,7 +81,7 @@ class ConnectorStatus:
         async def follow_connectors_status():
             await follow(settings, topics.connectors_status, api.apply, checks)
 
-        @app.page("/api/connectors")
+        @app.page("/api/v1/connectors")
         class ConnectorsView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.get(request.headers.get("Authorization")))
+                return reply(self, api.get(caller(request)))

@@ -1,9 +1,9 @@
 """The rules' status and a check of an edited rules file, on the worker:
 
-    GET  /api/rules          each rule: its file and line, and its state (firing, pending or
+    GET  /api/v1/rules          each rule: its file and line, and its state (firing, pending or
                              ok) with what this worker saw of it (it reports itself as
                              ``worker``: the events of its partitions)
-    POST /api/rules/check    a rules YAML in the body, validated, not applied: 200 with the
+    POST /api/v1/rules/check    a rules YAML in the body, validated, not applied: 200 with the
                              rules it holds, or 400 with one ``file:line: field: message``
                              per problem
 
@@ -20,12 +20,12 @@ import faust
 
 from alerts.pipeline import firing_now
 from core import yamlfile
-from core.auth import Tokens
+from core.auth import Caller, Tokens
 from streams import rules
 from streams.detectors import threshold
 from streams.metrics import StreamMetrics
 
-from .api import Answer, denied, reply
+from .api import Answer, caller, denied, reply
 from .detect import Detect
 
 
@@ -43,8 +43,8 @@ class RulesApi:
         self.tokens, self.detect, self.path, self.firing = tokens, detect, path, firing
         self.metrics, self.worker, self.clock = metrics, worker, clock
 
-    def status(self, authorization: str | None) -> Answer:
-        if (no := denied(self.tokens, authorization, "read")) is not None:
+    def status(self, who: Caller | str | None) -> Answer:
+        if (no := denied(self.tokens, who, "read")) is not None:
             return no
         text, name = rules.source(self.path)
         at = rules.lines(text)
@@ -69,8 +69,8 @@ class RulesApi:
             )
         return Answer(200, out)
 
-    def check(self, authorization: str | None, text: str) -> Answer:
-        if (no := denied(self.tokens, authorization, "read")) is not None:
+    def check(self, who: Caller | str | None, text: str) -> Answer:
+        if (no := denied(self.tokens, who, "read")) is not None:
             return no
         try:
             ruleset = yamlfile.parse(text, rules.RuleSet, "<posted rules>")
@@ -111,12 +111,12 @@ class RulesApi:
     def install(self, app: faust.App) -> None:
         api = self
 
-        @app.page("/api/rules")
+        @app.page("/api/v1/rules")
         class RulesView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.status(request.headers.get("Authorization")))
+                return reply(self, api.status(caller(request)))
 
-        @app.page("/api/rules/check")
+        @app.page("/api/v1/rules/check")
         class CheckView(faust.web.View):
             async def post(self, request):
-                return reply(self, api.check(request.headers.get("Authorization"), await request.text()))
+                return reply(self, api.check(caller(request), await request.text()))

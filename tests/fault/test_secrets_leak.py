@@ -172,7 +172,7 @@ allow_hosts: [127.0.0.1]
     assert {orjson.loads(m.value)["receiver"].split("/")[1] for m in failed} == {"webhook", "slack", "pagerduty"}
     wait_until(lambda: w.metric("appwatch_events_invalid_total") == 1, 30, "the DLQ record")
 
-    api = f"{w.url}/api/silences"  # the API used with each token, right and wrong
+    api = f"{w.url}/api/v1/silences"  # the API used with each token, right and wrong
     answers = [
         httpx.get(api, headers={"Authorization": f"Bearer {API_READ}"}, timeout=5),
         httpx.post(

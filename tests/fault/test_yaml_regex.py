@@ -255,7 +255,7 @@ def test_pathological_regexes_are_refused_at_load_time(tmp_path, pattern):
 
 @pytest.mark.parametrize("pattern", EXPONENTIAL + NOT_RE2 + ["("])
 def test_a_silence_posted_as_json_cannot_smuggle_a_regex(pattern):
-    """Silences come back from their topic and from POST /api/silences as JSON objects, not
+    """Silences come back from their topic and from POST /api/v1/silences as JSON objects, not
     strings: the regex checks were only in Matcher.parse, so {"op": "=~", "value": "(a+)+$"}
     (or an invalid regex, a re.error in the dispatch agent) went through."""
     body = {

@@ -62,17 +62,17 @@ def test_amtool_queries_alerts_and_adds_queries_and_expires_a_silence(broker, to
     assert [(a["labels"]["app_id"], a["status"]["state"]) for a in alerts] == [("doubao", "active")]
     assert amtool(w, none, "alert", "query").returncode != 0  # 401 without a token
     preview = httpx.post(
-        f"{w.url}/api/silences/preview",
+        f"{w.url}/api/v1/silences/preview",
         json={"matchers": ['app_id="doubao"']},
         headers={"Authorization": f"Bearer {READ}"},
         timeout=5,
     )
     assert [a["labels"]["app_id"] for a in preview.json()] == ["doubao"]  # what a silence would mute
     reader = {"Authorization": f"Bearer {READ}"}
-    status = {r["name"]: r for r in httpx.get(f"{w.url}/api/rules", headers=reader, timeout=5).json()}
+    status = {r["name"]: r for r in httpx.get(f"{w.url}/api/v1/rules", headers=reader, timeout=5).json()}
     spike = status["download-spike"]
     assert (spike["state"], spike["firing"], spike["line"], spike["worker"]) == ("firing", 1, 4, f"{w_host()}:{w.port}")
-    checked = httpx.post(f"{w.url}/api/rules/check", content=b"rules: [{name: x, kind: nope}]", headers=reader)
+    checked = httpx.post(f"{w.url}/api/v1/rules/check", content=b"rules: [{name: x, kind: nope}]", headers=reader)
     assert checked.status_code == 400 and "kind" in checked.json()["errors"][0]
 
     refused = amtool(w, read, "silence", "add", "app_id=kimi", "--comment=noise", "--duration=1h", "--author=ops")

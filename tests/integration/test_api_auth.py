@@ -17,9 +17,9 @@ INGEST = "ingest-" + "5e6f7a8b9c0d1e2f3a4b"  # a pusher's token: posting events 
 SILENCE = {"matchers": ['app_id="kimi"'], "created_by": "ops", "comment": "known"}
 # (method, path, scope it needs); {id} is a silence that exists
 ROUTES = [
-    ("GET", "/api/silences", "read"),
-    ("POST", "/api/silences", "write"),
-    ("POST", "/api/silences/{id}/expire", "write"),
+    ("GET", "/api/v1/silences", "read"),
+    ("POST", "/api/v1/silences", "write"),
+    ("POST", "/api/v1/silences/{id}/expire", "write"),
 ]
 NOT_A_TOKEN = [
     None,
@@ -38,7 +38,7 @@ NOT_A_TOKEN = [
 
 def call(url: str, method: str, path: str, sid: str, authorization: str | None) -> httpx.Response:
     headers = {} if authorization is None else {"Authorization": authorization}
-    body = {**SILENCE, "ends_at": time.time() + 3600} if path == "/api/silences" and method == "POST" else None
+    body = {**SILENCE, "ends_at": time.time() + 3600} if path == "/api/v1/silences" and method == "POST" else None
     return httpx.request(method, url + path.format(id=sid), json=body, headers=headers, timeout=10)
 
 
@@ -47,7 +47,7 @@ def test_every_worker_route_needs_its_scope(topics, start_worker):
         topics, APPWATCH_API_WRITE_TOKENS=WRITE, APPWATCH_API_READ_TOKENS=READ, APPWATCH_INGEST_TOKEN=INGEST
     )
     seen: list[httpx.Response] = []
-    created = call(w.url, "POST", "/api/silences", "", f"Bearer {WRITE}")
+    created = call(w.url, "POST", "/api/v1/silences", "", f"Bearer {WRITE}")
     assert created.status_code == 201
     sid = created.json()["id"]
     checked = 0
@@ -86,15 +86,15 @@ def test_every_worker_route_needs_its_scope(topics, start_worker):
 def test_anonymous_read_is_off_unless_turned_on_and_never_opens_writing(topics, start_worker):
     closed = start_worker(topics, APPWATCH_WEBHOOK_URL="http://127.0.0.1:9/hook")  # no tokens, no secret
     assert closed.log.read_text().count("webhooks sent unsigned") == 1  # said once, at start-up
-    assert call(closed.url, "GET", "/api/silences", "", None).status_code == 401
-    assert call(closed.url, "POST", "/api/silences", "", None).status_code == 401
+    assert call(closed.url, "GET", "/api/v1/silences", "", None).status_code == 401
+    assert call(closed.url, "POST", "/api/v1/silences", "", None).status_code == 401
     opened = start_worker(
         topics,
         APPWATCH_API_ANONYMOUS_READ="true",
         APPWATCH_API_READ_TOKENS=READ,
         APPWATCH_GROUP=f"g-{topics.prefix.rstrip('.')}-anon",
     )
-    assert call(opened.url, "GET", "/api/silences", "", None).status_code == 200
-    assert call(opened.url, "POST", "/api/silences", "", None).status_code == 401
-    assert call(opened.url, "POST", "/api/silences", "", f"Bearer {READ}").status_code == 403
-    assert call(opened.url, "POST", "/api/silences/x/expire", "", None).status_code == 401
+    assert call(opened.url, "GET", "/api/v1/silences", "", None).status_code == 200
+    assert call(opened.url, "POST", "/api/v1/silences", "", None).status_code == 401
+    assert call(opened.url, "POST", "/api/v1/silences", "", f"Bearer {READ}").status_code == 403
+    assert call(opened.url, "POST", "/api/v1/silences/x/expire", "", None).status_code == 401

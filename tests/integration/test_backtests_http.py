@@ -18,7 +18,7 @@ def test_upload_follow_and_read_a_backtest(topics, start_worker):
     w = start_worker(topics, APPWATCH_API_WRITE_TOKENS=WRITE)
     auth = {"Authorization": f"Bearer {WRITE}"}
     body = b"\n".join(ev.to_json() for ev in scenario.events())
-    started = httpx.post(f"{w.url}/api/backtests", content=body, headers=auth, timeout=10)
+    started = httpx.post(f"{w.url}/api/v1/backtests", content=body, headers=auth, timeout=10)
     assert started.status_code == 202, started.text
     status_url = w.url + started.json()["status"]
 

@@ -1,5 +1,5 @@
 """`appwatch connect --once` against a fake App Store chart feed on 127.0.0.1; a running
-worker then answers GET /api/connectors with that instance's status from the topic."""
+worker then answers GET /api/v1/connectors with that instance's status from the topic."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ connectors:
     params: {{base_url: "{local_server.url_for("/api/v2")}", countries: [cn], charts: [top-free], limit: 3}}
 """)
     w = start_worker(topics, APPWATCH_API_READ_TOKENS=READ)
-    url = f"{w.url}/api/connectors"
+    url = f"{w.url}/api/v1/connectors"
     assert httpx.get(url, timeout=5).status_code == 401
 
     env = {

@@ -55,7 +55,7 @@ def test_silence_http_api(broker, topics, hooks, start_worker):
     w = start_worker(
         topics, APPWATCH_WEBHOOK_URL=hooks.url, APPWATCH_WEBHOOK_SECRET=hooks.secret, APPWATCH_API_WRITE_TOKENS=WRITE
     )
-    api = f"{w.url}/api/silences"
+    api = f"{w.url}/api/v1/silences"
     auth = {"Authorization": f"Bearer {WRITE}"}
     assert (
         httpx.post(

@@ -38,7 +38,7 @@ def test_the_seed_story_gives_the_same_alerts_as_the_cli_backtest():
     async def go():
         b = jobs()
         started = await b.start(f"Bearer {WRITE}", body)
-        assert started.status == 202 and started.body["status"] == f"/api/backtests/{started.body['id']}"
+        assert started.status == 202 and started.body["status"] == f"/api/v1/backtests/{started.body['id']}"
         status = await finished(b, started.body["id"])
         assert status["state"] == "done" and status["read"] == status["lines"] == len(body.splitlines())
         assert [a["alert_id"] for a in status["alerts"]] == [a.alert_id for a in want.alerts]
