@@ -17,7 +17,7 @@ from core.auth import Caller
 from ..worker.api import Answer, caller
 from .session import COOKIE, Sessions
 
-STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
+STATIC = {n: "text/css" for n in ("console.css", "alerts.css", "pages.css")} | {"console.js": "text/javascript"}
 
 
 def _when(t: float | str | None) -> str:

@@ -38,6 +38,7 @@ from streams.rules import RuleSet
 from streams.settings import Settings
 
 from ..console import Console, Sessions
+from .alerts_api import AlertsApi
 from .amapi import AmApi
 from .api import Api
 from .backtests import Backtests
@@ -45,6 +46,7 @@ from .base import new_app
 from .connectors_api import ConnectorStatus
 from .detect import Detect
 from .dispatch import Dispatch, Firing
+from .market_api import MarketApi
 from .outbox import Outbox
 from .probes import Probes, lag
 from .reload import RulesReload
@@ -68,8 +70,12 @@ def serve(app: faust.App, settings: Settings, registry, state: SimpleNamespace, 
         silences=silences,
         firing=firing,
         worker=worker,
+        pipeline=pipeline,
     )
+    parts.alerts, parts.market = AlertsApi(tokens, parts), MarketApi(tokens, parts)
     parts.api.install(app, registry)
+    parts.alerts.install(app)
+    parts.market.install(app)
     parts.amapi.install(app)
     parts.rules.install(app)
     parts.connectors.install(app, settings, topics, state.checks)
