@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
 from alerts import group as grouping
 from alerts.config import AlertsConfig, Receiver
@@ -29,6 +29,7 @@ from alerts.group import Group, Notification, routing_labels
 from alerts.metrics import DeliveryMetrics
 from alerts.notify import Notifier
 from alerts.route import Resolved, inhibited, match, node
+from alerts.silence import Silence, silenced
 from core.alert import Alert
 from core.retry import RetryPolicy
 from core.secrets import Registers, secret_value
@@ -126,9 +127,12 @@ class Pipeline:
         firing: MutableMapping[str, dict] | None = None,
         owns: Callable[[str], bool] = lambda key: True,
         retention: float = 7 * 86400.0,
+        silences: Mapping[str, Silence] | None = None,
     ) -> None:
         """``owns(group_key)``: whether this process flushes that group (its partition).
-        ``retention``: how long a group remembers what it notified (replays dedup)."""
+        ``retention``: how long a group remembers what it notified (replays dedup).
+        ``silences``: id -> silence, as every worker reads them; a silence made after an
+        alert was grouped mutes its next notifications, as Alertmanager's does."""
         self.config, self.receivers, self.metrics = config, receivers, metrics
         self.on_failed = None  # (notifier, alert, error) for the notifications DLQ
         self.disabled: set[str] = set()
@@ -137,6 +141,7 @@ class Pipeline:
         self.firing = {} if firing is None else firing
         self.owns = owns
         self.retention = retention
+        self.silences = {} if silences is None else silences
         self.resolve_timeout = config.global_.resolve_timeout
         self.queues: dict[str, asyncio.Queue[Notification]] = {}
         self.in_flight: set[str] = set()  # notification ids queued or being sent here
@@ -189,7 +194,10 @@ class Pipeline:
     # -- out: flush, refresh, deliver --------------------------------------------
 
     def muted(self, labels: dict[str, str]) -> bool:
-        """Inhibited now: a firing source alert matches an inhibit rule for these labels."""
+        """Silenced now, or inhibited: a firing source alert matches an inhibit rule for
+        these labels."""
+        if self.silences and silenced(labels, self.silences, self.clock()) is not None:
+            return True
         if not self.config.inhibit_rules:
             return False
         now, aid = self.clock(), labels.get("alert_id", "")

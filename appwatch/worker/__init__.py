@@ -108,6 +108,7 @@ def create_app(
         firing=firing,
         owns=outbox.owns,
         retention=settings.delivered_retention,
+        silences=silences.by_id,
     )
     pipeline = (
         pipeline_factory(delivery, **stores) if pipeline_factory else Pipeline(*fanout(notifiers), delivery, **stores)

@@ -250,3 +250,29 @@ def test_a_store_that_cannot_be_written_delays_delivery_but_neither_stops_it_nor
         runner.cancel()
 
     asyncio.run(main())
+
+
+def test_a_silence_made_after_the_alert_was_grouped_mutes_its_repeats_until_it_expires():
+    """As Alertmanager's mute stage: the silences are looked at when a group is notified,
+    not only when an alert arrives."""
+    from alerts.silence import Silence
+
+    config = parse(
+        "route: {receiver: all, group_by: [rule], group_wait: 0s, group_interval: 10s, repeat_interval: 1m}\n"
+        "receivers: [{name: all}]\n",
+        AlertsConfig,
+    )
+    now, silences = [100.0], {}
+    p = Pipeline(config, {"all": []}, DeliveryMetrics(CollectorRegistry()), clock=lambda: now[0], silences=silences)
+    p.accept(alert("doubao").model_copy(update={"resolves": True}))
+    assert [len(n.alerts) for n in p.flush()] == [1]
+    s = Silence(matchers=['app_id="doubao"'], created_by="ana", comment="known", starts_at=110.0, ends_at=400.0)
+    silences[s.id] = s
+    now[0] = 100.0 + 61
+    assert p.flush() == []  # the repeat is due, and muted
+    now[0] = 100.0 + 122
+    assert p.flush() == []
+    silences[s.id] = s.model_copy(update={"ends_at": 250.0})  # expired
+    now[0] = 260.0
+    (repeat,) = p.flush()
+    assert [a.labels["app_id"] for a in repeat.alerts] == ["doubao"]
