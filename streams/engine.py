@@ -274,6 +274,7 @@ class Engine:
             summary=rule.render(fields),
             late=judge < newest,
             source_event_id=ev.event_id,
+            **_chart(rule, w, judge, value < base if not spiking and base is not None else False),
         )
 
     def _threshold(
@@ -716,6 +717,15 @@ def explain_day(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int) -> Day
     before = w.days.get(day - p.lag_days)
     up, down = change.bounds(before, p)
     return DayView(day, total, before, up, down, change=change.detect(total, before, p))
+
+
+def _chart(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int, drop: bool) -> dict:
+    """What a chart of a fired spike or change alert needs (optional alert fields, made at
+    fire time only): ``trend``, the days the window holds as [date, total], oldest first;
+    ``threshold``, the least total that fires (a drop: the greatest), None when none can."""
+    view = explain_day(rule, w, day)
+    line = None if view is None else (view.fire_below if drop else view.fire_at)
+    return {"trend": [[date_of(d), v] for d, v in sorted(w.days.items())], "threshold": line}
 
 
 def series_of(alert: Alert) -> str | None:
