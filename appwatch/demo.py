@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import statistics
 import threading
 import time
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -30,6 +32,7 @@ from appwatch.worker import create_app
 from connectors import catalog
 from connectors import demo as scenario
 from connectors.publish import Publisher
+from core.auth import ConsoleUser
 from core.events import Topics
 from streams.settings import Settings
 
@@ -60,6 +63,17 @@ def routes(webhook_url: str, signed: bool) -> AlertsConfig:
             "allow_hosts": ["127.0.0.1"],
         }
     )  # our own receivers
+
+
+def with_login(settings: Settings) -> tuple[Settings, str | None]:
+    """The settings with a console login ``demo`` (write) and a fresh password, unless
+    APPWATCH_CONSOLE_USERS names logins already; (settings, the password or None)."""
+    secret = settings.console_secret or SecretStr(secrets.token_urlsafe(32))
+    if settings.console_users:
+        return settings.model_copy(update={"console_secret": secret}), None
+    password = secrets.token_urlsafe(9)
+    user = ConsoleUser(name="demo", password=password, scope="write")
+    return settings.model_copy(update={"console_users": [user], "console_secret": secret}), password
 
 
 @dataclass
@@ -107,6 +121,7 @@ async def run(
     stop: asyncio.Event,
 ) -> Stats:
     stats = Stats()
+    settings, password = with_login(settings)
     own_secret = webhook_secret if webhook_url and webhook_secret else new_secret()
 
     def on_delivery(payload: dict, latency: float | None) -> None:
@@ -135,11 +150,13 @@ async def run(
     app = create_app(
         settings, registry=registry, companies=catalog.shipped().companies(), pipeline_factory=delivery.factory()
     )
+    web = f"http://{settings.web_host}:{settings.web_port}"
     console.print(
-        f"[bold]appwatch demo[/]  broker {settings.bootstrap}  "
-        f"metrics http://{settings.web_host}:{settings.web_port}/metrics  "
-        f"webhook {webhook_url}"
+        f"[bold]appwatch demo[/]  broker {settings.bootstrap}  metrics {web}/metrics  webhook {webhook_url}",
+        highlight=False,
     )
+    login = f"login demo / {password}" if password else "log in as one of APPWATCH_CONSOLE_USERS"
+    console.print(f"[bold]console[/] {web}/  {login}", highlight=False)
     worker = await runner.start(app)
     started = time.monotonic()
     halt = threading.Event()
