@@ -104,9 +104,21 @@ def fanout(notifiers: Sequence[Notifier]) -> tuple[AlertsConfig, dict[str, list[
     return config, {n.name: [n] for n in notifiers}
 
 
+RECENT = 3600.0  # seconds a resolved alert stays in the firing set (listed as recently resolved)
+
+
 def firing_now(entry: dict, now: float) -> bool:
-    """Whether a firing-set entry still fires at ``now`` (a one-off only until ``until``)."""
+    """Whether a firing-set entry still fires at ``now``: not once resolved (``resolvedAt``),
+    a one-off only until ``until``."""
+    if entry.get("resolvedAt") is not None:
+        return False
     return entry.get("until") is None or entry["until"] > now
+
+
+def forget_resolved(firing: MutableMapping[str, dict], now: float) -> None:
+    """Drop the firing set's resolved entries older than ``RECENT``: memory stays bounded."""
+    for aid in [a for a, f in list(firing.items()) if (f.get("resolvedAt") or now) < now - RECENT]:
+        firing.pop(aid, None)
 
 
 def resends(notifier: Notifier) -> bool:
@@ -157,21 +169,27 @@ class Pipeline:
             self._routes[f"{r.receiver}:{r.path}"] = r
         return found
 
-    def firing_entry(self, alert: Alert) -> dict | None:
-        """What the firing set holds for ``alert`` (None: it leaves). A one-off counts as
-        firing for ``resolve_timeout``, as Alertmanager treats an alert without an end."""
+    def firing_entry(self, alert: Alert) -> dict:
+        """What the firing set holds for ``alert``: its routing labels, summary, start and
+        the whole alert (what the alerts API lists). A one-off counts as firing for
+        ``resolve_timeout``, as Alertmanager treats an alert without an end; a resolved
+        alert stays, with ``resolvedAt`` (unix time), as recently resolved (``RECENT``)."""
+        now, body = self.clock(), alert.model_dump(mode="json")
+        entry = {"labels": routing_labels(alert), "summary": alert.summary, "alert": body}
         if alert.status == "resolved":
-            return None
-        until = None if alert.resolves else self.clock() + self.resolve_timeout
-        return {"labels": routing_labels(alert), "until": until, "summary": alert.summary, "startsAt": alert.event_ts}
+            before = self.firing.get(alert.alert_id) or {}
+            starts = before.get("startsAt") or alert.window_start or alert.event_ts
+            return entry | {"until": None, "startsAt": starts, "resolvedAt": now}
+        until = None if alert.resolves else now + self.resolve_timeout
+        return entry | {"until": until, "startsAt": alert.event_ts}
 
     def note(self, alert: Alert) -> None:
-        """Keep the firing set (inhibition sources) up to date with ``alert``."""
-        entry = self.firing_entry(alert)
-        if entry is None:
+        """Keep the firing set (inhibition sources) up to date with ``alert``. In one
+        process (``accept``) nothing lists the set, so a resolved alert just leaves it."""
+        if alert.status == "resolved":
             self.firing.pop(alert.alert_id, None)
         else:
-            self.firing[alert.alert_id] = entry
+            self.firing[alert.alert_id] = self.firing_entry(alert)
 
     def add(self, alert: Alert, route: Resolved) -> bool:
         """Put ``alert`` in its group of ``route``; False if the group had it (a replay)."""

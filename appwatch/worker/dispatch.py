@@ -4,13 +4,15 @@ worker: what may inhibit what), then to the partition of each group it goes to."
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 import faust
 import orjson
 
 from alerts.group import group_key
 from alerts.metrics import DeliveryMetrics
-from alerts.pipeline import Pipeline
+from alerts.pipeline import RECENT, Pipeline, forget_resolved
 from core.alert import Alert
 from core.events import Topics
 from streams import rewind
@@ -23,13 +25,26 @@ log = logging.getLogger(__name__)
 
 
 class Firing(dict):
-    """alert_id -> firing entry, fed by the compacted firing topic (None: resolved)."""
+    """alert_id -> firing entry (``Pipeline.firing_entry``), fed by the compacted firing
+    topic (None: gone). Resolved entries older than ``RECENT`` are not kept: one read at
+    start-up skips them, and the records that come look for them once a minute at most."""
+
+    SWEEP_EVERY = 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.clock, self.swept = clock, 0.0
 
     def apply(self, key: bytes, value: bytes | None, offset: int) -> None:
-        if value is None:
-            self.pop(key.decode(), None)
+        now, aid = self.clock(), key.decode()
+        entry = None if value is None else orjson.loads(value)
+        if entry is None or (entry.get("resolvedAt") or now) < now - RECENT:
+            self.pop(aid, None)
         else:
-            self[key.decode()] = orjson.loads(value)
+            self[aid] = entry
+        if now - self.swept >= self.SWEEP_EVERY:
+            self.swept = now
+            forget_resolved(self, now)
 
 
 class Dispatch:
