@@ -58,7 +58,12 @@ class Result:
 def decoded(lines: Iterable[bytes | str], errors: list[tuple[int, str]]) -> Iterator[Event]:
     """The events of ``lines``, decoded as the detect stage does; the invalid ones go to
     ``errors`` as (line number, message). Blank lines are skipped."""
-    for n, line in enumerate(lines, 1):
+    return numbered(enumerate(lines, 1), errors)
+
+
+def numbered(lines: Iterable[tuple[int, bytes | str]], errors: list[tuple[int, str]]) -> Iterator[Event]:
+    """``decoded`` over (line number, line) pairs: a file read in steps, or CSV rows."""
+    for n, line in lines:
         if not line.strip():
             continue
         if isinstance(line, str):
@@ -69,22 +74,37 @@ def decoded(lines: Iterable[bytes | str], errors: list[tuple[int, str]]) -> Iter
             errors.append((n, str(exc)))
 
 
+class Run:
+    """A backtest fed in steps (``feed`` some numbered lines, again, then ``finish``), so
+    a caller can yield between steps and show how far it got."""
+
+    def __init__(self, ruleset: RuleSet, companies: dict[str, str] | None = None) -> None:
+        self.ruleset, self.result, self.seen = ruleset, Result(), set()
+        self.engine, self.state = Engine(ruleset, companies), {}
+        self.now = time.time()
+        self.alerts: list[Alert] = []
+
+    def feed(self, lines: Iterable[tuple[int, bytes | str]]) -> None:
+        result, engine, state, now = self.result, self.engine, self.state, self.now
+        for ev in numbered(lines, result.errors):
+            fired = engine.process(ev, state, now=now)
+            self.alerts.extend(fired)
+            result.trace.fire(engine, fired, state)
+            if ev.event_id in self.seen:
+                result.duplicates += 1
+                continue
+            self.seen.add(ev.event_id)
+            result.events.append(ev)
+            if not too_far_ahead(ev, now):
+                result.trace.add(engine, ev, state)
+
+    def finish(self) -> Result:
+        self.alerts.extend(self.engine.finish(self.state))
+        self.result.alerts = alerts_in_order(self.alerts)
+        return self.result
+
+
 def run(lines: Iterable[bytes | str], ruleset: RuleSet, companies: dict[str, str] | None = None) -> Result:
-    result, seen = Result(), set()
-    engine, state = Engine(ruleset, companies), {}
-    now = time.time()
-    alerts: list[Alert] = []
-    for ev in decoded(lines, result.errors):
-        fired = engine.process(ev, state, now=now)
-        alerts.extend(fired)
-        result.trace.fire(engine, fired, state)
-        if ev.event_id in seen:
-            result.duplicates += 1
-            continue
-        seen.add(ev.event_id)
-        result.events.append(ev)
-        if not too_far_ahead(ev, now):
-            result.trace.add(engine, ev, state)
-    alerts.extend(engine.finish(state))
-    result.alerts = alerts_in_order(alerts)
-    return result
+    r = Run(ruleset, companies)
+    r.feed(enumerate(lines, 1))
+    return r.finish()

@@ -103,6 +103,8 @@ class Stage:
         self.engine, self.topics, self.metrics = engine, topics, metrics
         self.state: dict[int, dict[str, series.SeriesState]] = {}  # partition -> series key -> state
         self._seen: dict[str, float] = {}  # source -> Kafka time of its last "seen" record
+        self.evaluated: dict[str, float] = {}  # rule -> when its evaluations last moved (unix)
+        self._counted: dict[str, int] = {}  # rule -> its evaluations when last looked at
         engine.on_rules = lambda: engine.forget_baselines(self.states())
 
     def states(self) -> Iterable[series.SeriesState]:
@@ -144,7 +146,18 @@ class Stage:
                 self._partition(records, out, counts)
         if self.metrics:
             self.metrics.count(counts)
+        self.note_evaluations(time.time())
         return out
+
+    def note_evaluations(self, now: float) -> None:
+        """``now`` for each rule whose evaluation count moved since the last look: once per
+        batch or sweep, O(rules), never per event. Rank and news rules are evaluated on the
+        control agent, a moment later: the next sweep (every ``SWEEP_EVERY``) notes them."""
+        counted, evaluated = self._counted, self.evaluated
+        for name, n in self.engine.evaluations.items():
+            if counted.get(name) != n:
+                counted[name] = n
+                evaluated[name] = now
 
     def _partition(self, records: Sequence[Record], out: Output, counts: Counter) -> None:
         first = records[0]
@@ -192,6 +205,7 @@ class Stage:
         for a in self.engine.sweep_series(self.state, now, out.changed):
             out.control.append(orjson.dumps({"alert": a.model_dump(mode="json")}))
             out.alerts += 1
+        self.note_evaluations(now)
         return out
 
     def changelog(self, changed: Mapping[int, Iterable[str]]) -> dict[int, list[tuple[bytes, bytes]]]:
