@@ -3,6 +3,10 @@ broker or a web server."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import orjson
 from prometheus_client import CollectorRegistry
 
 from appwatch.worker.detect import Detect
@@ -14,6 +18,7 @@ from streams.detectors import threshold
 from streams.metrics import StreamMetrics
 from streams.series import SeriesState
 from streams.settings import Settings
+from streams.stage import Record
 
 READ = "read-token-0123456789abcdef"
 NOW = 1_731_600_000.0
@@ -75,3 +80,54 @@ def test_both_routes_need_a_token(tmp_path):
     api, _, _ = rules_api(tmp_path)
     for answer in (api.status(None), api.check(None, RULES), api.status("Bearer nope")):
         assert answer.status == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def metric_record(offset: int, metric: str) -> Record:
+    value = {
+        "event_id": f"e{offset}",
+        "type": "app.metric",
+        "source": "t",
+        "ts": "2024-11-01T00:00:00+08:00",
+        "app_id": "x",
+        "platform": "all",
+        "country": "cn",
+        "metric": metric,
+        "value": 5,
+        "period": "day",
+    }
+    return Record("t.events.metrics", 0, offset, 1_730_390_400_000, b"x|cn", orjson.dumps(value))
+
+
+def test_last_evaluation_is_noted_per_rule_once_per_batch(tmp_path, monkeypatch):
+    api, detect, _ = rules_api(tmp_path)
+    stage = detect.stage.stage
+    last = lambda: {r["name"]: r["last_evaluation"] for r in api.status(f"Bearer {READ}").body}  # noqa: E731
+    assert last() == {"dau-high": None, "spike": None}
+    monkeypatch.setattr(time, "time", lambda: NOW)
+    stage.process({0: [metric_record(1, "downloads"), metric_record(2, "downloads")]})
+    assert last() == {"dau-high": None, "spike": NOW}
+    monkeypatch.setattr(time, "time", lambda: NOW + 5)
+    stage.process({0: [metric_record(3, "dau")]})
+    assert last() == {"dau-high": NOW + 5, "spike": NOW}  # spike was not evaluated again
+    stage.sweep(NOW + 9)  # nothing moved: nothing noted
+    assert last() == {"dau-high": NOW + 5, "spike": NOW}
+
+
+def test_a_backtest_over_recent_history_needs_write_a_span_and_valid_rules(tmp_path):
+    write = "write-token-0123456789abcdef"
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES)
+    metrics = StreamMetrics(CollectorRegistry())
+    detect = Detect(Settings(rules=path), Topics("t."), metrics, rewind.Checks())
+    api = RulesApi(Tokens(read=(READ,), write=(write,)), detect, path, {}, metrics, "w1:6066", clock=lambda: NOW)
+
+    async def go():
+        assert (await api.backtest(None, RULES, "24h")).status == 401
+        assert (await api.backtest(f"Bearer {READ}", RULES, "24h")).status == 403  # a backtest costs CPU
+        span = await api.backtest(f"Bearer {write}", RULES, "a day")
+        assert span.status == 400 and "24h or 7d" in span.body["error"]
+        bad = await api.backtest(f"Bearer {write}", RULES.replace("kind: spike", "kind: nope"), "24h")
+        assert bad.status == 400 and bad.body["errors"][0].startswith("<posted rules>:8:")
+        assert (await api.backtest(f"Bearer {write}", RULES, "24h")).status == 503  # no backtests part
+
+    asyncio.run(go())
