@@ -108,9 +108,11 @@ def _card(app: dict) -> dict:
         card["bars"] = charts.bars(
             days, baseline=base, hot=_hot(days), title=f"{app['name']}: daily downloads ({series['country']})"
         )
-    if card["chart"]:
-        c = card["chart"]
-        points = [(datetime.fromtimestamp(t, UTC).strftime("%m-%d %H:%M"), r) for t, r in c["points"]]
+    c = card["chart"]
+    if c and len(c["points"]) > 1:
+        span = c["points"][-1][0] - c["points"][0][0]
+        fmt = "%m-%d" if span >= 2 * 86400 else "%m-%d %H:%M"
+        points = [(datetime.fromtimestamp(t, UTC).strftime(fmt), r) for t, r in c["points"]]
         card["line"] = charts.line(points, invert=True, title=f"{app['name']}: rank on {c['chart']} {c['country']}")
     return card
 

@@ -9,32 +9,31 @@
                            over time [[unix ts, rank], ...] and the current ``rank``.
                            Each series and chart says which ``worker`` reported it.
 
-The rank rules' chart state (the control table, on the worker that owns the control
-partition) keeps only each app's last rank, so this part keeps a bounded history per app
-and chart (``KEEP_RANKS`` snapshots), sampled when asked and every ``SAMPLE_EVERY``
-seconds: O(apps in the charts) each time, nothing on the per-event path.
+The rank rules' chart state keeps only each app's last rank (and only on the worker that
+owns the control partition), so every worker follows the ranks topic itself, outside any
+group, as it follows the connectors' status: a bounded history per app and chart
+(``KEEP_RANKS`` snapshots, watched apps only when there is a catalog). Rank events are
+few (a chart a few times a day), and the per-event path of the metrics is not touched.
 Read scope (``core.auth``).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
 
 import faust
 
 from core.auth import Caller, Tokens
+from core.events import InvalidEvent, decode
 from streams.windows import Daily
 
 from .api import Answer, caller, denied, reply
-
-log = logging.getLogger(__name__)
+from .base import follow
 
 KEEP_RANKS = 120  # rank snapshots kept per app and chart
-SAMPLE_EVERY = 30.0  # seconds between samples of the chart state
 METRIC = "downloads"
 
 
@@ -49,23 +48,27 @@ class MarketApi:
     def __init__(self, tokens: Tokens, parts, clock: Callable[[], float] = time.time) -> None:
         """``parts``: ``detect`` (its engine's catalog and stage's series state) and ``worker``."""
         self.tokens, self.parts, self.clock = tokens, parts, clock
-        self.control: Mapping | None = None  # the rank rules' chart state (the ``control`` table)
         self.ranks: dict[tuple[str, str, str, str, str], deque] = {}  # (app, platform, country, chart, category)
         self.names = names()
 
-    def sample(self) -> None:
-        """Fold the charts' current ranks into the history (a snapshot seen once is kept once)."""
-        if self.control is None:
+    def apply(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        """One record of the ranks topic: its app's rank on its chart at its ``ts``. An
+        invalid record (the detect stage sends it to the DLQ) or an older one is skipped."""
+        try:
+            ev = decode(value)
+        except InvalidEvent:
             return
-        for key, value in list(self.control.items()):
-            parts = str(key).split("|")
-            if len(parts) != 6 or parts[1] != "chart" or not isinstance(value, dict):
-                continue
-            chart = tuple(parts[2:])
-            for app_id, (ts, rank) in dict(value.get("apps") or {}).items():
-                hist = self.ranks.setdefault((app_id, *chart), deque(maxlen=KEEP_RANKS))
-                if not hist or ts > hist[-1][0]:
-                    hist.append((ts, rank))
+        companies = self.parts.detect.engine.companies
+        if ev.type != "app.rank" or (companies and ev.app_id not in companies):
+            return
+        hist = self.ranks.setdefault(
+            (ev.app_id, ev.platform, ev.country, ev.chart, ev.category), deque(maxlen=KEEP_RANKS)
+        )
+        ts = ev.ts.timestamp()
+        if not hist or ts > hist[-1][0]:
+            hist.append((ts, ev.rank))
+        elif ts == hist[-1][0]:
+            hist[-1] = (ts, ev.rank)
 
     def downloads(self) -> dict[str, list[dict]]:
         """app_id -> its download series: the daily fold with the most days of each."""
@@ -107,7 +110,6 @@ class MarketApi:
     def market(self, who: Caller | str | None) -> Answer:
         if (no := denied(self.tokens, who, "read")) is not None:
             return no
-        self.sample()
         companies = dict(self.parts.detect.engine.companies)
         downloads, ranks = self.downloads(), self.charts()
         apps = [*companies, *sorted((set(downloads) | set(ranks)) - set(companies))]
@@ -125,12 +127,11 @@ class MarketApi:
         return Answer(200, {"worker": self.parts.worker, "at": self.clock(), "apps": out})
 
     def install(self, app: faust.App) -> None:
-        api = self
-        api.control = app.tables.get("control")
+        api, stage = self, self.parts.detect.stage
 
-        @app.timer(SAMPLE_EVERY)
-        async def sample_ranks():
-            api.sample()
+        @app.task
+        async def follow_ranks():
+            await follow(stage.settings, self.parts.detect.topics.ranks, api.apply, stage.checks)
 
         @app.page("/api/v1/market")
         class MarketView(faust.web.View):

@@ -1,11 +1,12 @@
 """The market API (appwatch/worker/market_api.py) without a broker: the watched apps with
-their daily downloads from the series state and their ranks over time from the chart state."""
+their daily downloads from the series state and their ranks over time from the ranks topic."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
+import orjson
 from prometheus_client import CollectorRegistry
 
 from appwatch.worker.detect import Detect
@@ -25,12 +26,23 @@ DAY = date(2024, 11, 14).toordinal()
 def market(companies=None) -> tuple[MarketApi, Detect]:
     detect = Detect(Settings(), Topics("t."), StreamMetrics(CollectorRegistry()), rewind.Checks(), companies)
     api = MarketApi(Tokens(read=(READ,)), SimpleNamespace(detect=detect, worker="w1:6066"), clock=lambda: 1.0)
-    api.control = {}
     return api, detect
 
 
-def chart(apps: dict[str, list]) -> dict:
-    return {"apps": apps, "snaps": []}
+def rank(app_id: str, t: float, rank: int, **kw) -> bytes:
+    ev = {
+        "event_id": f"r:{app_id}:{t}:{kw}",
+        "type": "app.rank",
+        "source": "t",
+        "ts": datetime.fromtimestamp(t, UTC).isoformat(),
+        "app_id": app_id,
+        "platform": "ios",
+        "country": "cn",
+        "chart": "top-free",
+        "rank": rank,
+        **kw,
+    }
+    return orjson.dumps(ev)
 
 
 def test_watched_apps_with_daily_downloads_and_rank_history():
@@ -42,12 +54,12 @@ def test_watched_apps_with_daily_downloads_and_rank_history():
         "doubao|all|cn|dau": SeriesState(rules={"c": Daily(days={DAY: 1.0})}),  # not downloads
         "other|ios|us|downloads": SeriesState(rules={"a": Daily(days={DAY: 5.0})}),
     }
-    key = "rank-number-one|chart|ios|cn|top-free|all"
-    api.control[key] = chart({"doubao": [100.0, 3]})
-    api.control["news|seen"] = {"x": 1}  # not a chart
-    api.sample()
-    api.control[key] = chart({"doubao": [200.0, 1]})
-    api.control["top10|chart|ios|cn|top-free|all"] = chart({"doubao": [200.0, 1]})  # same chart, other rule
+    for i, (t, r) in enumerate([(100.0, 3), (200.0, 2), (150.0, 9), (200.0, 1)]):  # an older one, a correction
+        api.apply(b"doubao|cn", rank("doubao", t, r), i)
+    api.apply(b"doubao|cn", rank("doubao", 300.0, 4, chart="top-paid"), 4)
+    api.apply(b"yuanbao|cn", rank("yuanbao", 300.0, 4), 5)  # not watched: not kept
+    api.apply(b"x", b"{not json", 6)
+    api.apply(b"x", rank("doubao", 400.0, 0), 7)  # invalid: rank 0
 
     body = api.market(f"Bearer {READ}").body
     assert body["worker"] == "w1:6066"
@@ -58,21 +70,19 @@ def test_watched_apps_with_daily_downloads_and_rank_history():
     (series,) = doubao["downloads"]
     assert series["days"] == [["2024-11-12", 790_000.0], ["2024-11-13", 800_000.0], ["2024-11-14", 2_400_000.0]]
     assert (series["country"], series["worker"]) == ("cn", "w1:6066")
-    (ranks,) = doubao["ranks"]
-    assert ranks["points"] == [[100.0, 3], [200.0, 1]] and ranks["rank"] == 1 and ranks["chart"] == "top-free"
+    free, paid = doubao["ranks"]
+    assert free["points"] == [[100.0, 3], [200.0, 1]] and free["rank"] == 1 and free["chart"] == "top-free"
+    assert paid["points"] == [[300.0, 4]] and free["worker"] == "w1:6066"
     assert apps["kimi"]["downloads"] == apps["kimi"]["ranks"] == []
     assert apps["other"]["watched"] is False
 
 
-def test_rank_history_is_bounded_and_a_snapshot_is_kept_once():
+def test_rank_history_is_bounded():
     api, _ = market()
-    key = "r|chart|ios|cn|top-free|all"
     for t in range(KEEP_RANKS + 10):
-        api.control[key] = chart({"doubao": [float(t), 1 + t % 5]})
-        api.sample()
-        api.sample()
+        api.apply(b"k", rank("doubao", 1_700_000_000.0 + t, 1 + t % 5), t)
     (hist,) = api.ranks.values()
-    assert len(hist) == KEEP_RANKS and hist[0][0] == 10.0
+    assert len(hist) == KEEP_RANKS and hist[0][0] == 1_700_000_010.0
 
 
 def test_market_needs_a_read_token():
