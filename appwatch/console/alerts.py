@@ -54,18 +54,20 @@ def unauthorized() -> web.Response:
 
 
 def lines_of(text) -> list[str]:
-    """The matcher lines of a textarea (or a list of them), blank lines left out."""
+    """The lines of a textarea (or a list of them), stripped; blank ones kept, so that an
+    error names the line the user sees."""
     items = text if isinstance(text, list) else str(text or "").splitlines()
-    return [line.strip() for line in items if str(line).strip()]
+    return [str(line).strip() for line in items]
 
 
 def check_lines(lines: list[str]) -> str | None:
     """Why a matcher line is bad, naming the line; None when all parse."""
-    if not lines:
+    if not any(lines):
         return 'matchers: write at least one, like app_id="doubao"'
     for i, line in enumerate(lines, 1):
         try:
-            Matcher.parse(line)
+            if line:
+                Matcher.parse(line)
         except ValueError as exc:
             return f"matchers, line {i}: {exc}"
     return None
@@ -199,12 +201,15 @@ class Pages:
         if not viewer.may_write:
             return viewer.page("error.html.j2", status=403, message="Silencing needs write scope.")
         aid = request.query.get("alert", "")
-        found = self.parts.alerts.get(viewer.who, aid) if aid else None
-        alert = found.body if found is not None and found.status == 200 else None
-        form = dict(matchers=prefill(alert), comment="", duration="2h")
-        return self.silence_form(viewer, alert, aid, form, None)
+        form = dict(matchers=prefill(self.alert_of(viewer, aid)), comment="", duration="2h")
+        return self.silence_form(viewer, aid, form, None)
 
-    def silence_form(self, viewer: Viewer, alert, aid: str, form: dict, error, status: int = 200) -> web.Response:
+    def alert_of(self, viewer: Viewer, aid: str) -> dict | None:
+        found = self.parts.alerts.get(viewer.who, aid) if aid else None
+        return found.body if found is not None and found.status == 200 else None
+
+    def silence_form(self, viewer: Viewer, aid: str, form: dict, error, status: int = 200) -> web.Response:
+        alert = self.alert_of(viewer, aid)
         return viewer.page(
             "silence_new.html.j2", status=status, alert=alert, alert_id=aid, form=form, error=error, own=own
         )
@@ -224,7 +229,7 @@ class Pages:
             return fragment("silence_preview.html.j2", status=400, error=why)
 
         async def payload():
-            return {"matchers": lines}
+            return {"matchers": [line for line in lines if line]}
 
         answer = await self.parts.amapi.preview(who, payload)
         if answer.status != 200:
@@ -247,18 +252,22 @@ class Pages:
         except ValueError as exc:
             why, ends = str(exc), now
         if why is not None:
-            return self.silence_form(viewer, None, aid, fields, why, status=400)
+            return self.silence_form(viewer, aid, fields, why, status=400)
 
         async def body():
             return dict(
-                matchers=lines, starts_at=now, ends_at=ends, created_by=viewer.session.user, comment=fields["comment"]
+                matchers=[line for line in lines if line],
+                starts_at=now,
+                ends_at=ends,
+                created_by=viewer.session.user,
+                comment=fields["comment"],
             )
 
         answer = await self.parts.api.add(who, body)
         if (no := viewer.refused(answer)) is not None:
             return no
         if answer.status != 201:
-            return self.silence_form(viewer, None, aid, fields, answer.body.get("error"), status=answer.status)
+            return self.silence_form(viewer, aid, fields, answer.body.get("error"), status=answer.status)
         return redirect("/silences")
 
     async def expire(self, request: web.Request, silence_id: str) -> web.Response:
