@@ -137,3 +137,18 @@ def test_the_alerts_api_gives_the_chart_fields_filters_and_groups(worker):
     assert none == {"groups": [], "total": 0}
     bad = api.get("/api/v1/alerts", params={"filter": 'app_id=="x'})
     assert bad.status_code == 400 and "bad filter" in bad.json()["error"]
+
+
+def test_two_workers_list_the_spike_once_each(broker, topics, start_worker):
+    env = dict(APPWATCH_API_READ_TOKENS=READ)
+    workers = [start_worker(topics, **env), start_worker(topics, **env)]
+    publish_spike(broker, topics, "doubao", 800_000)
+    publish_spike(broker, topics, "kimi", 250_000)
+    head = {"Authorization": f"Bearer {READ}"}
+
+    def listed(w) -> list[str]:
+        body = httpx.get(w.url + "/api/v1/alerts", params={"group_by": ""}, headers=head, timeout=10).json()
+        return sorted(a["labels"]["app_id"] for g in body["groups"] for a in g["alerts"])
+
+    for w in workers:
+        wait_until(lambda w=w: listed(w) == ["doubao", "kimi"], 60, f"both spikes, once each, on {w.url}")
