@@ -198,6 +198,3 @@ def install(console, app: faust.App) -> None:
     class BacktestJob(faust.web.View):
         async def get(self, request, job_id):
             return await backtest_job(console, request, job_id)
-
-    if console.parts.rules.backtests is None:  # serve() does not hand it over yet
-        console.parts.rules.backtests = console.parts.backtests

@@ -47,6 +47,7 @@ from .connectors_api import ConnectorStatus
 from .detect import Detect
 from .dispatch import Dispatch, Firing
 from .market_api import MarketApi
+from .openapi import OpenApi
 from .outbox import Outbox
 from .probes import Probes, lag
 from .reload import RulesReload
@@ -73,6 +74,7 @@ def serve(app: faust.App, settings: Settings, registry, state: SimpleNamespace, 
         pipeline=pipeline,
     )
     parts.alerts, parts.market = AlertsApi(tokens, parts), MarketApi(tokens, parts)
+    parts.rules.backtests = parts.backtests  # an edited rules file's backtest runs as a job
     parts.api.install(app, registry)
     parts.alerts.install(app)
     parts.market.install(app)
@@ -80,6 +82,7 @@ def serve(app: faust.App, settings: Settings, registry, state: SimpleNamespace, 
     parts.rules.install(app)
     parts.connectors.install(app, settings, topics, state.checks)
     parts.backtests.install(app)
+    OpenApi().install(app)
     Console(Sessions.from_settings(settings), parts).install(app)
 
 
