@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import faust
 from aiohttp import web
 
-from ..worker.api import CALLER
+from ..http import CALLER
 from . import alerts, pages
 from .session import COOKIE, LOGIN_COOKIE, Sessions
 from .view import NO_STORE, Viewer, redirect, static

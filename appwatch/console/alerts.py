@@ -27,9 +27,9 @@ from pydantic import TypeAdapter, ValidationError
 from core.matchers import Matcher
 from core.yamlfile import Duration
 
+from ..http import Answer, denied
 from ..worker.alerts_api import DEFAULT_STATES, STATES
 from ..worker.amapi import from_am_matcher, parse_time
-from ..worker.api import Answer, denied
 from . import charts
 from .view import NO_STORE, Viewer, env, redirect
 

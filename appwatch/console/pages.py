@@ -24,7 +24,7 @@ from aiohttp import web
 
 from core.auth import Caller
 
-from ..worker.api import Answer
+from ..http import Answer
 from ..worker.backtests import read_upload
 from . import charts
 from .view import Viewer, redirect

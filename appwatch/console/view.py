@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from core.auth import Caller
 
-from ..worker.api import Answer, caller
+from ..http import Answer, caller
 from .session import COOKIE, Sessions
 
 STATIC = {n: "text/css" for n in ("console.css", "alerts.css", "pages.css")} | {"console.js": "text/javascript"}

@@ -37,7 +37,6 @@ from streams.metrics import StreamMetrics, WorkerCollector
 from streams.rules import RuleSet
 from streams.settings import Settings
 
-from ..console import Console, Sessions
 from .alerts_api import AlertsApi
 from .amapi import AmApi
 from .api import Api
@@ -58,6 +57,8 @@ from .silences import Silences
 def serve(app: faust.App, settings: Settings, registry, state: SimpleNamespace, pipeline, companies) -> None:
     """The HTTP side: the API parts, and the console's pages, which read through them.
     ``state``: the worker's ``detect``, ``silences``, ``firing`` and ``checks``."""
+    from ..console import Console, Sessions  # the console reads the worker's parts: import it last
+
     tokens, topics = Tokens.from_settings(settings), Topics(settings.topic_prefix)
     detect, silences, firing = state.detect, state.silences, state.firing
     worker = f"{socket.gethostname()}:{settings.web_port}"

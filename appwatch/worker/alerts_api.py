@@ -31,8 +31,8 @@ from core.auth import Caller, Tokens
 from streams.detectors import threshold
 from streams.rules import ThresholdRule
 
+from ..http import Answer, caller, denied, reply
 from .amapi import iso, matchers_of
-from .api import Answer, caller, denied, reply
 
 STATES = ("firing", "pending", "resolved", "silenced", "inhibited")
 DEFAULT_STATES = ("firing", "pending", "silenced", "inhibited")

@@ -33,7 +33,7 @@ from alerts.silence import Silence
 from core.auth import Caller, Tokens
 from core.matchers import Matcher
 
-from .api import Answer, caller, denied, reply
+from ..http import Answer, caller, denied, reply
 from .silences import Silences
 
 VERSION = "0.1.0"  # appwatch's; amtool only shows it

@@ -4,43 +4,14 @@ are tested without a web server; ``install`` puts them on Faust's."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from alerts.silence import Silence
 from core.auth import Caller, Tokens
 
+from ..http import Answer, caller, denied, reply
 from .silences import Silences
-
-
-class Answer(NamedTuple):
-    status: int
-    body: Any
-    headers: dict[str, str] = {}
-
-
-CALLER = "appwatch.caller"  # where the console's middleware leaves who a request is from
-
-
-def caller(request) -> Caller:
-    """Who makes ``request``: its session (the console's middleware), else its token."""
-    return request.get(CALLER) or Caller(request.headers.get("Authorization"))
-
-
-def denied(tokens: Tokens, who: Caller | str | None, need: str, *, plain: bool = False) -> Answer | None:
-    """The 401 or 403 answer when the caller lacks ``need`` (``core.auth``), else None.
-    ``plain``: the message as a bare JSON string, as Alertmanager's API answers."""
-    why = tokens.check(who, need)
-    if why is None:
-        return None
-    return Answer(why.status, why.message if plain else {"error": why.message}, why.headers)
-
-
-def reply(view: faust.web.View, answer: Answer):
-    """An ``Answer`` as Faust's web view sends it."""
-    return view.json(answer.body, status=answer.status, headers=answer.headers or None)
 
 
 class Api:

@@ -48,7 +48,7 @@ from streams import backtest, report, rules, tansu
 from streams.rules import RuleSet
 from streams.settings import Settings
 
-from .api import Answer, caller, denied, reply
+from ..http import Answer, caller, denied, reply
 
 KEEP = 8  # backtests kept, the oldest dropped first (an upload is at most base.MAX_BODY)
 MAX_ERRORS = 200  # invalid lines listed in a status

@@ -24,7 +24,7 @@ from core.events import Topics
 from streams import rewind
 from streams.settings import Settings
 
-from .api import Answer, caller, denied, reply
+from ..http import Answer, caller, denied, reply
 from .base import follow
 
 log = logging.getLogger(__name__)

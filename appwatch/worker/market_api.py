@@ -30,7 +30,7 @@ from core.auth import Caller, Tokens
 from core.events import InvalidEvent, decode
 from streams.windows import Daily
 
-from .api import Answer, caller, denied, reply
+from ..http import Answer, caller, denied, reply
 from .base import follow
 
 KEEP_RANKS = 120  # rank snapshots kept per app and chart

@@ -35,8 +35,8 @@ from streams import backtest, rules
 from streams.detectors import threshold
 from streams.metrics import StreamMetrics
 
+from ..http import Answer, caller, denied, reply
 from . import backtests
-from .api import Answer, caller, denied, reply
 from .detect import Detect
 
 SPAN = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")

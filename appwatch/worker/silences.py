@@ -3,6 +3,7 @@ the API publishes new and expired silences to it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,9 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class Silences:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, read_back: float = 5.0) -> None:
+        """``read_back``: how long ``publish`` waits to read its silence back from the topic."""
         self.by_id: dict[str, Silence] = {}
-        self.clock = clock
+        self.clock, self.read_back = clock, read_back
         self.send: Callable[[Silence], Awaitable[None]] | None = None  # set by install
 
     def apply(self, key: bytes, value: bytes | None, offset: int) -> None:
@@ -56,7 +58,16 @@ class Silences:
         return s.model_copy(update={"ends_at": min(s.ends_at, self.clock())})
 
     async def publish(self, s: Silence) -> None:
+        """Send ``s``, then wait until this worker has read it back (up to ``read_back``
+        seconds): a list right after a change shows the change, in the API and the console."""
         await self.send(s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_back
+        while self.by_id.get(s.id) != s:
+            if loop.time() >= deadline:
+                log.warning("silence %s sent, not read back within %.0fs", s.id, self.read_back)
+                return
+            await asyncio.sleep(0.02)
 
     def install(self, app: faust.App, settings: Settings, topics: Topics, checks: rewind.Checks) -> None:
         topic = app.topic(topics.silences, partitions=1, **RAW)

@@ -35,13 +35,19 @@ def entry(app: str, severity: str = "warning", until: float | None = None) -> di
 
 
 class Sent(list):
+    """The silences topic: what was sent, read back by the store as the worker's would."""
+
+    store: Silences | None = None
+
     async def __call__(self, s: Silence) -> None:
         self.append(s)
+        if self.store is not None:
+            self.store.apply(s.id.encode(), s.to_json(), len(self))
 
 
 def api(*silences: Silence, firing: dict | None = None) -> tuple[AmApi, Sent]:
     store, sent = Silences(clock=lambda: NOW), Sent()
-    store.send = sent
+    store.send, sent.store = sent, store
     for s in silences:
         store.apply(s.id.encode(), s.to_json(), 0)
     config = yamlfile.parse(CONFIG, AlertsConfig)
@@ -172,9 +178,11 @@ def test_silences_are_added_updated_listed_and_expired():
         deleted = await a.delete_silence(writer, silence().id)
         assert deleted.status == 200 and sent[-1].ends_at == NOW
         assert a.get_silence(writer, "nope").status == 404
-        listed = a.list_silences(writer, ['app_id="kimi"'])
-        assert [s["id"] for s in listed.body] == [silence().id]
-        assert a.list_silences(writer, ['app_id="doubao"']).body == []
+        # read back as the worker reads its topic: the update moved the silence to doubao
+        assert a.list_silences(writer, ['app_id="kimi"']).body == []
+        listed = a.list_silences(writer, ['app_id="doubao"']).body
+        assert sorted(s["id"] for s in listed) == sorted([added.body["silenceID"], silence().id])
+        assert {s["id"]: s["status"]["state"] for s in listed}[silence().id] == "expired"
 
     asyncio.run(go())
 

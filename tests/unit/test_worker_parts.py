@@ -69,13 +69,19 @@ def silence(**over) -> Silence:
 
 
 class Sent(list):
+    """The silences topic: what was sent, read back by the store as the worker's would."""
+
+    store: Silences | None = None
+
     async def __call__(self, s: Silence) -> None:
         self.append(s)
+        if self.store is not None:
+            self.store.apply(s.id.encode(), s.to_json(), len(self))
 
 
 def silences(*items: Silence) -> tuple[Silences, Sent]:
     out, sent = Silences(clock=lambda: NOW), Sent()
-    out.send = sent
+    out.send, sent.store = sent, out
     for s in items:
         out.apply(s.id.encode(), s.to_json(), 0)
     return out, sent
