@@ -76,7 +76,6 @@ def seed(w, broker, topics, hooks) -> dict[str, str]:
 def test_read_routes_of_api_v1_and_v2_answer_as_the_openapi_document_says(broker, topics, hooks, start_worker):
     w = start_worker(
         topics,
-        module="tests.integration.openapi_worker",
         APPWATCH_WEBHOOK_URL=hooks.url,
         APPWATCH_WEBHOOK_SECRET=hooks.secret,
         APPWATCH_API_WRITE_TOKENS=WRITE,

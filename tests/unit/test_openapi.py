@@ -15,19 +15,15 @@ from jsonschema import Draft202012Validator
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from appwatch.worker import create_app
-from appwatch.worker.openapi import PATHS, OpenApi, document, text
+from appwatch.worker.openapi import PATHS, document, text
 from streams.settings import Settings
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
 def worker_app() -> faust.App:
-    """The worker's app as ``appwatch worker`` builds it, never started; with the OpenAPI
-    routes (installed here while ``serve()`` does not install them itself)."""
-    app = create_app(Settings(broker="kafka://127.0.0.1:1"))
-    if PATHS[0] not in app.web.views:
-        OpenApi().install(app)
-    return app
+    """The worker's app as ``appwatch worker`` builds it, never started."""
+    return create_app(Settings(broker="kafka://127.0.0.1:1"))
 
 
 def registered(app: faust.App, prefix: str = "/") -> set[tuple[str, str]]:
