@@ -155,9 +155,9 @@ async def run(
         f"[bold]appwatch demo[/]  broker {settings.bootstrap}  metrics {web}/metrics  webhook {webhook_url}",
         highlight=False,
     )
+    worker = await runner.start(app)
     login = f"login demo / {password}" if password else "log in as one of APPWATCH_CONSOLE_USERS"
     console.print(f"[bold]console[/] {web}/  {login}", highlight=False)
-    worker = await runner.start(app)
     started = time.monotonic()
     halt = threading.Event()
     try:
