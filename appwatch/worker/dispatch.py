@@ -1,4 +1,4 @@
-"""Dispatch: silence an alert, note what fires (``internal.firing``, read whole by every
+"""Dispatch: count a silenced alert, note what fires (``internal.firing``, read whole by every
 worker: what may inhibit what), then to the partition of each group it goes to."""
 
 from __future__ import annotations
@@ -51,14 +51,15 @@ class Dispatch:
     def __init__(self, pipeline: Pipeline, silences: Silences, metrics: DeliveryMetrics) -> None:
         self.pipeline, self.silences, self.metrics = pipeline, silences, metrics
 
-    def records(self, alert: Alert) -> tuple[tuple[bytes, bytes | None] | None, list[tuple[str, bytes]]]:
+    def records(self, alert: Alert) -> tuple[tuple[bytes, bytes | None], list[tuple[str, bytes]]]:
         """What an alert becomes: its firing record (key, value or None) and one
-        (group key, record) per group; (None, []) when a silence mutes it."""
+        (group key, record) per group. A silenced alert is recorded and grouped too, as
+        in Alertmanager: it is listed as silenced, may inhibit, and its groups leave it
+        out of their notifications until the silence ends."""
         muted = self.silences.muting(alert)
-        if muted is not None:
+        if muted is not None and alert.status == "firing":
             self.metrics.silenced.inc()
             log.info("alert %s silenced by %s", alert.alert_id, muted.id)
-            return None, []
         entry = self.pipeline.firing_entry(alert)
         firing = (alert.alert_id.encode(), orjson.dumps(entry) if entry else None)
         body = alert.model_dump(mode="json")
@@ -79,8 +80,7 @@ class Dispatch:
         async def dispatch(stream):
             async for raw in stream:
                 fire, routed = self.records(Alert.model_validate_json(raw))
-                if fire is not None:
-                    await firing_topic.send(key=fire[0], value=fire[1])
+                await firing_topic.send(key=fire[0], value=fire[1])
                 for key, value in routed:
                     await groups.send(key=key, value=value)
 

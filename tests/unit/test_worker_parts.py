@@ -137,11 +137,15 @@ def pipeline(registry: CollectorRegistry) -> Pipeline:
     )
 
 
-def test_dispatch_routes_to_each_group_and_drops_what_a_silence_mutes():
+def test_dispatch_routes_to_each_group_and_records_a_silenced_alert_too():
+    """As Alertmanager: a silenced alert is listed (firing set) and grouped; the groups
+    leave it out of notifications while the silence lasts (test_pipeline_routed)."""
     registry = CollectorRegistry()
     s, _ = silences(silence())
     d = Dispatch(pipeline(CollectorRegistry()), s, DeliveryMetrics(registry))
-    assert d.records(alert("doubao")) == (None, [])
+    muted, muted_groups = d.records(alert("doubao"))
+    assert muted[0] == alert("doubao").alert_id.encode() and orjson.loads(muted[1])["labels"]["app_id"] == "doubao"
+    assert [key.split(":")[0] for key, _ in muted_groups] == ["desk"]
     assert registry.get_sample_value("appwatch_alerts_silenced_total") == 1
     firing, groups = d.records(alert("kimi"))
     assert firing[0] == alert("kimi").alert_id.encode()
