@@ -114,7 +114,7 @@ class AppRank(_Event):
         return f"{self.app_id}|{self.country}"
 
 
-NewsKind = Literal["hire", "departure", "dispute", "reorg", "funding", "launch", "other"]
+NewsKind = Literal["hire", "departure", "dispute", "reorg", "funding", "denial", "launch", "other"]
 
 
 class News(_Event):
@@ -126,6 +126,12 @@ class News(_Event):
     companies: list[str] | None = None
     people: list[str] | None = None
     kind: NewsKind | None = None
+    # the roles of a talent move or org change (streams/news), all optional
+    from_company: str | None = None
+    to_company: str | None = None
+    person: str | None = None
+    role: str | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
 
     @property
     def key(self) -> str:

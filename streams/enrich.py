@@ -53,9 +53,13 @@ from pydantic import (
 
 from core import yamlfile
 from core.events import News
+from streams.news import Reading, homonyms, roles
+from streams.news import model as news_model
+from streams.news.features import COMPANY, PERSON, features
+from streams.news.text import pinyin_name, simplify
 
 ALIASES_FILE = "aliases.yaml"
-KINDS = ("dispute", "hire", "departure", "reorg", "funding", "launch")  # "other" is the default
+KINDS = ("denial", "dispute", "hire", "departure", "reorg", "funding", "launch")  # "other" is the default
 
 _HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _HAN = re.compile(f"[{_HAN_CLASS}]")
@@ -138,7 +142,7 @@ class Words(_Strict):
 
 
 class KindWords(Words):
-    kind: Literal["dispute", "hire", "departure", "reorg", "funding", "launch"]
+    kind: Literal["denial", "dispute", "hire", "departure", "reorg", "funding", "launch"]
     weak: Words = Words()  # count only when a person or staff word is in the text
     zh_re: list[str] = []
     en_re: list[str] = []
@@ -252,10 +256,14 @@ class _Text:
     hold an ASCII letter or digit. Positions stay those of the whole text.
     """
 
-    __slots__ = ("han", "latin", "s")
+    __slots__ = ("han", "latin", "s", "title_end")
 
-    def __init__(self, raw: str) -> None:
-        s = self.s = _normalize(raw)
+    def __init__(self, raw: str, summary: str | None = None) -> None:
+        s = simplify(_normalize(raw))
+        self.title_end = len(s)
+        if summary:
+            s = f"{s}\n{simplify(_normalize(summary))}"
+        self.s = s
         self.han = _HAN.search(s) is not None
         if not self.han:
             self.latin = [(0, len(s))] if _ALNUM.search(s) else []
@@ -328,7 +336,7 @@ _STAFF = ("staff",)
 class Enricher:
     """A compiled alias table. Thread-safe and immutable after construction."""
 
-    def __init__(self, table: AliasTable) -> None:
+    def __init__(self, table: AliasTable, model: news_model.Model | None = None) -> None:
         self.table = table
         self.companies: tuple[str, ...] = tuple(sorted(c.name for c in table.companies))
         self.kind_order: tuple[str, ...] = tuple(k.kind for k in table.kinds)
@@ -390,25 +398,28 @@ class Enricher:
         self._en_role = (
             re.compile(rf"{_LEFT}(?i:{alt(en_roles)}) (?=({word}) ({word})(?![A-Za-z]))", re.A) if en_roles else None
         )
+        role_words = [*table.roles.zh, *en_roles] or ["\uffff"]
+        self._any_role = re.compile(
+            f"{_LEFT}{_trie([_normalize(t) for t in set(role_words)], latin=True)}", re.I | re.A
+        )
+        self.model = model
 
     # ------------------------------------------------------------ scanning
 
-    def _entities(self, text: _Text):
-        """(companies, [(pos, person)], [(start, end)] of company and person mentions)."""
-        companies: set[str] = set()
-        people: list[tuple[int, str]] = []
-        spans: list[tuple[int, int]] = []
+    def _entities(self, text: _Text) -> tuple[list[roles.Mention], list[tuple[int, int, str, str | None]]]:
+        """Company mentions (start, end, company), homonyms dropped; people from the table."""
+        companies: list[roles.Mention] = []
+        people: list[tuple[int, int, str, str | None]] = []
         for alternation in self._ents:
             for start, end, payload in alternation.scan(text):
                 if payload is _EXCLUDED:
                     continue
                 what, name = payload
-                spans.append((start, end))
                 if what == "company":
-                    companies.add(name)
+                    companies.append((start, end, name))
                 else:
-                    people.append((start, name))
-        return companies, people, spans
+                    people.append((start, end, name, None))
+        return homonyms.drop(text.s, companies), people
 
     def _names_company(self, chars: str) -> bool:
         scan = self._ents[0].scan(_Text(chars))
@@ -441,22 +452,25 @@ class Enricher:
             return None
         return f"{given} {family}"
 
-    def _people(self, text: _Text, known: list[tuple[int, str]]) -> list[str]:
+    def _people(self, text: _Text, known: list) -> list[tuple[int, int, str, str | None]]:
+        """(start, end, name, role word) of each person, in order; Han names in pinyin."""
         found = list(known)
         if self._zh_role is not None:
             for m in text.finditer(self._zh_role, zh=True):
                 name = self._zh_name(text.s, m.end())
                 if name:
-                    found.append((m.end(), self._person_key.get(name, name)))
+                    found.append((m.end(), m.end() + len(name), self._person_key.get(name) or pinyin_name(name), m[0]))
         if self._en_role is not None:
             for m in text.finditer(self._en_role, zh=False):
                 name = self._en_name(text.s, m)
                 if name:
-                    found.append((m.end(), self._person_key.get(name.lower(), name)))
+                    role = text.s[m.start() : m.start(1)]
+                    found.append((m.start(1), m.end(2), self._person_key.get(name.lower(), name), role))
         found.sort(key=lambda p: p[0])
-        return list(dict.fromkeys(name for _, name in found))
+        return found
 
-    def _kind(self, text: _Text, involved: bool) -> str:
+    def _hits(self, text: _Text, involved: bool) -> tuple[list[str], str]:
+        """The kind table's hits as feature tags, and the kind the table alone gives."""
         strong: set[str] = set()
         weak: set[str] = set()
         for alternation in self._kinds:
@@ -467,10 +481,20 @@ class Enricher:
                     involved = True
                 else:
                     (weak if payload[1] else strong).add(payload[0])
-        for kind in self.kind_order:
-            if kind in strong or (involved and kind in weak):
-                return kind
-        return "other"
+        kind = next((k for k in self.kind_order if k in strong or (involved and k in weak)), "other")
+        hits = [*sorted(strong), *(f"{k}~weak" for k in sorted(weak)), f"table:{kind}"]
+        return ([*hits, "involved"] if involved else hits), kind
+
+    def _decide(self, masked: str, hits: list[str], table_kind: str) -> tuple[str, float]:
+        """The model's type and its probability; the table's kind when no model is loaded.
+        A launch is an ``other`` to the model; the table tells it apart."""
+        if self.model is None:
+            return table_kind, 1.0
+        probs = self.model.probabilities(features(masked, hits))
+        kind = max(probs, key=probs.__getitem__)
+        if kind == "other" and table_kind == "launch":
+            return "launch", probs[kind]
+        return kind, probs[kind]
 
     @staticmethod
     def _lang(s: str, spans: list[tuple[int, int]]) -> str:
@@ -493,46 +517,83 @@ class Enricher:
 
     # ------------------------------------------------------------ public
 
+    def read(self, title: str, summary: str | None = None, kind: str | None = None) -> Reading:
+        """Everything the stage tells of one item. With ``kind`` given, only its roles are read."""
+        text = _Text(title, summary)
+        mentions, known = self._entities(text)
+        people = self._people(text, known)
+        confidence = None
+        if kind is None:
+            hits, table_kind = self._hits(text, bool(people))
+            kind, confidence = self._decide(_mask(text.s, mentions, people), hits, table_kind)
+        in_title = [m for m in mentions if m[1] <= text.title_end]
+        src, dst = roles.direction(text.s, kind, in_title or mentions)
+        names = list(dict.fromkeys(p[2] for p in people))
+        role = next((p[3] for p in people if p[3]), None) or self._first_role(text)
+        spans = [(a, b) for a, b, _ in mentions] + [(a, b) for a, b, *_ in people]
+        return Reading(
+            kind=kind,
+            companies=sorted({c for *_, c in mentions}),
+            people=names,
+            lang=self._lang(text.s, spans),
+            from_company=src,
+            to_company=dst,
+            person=names[0] if names else None,
+            role=roles.role_name(role) if role else None,
+            confidence=None if confidence is None else round(confidence, 3),
+        )
+
+    def _first_role(self, text: _Text) -> str | None:
+        m = self._any_role.search(text.s)
+        return m[0] if m else None
+
     def companies_in(self, text: str) -> list[str]:
-        return sorted(self._entities(_Text(text))[0])
+        return self.read(text).companies
 
     def people_in(self, text: str) -> list[str]:
-        t = _Text(text)
-        return self._people(t, self._entities(t)[1])
+        return self.read(text).people
 
     def kind_of(self, text: str) -> str:
-        t = _Text(text)
-        return self._kind(t, bool(self._people(t, self._entities(t)[1])))
+        return self.read(text).kind
 
     def lang_of(self, text: str) -> str:
-        t = _Text(text)
-        return self._lang(t.s, self._entities(t)[2])
+        return self.read(text).lang
 
     def enrich(self, news: News) -> News:
+        """Missing fields filled. The roles go with the kind: a producer that sets ``kind``
+        gets the roles read for its kind, and no confidence."""
         if all(getattr(news, f) is not None for f in ("companies", "people", "kind", "lang")):
             return news.model_copy()
-        text = _Text(f"{news.title}\n{news.summary or ''}")
-        companies, known, spans = self._entities(text)
-        update: dict[str, object] = {}
-        if news.companies is None:
-            update["companies"] = sorted(companies)
-        if news.people is None or news.kind is None:
-            people = self._people(text, known)
-            if news.people is None:
-                update["people"] = people
-            if news.kind is None:
-                update["kind"] = self._kind(text, bool(people or news.people))
-        if news.lang is None:
-            update["lang"] = self._lang(text.s, spans)
+        r = self.read(news.title, news.summary, news.kind)
+        update = {f: getattr(r, f) for f in ("companies", "people", "kind", "lang") if getattr(news, f) is None}
+        if news.kind is None:
+            update |= {f: getattr(r, f) for f in ROLE_FIELDS}
         return news.model_copy(update=update)
 
 
-def load(path: str | Path | None = None) -> Enricher:
-    """Compile an alias table file, or the shipped ``aliases.yaml`` when ``path`` is None."""
+ROLE_FIELDS = ("from_company", "to_company", "person", "role", "confidence")
+
+
+def _mask(s: str, mentions: list[roles.Mention], people: list) -> str:
+    """``s`` with company mentions as Ⓒ and people as Ⓟ, for the model."""
+    spans = sorted([(a, b, COMPANY) for a, b, _ in mentions] + [(a, b, PERSON) for a, b, *_ in people])
+    out, at = [], 0
+    for a, b, mark in spans:
+        if a >= at:
+            out += [s[at:a], mark]
+            at = b
+    out.append(s[at:])
+    return "".join(out)
+
+
+def load(path: str | Path | None = None, model: str | Path | None = None) -> Enricher:
+    """Compile an alias table file, or the shipped ``aliases.yaml`` when ``path`` is None,
+    with the type model at ``model`` (None: the shipped ``streams/news/model.json``)."""
+    weights = news_model.load(model)
     if path is None:
         text = resources.files(__package__).joinpath(ALIASES_FILE).read_text("utf-8")
-        return Enricher(yamlfile.parse(text, AliasTable, f"<{__package__}/{ALIASES_FILE}>"))
-    return Enricher(yamlfile.load(path, AliasTable))
+        return Enricher(yamlfile.parse(text, AliasTable, f"<{__package__}/{ALIASES_FILE}>"), weights)
+    return Enricher(yamlfile.load(path, AliasTable), weights)
 
 
 _DEFAULT = load()
@@ -540,7 +601,8 @@ COMPANIES: tuple[str, ...] = _DEFAULT.companies
 
 
 def enrich(news: News) -> News:
-    """A copy of ``news`` with missing companies/people/kind/lang filled; set fields kept."""
+    """A copy of ``news`` with missing companies/people/kind/lang (and, with the kind, the
+    roles: from_company, to_company, person, role, confidence) filled; set fields kept."""
     return _DEFAULT.enrich(news)
 
 
@@ -555,7 +617,7 @@ def people_in(text: str) -> list[str]:
 
 
 def kind_of(text: str) -> str:
-    """The news kind: the first of dispute, hire, departure, reorg, funding, launch, else other."""
+    """The news type: hire, departure, dispute, reorg, funding, denial, launch or other."""
     return _DEFAULT.kind_of(text)
 
 

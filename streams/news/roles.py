@@ -1,0 +1,112 @@
+"""Who moved from where to where: ``from_company`` and ``to_company`` of a talent move.
+
+Auditable rules on the company mentions of the (simplified, normalised) text. Each
+mention is read with the words right before and after it:
+
+- a *to* mention is the hiring side: after "joins", "to", "for", 加盟, 加入, 投奔, 跳槽至...,
+  or the subject of a hiring verb ("ByteDance hires", "字节挖走");
+- a *from* mention is the losing side: after "from", "ex-", "former", "leaves", 前, 原,
+  离开, 从..., the subject of "loses" or 流失, or a claimant ("Alibaba sues", 阿里起诉).
+
+A move names at most one company on each side; when one side is found and exactly one
+other company is named, that company is the other side. A departure has only a from
+side; a reorg is inside one company (from = to).
+"""
+
+from __future__ import annotations
+
+import re
+
+Mention = tuple[int, int, str]  # start, end, canonical company
+
+_W = r"(?<![a-z])"
+TO_BEFORE = re.compile(
+    _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
+    r"returns? to|back to|rejoins?|into)\s+(?:the\s+|rival\s+|its\s+)?$"
+    r"|(?:加盟|加入|投奔|转投|入职|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
+    r"官宣加入|正式加盟|重返|去了|奔赴|牵手)\s*$",
+    re.I,
+)
+FROM_BEFORE = re.compile(
+    _W + r"(?:from|ex-|ex|former|formerly of|formerly at|leaves|left|leaving|quits?|exits?|departs?|"
+    r"of|away from|out at|out of|parts ways with|walks out of|bolts from|defects from|poached from|lured from|"
+    r"exit from|departure from|departs from)\s*(?:the\s+|rival\s+)?$"
+    r"|(?:前|原|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|撬动|抢走|抢|带走)\s*$",
+    re.I,
+)
+TO_SUBJECT = re.compile(
+    r"^\s*(?:'s\s+)?(?:hires?|hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
+    r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
+    r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps)\b"
+    r"|^\s*(?:挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
+    re.I,
+)
+FROM_SUBJECT = re.compile(
+    r"^\s*(?:loses?|lost|losing|sees?|sues?|sued|suing|takes? .{0,20}to court|files?|drags?)\b"
+    r"|^\s*(?:流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告)",
+    re.I,
+)
+WINDOW = 24
+
+
+def _side(s: str, start: int, end: int) -> str | None:
+    before, after = s[max(0, start - WINDOW) : start], s[end : end + WINDOW]
+    if FROM_BEFORE.search(before):
+        return "from"
+    if TO_BEFORE.search(before):
+        return "to"
+    if TO_SUBJECT.match(after):
+        return "to"
+    if FROM_SUBJECT.match(after):
+        return "from"
+    return None
+
+
+def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, str | None]:
+    """(from_company, to_company) for an item of type ``kind``."""
+    order = list(dict.fromkeys(c for _, _, c in sorted(mentions)))
+    if not order:
+        return None, None
+    if kind == "reorg":
+        return order[0], order[0]
+    if kind not in ("hire", "departure", "dispute"):
+        return None, None
+    sides: dict[str, str] = {}
+    for start, end, company in sorted(mentions):
+        side = _side(s, start, end)
+        if side and company not in sides:
+            sides[company] = side
+    froms = [c for c in order if sides.get(c) == "from"]
+    tos = [c for c in order if sides.get(c) == "to" and c not in froms[:1]]
+    if kind == "departure":
+        return (froms or order)[0], None
+    src, dst = (froms[:1] or [None])[0], (tos[:1] or [None])[0]
+    rest = [c for c in order if c not in (src, dst)]
+    if src is None and dst is not None and rest:
+        src = rest[0]
+    elif dst is None and src is not None and rest:
+        dst = rest[0]
+    elif src is None and dst is None:
+        if kind == "hire" and len(order) == 1:
+            dst = order[0]
+        elif len(order) >= 2:
+            src, dst = order[1], order[0]  # "X hires Y's ..." is the commonest unmarked order
+    return src, dst
+
+
+ROLES_ZH = {
+    "技术负责人": "technical lead", "负责人": "head", "工程师": "engineer", "研究员": "researcher",
+    "科学家": "scientist", "首席科学家": "chief scientist", "高管": "executive", "副总裁": "vice president",
+    "总裁": "president", "创始人": "founder", "联合创始人": "co-founder", "董事长": "chairman",
+    "总经理": "general manager", "总监": "director", "合伙人": "partner", "技术骨干": "technical lead",
+    "核心成员": "core member", "首席技术官": "CTO", "首席执行官": "CEO", "算法专家": "algorithm expert",
+    "研究科学家": "research scientist", "产品负责人": "head of product", "ceo": "CEO", "cto": "CTO",
+    "coo": "COO", "cfo": "CFO",
+}  # fmt: skip
+ROLES_EN = {"tech lead": "technical lead", "vp": "vice president", "exec": "executive", "cofounder": "co-founder"}
+
+
+def role_name(word: str) -> str:
+    """A role word of the text as a short English role: 技术负责人 -> "technical lead"."""
+    w = word.strip().lower()
+    return ROLES_ZH.get(w) or ROLES_EN.get(w) or w

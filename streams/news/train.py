@@ -1,0 +1,124 @@
+"""Train the type model: ``python -m streams.news.train [--data FILE] [--out FILE] [--cv K]``.
+
+Reads ``streams/news/data/train.jsonl`` (never the test set), reads each headline with
+the stage's own entity and rule parts (so the features are those seen at run time), fits
+a multinomial logistic regression with L2 by full-batch Adam in numpy (a training-time
+dependency only: the model is plain JSON, scored in pure Python) and writes
+``streams/news/model.json``. ``--cv K`` prints K-fold cross-validated accuracy and the
+talent/reorg precision and recall per language instead of writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+from streams import enrich
+from streams.news import TYPES, load_jsonl
+from streams.news.features import features
+from streams.news.model import Model
+
+HERE = Path(__file__).parent
+DATA = HERE / "data" / "train.jsonl"
+OUT = HERE / "model.json"
+L2, STEPS, RATE, MIN_COUNT = 1e-3, 400, 0.05, 2
+
+
+def featurize(items: list[dict]) -> list[list[str]]:
+    stage = enrich.load(model=None)
+    stage.model = None
+    out = []
+    for it in items:
+        text = enrich._Text(it["title"], it.get("summary"))
+        mentions, known = stage._entities(text)
+        people = stage._people(text, known)
+        hits, _ = stage._hits(text, bool(people))
+        out.append(features(enrich._mask(text.s, mentions, people), hits))
+    return out
+
+
+def fit(feats: list[list[str]], labels: list[str], l2: float = L2, steps: int = STEPS) -> Model:
+    import numpy as np
+
+    counts = Counter(f for fs in feats for f in set(fs))
+    vocab = {f: i for i, f in enumerate(sorted(f for f, n in counts.items() if n >= MIN_COUNT))}
+    classes = list(TYPES)
+    rows = [[vocab[f] for f in fs if f in vocab] for fs in feats]
+    flat = np.array([i for r in rows for i in r], dtype=np.int64)
+    owner = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    y = np.zeros((len(rows), len(classes)))
+    y[np.arange(len(rows)), [classes.index(label) for label in labels]] = 1
+    w = np.zeros((len(vocab), len(classes)))
+    b = np.zeros(len(classes))
+    m = [np.zeros_like(w), np.zeros_like(b)]
+    v = [np.zeros_like(w), np.zeros_like(b)]
+    for t in range(1, steps + 1):
+        z = np.zeros((len(rows), len(classes)))
+        np.add.at(z, owner, w[flat])
+        z += b
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        d = (p - y) / len(rows)
+        gw = np.zeros_like(w)
+        np.add.at(gw, flat, d[owner])
+        grads = [gw + l2 * w, d.sum(0)]
+        for k, (param, g) in enumerate(zip((w, b), grads, strict=True)):
+            m[k] = 0.9 * m[k] + 0.1 * g
+            v[k] = 0.999 * v[k] + 0.001 * g * g
+            param -= RATE * (m[k] / (1 - 0.9**t)) / (np.sqrt(v[k] / (1 - 0.999**t)) + 1e-8)
+    names = sorted(vocab, key=vocab.get)
+    weights = {f: [round(float(x), 4) for x in w[vocab[f]]] for f in names if np.abs(w[vocab[f]]).max() >= 1e-3}
+    meta = {"l2": l2, "steps": steps, "min_count": MIN_COUNT, "items": len(rows), "features": len(weights)}
+    return Model({"classes": classes, "bias": [round(float(x), 4) for x in b], "weights": weights, "meta": meta})
+
+
+def cross_validate(items: list[dict], feats: list[list[str]], k: int, seed: int = 7) -> dict:
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    predicted: dict[int, str] = {}
+    for fold in range(k):
+        test = set(order[fold::k])
+        train = [i for i in order if i not in test]
+        model = fit([feats[i] for i in train], [items[i]["type"] for i in train])
+        for i in test:
+            probs = model.probabilities(feats[i])
+            predicted[i] = max(probs, key=probs.__getitem__)
+    return predicted
+
+
+def report(items: list[dict], predicted: dict[int, str]) -> None:
+    right = sum(predicted[i] == it["type"] for i, it in enumerate(items))
+    print(f"accuracy {right / len(items):.3f} over {len(items)}")
+    for lang in ("zh", "en"):
+        for name, group in (("talent", {"hire", "departure", "dispute"}), ("reorg", {"reorg"})):
+            idx = [i for i, it in enumerate(items) if it["lang"] == lang]
+            tp = sum(predicted[i] in group and items[i]["type"] in group for i in idx)
+            fp = sum(predicted[i] in group and items[i]["type"] not in group for i in idx)
+            fn = sum(predicted[i] not in group and items[i]["type"] in group for i in idx)
+            print(f"  {lang} {name}: P {tp / max(1, tp + fp):.3f} R {tp / max(1, tp + fn):.3f}")
+    for i, it in enumerate(items):
+        if predicted[i] != it["type"]:
+            print(f"    {it['type']:>9} -> {predicted[i]:<9} {it['title']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m streams.news.train", description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation only; nothing is written")
+    args = ap.parse_args(argv)
+    items = load_jsonl(args.data)
+    feats = featurize(items)
+    if args.cv:
+        report(items, cross_validate(items, feats, args.cv))
+        return
+    model = fit(feats, [it["type"] for it in items])
+    args.out.write_text(json.dumps(model.dump(), ensure_ascii=False, separators=(",", ":")) + "\n", "utf-8")
+    print(f"wrote {args.out}: {model.meta['features']} features from {len(items)} items")
+
+
+if __name__ == "__main__":
+    main()
