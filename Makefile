@@ -1,7 +1,7 @@
 # `make test` installs everything the tests need, then runs them.
 PY ?= python3
 
-.PHONY: install apt pip lint test demo bench audit
+.PHONY: install apt pip lint test demo bench audit eval
 
 install: apt pip
 
@@ -32,6 +32,10 @@ demo: pip
 
 bench: pip
 	$(PY) -m bench.run
+
+# the news stage on its labelled test set: P/R per type and language, confusion, cost
+eval: pip
+	$(PY) -m bench.news_eval
 
 audit: pip
 	bash tests/fault/audit.sh

@@ -461,14 +461,12 @@ class Engine:
             if not rule.applies(ev):
                 continue
             self.evaluations[rule.name] += 1
-            if not news_match.matches(rule.params, ev.kind, ev.companies or [], ev.people or [], text, self.tracked):
+            roles = {"from_company": ev.from_company, "to_company": ev.to_company, "confidence": ev.confidence}
+            if not news_match.matches(
+                rule.params, ev.kind, ev.companies or [], ev.people or [], text, self.tracked, roles
+            ):
                 continue
-            labels = {
-                "kind": ev.kind or "other",
-                "companies": ",".join(sorted(ev.companies or [])),
-                "people": ",".join(ev.people or []),
-                **rule.labels,
-            }
+            labels = {**_news_labels(ev), **rule.labels}
             fields = dict(
                 rule=rule.name, severity=rule.severity, title=ev.title, url=ev.url, source=ev.source, **labels
             )
@@ -509,7 +507,8 @@ class Engine:
 
     def _remember(self, ev: News, state: State) -> None:
         t = ev.ts.timestamp()
-        for company in ev.companies or []:
+        # the resolved entities: every company named, and both sides of a move
+        for company in sorted({*(ev.companies or []), *({ev.from_company, ev.to_company} - {None})}):
             key = f"news|{company}"
             items = [i for i in state.get(key) or [] if i["event_id"] != ev.event_id]
             items.append({**_brief(ev), "t": t})
@@ -742,6 +741,22 @@ def series_of(alert: Alert) -> str | None:
     return None
 
 
+def _news_labels(ev: News) -> dict[str, str]:
+    """A news alert's labels: the type, its entities and roles ("" when not known), the
+    language and the type's confidence as a string ("0.97"; "" when a producer set the type)."""
+    return {
+        "kind": ev.kind or "other",
+        "companies": ",".join(sorted(ev.companies or [])),
+        "people": ",".join(ev.people or []),
+        "from_company": ev.from_company or "",
+        "to_company": ev.to_company or "",
+        "person": ev.person or "",
+        "role": ev.role or "",
+        "lang": ev.lang or "",
+        "confidence": "" if ev.confidence is None else f"{ev.confidence:.2f}",
+    }
+
+
 def _brief(ev: News) -> dict:
     return {
         "event_id": ev.event_id,
@@ -751,6 +766,7 @@ def _brief(ev: News) -> dict:
         "kind": ev.kind,
         "companies": ev.companies or [],
         "people": ev.people or [],
+        **{f: getattr(ev, f) for f in ("from_company", "to_company", "person", "role") if getattr(ev, f)},
     }
 
 

@@ -65,13 +65,14 @@ ZH = [
     ("MiniMax旗下海螺AI上线视频生成模型", [MM], [], "launch"),
     ("OpenAI发布GPT-4o，ChatGPT免费用户也可使用", [OA], [], "launch"),
     ("吴泳铭出任阿里云智能集团董事长兼CEO", [A], ["Eddie Wu"], "hire"),
-    ("前百度飞桨研究员王伟加盟字节跳动Seed团队", [B, BD], ["王伟"], "hire"),
-    ("阿里通义实验室研究员李明远离职", [A], ["李明远"], "departure"),
+    ("前百度飞桨研究员王伟加盟字节跳动Seed团队", [B, BD], ["Wang Wei"], "hire"),  # a Han name in pinyin
+    ("阿里通义实验室研究员李明远离职", [A], ["Li Mingyuan"], "departure"),
+    ("字节跳动否认挖角通义千问负责人的传闻", [A, BD], [], "denial"),
     # negatives
     ("阿里山日出观景台游客爆满", [], [], "other"),
     ("上海今日天气晴，气温回升", [], [], "other"),
     ("海螺水泥三季度净利润下降", [], [], "other"),
-    ("快手发布可灵AI视频大模型", [], [], "launch"),
+    ("快手发布可灵AI视频大模型", ["Kuaishou"], [], "launch"),
     ("工程师周末加班成常态，负责人表示将改善", [], [], "other"),
 ]
 
@@ -118,6 +119,7 @@ EN = [
     ("Baidu unveils ERNIE 4.0, says it rivals GPT-4", [B, OA], [], "launch"),
     ("Tencent launches Yuanbao AI assistant built on its Hunyuan model", [TC], [], "launch"),
     ("Baidu CTO Wang Haifeng unveils ERNIE 4.0 Turbo", [B], ["Wang Haifeng"], "launch"),
+    ("ByteDance denies poaching Alibaba's Qwen team", [A, BD], [], "denial"),
     # negatives
     ("Red Hat releases Quarkus framework 3.15", [], [], "launch"),
     ("Physicists refine top quark mass measurement", [], [], "other"),
@@ -221,7 +223,7 @@ def test_canonical_names_match_the_catalog():
         ("前通义工程师卓畅与技术负责人周畅先后加盟字节", ["Zhuo Chang", "Zhou Chang"]),
         ("Zhou Chang and Zhuo Chang", ["Zhou Chang", "Zhuo Chang"]),
         ("OpenAI CEO Sam Altman and 萨姆·奥尔特曼", ["Sam Altman"]),
-        ("工程师王伟加入腾讯，研究员张小红离职", ["王伟", "张小红"]),
+        ("工程师王伟加入腾讯，研究员张小红离职", ["Wang Wei", "Zhang Xiaohong"]),
         ("创始人兼CEO杨植麟表示", ["Yang Zhilin"]),
         ("研究员林俊旸在社交媒体发文", ["Lin Junyang"]),
         ("former Alibaba engineer Zhuo Chang", ["Zhuo Chang"]),
