@@ -486,15 +486,10 @@ class Enricher:
         return ([*hits, "involved"] if involved else hits), kind
 
     def _decide(self, masked: str, hits: list[str], table_kind: str) -> tuple[str, float]:
-        """The model's type and its probability; the table's kind when no model is loaded.
-        A launch is an ``other`` to the model; the table tells it apart."""
+        """The type and its probability (``model.decide``); the table's kind without a model."""
         if self.model is None:
             return table_kind, 1.0
-        probs = self.model.probabilities(features(masked, hits))
-        kind = max(probs, key=probs.__getitem__)
-        if kind == "other" and table_kind == "launch":
-            return "launch", probs[kind]
-        return kind, probs[kind]
+        return news_model.decide(self.model.probabilities(features(masked, hits)), table_kind)
 
     @staticmethod
     def _lang(s: str, spans: list[tuple[int, int]]) -> str:

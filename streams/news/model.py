@@ -42,6 +42,20 @@ class Model:
         return {"classes": list(self.classes), "bias": self.bias, "weights": self.weights, "meta": self.meta}
 
 
+GATE = 0.4  # below this probability, a type the kind table does not back is ``other``
+
+
+def decide(probs: dict[str, float], table_kind: str) -> tuple[str, float]:
+    """The type: the model's best, unless it is unsure and the kind table saw no kind
+    word; a launch is an ``other`` to the model, which the table tells apart."""
+    kind = max(probs, key=probs.__getitem__)
+    if kind != "other" and probs[kind] < GATE and table_kind in ("other", "launch"):
+        kind = "other"
+    if kind == "other" and table_kind == "launch":
+        return "launch", probs[kind]
+    return kind, probs[kind]
+
+
 def load(path: str | Path | None = None) -> Model | None:
     """The shipped model (None when it has not been trained yet), or the one at ``path``."""
     if path is not None:

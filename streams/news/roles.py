@@ -24,26 +24,27 @@ TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
     r"returns? to|back to|rejoins?|into)\s+(?:the\s+|rival\s+|its\s+)?$"
     r"|(?:加盟|加入|投奔|转投|入职|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
-    r"官宣加入|正式加盟|重返|去了|奔赴|牵手)\s*$",
+    r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|为)\s*$",
     re.I,
 )
 FROM_BEFORE = re.compile(
     _W + r"(?:from|ex-|ex|former|formerly of|formerly at|leaves|left|leaving|quits?|exits?|departs?|"
     r"of|away from|out at|out of|parts ways with|walks out of|bolts from|defects from|poached from|lured from|"
     r"exit from|departure from|departs from)\s*(?:the\s+|rival\s+)?$"
-    r"|(?:前|原|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|撬动|抢走|抢|带走)\s*$",
+    r"|(?:前|原|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|撬动|抢走|抢|带走|此前在|此前其在|曾在|"
+    r"曾任职于)\s*$",
     re.I,
 )
 TO_SUBJECT = re.compile(
     r"^\s*(?:'s\s+)?(?:hires?|hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
-    r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps)\b"
+    r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back)\b"
     r"|^\s*(?:挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
     re.I,
 )
 FROM_SUBJECT = re.compile(
-    r"^\s*(?:loses?|lost|losing|sees?|sues?|sued|suing|takes? .{0,20}to court|files?|drags?)\b"
-    r"|^\s*(?:流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告)",
+    r"^\s*(?:loses?|lost|losing|sees?|sues?|sued|suing|takes? .{0,20}to court|files?|drags?|accuses?|accused)\b"
+    r"|^\s*(?:流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令)",
     re.I,
 )
 WINDOW = 24
@@ -89,6 +90,8 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
     elif src is None and dst is None:
         if kind == "hire" and len(order) == 1:
             dst = order[0]
+        elif len(order) >= 2 and kind == "dispute":
+            src, dst = order[0], order[1]  # "X vs Y", "X与Y...对簿公堂": the claimant first
         elif len(order) >= 2:
             src, dst = order[1], order[0]  # "X hires Y's ..." is the commonest unmarked order
     return src, dst
