@@ -240,7 +240,10 @@ class DeadmanRule(_Rule):
 
 class NewsMatchRule(_Rule):
     kind: Literal["news_match"]
-    summary_fields: ClassVar[frozenset[str]] = frozenset({"title", "url", "source", "kind", "companies", "people"})
+    summary_fields: ClassVar[frozenset[str]] = frozenset(
+        {"title", "url", "source", "kind", "companies", "people"}
+        | {"from_company", "to_company", "person", "role", "lang", "confidence"}
+    )
     params: NewsMatchParams = NewsMatchParams()
     event_type: ClassVar[str] = "news"
     default_summary: ClassVar[str] = "{kind}: {title} ({companies})"

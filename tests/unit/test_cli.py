@@ -46,7 +46,20 @@ def test_backtest_on_the_seed_fires_the_story_and_nothing_else(seed):
     # correlation: the spike carries the ByteDance hiring story of the week before
     assert [c["title"] for c in spike["context"]] == ["ByteDance hires core tech lead of Alibaba's Tongyi Qianwen"]
     dispute = alerts[2]
-    assert dispute["labels"] == {"kind": "dispute", "companies": "Alibaba", "people": "Zhuo Chang"}
+    assert dispute["labels"] == {
+        "kind": "dispute",
+        "companies": "Alibaba",
+        "people": "Zhuo Chang",
+        "from_company": "Alibaba",
+        "to_company": "",
+        "person": "Zhuo Chang",
+        "role": "engineer",
+        "lang": "zh",
+        "confidence": dispute["labels"]["confidence"],
+    }
+    assert float(dispute["labels"]["confidence"]) >= 0.5
+    hire = alerts[0]
+    assert (hire["labels"]["from_company"], hire["labels"]["to_company"]) == ("Alibaba", "ByteDance")
     # the malformed lines at the end are reported with their line numbers, and make it fail
     err = r.stderr.decode()
     n = len(seed.read_bytes().splitlines())
