@@ -121,6 +121,12 @@ def forget_resolved(firing: MutableMapping[str, dict], now: float) -> None:
         firing.pop(aid, None)
 
 
+def store_backoff(failures: int) -> float:
+    """Seconds before flushing again after ``failures`` failed store writes in a row:
+    0.25 s doubling up to 5 s, so a broker outage costs no busy loop."""
+    return min(5.0, 0.25 * 2 ** max(0, failures - 1))
+
+
 def resends(notifier: Notifier) -> bool:
     """A notifier that wants firing alerts pushed again every ``resend_interval`` (Alertmanager)."""
     return notifier.resend_interval is not None
@@ -159,6 +165,7 @@ class Pipeline:
         self.in_flight: set[str] = set()  # notification ids queued or being sent here
         self._routes: dict[str, Resolved] = {}  # "receiver:path" -> route, as routing found them
         self._muted: set[str] = set()  # alert ids inhibited when last looked at
+        self._store_failing = 0  # store writes failed in a row
         self._wake = asyncio.Event()
 
     # -- in: routing, the firing set, groups ------------------------------------
@@ -318,14 +325,22 @@ class Pipeline:
                 self.in_flight.discard(n.id)
                 queue.task_done()
 
-    def _store(self, step: Callable[..., None], *args) -> None:
+    def _store(self, step: Callable[..., None], *args) -> bool:
         """``step`` writes the groups store; when a write fails (the broker is gone and the
-        store cannot reach its changelog), the groups stay as they were before it and the
-        next round does it again: delivery goes on, at least once, instead of the task dying."""
+        store cannot reach its changelog), the groups stay as they were before it and a
+        later round does it again: delivery goes on, at least once, instead of the task
+        dying. Logged once per outage, not per attempt."""
         try:
             step(*args)
         except Exception:  # noqa: BLE001 - any store failure; the write is retried, not lost
-            log.warning("writing the alert groups failed; trying again next round", exc_info=True)
+            if not self._store_failing:
+                log.warning("writing the alert groups failed; trying again until it works", exc_info=True)
+            self._store_failing += 1
+            return False
+        if self._store_failing:
+            log.warning("writing the alert groups works again after %d failed tries", self._store_failing)
+            self._store_failing = 0
+        return True
 
     def _sent(self, n: Notification) -> None:
         raw = self.groups.get(n.group_key)
@@ -342,10 +357,11 @@ class Pipeline:
         ]  # the receiver's concurrency limit
         try:
             while True:
-                self._store(self.flush)
+                ok = self._store(self.flush)
                 self._wake.clear()
+                wait = self._until_next() if ok else store_backoff(self._store_failing)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._until_next())
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 except TimeoutError:
                     pass
         finally:

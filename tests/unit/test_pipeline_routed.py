@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from alerts.config import AlertsConfig
 from alerts.metrics import DeliveryMetrics
 from alerts.notify import BaseNotifier
-from alerts.pipeline import Pipeline
+from alerts.pipeline import Pipeline, store_backoff
 from core.alert import Alert, alert_id
 from core.retry import RetryPolicy
 from core.yamlfile import parse
@@ -276,3 +276,32 @@ def test_a_silence_made_after_the_alert_was_grouped_mutes_its_repeats_until_it_e
     now[0] = 260.0
     (repeat,) = p.flush()
     assert [a.labels["app_id"] for a in repeat.alerts] == ["doubao"]
+
+
+def test_a_store_that_stays_down_costs_no_busy_loop_and_one_log_line(caplog):
+    """Regression: the flush loop retried a failed store write at once, over and over
+    (53,000 warnings in two minutes in CI), starving the worker while the broker was away."""
+
+    class Counting(Unreachable):
+        tries = 0
+
+        def __setitem__(self, key, value):
+            self.tries += 1
+            super().__setitem__(key, value)
+
+    async def main():
+        now = [0.0]
+        p = pipeline({"all": [], "market": [Recorder("market")]}, now)
+        p.groups = store = Counting()
+        p.accept(alert("doubao"))
+        store.down = True
+        runner = asyncio.create_task(p.run())
+        await asyncio.sleep(0.6)  # the outage: nothing wakes the loop but its own backoff
+        runner.cancel()
+        return store.tries
+
+    tries = asyncio.run(main())
+    assert 1 <= tries <= 4  # 0.25 s, then 0.5 s between tries: not thousands
+    failed = [r for r in caplog.records if "writing the alert groups failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert store_backoff(1) == 0.25 and store_backoff(2) == 0.5 and store_backoff(30) == 5.0
