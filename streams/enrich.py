@@ -489,7 +489,8 @@ class Enricher:
         """The type and its probability (``model.decide``); the table's kind without a model."""
         if self.model is None:
             return table_kind, 1.0
-        return news_model.decide(self.model.probabilities(features(masked, hits)), table_kind)
+        probs = self.model.probabilities(features(masked, hits))
+        return news_model.decide(probs, table_kind, masked, named="nobody" not in hits)
 
     @staticmethod
     def _lang(s: str, spans: list[tuple[int, int]]) -> str:
@@ -520,9 +521,16 @@ class Enricher:
         confidence = None
         if kind is None:
             hits, table_kind = self._hits(text, bool(people))
+            if not mentions and not people:
+                hits.append("nobody")
             kind, confidence = self._decide(_mask(text.s, mentions, people), hits, table_kind)
         in_title = [m for m in mentions if m[1] <= text.title_end]
         src, dst = roles.direction(text.s, kind, in_title or mentions)
+        if kind == "departure" and dst:
+            if confidence is None:
+                dst = None  # a producer's departure keeps its kind, and so has no to side
+            else:
+                kind = "hire"  # left X for Y: a move
         names = list(dict.fromkeys(p[2] for p in people))
         role = next((p[3] for p in people if p[3]), None) or self._first_role(text)
         spans = [(a, b) for a, b, _ in mentions] + [(a, b) for a, b, *_ in people]

@@ -59,6 +59,10 @@ AMBIGUOUS: dict[str, tuple[frozenset[str], re.Pattern]] = {
             "水果 果园 果农 富士 种植 丰收 斤 亩 苹果汁 苹果派 吃苹果 红富士", "fruit|orchards?|pie|cider|harvest|juice"
         ),
     ),
+    "Anthropic": (
+        frozenset({"claude"}),
+        _ctx("莫奈 画家 油画", "monet|painter|painting|debussy|van damme|shannon|lelouch|chabrol|rains|composer|actor"),
+    ),
     "Xiaomi": (frozenset({"小米"}), _ctx("粥 谷子 杂粮 种植 亩 丰收 农户 小米加步枪", "millet|porridge")),
 }
 

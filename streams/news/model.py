@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -44,12 +45,29 @@ class Model:
 
 GATE = 0.4  # below this probability, a type the kind table does not back is ``other``
 
+# words that make any report a denial or a rumour, whatever move it tells of
+DENIED = re.compile(
+    r"否认|辟谣|不实|驳斥|误读|误传|一切正常|传闻|据传|网传|谣言|谣传|传言|假消息|子虚乌有|纯属|^传(?![统输媒感播承奇递])"
+    r"|(?<![a-z])(?:den(?:y|ies|ied|ying)|rumou?r(?:s|ed)?|false|fake|untrue|not true|refut(?:es|ed)|"
+    r"rebut(?:s|ted)?|unfounded|baseless|groundless|inaccurate|misleading|"
+    r"dismiss(?:es|ed)? (?:the )?(?:reports?|rumou?rs?|speculation)|"
+    r"(?:has|have|did|had) not (?:left|quit|poach(?:ed)?|joined|been)|"
+    r"(?:hasn't|didn't) (?:left|quit|poach|join))(?![a-z])",
+    re.I,
+)
 
-def decide(probs: dict[str, float], table_kind: str) -> tuple[str, float]:
+
+def decide(probs: dict[str, float], table_kind: str, text: str = "", named: bool = True) -> tuple[str, float]:
     """The type: the model's best, unless it is unsure and the kind table saw no kind
-    word; a launch is an ``other`` to the model, which the table tells apart."""
+    word, or it is a move or reorg of no one named (no company, no person) that the
+    table does not back; a launch is an ``other`` to the model, which the table tells
+    apart; a text with a denial word (``DENIED``) is a denial."""
+    if DENIED.search(text):
+        return "denial", max(probs["denial"], 0.9)
     kind = max(probs, key=probs.__getitem__)
     if kind != "other" and probs[kind] < GATE and table_kind in ("other", "launch"):
+        kind = "other"
+    if not named and kind in ("hire", "departure", "reorg") and table_kind != kind:
         kind = "other"
     if kind == "other" and table_kind == "launch":
         return "launch", probs[kind]

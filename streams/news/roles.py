@@ -8,6 +8,10 @@ mention is read with the words right before and after it:
 - a *from* mention is the losing side: after "from", "ex-", "former", "leaves", 前, 原,
   离开, 从..., the subject of "loses" or 流失, or a claimant ("Alibaba sues", 阿里起诉).
 
+A company read as both sides is the hiring one when another is only the losing one
+("前腾讯混元负责人回归腾讯，此前在月之暗面任职"); 被X起诉 makes X the claimant; a
+departure that names where the person went is a move (the stage reads it as a hire).
+
 A move names at most one company on each side; when one side is found and exactly one
 other company is named, that company is the other side. A departure has only a from
 side; a reorg is inside one company (from = to).
@@ -22,16 +26,18 @@ Mention = tuple[int, int, str]  # start, end, canonical company
 _W = r"(?<![a-z])"
 TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
-    r"returns? to|back to|rejoins?|into)\s+(?:the\s+|rival\s+|its\s+)?$"
+    r"returns? to|back to|rejoins?|into|(?:job|role|post|position|seat|starting|now|work(?:ing)?) at|"
+    r"(?:head|chief|director|lead|vp|president|officer)[a-z ]{0,20} at)\s+(?:the\s+|rival\s+|its\s+)?$"
     r"|(?:加盟|加入|投奔|转投|入职|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
-    r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|为)\s*$",
+    r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|效力|(?<!华)为)\s*$",
     re.I,
 )
 FROM_BEFORE = re.compile(
     _W + r"(?:from|ex-|ex|former|formerly of|formerly at|leaves|left|leaving|quits?|exits?|departs?|"
     r"of|away from|out at|out of|parts ways with|walks out of|bolts from|defects from|poached from|lured from|"
-    r"exit from|departure from|departs from)\s*(?:the\s+|rival\s+)?$"
-    r"|(?:前|原|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|撬动|抢走|抢|带走|此前在|此前其在|曾在|"
+    r"exit from|departure from|departs from|trades|bolts|(?:years|stint|decade|tenure) (?:at|with)|"
+    r"(?:formerly|former|ex-|ex) ?[a-z -]{0,30}(?:at|of|with))\s*(?:the\s+|rival\s+)?$"
+    r"|(?:前|原|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|"
     r"曾任职于)\s*$",
     re.I,
 )
@@ -39,19 +45,29 @@ TO_SUBJECT = re.compile(
     r"^\s*(?:'s\s+)?(?:hires?|hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
     r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back)\b"
-    r"|^\s*(?:挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
+    r"|^\s*将.{0,20}?(?:招至麾下|招入麾下|收入麾下|招入|挖走)|^\s*被.{1,12}?(?:起诉|状告|告上)"
+    r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
     re.I,
 )
 FROM_SUBJECT = re.compile(
-    r"^\s*(?:loses?|lost|losing|sees?|sues?|sued|suing|takes? .{0,20}to court|files?|drags?|accuses?|accused)\b"
-    r"|^\s*(?:流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令)",
+    r"^\s*(?:alum|alumnus|alumna|veteran|old hand|loses?|lost|losing|sees?|seeks?|sues?|sued|suing|"
+    r"takes? .{0,20}to court|files?|drags?|accuses?|accused)\b"
+    r"|^\s*(?:人才流失|流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令)"
+    # 华为盘古前负责人: the company's former head
+    r"|^(?:(?!迎|挖|聘|加盟|加入|招|揽|请|将|把)[^，,。；;：:\s]){0,8}?前任?[\u4e00-\u9fff]{0,6}"
+    r"(?:人|管|员|师|裁|监|者|长|官|骨干|成员)",
     re.I,
 )
 WINDOW = 24
 
 
+SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
+
+
 def _side(s: str, start: int, end: int) -> str | None:
     before, after = s[max(0, start - WINDOW) : start], s[end : end + WINDOW]
+    if before.endswith("被") and SUED_BY.match(after):
+        return "from"
     if FROM_BEFORE.search(before):
         return "from"
     if TO_BEFORE.search(before):
@@ -72,15 +88,19 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
         return order[0], order[0]
     if kind not in ("hire", "departure", "dispute"):
         return None, None
-    sides: dict[str, str] = {}
+    sides: dict[str, set[str]] = {}
     for start, end, company in sorted(mentions):
         side = _side(s, start, end)
-        if side and company not in sides:
-            sides[company] = side
-    froms = [c for c in order if sides.get(c) == "from"]
-    tos = [c for c in order if sides.get(c) == "to" and c not in froms[:1]]
-    if kind == "departure":
-        return (froms or order)[0], None
+        if side:
+            sides.setdefault(company, set()).add(side)
+    only_from = [c for c in order if sides.get(c) == {"from"}]
+    # a company read as both sides is the hiring one when another is only a losing one
+    # ("前腾讯混元负责人回归腾讯，此前在月之暗面任职")
+    froms = only_from or [c for c in order if "from" in sides.get(c, ())]
+    tos = [c for c in order if "to" in sides.get(c, ()) and c not in froms[:1]]
+    if kind == "departure":  # a departure that names where to is a move (the caller makes it a hire)
+        src = (froms or order)[0]
+        return src, next((c for c in tos if c != src), None)
     src, dst = (froms[:1] or [None])[0], (tos[:1] or [None])[0]
     rest = [c for c in order if c not in (src, dst)]
     if src is None and dst is not None and rest:

@@ -131,10 +131,6 @@ EN = [
 # Read right by the old keyword table, misread by the trained model (issue 21): kept visible.
 MISREAD = {
     "月之暗面创始人杨植麟回应仲裁案",
-    "Baidu rebrands Ernie Bot app as Wenxiaoyan",
-    "Alibaba joins the AI price war with 97% cut to Qwen-Long",
-    "engineers who joined ByteDance",
-    "ByteDance moves into AI video",
 }
 
 
