@@ -47,7 +47,7 @@ GATE = 0.4  # below this probability, a type the kind table does not back is ``o
 
 # words that make any report a denial or a rumour, whatever move it tells of
 DENIED = re.compile(
-    r"否认|辟谣|不实|驳斥|误读|误传|一切正常|传闻|据传|网传|谣言|谣传|传言|假消息|子虚乌有|纯属|^传(?![统输媒感播承奇递])"
+    r"否认|辟谣|不实|驳斥|误读|误传|澄清|并未|并无|一切正常|传闻|据传|网传|谣言|谣传|传言|假消息|子虚乌有|纯属|^传(?![统输媒感播承奇递])"
     r"|(?<![a-z])(?:den(?:y|ies|ied|ying)|rumou?r(?:s|ed)?|false|fake|untrue|not true|refut(?:es|ed)|"
     r"rebut(?:s|ted)?|unfounded|baseless|groundless|inaccurate|misleading|"
     r"dismiss(?:es|ed)? (?:the )?(?:reports?|rumou?rs?|speculation)|"
