@@ -4,8 +4,9 @@ Reads ``streams/news/data/train.jsonl`` (never the test set), reads each headlin
 the stage's own entity and rule parts (so the features are those seen at run time), fits
 a multinomial logistic regression with L2 by full-batch Adam in numpy (a training-time
 dependency only: the model is plain JSON, scored in pure Python) and writes
-``streams/news/model.json``. ``--cv K`` prints K-fold cross-validated accuracy and the
-talent/reorg precision and recall per language instead of writing.
+``streams/news/model.json``. ``--cv K`` prints, on K held-out folds, what ``make eval``
+prints of the test set: accuracy, talent moves and org changes P/R per language, and the
+directed moves whose from and to are both right (then each miss); nothing is written.
 """
 
 from __future__ import annotations
