@@ -7,6 +7,8 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from connectors.publish import Publisher
 from core.events import AppMetric, Topics, validate
 from streams import backtest, rules
@@ -108,7 +110,11 @@ def finish(feed: Paced, hooks, expected: set[str], request, fault: str, wait: fl
     try:
         feed.done.wait(120)
         assert feed.sent == len(feed.events)
-        hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), wait, f"all {len(expected)} expected alerts")
+        try:
+            hooks.wait(lambda r: expected <= set(delivered(hooks.verified())), wait, f"all {len(expected)} expected")
+        except pytest.fail.Exception as exc:
+            got = delivered(hooks.verified())
+            pytest.fail(f"{exc}; missing {sorted(expected - set(got))}, unexpected {sorted(set(got) - expected)}")
     finally:
         feed.stop.set()
     counts = settle(hooks, expected)
