@@ -14,6 +14,7 @@ from appwatch.worker.silences import Silences
 from core import yamlfile
 from core.auth import Tokens
 from core.matchers import Matcher
+from tests.unit.test_worker_parts import Sent
 
 NOW = 1_731_600_000.0  # 2024-11-14T16:00:00Z
 WRITE, READ = "write-token-0123456789abcdef", "read-token-0123456789abcdef"
@@ -32,17 +33,6 @@ inhibit_rules:
 def entry(app: str, severity: str = "warning", until: float | None = None) -> dict:
     labels = {"app_id": app, "alertname": "download-spike", "severity": severity, "alert_id": f"{app}-{severity}"}
     return {"labels": labels, "until": until, "summary": f"{app} spiked", "startsAt": "2024-11-14T08:00:00+08:00"}
-
-
-class Sent(list):
-    """The silences topic: what was sent, read back by the store as the worker's would."""
-
-    store: Silences | None = None
-
-    async def __call__(self, s: Silence) -> None:
-        self.append(s)
-        if self.store is not None:
-            self.store.apply(s.id.encode(), s.to_json(), len(self))
 
 
 def api(*silences: Silence, firing: dict | None = None) -> tuple[AmApi, Sent]:
