@@ -222,7 +222,7 @@ class Engine:
         A running (``mode: delta``) day can only be judged upward while it runs; a
         change rule judges it downward when the next day's first event closes it.
         """
-        p, tz = rule.params, rule.tz
+        p, tz = rule.params, rule.tz(ev.country)
         spiking = rule.__class__ is SpikeRule
         lookback = p.baseline_days if spiking else p.lag_days
         day = windows.day_of(ev.ts, tz)
@@ -608,7 +608,9 @@ class Engine:
             if rule.__class__ is SpikeRule or rule.__class__ is ChangeRule:
                 fold = st.rules.get(rule.name)
                 view = (
-                    explain_day(rule, fold, windows.day_of(ev.ts, rule.tz)) if fold.__class__ is windows.Daily else None
+                    explain_day(rule, fold, windows.day_of(ev.ts, rule.tz(ev.country)))
+                    if fold.__class__ is windows.Daily
+                    else None
                 )
                 if view is not None:
                     out.append(Observation(rule.name, key, ev.ts, view.total, view))
@@ -636,7 +638,11 @@ class Engine:
         fold = st.rules.get(rule.name) if st is not None else None
         if fold.__class__ is not windows.Daily:
             return None
-        return explain_day(rule, fold, windows.day_of(datetime.fromisoformat(alert.window_start), rule.tz))
+        return explain_day(
+            rule,
+            fold,
+            windows.day_of(datetime.fromisoformat(alert.window_start), rule.tz(alert.labels.get("country", ""))),
+        )
 
     # -- backtest: everything, event time as the clock ------------------------
 

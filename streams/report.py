@@ -214,7 +214,7 @@ def _series_key(alert: Any, rule: Any) -> tuple[str, tuple, str, dict[str, str],
     sid = series_of(alert)
     if sid is None:
         return None  # deadman, news and unknown kinds: table only
-    tz = rule.tz if rule is not None else UTC
+    tz = rule.tz(alert.labels.get("country", "")) if rule is not None else UTC
     if alert.kind == "rank":
         ident = dict(zip(("app_id", "platform", "country", "chart", "category"), sid.split("|"), strict=False))
         return "rank", ("rank", *ident.values()), sid, ident, tz

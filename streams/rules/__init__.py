@@ -16,17 +16,17 @@
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from string import Formatter
 from typing import Annotated, Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core import yamlfile
+from core import markets, yamlfile
 from core.matchers import Matcher, Matchers, check_regex
 from streams.detectors.change import ChangeParams
 from streams.detectors.deadman import DeadmanParams
@@ -37,6 +37,7 @@ from streams.detectors.spike import SpikeParams
 from streams.detectors.threshold import ThresholdParams
 
 DEFAULT_PACK = "default.yaml"
+_zone = cache(ZoneInfo)
 EventType = Literal["app.metric", "app.rank", "news"]
 
 SERIES_FIELDS = ("app_id", "app_name", "platform", "country", "metric", "value")  # of a series' alerts
@@ -116,19 +117,15 @@ class _Rule(BaseModel):
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     match: Match = Match()
-    timezone: str = "Asia/Shanghai"
+    timezone: str | None = None  # None: the zone of the event's country (core/markets.yaml)
     severity: Literal["info", "warning", "critical"] = "warning"
     labels: dict[str, str] = {}
     summary: str | None = None
 
     @field_validator("timezone")
     @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {v!r}") from None
-        return v
+    def _tz(cls, v: str | None) -> str | None:
+        return v if v is None else markets.zone(v)
 
     @field_validator("summary")
     @classmethod
@@ -162,9 +159,9 @@ class _Rule(BaseModel):
         """Fields a rule of this kind fills beyond ``summary_fields`` (news: its labels)."""
         return set()
 
-    @cached_property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def tz(self, country: str) -> ZoneInfo:
+        """The zone this rule cuts ``country``'s days in: its ``timezone``, else the market's."""
+        return markets.tz(country) if self.timezone is None else _zone(self.timezone)
 
     def applies(self, ev: Any) -> bool:
         return (self.event_type is None or ev.type == self.event_type) and self.match.matches(ev)

@@ -306,14 +306,18 @@ def test_a_dst_day_sums_its_own_hours_and_its_window_is_local_midnights(change, 
 
 
 def test_the_same_instants_make_different_days_in_different_zones():
-    """Control for the DST tests: the NY rule's days are not UTC's or Shanghai's."""
+    """Control for the DST tests: the NY rule's days are not UTC's or Shanghai's, and a rule
+    without ``timezone:`` cuts a US series' days in New York (the market's zone)."""
     first = datetime(2024, 3, 2, tzinfo=UTC)
     events = hourly(first, first + timedelta(days=10), lambda t: 100.0)
-    sh = "rules: [{name: sh, kind: spike}]"
+    sh = "rules: [{name: sh, kind: spike, timezone: Asia/Shanghai}]"
+    market = "rules: [{name: market, kind: spike}]"
     _, ny_state = feed(engine(NY_SPIKE), events)
     _, sh_state = feed(engine(sh), events)
+    _, market_state = feed(engine(market), events)
     assert days(ny_state, "ny", "nyapp|all|us|downloads")["2024-03-10"] == 2300
     assert days(sh_state, "sh", "nyapp|all|us|downloads")["2024-03-10"] == 2400  # no DST in Shanghai
+    assert days(market_state, "market", "nyapp|all|us|downloads") == days(ny_state, "ny", "nyapp|all|us|downloads")
 
 
 # -- through the real worker: out of order, late, too late and far future -------------------
