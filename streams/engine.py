@@ -224,7 +224,7 @@ class Engine:
         """
         p, tz = rule.params, rule.tz(ev.country)
         spiking = rule.__class__ is SpikeRule
-        lookback = p.baseline_days if spiking else p.lag_days
+        lookback = p.offsets[0] if spiking else p.lag_days
         day = windows.day_of(ev.ts, tz)
         newest = w.newest if w.days else day
         if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days, p.allowed_lateness_days):
@@ -244,12 +244,13 @@ class Engine:
             return True, None
         if spiking:
             if w.base_for != judge:
-                w.base = spike.baseline(windows.history(w, judge, p.baseline_days), p)
+                w.base = spike.baseline(windows.history(w, judge, p.offsets), p)
                 w.base_for = judge
             hit = spike.judge(value, w.base, p)
             if hit is None:
                 return True, None
-            base, extra = hit.baseline, dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days)
+            base = hit.baseline
+            extra = dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days, method=p.method)
         else:
             base = w.days.get(judge - p.lag_days)
             pct = change.detect(value, base, params)
@@ -710,7 +711,7 @@ def explain_day(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int) -> Day
         return None
     p = rule.params
     if isinstance(rule, SpikeRule):
-        b = w.base if w.base_for == day else spike.baseline(windows.history(w, day, p.baseline_days), p)
+        b = w.base if w.base_for == day else spike.baseline(windows.history(w, day, p.offsets), p)
         hit = spike.judge(total, b, p)
         return DayView(
             day,
@@ -727,10 +728,14 @@ def explain_day(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int) -> Day
 def _chart(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int, drop: bool) -> dict:
     """What a chart of a fired spike or change alert needs (optional alert fields, made at
     fire time only): ``trend``, the days the window holds as [date, total], oldest first;
-    ``threshold``, the least total that fires (a drop: the greatest), None when none can."""
+    ``threshold``, the least total that fires (a drop: the greatest), None when none can;
+    a spike's ``baseline_method``, the baseline in words."""
     view = explain_day(rule, w, day)
     line = None if view is None else (view.fire_below if drop else view.fire_at)
-    return {"trend": [[date_of(d), v] for d, v in sorted(w.days.items())], "threshold": line}
+    out = {"trend": [[date_of(d), v] for d, v in sorted(w.days.items())], "threshold": line}
+    if rule.__class__ is SpikeRule:
+        out["baseline_method"] = rule.params.method
+    return out
 
 
 def series_of(alert: Alert) -> str | None:

@@ -586,7 +586,7 @@ def _spike_legend(rule: SpikeRule) -> list[tuple[str, str]]:
         + ([f"mean + {p.zscore:g}σ"] if p.zscore is not None else [])
     )
     return [
-        ("baseline", f"baseline ({p.baseline_days}-day {p.baseline})"),
+        ("baseline", f"baseline ({p.method})"),
         ("band", "baseline → fire line"),
         ("threshold", f"fires at ≥ {fire}"),
     ]
@@ -658,8 +658,8 @@ def _daily_chart(s: _Series, trace: Any, rows: dict[int, int]) -> tuple[dict, li
     if spikes:
         p = spikes[0][0].params
         note += (
-            f" Baseline: {p.baseline} of the previous {p.baseline_days} days present "
-            f"(none with fewer than {p.min_history}, nor below {human(p.min_baseline)})."
+            f" Baseline: {p.method}, of the days present "
+            f"(none with fewer than {p.needed}, nor below {human(p.min_baseline)})."
         )
     return svg, _legend(legend), note
 

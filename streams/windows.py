@@ -72,7 +72,7 @@ def add(w: Daily, day: int, value: float, mode: str, keep_days: int, lateness_da
     return True
 
 
-def history(w: Daily, day: int, n: int) -> list[float]:
-    """Totals of the ``n`` days before ``day`` that are present, oldest first."""
+def history(w: Daily, day: int, offsets: tuple[int, ...]) -> list[float]:
+    """Totals of the days ``offsets`` before ``day`` that are present, in ``offsets``' order."""
     get = w.days.get
-    return [v for d in range(day - n, day) if (v := get(d)) is not None]
+    return [v for k in offsets if (v := get(day - k)) is not None]

@@ -5,29 +5,54 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class SpikeParams(BaseModel):
+    """``baseline``: what a day is judged against. ``median``/``mean`` of the previous
+    ``baseline_days`` days, or ``weekday``: the median of the same weekday in the previous
+    ``weeks`` weeks (a Saturday against Saturdays, so weekends are no spikes)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ratio: Annotated[float, Field(gt=1.0)] | None = 2.0
     zscore: Annotated[float, Field(gt=0)] | None = None
     baseline_days: Annotated[int, Field(ge=1, le=90)] = 7
-    min_history: Annotated[int, Field(ge=1)] = 5
+    weeks: Annotated[int, Field(ge=1, le=13)] = 4
+    min_history: Annotated[int, Field(ge=1)] | None = None  # None: 5, or every day when fewer
     min_baseline: Annotated[float, Field(gt=0)] = 1000.0
-    baseline: Literal["median", "mean"] = "median"
+    baseline: Literal["median", "mean", "weekday"] = "median"
     allowed_lateness_days: Annotated[int, Field(ge=0, le=30)] = 2
 
     @model_validator(mode="after")
     def _history_fits(self) -> SpikeParams:
         if self.ratio is None and self.zscore is None:
             raise ValueError("give ratio and/or zscore")
-        if self.min_history > self.baseline_days:
-            raise ValueError(f"min_history ({self.min_history}) exceeds baseline_days ({self.baseline_days})")
+        if self.min_history is not None and self.min_history > len(self.offsets):
+            raise ValueError(f"min_history ({self.min_history}) exceeds the {len(self.offsets)} days of {self.method}")
         return self
+
+    @cached_property
+    def offsets(self) -> tuple[int, ...]:
+        """How many days before the judged day each day of the baseline is, oldest first."""
+        if self.baseline == "weekday":
+            return tuple(7 * k for k in range(self.weeks, 0, -1))
+        return tuple(range(self.baseline_days, 0, -1))
+
+    @property
+    def needed(self) -> int:
+        """How many of the baseline's days must be present."""
+        return self.min_history if self.min_history is not None else min(5, len(self.offsets))
+
+    @property
+    def method(self) -> str:
+        """The baseline in words, for the alert and the report."""
+        if self.baseline == "weekday":
+            return f"the median of the same weekday in the previous {self.weeks} weeks"
+        return f"the {self.baseline} of the previous {self.baseline_days} days"
 
 
 @dataclass(frozen=True)
@@ -43,12 +68,13 @@ Baseline = tuple[float, float, float]  # (baseline, mean, sd of the history)
 
 def baseline(history: Sequence[float], p: SpikeParams) -> Baseline | None:
     """What a day is judged against, or None when there is too little history or the
-    baseline is below ``min_baseline``. The standard deviation is floored at 1% of the
+    baseline is below ``min_baseline``. ``history``: the days at ``p.offsets`` that are
+    present. The standard deviation is floored at 1% of the
     mean, so a perfectly flat history still has a finite z-score."""
     n = len(history)
-    if n < p.min_history:
+    if n < p.needed:
         return None
-    if p.baseline == "median":
+    if p.baseline != "mean":
         s = sorted(history)
         base = s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
     else:
@@ -93,6 +119,6 @@ def fire_line(b: Baseline | None, p: SpikeParams) -> float | None:
 
 
 def detect(value: float, history: Sequence[float], p: SpikeParams) -> Spike | None:
-    """``judge`` against the ``baseline`` of ``history``. Needs ``min_history`` days and a
+    """``judge`` against the ``baseline`` of ``history``. Needs ``p.needed`` days and a
     baseline of at least ``min_baseline`` (and above zero), so that 0 -> N never fires."""
     return judge(value, baseline(history, p), p)

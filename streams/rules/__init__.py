@@ -57,6 +57,7 @@ SUMMARY_FIELDS = dict(
     change=50.0,
     day="2024-11-14",
     baseline_days=7,
+    method="the median of the previous 7 days",
     rank=1,
     previous=2,
     chart="top-free",
@@ -173,7 +174,7 @@ class _Rule(BaseModel):
 class SpikeRule(_Rule):
     kind: Literal["spike"]
     summary_fields: ClassVar[frozenset[str]] = frozenset(
-        {*SERIES_FIELDS, "baseline", "day", "ratio", "zscore", "baseline_days"}
+        {*SERIES_FIELDS, "baseline", "day", "ratio", "zscore", "baseline_days", "method"}
     )
     params: SpikeParams = SpikeParams()
     default_summary: ClassVar[str] = (

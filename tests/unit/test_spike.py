@@ -43,7 +43,7 @@ def test_fires_exactly_when_value_reaches_ratio_times_median(value, history):
     import statistics
 
     spike = detect(value, history, P)
-    enough = len(history) >= P.min_history
+    enough = len(history) >= P.needed
     base = statistics.median(history) if history else 0
     expected = enough and base >= P.min_baseline and value >= P.ratio * base
     assert (spike is not None) == expected
@@ -119,7 +119,7 @@ def test_history_skips_missing_days():
     w = windows.Daily()
     for back in (1, 2, 4):
         windows.add(w, DAY - back, back, "total", 9, 9)
-    assert windows.history(w, DAY, 7) == [4, 2, 1]
+    assert windows.history(w, DAY, P.offsets) == [4, 2, 1]
 
 
 def test_a_late_change_to_a_baseline_day_drops_the_kept_baseline():
@@ -210,3 +210,63 @@ def test_series_are_independent():
         e.process(metric(d, 1000, app="kimi"), state)
     assert e.process(metric(8, 1500, app="kimi"), state) == []
     assert len(e.process(metric(8, 2000), state)) == 1
+
+
+# -- the weekday baseline: the same weekday in the previous weeks --------------------------
+
+WEEKLY = SpikeParams(baseline="weekday", weeks=4)
+
+
+def test_the_weekday_baseline_reads_the_same_weekday_only():
+    assert WEEKLY.offsets == (28, 21, 14, 7)
+    assert WEEKLY.needed == 4  # every day of a history shorter than 5
+    assert WEEKLY.method == "the median of the same weekday in the previous 4 weeks"
+    assert P.method == "the median of the previous 7 days"
+
+
+@given(
+    weekday=st.floats(min_value=1_000, max_value=1e8, allow_nan=False),
+    weekend=st.floats(min_value=1.0, max_value=5.0),
+    weeks=st.integers(1, 13),
+)
+def test_a_weekly_rhythm_never_fires_against_the_weekday_baseline(weekday, weekend, weeks):
+    """Saturdays at up to 5x the weekdays: a steady weekly rhythm. Against the same weekday
+    no day of it fires; the trailing median fires on the first weekend day when the lift is
+    at least ``ratio``."""
+    p = SpikeParams(baseline="weekday", weeks=weeks)
+    trailing = SpikeParams()
+    w = windows.Daily()
+    start = date(2024, 1, 1).toordinal()  # a Monday
+    fired = {"weekday": [], "trailing": []}
+    for d in range(start, start + 7 * (weeks + 3)):
+        value = weekday * (weekend if date.fromordinal(d).weekday() >= 5 else 1.0)
+        windows.add(w, d, value, "total", 7 * weeks + 2, 2)
+        for name, params in (("weekday", p), ("trailing", trailing)):
+            if detect(value, windows.history(w, d, params.offsets), params) is not None:
+                fired[name].append(d)
+    assert fired["weekday"] == []
+    assert bool(fired["trailing"]) == (weekend >= 2.0)
+
+
+def test_a_weekday_baseline_needs_its_days():
+    with pytest.raises(ValueError, match=r"min_history \(5\) exceeds the 4 days of the median of the same weekday"):
+        SpikeParams(baseline="weekday", weeks=4, min_history=5)
+
+
+def test_the_engine_judges_a_weekday_rule_against_the_same_weekdays_and_says_so():
+    rule = SpikeRule(
+        name="weekly",
+        kind="spike",
+        params=SpikeParams(baseline="weekday", weeks=2),
+        summary="{method}: {baseline:,.0f}",
+    )
+    e, state = Engine(RuleSet(rules=[rule])), {}
+    fired = []
+    for d in range(1, 31):  # November 2024: weekends at 3x, a true spike on Wednesday the 27th
+        weekend = date(2024, 11, d).weekday() >= 5
+        fired += e.process(metric(d, 5_000_000 if d == 27 else 3_000_000 if weekend else 1_000_000), state)
+    assert [a.window_start[:10] for a in fired] == ["2024-11-27"]
+    (alert,) = fired
+    assert alert.baseline == 1_000_000 and alert.threshold == 2_000_000
+    assert alert.baseline_method == "the median of the same weekday in the previous 2 weeks"
+    assert alert.summary == "the median of the same weekday in the previous 2 weeks: 1,000,000"
