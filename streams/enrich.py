@@ -524,8 +524,7 @@ class Enricher:
             if not mentions and not people:
                 hits.append("nobody")
             kind, confidence = self._decide(_mask(text.s, mentions, people), hits, table_kind)
-        in_title = [m for m in mentions if m[1] <= text.title_end]
-        src, dst = roles.direction(text.s, kind, in_title or mentions)
+        src, dst = roles.move(text.s, kind, mentions, text.title_end)
         if kind == "departure" and dst:
             if confidence is None:
                 dst = None  # a producer's departure keeps its kind, and so has no to side

@@ -57,12 +57,22 @@ DENIED = re.compile(
 )
 
 
+# "denied" of a court's or an official's answer, not of a report
+NOT_A_DENIAL = re.compile(
+    r"(?:injunction|request|bid|appeal|motion|petition|application|claim|bail|visa|access)s? (?:is |was |were )?denied"
+    r"|denied (?:an? |the )?(?:injunction|request|bid|appeal|motion|petition|application|bail|visa|access)"
+    r"|den(?:y|ies|ied|ying) (?:any )?wrongdoing",
+    re.I,
+)
+
+
 def decide(probs: dict[str, float], table_kind: str, text: str = "", named: bool = True) -> tuple[str, float]:
     """The type: the model's best, unless it is unsure and the kind table saw no kind
     word, or it is a move or reorg of no one named (no company, no person) that the
     table does not back; a launch is an ``other`` to the model, which the table tells
-    apart; a text with a denial word (``DENIED``) is a denial."""
-    if DENIED.search(text):
+    apart; a title with a denial word (``DENIED``) is a denial (a summary's is left to the
+    model: "Moonshot called the claims baseless" ends a lawsuit's story)."""
+    if DENIED.search(NOT_A_DENIAL.sub(" ", text.split("\n", 1)[0])):
         return "denial", max(probs["denial"], 0.9)
     kind = max(probs, key=probs.__getitem__)
     if kind != "other" and probs[kind] < GATE and table_kind in ("other", "launch"):

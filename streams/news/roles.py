@@ -26,36 +26,57 @@ Mention = tuple[int, int, str]  # start, end, canonical company
 _W = r"(?<![a-z])"
 TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
+    r"(?:resurfaces?|turns? up|ends? up|shows? up|starts?|lands?|landed|surfaces?) at|next stop:?|next up:?|"
+    r"heading to|headed to|bound for|off to|"
+    r"(?:lured|poached|hired|recruited|snapped up|nabbed|picked up|taken|wooed|signed)(?: away)? by|"
     r"returns? to|back to|rejoins?|into|(?:job|role|post|position|seat|starting|now|work(?:ing)?) at|"
     r"(?:head|chief|director|lead|vp|president|officer)[a-z ]{0,20} at)\s+(?:the\s+|rival\s+|its\s+)?$"
     r"|(?:加盟|加入|投奔|转投|入职|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
-    r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|效力|(?<!华)为)\s*$",
+    r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|效力|(?<!华)为|选择了?|选了|落脚|新东家是|新东家为|新东家|"
+    r"下一站是?[:：]?|(?:将|会|如今|现在|目前|已经|已|现已|转而)在)\s*$",
     re.I,
 )
 FROM_BEFORE = re.compile(
     _W + r"(?:from|ex-|ex|former|formerly of|formerly at|leaves|left|leaving|quits?|exits?|departs?|"
     r"of|away from|out at|out of|parts ways with|walks out of|bolts from|defects from|poached from|lured from|"
     r"exit from|departure from|departs from|trades|bolts|(?:years|stint|decade|tenure) (?:at|with)|"
-    r"(?:formerly|former|ex-|ex) ?[a-z -]{0,30}(?:at|of|with))\s*(?:the\s+|rival\s+)?$"
-    r"|(?:前|原|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|"
-    r"曾任职于)\s*$",
+    r"(?:former|old|previous|ex-) ?(?:employer|company|firm|lab|team)|"
+    r"(?:formerly|former|ex-|ex|previously|until recently|most recently|earlier) ?[a-z ,-]{0,30}(?:at|of|with))"
+    r"\s*(?:the\s+|rival\s+)?$"
+    r"|(?:前|原|原为|原是|此前为|此前是|曾为|曾是|曾任|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|"
+    r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于)\s*$",
     re.I,
 )
 TO_SUBJECT = re.compile(
-    r"^\s*(?:'s\s+)?(?:hires?|hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
+    r"^\s*'s\s+(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)\b"
+    r"|^\s*(?:'s\s+)?(?:just |has |have |quietly |reportedly |officially |now |also )?"
+    r"(?:(?:re-?)?hires?|(?:re-?)?hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
-    r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back)\b"
+    r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back|"
+    r"reels? in|reeled in|ropes? in|roped in)\b"
     r"|^\s*将.{0,20}?(?:招至麾下|招入麾下|收入麾下|招入|挖走)|^\s*被.{1,12}?(?:起诉|状告|告上)"
     r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
     re.I,
 )
 FROM_SUBJECT = re.compile(
-    r"^\s*(?:alum|alumnus|alumna|veteran|old hand|loses?|lost|losing|sees?|seeks?|sues?|sued|suing|"
-    r"takes? .{0,20}to court|files?|drags?|accuses?|accused)\b"
-    r"|^\s*(?:人才流失|流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令)"
+    r"^\s*(?:'s\s+)?(?:[a-z-]+\s+){0,2}?(?:alum|alumnus|alumna|veteran|old hand)\b"
+    r"|^\s*(?:loses?|lost|losing|sees?|seeks?|sues?|sued|suing|alleges?|alleged|claims?|"
+    r"takes? .{0,20}to court|files?|drags?|accuses?|accused|asks? (?:a )?court|"
+    r"(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
+    r"wins? (?:an? )?(?:injunction|ruling|case|suit|lawsuit|arbitration))\b"
+    r"|^\s*(?:人才流失|流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令|的?最后一[天周个])"
+    # 字节跳动火山引擎一位副总裁离职: the company someone leaves
+    r"|^(?:(?!迎|挖|聘|加盟|加入|招|揽|请|将|把)[^，,。；;：:\s]){0,10}?(?:离职|出走|辞职|请辞|卸任)"
     # 华为盘古前负责人: the company's former head
     r"|^(?:(?!迎|挖|聘|加盟|加入|招|揽|请|将|把)[^，,。；;：:\s]){0,8}?前任?[\u4e00-\u9fff]{0,6}"
     r"(?:人|管|员|师|裁|监|者|长|官|骨干|成员)",
+    re.I,
+)
+# a leaving verb: a surer from side than an adjective ("Ex-DeepMind scientist quits Tencent for...")
+LEFT_BEFORE = re.compile(
+    _W + r"(?:leaves|left|leaving|quits?|quit|exits?|departs?(?: from)?|away from|out at|parts ways with|walks out of|"
+    r"bolts from|defects from|exit from|departure from)\s*(?:the\s+|rival\s+)?$"
+    r"|(?:离开|出走|告别|辞别|辞去|离职)\s*$",
     re.I,
 )
 WINDOW = 24
@@ -64,19 +85,62 @@ WINDOW = 24
 SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
 
 
+# "01.AI co-founder Fang Jiahui resurfaces at...": the company of a person's role, a weak from side
+# (it gives way to a surer one: "DeepSeek researcher faces claim from former employer SenseTime")
+ROLE_OF = re.compile(
+    r"^\s*(?:'s\s+)?(?!new\b|incoming\b|next\b)(?:(?!(?:in|at|to|for|from|of|by|with|and|as|its|the)\b)[a-z-]+\s+){0,2}?"
+    r"(?:co-?founder|founder|researcher|engineer|scientist|architect|executive|exec|vp|vice president|director|"
+    r"manager|lead|head|designer|chief)\b",
+    re.I,
+)
+NOUN_BEFORE = re.compile(r"(?<![a-z])(?:over|of|about|on|with|amid|after)\s*$", re.I)  # "row over Qwen hires"
+WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|任)")  # (现已)在X任职: where they are now
+
+
 def _side(s: str, start: int, end: int) -> str | None:
     before, after = s[max(0, start - WINDOW) : start], s[end : end + WINDOW]
     if before.endswith("被") and SUED_BY.match(after):
         return "from"
+    if (
+        before.endswith("在")
+        and not re.search(r"(?:曾|此前|之前|早年|以前|先前)[其他她]?在$", before)
+        and WORKS_AT.match(after)
+    ):
+        return "to"
+    if LEFT_BEFORE.search(before):
+        return "left"
     if FROM_BEFORE.search(before):
         return "from"
     if TO_BEFORE.search(before):
         return "to"
-    if TO_SUBJECT.match(after):
+    if TO_SUBJECT.match(after) and not NOUN_BEFORE.search(before):
         return "to"
     if FROM_SUBJECT.match(after):
         return "from"
+    if ROLE_OF.match(after):
+        return "was"
     return None
+
+
+def move(s: str, kind: str, mentions: list[Mention], title_end: int) -> tuple[str | None, str | None]:
+    """(from_company, to_company) as the title tells them; a side the title leaves open
+    is filled from the whole text ("小米大模型团队再添一员" + a summary naming the old employer)."""
+    in_title = [m for m in mentions if m[1] <= title_end]
+    src, dst = direction(s, kind, in_title or mentions)
+    if len({c for *_, c in in_title}) == 1 and kind in TALENT_KINDS and len(in_title) < len(mentions):
+        full = direction(s, kind, mentions)  # one company in the title: the summary tells the other side
+        if None not in full and in_title[0][2] in full:
+            return full
+    if (src is None or dst is None) and len(in_title) < len(mentions) and in_title and kind in TALENT_KINDS:
+        full_src, full_dst = direction(s, kind, mentions)
+        if src is None and full_src not in (None, dst):
+            src = full_src
+        if dst is None and full_dst not in (None, src) and kind != "departure":
+            dst = full_dst
+    return src, dst
+
+
+TALENT_KINDS = ("hire", "departure", "dispute")
 
 
 def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, str | None]:
@@ -86,14 +150,26 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
         return None, None
     if kind == "reorg":
         return order[0], order[0]
-    if kind not in ("hire", "departure", "dispute"):
+    if kind not in TALENT_KINDS:
         return None, None
     sides: dict[str, set[str]] = {}
+    left: set[str] = set()
+    was: list[str] = []
     for start, end, company in sorted(mentions):
         side = _side(s, start, end)
+        if side == "was":
+            was.append(company)
+            continue
+        if side == "left":
+            left.add(company)
+            side = "from"
         if side:
             sides.setdefault(company, set()).add(side)
+    if not any(v == {"from"} for v in sides.values()):
+        for company in was[:1]:
+            sides.setdefault(company, set()).add("from")
     only_from = [c for c in order if sides.get(c) == {"from"}]
+    only_from.sort(key=lambda c: c not in left)  # stable: a company left comes first
     # a company read as both sides is the hiring one when another is only a losing one
     # ("前腾讯混元负责人回归腾讯，此前在月之暗面任职")
     froms = only_from or [c for c in order if "from" in sides.get(c, ())]

@@ -130,8 +130,7 @@ def _directions(items: list[dict], predicted: dict[int, str]) -> tuple[int, int,
         n += 1
         text = enrich._Text(it["title"], it.get("summary"))
         mentions = stage._entities(text)[0]
-        in_title = [m for m in mentions if m[1] <= text.title_end]
-        got = roles.direction(text.s, predicted[i], in_title or mentions)  # as read() with its own kind
+        got = roles.move(text.s, predicted[i], mentions, text.title_end)  # as read() with its own kind
         if got == (it["from_company"], it["to_company"]):
             right += 1
         else:
