@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from core.alert import Alert, alert_id
+from core.calendar import Calendar
 from core.events import AppMetric, AppRank, Event, MetricEvent, News
 from streams import enrich, series, windows
 from streams.detectors import (
@@ -96,6 +97,7 @@ class Engine:
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
         self.earliest_due = float("-inf")  # the soonest a pending threshold can fire: -inf, look
         self.rules = rules.rules
+        self.calendar = Calendar(rules.calendar)  # the markets' special days, with the rules file's own
 
     @property
     def rules(self) -> list:
@@ -224,7 +226,7 @@ class Engine:
         """
         p, tz = rule.params, rule.tz(ev.country)
         spiking = rule.__class__ is SpikeRule
-        lookback = p.offsets[0] if spiking else p.lag_days
+        lookback = p.lookback if spiking else p.lag_days
         day = windows.day_of(ev.ts, tz)
         newest = w.newest if w.days else day
         if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days, p.allowed_lateness_days):
@@ -244,13 +246,16 @@ class Engine:
             return True, None
         if spiking:
             if w.base_for != judge:
-                w.base = spike.baseline(windows.history(w, judge, p.offsets), p)
+                w.base, w.widen, _ = spike_basis(rule, w, judge, ev.country, self.calendar)
                 w.base_for = judge
-            hit = spike.judge(value, w.base, p)
+                if p.holidays == "last_year" and self.calendar.special(ev.country, judge):
+                    windows.mark(w, judge)
+            hit = spike.judge(value, w.base, p, w.widen)
             if hit is None:
                 return True, None
             base = hit.baseline
-            extra = dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days, method=p.method)
+            method = spike_basis(rule, w, judge, ev.country, self.calendar)[2]
+            extra = dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days, method=method)
         else:
             base = w.days.get(judge - p.lag_days)
             pct = change.detect(value, base, params)
@@ -275,7 +280,9 @@ class Engine:
             summary=rule.render(fields),
             late=judge < newest,
             source_event_id=ev.event_id,
-            **_chart(rule, w, judge, value < base if not spiking and base is not None else False),
+            **_chart(
+                rule, w, judge, value < base if not spiking and base is not None else False, ev.country, self.calendar
+            ),
         )
 
     def _threshold(
@@ -609,7 +616,7 @@ class Engine:
             if rule.__class__ is SpikeRule or rule.__class__ is ChangeRule:
                 fold = st.rules.get(rule.name)
                 view = (
-                    explain_day(rule, fold, windows.day_of(ev.ts, rule.tz(ev.country)))
+                    explain_day(rule, fold, windows.day_of(ev.ts, rule.tz(ev.country)), ev.country, self.calendar)
                     if fold.__class__ is windows.Daily
                     else None
                 )
@@ -639,11 +646,9 @@ class Engine:
         fold = st.rules.get(rule.name) if st is not None else None
         if fold.__class__ is not windows.Daily:
             return None
-        return explain_day(
-            rule,
-            fold,
-            windows.day_of(datetime.fromisoformat(alert.window_start), rule.tz(alert.labels.get("country", ""))),
-        )
+        country = alert.labels.get("country", "")
+        day = windows.day_of(datetime.fromisoformat(alert.window_start), rule.tz(country))
+        return explain_day(rule, fold, day, country, self.calendar)
 
     # -- backtest: everything, event time as the clock ------------------------
 
@@ -688,6 +693,7 @@ class DayView:
     fire_below: float | None = None  # change, down or both: the greatest total that fires
     ratio: float | None = None  # spike: ``total`` against the baseline, when ``total`` fires
     change: float | None = None  # change: percent against the baseline, when ``total`` fires
+    method: str | None = None  # spike: the baseline in words
 
 
 @dataclass(frozen=True)
@@ -701,9 +707,36 @@ class Observation:
     day: DayView | None = None  # spike and change rules
 
 
-def explain_day(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int) -> DayView | None:
+def spike_basis(
+    rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None
+) -> tuple[spike.Baseline | None, float, str]:
+    """Pure: (baseline, widen, the baseline in words) that ``rule`` judges ``day`` of the
+    window ``w`` against. A weekday baseline without its weeks yet is the trailing median;
+    on a special day of ``country``'s calendar, ``holidays: widen`` widens the band and
+    ``last_year`` takes the same special day last year as the baseline (if the window kept it)."""
+    p = rule.params
+    history, method = windows.history(w, day, p.offsets), p.method
+    params = p
+    if p.baseline == "weekday" and len(history) < p.needed:
+        params = p.fallback
+        history, method = windows.history(w, day, p.trailing), f"{params.method} (until {p.weeks} weeks of weekdays)"
+    b = spike.baseline(history, params)
+    name = cal.special(country, day, p.holiday_around) if p.holidays != "ignore" and cal is not None else None
+    if name is None:
+        return b, 1.0, method
+    last = cal.same_day_last_year(country, day) if p.holidays == "last_year" else None
+    then = w.marks.get(last) if last is not None else None
+    if then is not None and then >= p.min_baseline:
+        sd = b[2] if b is not None else 0.01 * then
+        return (then, then, max(sd, 0.01 * then)), 1.0, f"{name} last year ({date_of(last)})"
+    return b, p.holiday_widen, f"{method}, band widened {p.holiday_widen:g}x for {name}"
+
+
+def explain_day(
+    rule: SpikeRule | ChangeRule, w: windows.Daily, day: int, country: str = "", cal: Calendar | None = None
+) -> DayView | None:
     """Pure: ``day`` of the window ``w`` as ``Engine._daily`` judges it, with the same
-    history, baseline and detector (``spike.baseline``/``judge``, ``change.detect``), and
+    history, baseline and detector (``spike_basis``/``spike.judge``, ``change.detect``), and
     the lines it fires at (``spike.fire_line``, ``change.bounds``). None when the window
     no longer holds the day."""
     total = w.days.get(day)
@@ -711,30 +744,33 @@ def explain_day(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int) -> Day
         return None
     p = rule.params
     if isinstance(rule, SpikeRule):
-        b = w.base if w.base_for == day else spike.baseline(windows.history(w, day, p.offsets), p)
-        hit = spike.judge(total, b, p)
+        b, widen, method = spike_basis(rule, w, day, country, cal)
+        hit = spike.judge(total, b, p, widen)
         return DayView(
             day,
             total,
             b[0] if b is not None else None,
-            spike.fire_line(b, p),
+            spike.fire_line(b, p, widen),
             ratio=hit.ratio if hit is not None else None,
+            method=method,
         )
     before = w.days.get(day - p.lag_days)
     up, down = change.bounds(before, p)
     return DayView(day, total, before, up, down, change=change.detect(total, before, p))
 
 
-def _chart(rule: SpikeRule | ChangeRule, w: windows.Daily, day: int, drop: bool) -> dict:
+def _chart(
+    rule: SpikeRule | ChangeRule, w: windows.Daily, day: int, drop: bool, country: str, cal: Calendar | None
+) -> dict:
     """What a chart of a fired spike or change alert needs (optional alert fields, made at
     fire time only): ``trend``, the days the window holds as [date, total], oldest first;
     ``threshold``, the least total that fires (a drop: the greatest), None when none can;
     a spike's ``baseline_method``, the baseline in words."""
-    view = explain_day(rule, w, day)
+    view = explain_day(rule, w, day, country, cal)
     line = None if view is None else (view.fire_below if drop else view.fire_at)
     out = {"trend": [[date_of(d), v] for d, v in sorted(w.days.items())], "threshold": line}
-    if rule.__class__ is SpikeRule:
-        out["baseline_method"] = rule.params.method
+    if view is not None and view.method is not None:
+        out["baseline_method"] = view.method
     return out
 
 

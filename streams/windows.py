@@ -22,6 +22,8 @@ class Daily(msgspec.Struct, array_like=True, tag=0):
     newest: int = 0  # the newest day folded in (0: none yet)
     base_for: int = 0  # the day ``base`` is the baseline of (0: none kept)
     base: tuple[float, float, float] | None = None  # (baseline, mean, sd); None: too little history
+    widen: float = 1.0  # the band's widening on ``base_for`` (a special day: more than 1)
+    marks: dict[int, float] = msgspec.field(default_factory=dict)  # special days' totals, kept a year
 
 
 _days: dict[tuple[datetime, ZoneInfo], int] = {}
@@ -70,6 +72,16 @@ def add(w: Daily, day: int, value: float, mode: str, keep_days: int, lateness_da
     elif w.base_for and day < w.base_for:
         w.base_for = 0  # a late event changed a day some baseline may be made of
     return True
+
+
+MARKS_DAYS = 400  # how long a special day's total is kept (for the same day next year)
+
+
+def mark(w: Daily, day: int) -> None:
+    """Keep ``day``'s total past the window, for judging the same special day next year."""
+    w.marks[day] = w.days[day]
+    if len(w.marks) > 1 and min(w.marks) < day - MARKS_DAYS:
+        w.marks = {d: v for d, v in w.marks.items() if d >= day - MARKS_DAYS}
 
 
 def history(w: Daily, day: int, offsets: tuple[int, ...]) -> list[float]:

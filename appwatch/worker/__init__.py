@@ -67,7 +67,9 @@ def serve(app: faust.App, settings: Settings, registry, state: SimpleNamespace, 
         amapi=AmApi(tokens, silences, firing, pipeline.config, started=time.time()),
         rules=RulesApi(tokens, detect, settings.rules, firing, detect.metrics, worker),
         connectors=ConnectorStatus(tokens),
-        backtests=Backtests(tokens, lambda: RuleSet(rules=detect.engine.rules), companies),
+        backtests=Backtests(
+            tokens, lambda: RuleSet(rules=detect.engine.rules, calendar=list(detect.engine.calendar.extra)), companies
+        ),
         detect=detect,
         silences=silences,
         firing=firing,

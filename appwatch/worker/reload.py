@@ -9,6 +9,7 @@ import os
 import faust
 from prometheus_client import CollectorRegistry, Counter
 
+from core.calendar import Calendar
 from core.yamlfile import ConfigError
 from streams import rules
 from streams.engine import Engine
@@ -45,6 +46,7 @@ class RulesReload:
             log.error("rules reload rejected, the old rules keep running:\n%s", exc)
             return
         self.engine.rules = ruleset.rules
+        self.engine.calendar = Calendar(ruleset.calendar)
         self.reloads.labels("ok").inc()
         log.warning("rules reloaded from %s: %d rules", self.path, len(ruleset.rules))
 

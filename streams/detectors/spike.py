@@ -14,7 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class SpikeParams(BaseModel):
     """``baseline``: what a day is judged against. ``median``/``mean`` of the previous
     ``baseline_days`` days, or ``weekday``: the median of the same weekday in the previous
-    ``weeks`` weeks (a Saturday against Saturdays, so weekends are no spikes)."""
+    ``weeks`` weeks (a Saturday against Saturdays, so weekends are no spikes); until that
+    many weeks are there, the median of the previous ``baseline_days`` days.
+
+    ``holidays``: on a market's special day (``core.calendar``, within ``holiday_around``
+    days), ``widen`` multiplies ``ratio`` and ``zscore`` by ``holiday_widen``; ``last_year``
+    judges the day against the same special day last year (widening when there is none)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -26,6 +31,9 @@ class SpikeParams(BaseModel):
     min_baseline: Annotated[float, Field(gt=0)] = 1000.0
     baseline: Literal["median", "mean", "weekday"] = "median"
     allowed_lateness_days: Annotated[int, Field(ge=0, le=30)] = 2
+    holidays: Literal["ignore", "widen", "last_year"] = "ignore"
+    holiday_widen: Annotated[float, Field(gt=1.0, le=20.0)] = 2.0
+    holiday_around: Annotated[int, Field(ge=0, le=7)] = 1
 
     @model_validator(mode="after")
     def _history_fits(self) -> SpikeParams:
@@ -40,7 +48,21 @@ class SpikeParams(BaseModel):
         """How many days before the judged day each day of the baseline is, oldest first."""
         if self.baseline == "weekday":
             return tuple(7 * k for k in range(self.weeks, 0, -1))
+        return self.trailing
+
+    @cached_property
+    def trailing(self) -> tuple[int, ...]:
         return tuple(range(self.baseline_days, 0, -1))
+
+    @cached_property
+    def fallback(self) -> SpikeParams:
+        """A weekday rule's params until it has its weeks: the trailing median."""
+        return self.model_copy(update={"baseline": "median", "min_history": None})
+
+    @property
+    def lookback(self) -> int:
+        """The days a window keeps before the judged day."""
+        return max(self.offsets[0], self.trailing[0])
 
     @property
     def needed(self) -> int:
@@ -87,23 +109,24 @@ def baseline(history: Sequence[float], p: SpikeParams) -> Baseline | None:
     return base, mean, max(statistics.pstdev(history), 0.01 * mean)
 
 
-def judge(value: float, b: Baseline | None, p: SpikeParams) -> Spike | None:
+def judge(value: float, b: Baseline | None, p: SpikeParams, widen: float = 1.0) -> Spike | None:
     """A spike when ``value >= ratio * baseline`` and/or its z-score reaches ``zscore``
-    (both, when both are set). O(1): the baseline is computed once per day."""
+    (both, when both are set), each times ``widen`` (a special day's wider band). O(1):
+    the baseline is computed once per day."""
     if b is None:
         return None
     base, mean, sd = b
-    if p.ratio is not None and value < p.ratio * base:
+    if p.ratio is not None and value < p.ratio * widen * base:
         return None
     z = None
     if p.zscore is not None:
         z = (value - mean) / sd
-        if z < p.zscore:
+        if z < p.zscore * widen:
             return None
     return Spike(value=value, baseline=base, ratio=value / base, zscore=z)
 
 
-def fire_line(b: Baseline | None, p: SpikeParams) -> float | None:
+def fire_line(b: Baseline | None, p: SpikeParams, widen: float = 1.0) -> float | None:
     """The least value ``judge`` fires on against ``b``: ``ratio x baseline`` and/or
     ``mean + zscore x sd``, the higher of the two when both are set. None without a
     baseline (too little history, or below ``min_baseline``): nothing fires."""
@@ -112,9 +135,9 @@ def fire_line(b: Baseline | None, p: SpikeParams) -> float | None:
     base, mean, sd = b
     bounds = []
     if p.ratio is not None:
-        bounds.append(p.ratio * base)
+        bounds.append(p.ratio * widen * base)
     if p.zscore is not None:
-        bounds.append(mean + p.zscore * sd)
+        bounds.append(mean + p.zscore * widen * sd)
     return max(bounds)
 
 

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core import markets, yamlfile
+from core.calendar import Day as SpecialDay
 from core.matchers import Matcher, Matchers, check_regex
 from streams.detectors.change import ChangeParams
 from streams.detectors.deadman import DeadmanParams
@@ -271,6 +272,7 @@ class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: list[Rule]
+    calendar: list[SpecialDay] = []  # the rules' own special days (a launch, a campaign)
 
     @model_validator(mode="after")
     def _unique(self) -> RuleSet:
