@@ -48,6 +48,7 @@ GATE = 0.4  # below this probability, a type the kind table does not back is ``o
 # words that make any report a denial or a rumour, whatever move it tells of
 DENIED = re.compile(
     r"否认|辟谣|不实|驳斥|误读|误传|澄清|并未|并无|一切正常|传闻|据传|网传|谣言|谣传|传言|假消息|子虚乌有|纯属|^传(?![统输媒感播承奇递])"
+    r"|说法不准确|不准确|不属实|没有依据|毫无依据|没有这回事|(?<![a-z])no such plan"
     r"|(?<![a-z])(?:den(?:y|ies|ied|ying)|rumou?r(?:s|ed)?|false|fake|untrue|not true|refut(?:es|ed)|"
     r"rebut(?:s|ted)?|unfounded|baseless|groundless|inaccurate|misleading|"
     r"dismiss(?:es|ed)? (?:the )?(?:reports?|rumou?rs?|speculation)|"
@@ -66,14 +67,45 @@ NOT_A_DENIAL = re.compile(
 )
 
 
+# a denial inside a lawsuit's story is the dispute's ("StepFun calls lawsuit 'baseless'", 被告否认全部指控)
+LAWSUIT = re.compile(
+    r"诉讼|起诉|被诉|诉前|诉至|状告|仲裁|应诉|官司|法院|(?<![a-z])(?:lawsuits?|su(?:es|ed|ing)|suit|court|arbitration|"
+    r"injunction|litigation)(?![a-z])",
+    re.I,
+)
+
+MONEY = re.compile(
+    r"融资|增资|估值|领投|跟投|注资|募资|募集|上市|递表|基金|联合实验室|合资|战略投资|入股|持股"
+    r"|(?<![a-z])(?:funds?|fundraising|raises?|raised|raising|rounds?|valuation|valued|ipo|listing|stake|invests?|"
+    r"investment|joint lab|joint venture|backs?|backed|capital)(?![a-z])",
+    re.I,
+)
+REORG_WORD = re.compile(r"重组|架构调整|组织调整|(?<![a-z])(?:restructur|reorganiz|reorganis)", re.I)
+DENIES_SUING = re.compile(
+    r"否认.{0,6}(?:起诉|诉讼)|(?<![a-z])den(?:y|ies|ied) (?:suing|it (?:will )?sue|plans to sue)", re.I
+)
+
+
+def _merge(probs: dict[str, float], source: str, into: str) -> dict[str, float]:
+    """``source``'s probability counted for ``into``."""
+    return {**probs, into: probs[into] + probs[source], source: 0.0}
+
+
 def decide(probs: dict[str, float], table_kind: str, text: str = "", named: bool = True) -> tuple[str, float]:
     """The type: the model's best, unless it is unsure and the kind table saw no kind
     word, or it is a move or reorg of no one named (no company, no person) that the
     table does not back; a launch is an ``other`` to the model, which the table tells
-    apart; a title with a denial word (``DENIED``) is a denial (a summary's is left to the
-    model: "Moonshot called the claims baseless" ends a lawsuit's story)."""
-    if DENIED.search(NOT_A_DENIAL.sub(" ", text.split("\n", 1)[0])):
+    apart; a title with a denial word (``DENIED``) is a denial, unless it tells of a lawsuit
+    (``LAWSUIT``), which is a dispute whoever denies what in it, but for a denial of suing
+    (``DENIES_SUING``); a summary's denial word is left to the model."""
+    title = text.split("\n", 1)[0]
+    lawsuit = LAWSUIT.search(title) is not None and not DENIES_SUING.search(title)
+    if DENIED.search(NOT_A_DENIAL.sub(" ", title)) and not lawsuit:
         return "denial", max(probs["denial"], 0.9)
+    if lawsuit:  # a party denying a lawsuit's claims: the dispute's story
+        probs = _merge(probs, "denial", "dispute")
+    if MONEY.search(title) and not REORG_WORD.search(title):  # a unit raising money, a fund, a joint lab
+        probs = _merge(probs, "reorg", "funding")
     kind = max(probs, key=probs.__getitem__)
     if kind != "other" and probs[kind] < GATE and table_kind in ("other", "launch"):
         kind = "other"

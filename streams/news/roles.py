@@ -26,7 +26,8 @@ Mention = tuple[int, int, str]  # start, end, canonical company
 _W = r"(?<![a-z])"
 TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
-    r"(?:resurfaces?|turns? up|ends? up|shows? up|starts?|lands?|landed|surfaces?) at|next stop:?|next up:?|"
+    r"(?:resurfaces?|turns? up|ends? up|shows? up|lands?|landed|surfaces?) at|next stop:?|next up:?|"
+    r"(?:starts?|started|starting|begins?|began)(?: [a-z]+){0,3} at|"
     r"heading to|headed to|bound for|off to|"
     r"(?:lured|poached|hired|recruited|snapped up|nabbed|picked up|taken|wooed|signed)(?: away)? by|"
     r"returns? to|back to|rejoins?|into|(?:job|role|post|position|seat|starting|now|work(?:ing)?) at|"
@@ -41,35 +42,46 @@ FROM_BEFORE = re.compile(
     r"of|away from|out at|out of|parts ways with|walks out of|bolts from|defects from|poached from|lured from|"
     r"exit from|departure from|departs from|trades|bolts|(?:years|stint|decade|tenure) (?:at|with)|"
     r"(?:former|old|previous|ex-) ?(?:employer|company|firm|lab|team)|"
-    r"(?:formerly|former|ex-|ex|previously|until recently|most recently|earlier) ?[a-z ,-]{0,30}(?:at|of|with))"
+    r"(?:formerly|former|ex-|ex|previously|until recently|most recently|earlier) ?"
+    r"(?:(?!now\b|currently\b|today\b)[a-z ,-]){0,30}(?:at|of|with))"
     r"\s*(?:the\s+|rival\s+)?$"
     r"|(?:前|原|原为|原是|此前为|此前是|曾为|曾是|曾任|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|"
-    r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于)\s*$",
+    r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于|(?:此前|曾|之前|早年)(?:供职|任职|就职|效力)于?)\s*$",
     re.I,
 )
 TO_SUBJECT = re.compile(
-    r"^\s*'s\s+(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)\b"
+    r"^\s*'s\s+(?:(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)|gain)\b"
     r"|^\s*(?:'s\s+)?(?:just |has |have |quietly |reportedly |officially |now |also )?"
     r"(?:(?:re-?)?hires?|(?:re-?)?hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
     r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back|"
     r"reels? in|reeled in|ropes? in|roped in)\b"
     r"|^\s*将.{0,20}?(?:招至麾下|招入麾下|收入麾下|招入|挖走)|^\s*被.{1,12}?(?:起诉|状告|告上)"
-    r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
+    r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|拿下|请来|请到|招来|签下|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
+    re.I,
+)
+# the claimant of a dispute: the surest from side ("字节起诉前员工，要求其离开MiniMax")
+CLAIMANT = re.compile(
+    r"^\s*(?:sues?|sued|suing|alleges?|alleged|claims?|takes? .{0,20}to court|files?|drags?|accuses?|accused|"
+    r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
+    r"wins? (?:an? )?(?:injunction|ruling|case|suit|lawsuit|arbitration)|(?:an? )?injunction)\b"
+    r"|^\s*(?:起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令)",
     re.I,
 )
 FROM_SUBJECT = re.compile(
-    r"^\s*(?:'s\s+)?(?:[a-z-]+\s+){0,2}?(?:alum|alumnus|alumna|veteran|old hand)\b"
-    r"|^\s*(?:loses?|lost|losing|sees?|seeks?|sues?|sued|suing|alleges?|alleged|claims?|"
-    r"takes? .{0,20}to court|files?|drags?|accuses?|accused|asks? (?:a )?court|"
-    r"(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
-    r"wins? (?:an? )?(?:injunction|ruling|case|suit|lawsuit|arbitration))\b"
-    r"|^\s*(?:人才流失|流失|痛失|又失|失去|起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令|的?最后一[天周个])"
+    r"^\s*(?:loses?|lost|losing|sees?|seeks?|'s loss)\b"
+    r"|^\s*(?:人才流失|流失|痛失|又失|失去|的?最后一[天周个])"
     # 字节跳动火山引擎一位副总裁离职: the company someone leaves
     r"|^(?:(?!迎|挖|聘|加盟|加入|招|揽|请|将|把)[^，,。；;：:\s]){0,10}?(?:离职|出走|辞职|请辞|卸任)"
     # 华为盘古前负责人: the company's former head
     r"|^(?:(?!迎|挖|聘|加盟|加入|招|揽|请|将|把)[^，,。；;：:\s]){0,8}?前任?[\u4e00-\u9fff]{0,6}"
     r"(?:人|管|员|师|裁|监|者|长|官|骨干|成员)",
+    re.I,
+)
+# "was appointed general manager of Tencent's Yuanbao", "joins as chief scientist of Hunyuan": the new post
+NEW_POST = re.compile(
+    r"(?<![a-z])(?:appointed|named|named as|made|becomes?|became|as|to be|to become|to run|to lead|to head)\s+"
+    r"(?:the\s+)?(?:(?!former\b|ex-|previously\b)[a-z -]){0,30}(?:of|at)\s*$",
     re.I,
 )
 # a leaving verb: a surer from side than an adjective ("Ex-DeepMind scientist quits Tencent for...")
@@ -87,9 +99,14 @@ SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快
 
 # "01.AI co-founder Fang Jiahui resurfaces at...": the company of a person's role, a weak from side
 # (it gives way to a surer one: "DeepSeek researcher faces claim from former employer SenseTime")
+ROLE_OF_ZH = re.compile(
+    r"^\s*的?(?:(?![请来聘挖加将把从到拿下任迎招揽入离因就与和对向被])[\u4e00-\u9fffA-Za-z]){0,4}?(?:研究员|工程师|科学家|负责人|总监|副总裁|总裁|高管|架构师|产品经理|总经理|主任|骨干|"
+    r"成员|员工|老将|元老|首席|cto|ceo|coo)"
+)
 ROLE_OF = re.compile(
     r"^\s*(?:'s\s+)?(?!new\b|incoming\b|next\b)(?:(?!(?:in|at|to|for|from|of|by|with|and|as|its|the)\b)[a-z-]+\s+){0,2}?"
-    r"(?:co-?founder|founder|researcher|engineer|scientist|architect|executive|exec|vp|vice president|director|"
+    r"(?:alum|alumnus|alumna|veteran|old hand|"
+    r"co-?founder|founder|researcher|engineer|scientist|architect|executive|exec|vp|vice president|director|"
     r"manager|lead|head|designer|chief)\b",
     re.I,
 )
@@ -107,6 +124,8 @@ def _side(s: str, start: int, end: int) -> str | None:
         and WORKS_AT.match(after)
     ):
         return "to"
+    if NEW_POST.search(s[max(0, start - 2 * WINDOW) : start]):
+        return "to"
     if LEFT_BEFORE.search(before):
         return "left"
     if FROM_BEFORE.search(before):
@@ -115,9 +134,11 @@ def _side(s: str, start: int, end: int) -> str | None:
         return "to"
     if TO_SUBJECT.match(after) and not NOUN_BEFORE.search(before):
         return "to"
+    if CLAIMANT.match(after):
+        return "sues"
     if FROM_SUBJECT.match(after):
         return "from"
-    if ROLE_OF.match(after):
+    if ROLE_OF.match(after) or ROLE_OF_ZH.match(after):
         return "was"
     return None
 
@@ -154,25 +175,27 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
         return None, None
     sides: dict[str, set[str]] = {}
     left: set[str] = set()
+    sues: set[str] = set()
     was: list[str] = []
     for start, end, company in sorted(mentions):
         side = _side(s, start, end)
         if side == "was":
             was.append(company)
             continue
-        if side == "left":
-            left.add(company)
+        if side in ("left", "sues"):
+            (sues if side == "sues" else left).add(company)
             side = "from"
         if side:
             sides.setdefault(company, set()).add(side)
     if not any(v == {"from"} for v in sides.values()):
-        for company in was[:1]:
-            sides.setdefault(company, set()).add("from")
+        for company in [c for c in was if c not in sides][:1]:
+            sides[company] = {"from"}
     only_from = [c for c in order if sides.get(c) == {"from"}]
-    only_from.sort(key=lambda c: c not in left)  # stable: a company left comes first
+    only_from.sort(key=lambda c: (c not in sues, c not in left))  # stable: a claimant, then a company left
     # a company read as both sides is the hiring one when another is only a losing one
     # ("前腾讯混元负责人回归腾讯，此前在月之暗面任职")
-    froms = only_from or [c for c in order if "from" in sides.get(c, ())]
+    froms = [c for c in order if c in sues] + only_from or [c for c in order if "from" in sides.get(c, ())]
+    froms = list(dict.fromkeys(froms))
     tos = [c for c in order if "to" in sides.get(c, ()) and c not in froms[:1]]
     if kind == "departure":  # a departure that names where to is a move (the caller makes it a hire)
         src = (froms or order)[0]

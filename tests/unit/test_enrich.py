@@ -128,18 +128,7 @@ EN = [
 ]
 
 
-# Read right by the old keyword table, misread by the trained model (issue 21): kept visible.
-MISREAD = {
-    "月之暗面创始人杨植麟回应仲裁案",
-}
-
-
-def _rows(rows):
-    xfail = pytest.mark.xfail(reason="misread by the type model", strict=True)
-    return [pytest.param(*r, marks=xfail) if r[0] in MISREAD else r for r in rows]
-
-
-@pytest.mark.parametrize("title,companies,people,kind", _rows(ZH + EN), ids=[t[:40] for t, *_ in ZH + EN])
+@pytest.mark.parametrize("title,companies,people,kind", ZH + EN, ids=[t[:40] for t, *_ in ZH + EN])
 def test_headline(title, companies, people, kind):
     out = enrich(news(title))
     assert (out.companies, out.people, out.kind) == (companies, people, kind)
@@ -256,24 +245,22 @@ def test_people_in(text, expected):
 
 @pytest.mark.parametrize(
     "text,expected",
-    _rows(
-        [
-            ("前通义工程师加盟字节后陷竞业纠纷", "dispute"),  # dispute beats hire
-            ("卓畅离职后加盟字节跳动", "hire"),  # hire beats departure
-            ("Zhou Chang leaves Alibaba", "departure"),
-            ("Leaves fall in autumn", "other"),  # a weak word needs a person
-            ("字节跳动加入大模型价格战", "other"),
-            ("engineers who joined ByteDance", "hire"),
-            ("阿里巴巴开源节流", "other"),
-            ("线上线下融合", "other"),
-            ("OpenAI raises concerns over safety", "other"),
-            ("OpenAI raises $6.6 billion", "funding"),
-            ("Series B round led by Tencent", "funding"),
-            ("ByteDance moves into AI video", "other"),
-            ("前阿里工程师陈某被判赔偿", "dispute"),
-            ("Court orders former engineer to pay damages", "dispute"),
-        ]
-    ),
+    [
+        ("前通义工程师加盟字节后陷竞业纠纷", "dispute"),  # dispute beats hire
+        ("卓畅离职后加盟字节跳动", "hire"),  # hire beats departure
+        ("Zhou Chang leaves Alibaba", "departure"),
+        ("Leaves fall in autumn", "other"),  # a weak word needs a person
+        ("字节跳动加入大模型价格战", "other"),
+        ("engineers who joined ByteDance", "hire"),
+        ("阿里巴巴开源节流", "other"),
+        ("线上线下融合", "other"),
+        ("OpenAI raises concerns over safety", "other"),
+        ("OpenAI raises $6.6 billion", "funding"),
+        ("Series B round led by Tencent", "funding"),
+        ("ByteDance moves into AI video", "other"),
+        ("前阿里工程师陈某被判赔偿", "dispute"),
+        ("Court orders former engineer to pay damages", "dispute"),
+    ],
 )
 def test_kind_of(text, expected):
     assert kind_of(text) == expected

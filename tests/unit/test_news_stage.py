@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from core.events import validate
 from streams import enrich
 from streams.detectors.news_match import NewsMatchParams, matches
@@ -15,6 +17,45 @@ READ = enrich._DEFAULT.read
 def test_the_demo_move_has_its_direction():
     r = READ("ByteDance hires core tech lead of Alibaba's Tongyi Qianwen")
     assert (r.kind, r.from_company, r.to_company, r.role) == ("hire", "Alibaba", "ByteDance", "technical lead")
+
+
+@pytest.mark.parametrize(
+    ("kind", "title", "summary", "from_to"),
+    [
+        ("hire", "Alibaba Cloud's GPU architect was lured away by DeepSeek", "", ("Alibaba", "DeepSeek")),
+        ("hire", "Ex-DeepMind scientist quits Tencent Hunyuan for Moonshot AI", "", ("Tencent", "Moonshot AI")),
+        ("hire", "01.AI co-founder resurfaces at Alibaba Cloud as VP", "", ("01.AI", "Alibaba")),
+        (
+            "hire",
+            "Zhipu's product chief was appointed general manager of Tencent's Yuanbao app",
+            "",
+            ("Zhipu", "Tencent"),
+        ),
+        ("hire", "Wu Tianyu leaves Baidu after nine years. Next stop: Xiaomi's MiMo team", "", ("Baidu", "Xiaomi")),
+        ("hire", "小米大模型团队再添一员", "前腾讯混元预训练负责人魏子航已入职小米", ("Tencent", "Xiaomi")),
+        ("hire", "侯文履新商汤日日新商业化负责人，此前供职阿里巴巴", "", ("Alibaba", "SenseTime")),
+        ("hire", "MiniMax联合创始人低调离开，现已在阶跃星辰任职", "", ("MiniMax", "StepFun")),
+        ("dispute", "字节起诉前员工，要求其离开MiniMax", "", ("ByteDance", "MiniMax")),
+        ("dispute", "DeepSeek researcher faces claim from former employer SenseTime", "", ("SenseTime", "DeepSeek")),
+        ("dispute", "快手与字节因直播工程师跳槽对簿公堂", "", ("Kuaishou", "ByteDance")),
+    ],
+)
+def test_the_role_rules_find_each_side(kind, title, summary, from_to):
+    """The rules alone (the type given): the surer side wins, the summary fills what the title leaves open."""
+    r = enrich._DEFAULT.read(title, summary, kind=kind)
+    assert (r.from_company, r.to_company) == from_to
+
+
+def test_a_lawsuit_with_a_denial_in_it_is_a_dispute_and_a_funding_reorg_is_funding():
+    from streams.news.model import decide
+
+    probs = dict.fromkeys(("hire", "departure", "dispute", "reorg", "funding", "other"), 0.05) | {"denial": 0.7}
+    assert decide(probs, "other", "StepFun calls Zhipu's lawsuit 'baseless'")[0] == "dispute"
+    assert decide(probs, "other", "Alibaba denies suing ByteDance over non-compete")[0] == "denial"
+    assert decide(probs, "other", "Alibaba denies poaching report")[0] == "denial"
+    probs = probs | {"denial": 0.05, "reorg": 0.7}
+    assert decide(probs, "other", "Quark unit raises outside capital")[0] == "funding"
+    assert decide(probs, "other", "Zhipu restructures into three units ahead of IPO")[0] == "reorg"
 
 
 def test_traditional_chinese_reads_as_simplified():
