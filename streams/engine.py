@@ -711,15 +711,17 @@ def spike_basis(
     rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None
 ) -> tuple[spike.Baseline | None, float, str]:
     """Pure: (baseline, widen, the baseline in words) that ``rule`` judges ``day`` of the
-    window ``w`` against. A weekday baseline without its weeks yet is the trailing median;
+    window ``w`` against. A weekday baseline without its weeks yet is the trailing median
+    (a new series, a new rule);
     on a special day of ``country``'s calendar, ``holidays: widen`` widens the band and
     ``last_year`` takes the same special day last year as the baseline (if the window kept it)."""
-    p = rule.params
+    p = params = rule.params
     history, method = windows.history(w, day, p.offsets), p.method
-    params = p
-    if p.baseline == "weekday" and len(history) < p.needed:
-        params = p.fallback
-        history, method = windows.history(w, day, p.trailing), f"{params.method} (until {p.weeks} weeks of weekdays)"
+    if p.baseline == "weekday":
+        method = f"the median of the last {p.weeks} {date.fromordinal(day):%A}s"
+        if len(history) < p.needed:  # not its weeks yet
+            params = p.fallback
+            history, method = windows.history(w, day, p.trailing), params.method
     b = spike.baseline(history, params)
     name = cal.special(country, day, p.holiday_around) if p.holidays != "ignore" and cal is not None else None
     if name is None:
@@ -729,7 +731,7 @@ def spike_basis(
     if then is not None and then >= p.min_baseline:
         sd = b[2] if b is not None else 0.01 * then
         return (then, then, max(sd, 0.01 * then)), 1.0, f"{name} last year ({date_of(last)})"
-    return b, p.holiday_widen, f"{method}, band widened {p.holiday_widen:g}x for {name}"
+    return b, p.holiday_widen, f"{method}, band {p.holiday_widen:g}x wider for {name}"
 
 
 def explain_day(

@@ -73,8 +73,8 @@ class SpikeParams(BaseModel):
     def method(self) -> str:
         """The baseline in words, for the alert and the report."""
         if self.baseline == "weekday":
-            return f"the median of the same weekday in the previous {self.weeks} weeks"
-        return f"the {self.baseline} of the previous {self.baseline_days} days"
+            return f"the median of the same weekday over {self.weeks} weeks"
+        return f"the {self.baseline_days}-day {self.baseline}"
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def test_singles_day_widens_the_band_and_the_alert_says_so():
     days[11] = 4_500_000.0
     (holiday, _) = feed(SpikeParams(holidays="widen", holiday_around=0), days)
     assert holiday.threshold == 4_000_000.0
-    assert holiday.baseline_method == "the median of the previous 7 days, band widened 2x for Singles' Day"
+    assert holiday.baseline_method == "the 7-day median, band 2x wider for Singles' Day"
 
 
 def test_last_year_judges_a_special_day_against_the_same_day_a_year_before():

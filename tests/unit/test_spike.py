@@ -220,8 +220,8 @@ WEEKLY = SpikeParams(baseline="weekday", weeks=4)
 def test_the_weekday_baseline_reads_the_same_weekday_only():
     assert WEEKLY.offsets == (28, 21, 14, 7)
     assert WEEKLY.needed == 4  # every day of a history shorter than 5
-    assert WEEKLY.method == "the median of the same weekday in the previous 4 weeks"
-    assert P.method == "the median of the previous 7 days"
+    assert WEEKLY.method == "the median of the same weekday over 4 weeks"
+    assert P.method == "the 7-day median"
 
 
 @given(
@@ -267,8 +267,8 @@ def test_the_engine_judges_a_weekday_rule_against_the_same_weekdays_and_says_so(
         fired += e.process(metric(d, 5_000_000 if d == 27 else 3_000_000 if weekend else 1_000_000), state)
     # the first weekend is judged on the trailing median (fewer than 2 Saturdays yet): it fires
     assert [a.window_start[:10] for a in fired] == ["2024-11-09", "2024-11-10", "2024-11-27"]
-    assert fired[0].baseline_method == "the median of the previous 7 days (until 2 weeks of weekdays)"
+    assert fired[0].baseline_method == "the 7-day median"
     alert = fired[-1]
     assert alert.baseline == 1_000_000 and alert.threshold == 2_000_000
-    assert alert.baseline_method == "the median of the same weekday in the previous 2 weeks"
-    assert alert.summary == "the median of the same weekday in the previous 2 weeks: 1,000,000"
+    assert alert.baseline_method == "the median of the last 2 Wednesdays"
+    assert alert.summary == "the median of the last 2 Wednesdays: 1,000,000"
