@@ -113,6 +113,7 @@ class Engine:
         self._varying = [r for r in mine if r not in fixed]
         self._for_series: dict[str, tuple] = {}
         self._up = {r.name: r.params.model_copy(update={"direction": "up"}) for r in mine if isinstance(r, ChangeRule)}
+        self._lookback = {r.name: r.params.lookback for r in mine if isinstance(r, SpikeRule)}
         lateness = [r.params.allowed_lateness_days for r in mine if isinstance(r, (SpikeRule, ChangeRule))]
         self.horizon = (max(lateness, default=2) + HORIZON_SLACK_DAYS) * 86400.0
         if self.on_rules:
@@ -226,7 +227,7 @@ class Engine:
         """
         p, tz = rule.params, rule.tz(ev.country)
         spiking = rule.__class__ is SpikeRule
-        lookback = p.lookback if spiking else p.lag_days
+        lookback = self._lookback[rule.name] if spiking else p.lag_days
         day = windows.day_of(ev.ts, tz)
         newest = w.newest if w.days else day
         if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days, p.allowed_lateness_days):
@@ -254,7 +255,7 @@ class Engine:
             if hit is None:
                 return True, None
             base = hit.baseline
-            method = spike_basis(rule, w, judge, ev.country, self.calendar)[2]
+            method = basis_text(rule, judge, spike_basis(rule, w, judge, ev.country, self.calendar)[2])
             extra = dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days, method=method)
         else:
             base = w.days.get(judge - p.lag_days)
@@ -709,29 +710,42 @@ class Observation:
 
 def spike_basis(
     rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None
-) -> tuple[spike.Baseline | None, float, str]:
-    """Pure: (baseline, widen, the baseline in words) that ``rule`` judges ``day`` of the
-    window ``w`` against. A weekday baseline without its weeks yet is the trailing median
-    (a new series, a new rule);
-    on a special day of ``country``'s calendar, ``holidays: widen`` widens the band and
-    ``last_year`` takes the same special day last year as the baseline (if the window kept it)."""
-    p = params = rule.params
-    history, method = windows.history(w, day, p.offsets), p.method
-    if p.baseline == "weekday":
-        method = f"the median of the last {p.weeks} {date.fromordinal(day):%A}s"
-        if len(history) < p.needed:  # not its weeks yet
-            params = p.fallback
-            history, method = windows.history(w, day, p.trailing), params.method
-    b = spike.baseline(history, params)
-    name = cal.special(country, day, p.holiday_around) if p.holidays != "ignore" and cal is not None else None
+) -> tuple[spike.Baseline | None, float, str | None]:
+    """Pure: (baseline, widen, note) that ``rule`` judges ``day`` of the window ``w``
+    against. A weekday baseline without its weeks yet is the trailing median (a new series,
+    a new rule); on a special day of ``country``'s calendar, ``holidays: widen`` widens the
+    band and ``last_year`` takes the same special day last year as the baseline (if the
+    window kept it). ``note`` is the baseline in words when it is not the rule's own
+    (``basis_text`` says it then); None on the common path, which stays cheap."""
+    p = rule.params
+    history, note = windows.history(w, day, p.offsets), None
+    b = None
+    if p.baseline == "weekday" and len(history) < p.needed:
+        history, note = windows.history(w, day, p.trailing), p.fallback.method
+        b = spike.baseline(history, p.fallback)
+    else:
+        b = spike.baseline(history, p)
+    if p.holidays == "ignore" or cal is None:
+        return b, 1.0, note
+    name = cal.special(country, day, p.holiday_around)
     if name is None:
-        return b, 1.0, method
+        return b, 1.0, note
     last = cal.same_day_last_year(country, day) if p.holidays == "last_year" else None
     then = w.marks.get(last) if last is not None else None
     if then is not None and then >= p.min_baseline:
         sd = b[2] if b is not None else 0.01 * then
         return (then, then, max(sd, 0.01 * then)), 1.0, f"{name} last year ({date_of(last)})"
-    return b, p.holiday_widen, f"{method}, band {p.holiday_widen:g}x wider for {name}"
+    return b, p.holiday_widen, f"{note or basis_text(rule, day)}, band {p.holiday_widen:g}x wider for {name}"
+
+
+def basis_text(rule: SpikeRule, day: int, note: str | None = None) -> str:
+    """The baseline ``rule`` judged ``day`` against, in words (``note`` when it was not its own)."""
+    if note is not None:
+        return note
+    p = rule.params
+    if p.baseline == "weekday":
+        return f"the median of the last {p.weeks} {date.fromordinal(day):%A}s"
+    return p.method
 
 
 def explain_day(
@@ -746,7 +760,7 @@ def explain_day(
         return None
     p = rule.params
     if isinstance(rule, SpikeRule):
-        b, widen, method = spike_basis(rule, w, day, country, cal)
+        b, widen, note = spike_basis(rule, w, day, country, cal)
         hit = spike.judge(total, b, p, widen)
         return DayView(
             day,
@@ -754,7 +768,7 @@ def explain_day(
             b[0] if b is not None else None,
             spike.fire_line(b, p, widen),
             ratio=hit.ratio if hit is not None else None,
-            method=method,
+            method=basis_text(rule, day, note),
         )
     before = w.days.get(day - p.lag_days)
     up, down = change.bounds(before, p)

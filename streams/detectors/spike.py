@@ -64,7 +64,7 @@ class SpikeParams(BaseModel):
         """The days a window keeps before the judged day."""
         return max(self.offsets[0], self.trailing[0])
 
-    @property
+    @cached_property
     def needed(self) -> int:
         """How many of the baseline's days must be present."""
         return self.min_history if self.min_history is not None else min(5, len(self.offsets))
