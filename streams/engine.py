@@ -695,6 +695,7 @@ class DayView:
     ratio: float | None = None  # spike: ``total`` against the baseline, when ``total`` fires
     change: float | None = None  # change: percent against the baseline, when ``total`` fires
     method: str | None = None  # spike: the baseline in words
+    special: str | None = None  # spike: the market's special day that widened or replaced the baseline
 
 
 @dataclass(frozen=True)
@@ -769,6 +770,7 @@ def explain_day(
             spike.fire_line(b, p, widen),
             ratio=hit.ratio if hit is not None else None,
             method=basis_text(rule, day, note),
+            special=cal.special(country, day, p.holiday_around) if p.holidays != "ignore" and cal else None,
         )
     before = w.days.get(day - p.lag_days)
     up, down = change.bounds(before, p)

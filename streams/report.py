@@ -670,6 +670,8 @@ def _day_tip(v: DayView, spiked: DayView | None) -> str:
         tip += f" · baseline {human(spiked.baseline)}"
         if spiked.fire_at is not None:
             tip += f" · fires at {human(spiked.fire_at)}"
+        if spiked.special is not None:
+            tip += f" · {spiked.special}"
     return tip
 
 

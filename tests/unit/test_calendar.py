@@ -119,3 +119,15 @@ def test_last_year_judges_a_special_day_against_the_same_day_a_year_before():
     (alert,) = run(SpikeParams(holidays="last_year", holiday_around=0))
     assert alert.window_start[:10] == "2025-11-11" and alert.baseline == 1_200_000.0
     assert alert.baseline_method == "Singles' Day last year (2024-11-11)"
+
+
+def test_the_report_names_the_special_day_on_the_chart():
+    from streams import backtest, report
+
+    rules = yamlfile.parse("rules: [{name: s, kind: spike, params: {holidays: widen, holiday_around: 0}}]", RuleSet)
+    lines = [metric(d, 4_500_000.0 if d == 11 else 1_000_000.0).model_dump_json() for d in range(1, 15)]
+    result = backtest.run(lines, rules, {})
+    assert [a.window_start[:10] for a in result.alerts] == ["2024-11-11"]
+    page = report.render(result, rules, title="calendar")
+    assert "2024-11-11: 4,500,000 · baseline 1M · fires at 4M · Singles&#39; Day</title>" in page  # HTML-escaped
+    assert "2024-11-12: 1,000,000 · baseline 1M · fires at 2M</title>" in page
