@@ -32,6 +32,7 @@ from streams.detectors import (
     milestone,
     news_match,
     rank,
+    seasonal,
     spike,
     threshold,
 )
@@ -713,30 +714,52 @@ def spike_basis(
     rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None
 ) -> tuple[spike.Baseline | None, float, str | None]:
     """Pure: (baseline, widen, note) that ``rule`` judges ``day`` of the window ``w``
-    against. A weekday baseline without its weeks yet is the trailing median (a new series,
-    a new rule); on a special day of ``country``'s calendar, ``holidays: widen`` widens the
+    against (``_own_basis``: the rule's ``baseline``, or the trailing median while a weekday or
+    seasonal rule lacks its days); on a special day of ``country``'s calendar, ``holidays: widen`` widens the
     band and ``last_year`` takes the same special day last year as the baseline (if the
     window kept it). ``note`` is the baseline in words when it is not the rule's own
     (``basis_text`` says it then); None on the common path, which stays cheap."""
     p = rule.params
-    history, note = windows.history(w, day, p.offsets), None
-    b = None
-    if p.baseline == "weekday" and len(history) < p.needed:
-        history, note = windows.history(w, day, p.trailing), p.fallback.method
-        b = spike.baseline(history, p.fallback)
-    else:
-        b = spike.baseline(history, p)
+    b, band, note = _own_basis(rule, w, day, country, cal)
     if p.holidays == "ignore" or cal is None:
-        return b, 1.0, note
+        return b, band, note
     name = cal.special(country, day, p.holiday_around)
     if name is None:
-        return b, 1.0, note
+        return b, band, note
     last = cal.same_day_last_year(country, day) if p.holidays == "last_year" else None
     then = w.marks.get(last) if last is not None else None
     if then is not None and then >= p.min_baseline:
         sd = b[2] if b is not None else 0.01 * then
         return (then, then, max(sd, 0.01 * then)), 1.0, f"{name} last year ({date_of(last)})"
-    return b, p.holiday_widen, f"{note or basis_text(rule, day)}, band {p.holiday_widen:g}x wider for {name}"
+    wide = band * p.holiday_widen
+    return b, wide, f"{note or basis_text(rule, day)}, band {p.holiday_widen:g}x wider for {name}"
+
+
+def _own_basis(
+    rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None
+) -> tuple[spike.Baseline | None, float, str | None]:
+    """The rule's own baseline of ``day``, the band's widening and the note: the trailing
+    median (with a note) while a weekday or seasonal rule lacks its days. A seasonal fit
+    leaves the market's special days out (unless ``holidays: ignore``); its band (``band``
+    x expected) widens ``ratio`` x expected when it is the wider."""
+    p = rule.params
+    history = windows.history(w, day, p.offsets) if p.baseline != "seasonal" else []
+    if p.baseline == "seasonal":
+        ordinary = [
+            (day - k, v)
+            for k in p.offsets
+            if (v := w.days.get(day - k)) is not None
+            and (p.holidays == "ignore" or cal is None or cal.special(country, day - k, p.holiday_around) is None)
+        ]
+        fit = seasonal.fit(ordinary, day, p.band_mads) if len(ordinary) >= p.needed else None
+        if fit is not None:
+            if fit.expected < p.min_baseline:
+                return None, 1.0, None
+            b = (fit.expected, fit.expected, max(fit.sigma, 0.01) * fit.expected)
+            return b, max(1.0, fit.band / p.ratio) if p.ratio else 1.0, None
+    elif p.baseline != "weekday" or len(history) >= p.needed:
+        return spike.baseline(history, p), 1.0, None
+    return spike.baseline(windows.history(w, day, p.trailing), p.fallback), 1.0, p.fallback.method
 
 
 def basis_text(rule: SpikeRule, day: int, note: str | None = None) -> str:
@@ -746,6 +769,8 @@ def basis_text(rule: SpikeRule, day: int, note: str | None = None) -> str:
     p = rule.params
     if p.baseline == "weekday":
         return f"the median of the last {p.weeks} {date.fromordinal(day):%A}s"
+    if p.baseline == "seasonal":
+        return f"the seasonal fit for a {date.fromordinal(day):%A} ({p.weeks} weeks, a {p.band_mads:g}-MAD band)"
     return p.method
 
 

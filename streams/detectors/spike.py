@@ -10,12 +10,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from streams.detectors import seasonal
+
 
 class SpikeParams(BaseModel):
     """``baseline``: what a day is judged against. ``median``/``mean`` of the previous
     ``baseline_days`` days, or ``weekday``: the median of the same weekday in the previous
-    ``weeks`` weeks (a Saturday against Saturdays, so weekends are no spikes); until that
-    many weeks are there, the median of the previous ``baseline_days`` days.
+    ``weeks`` weeks (a Saturday against Saturdays, so weekends are no spikes); or
+    ``seasonal``: weekday factors and a level fitted on the last ``weeks`` weeks' ordinary
+    days, with a band of ``band_mads`` robust standard deviations (``detectors.seasonal``).
+    Until a series has the days, the median of the previous ``baseline_days`` days.
 
     ``holidays``: on a market's special day (``core.calendar``, within ``holiday_around``
     days), ``widen`` multiplies ``ratio`` and ``zscore`` by ``holiday_widen``; ``last_year``
@@ -29,7 +33,8 @@ class SpikeParams(BaseModel):
     weeks: Annotated[int, Field(ge=1, le=13)] = 4
     min_history: Annotated[int, Field(ge=1)] | None = None  # None: 5, or every day when fewer
     min_baseline: Annotated[float, Field(gt=0)] = 1000.0
-    baseline: Literal["median", "mean", "weekday"] = "median"
+    baseline: Literal["median", "mean", "weekday", "seasonal"] = "median"
+    band_mads: Annotated[float, Field(gt=0, le=20)] = 4.0
     allowed_lateness_days: Annotated[int, Field(ge=0, le=30)] = 2
     holidays: Literal["ignore", "widen", "last_year"] = "ignore"
     holiday_widen: Annotated[float, Field(gt=1.0, le=20.0)] = 2.0
@@ -48,6 +53,8 @@ class SpikeParams(BaseModel):
         """How many days before the judged day each day of the baseline is, oldest first."""
         if self.baseline == "weekday":
             return tuple(7 * k for k in range(self.weeks, 0, -1))
+        if self.baseline == "seasonal":
+            return tuple(range(7 * self.weeks, 0, -1))
         return self.trailing
 
     @cached_property
@@ -57,7 +64,8 @@ class SpikeParams(BaseModel):
     @cached_property
     def fallback(self) -> SpikeParams:
         """A weekday rule's params until it has its weeks: the trailing median."""
-        return self.model_copy(update={"baseline": "median", "min_history": None})
+        return SpikeParams(**{**self.model_dump(), "baseline": "median", "min_history": None})  # not model_copy:
+        # it would copy this instance's cached properties too
 
     @property
     def lookback(self) -> int:
@@ -67,13 +75,16 @@ class SpikeParams(BaseModel):
     @cached_property
     def needed(self) -> int:
         """How many of the baseline's days must be present."""
-        return self.min_history if self.min_history is not None else min(5, len(self.offsets))
+        least = seasonal.MIN_DAYS if self.baseline == "seasonal" else 5
+        return self.min_history if self.min_history is not None else min(least, len(self.offsets))
 
     @property
     def method(self) -> str:
         """The baseline in words, for the alert and the report."""
         if self.baseline == "weekday":
             return f"the median of the same weekday over {self.weeks} weeks"
+        if self.baseline == "seasonal":
+            return f"the seasonal fit of {self.weeks} weeks (weekday factors, a {self.band_mads:g}-MAD band)"
         return f"the {self.baseline_days}-day {self.baseline}"
 
 

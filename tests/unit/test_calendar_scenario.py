@@ -1,5 +1,6 @@
 """The two-year market-calendar scenario (``tests/scenarios/market_calendar.py``) through
-the engine: a calendar-aware spike rule against the trailing-median one it replaces."""
+the engine: the calendar-aware spike rules (same weekday; seasonal fit) against the
+trailing-median one they replace."""
 
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ CALENDAR = """rules:
      params: {ratio: 2.0, baseline: weekday, weeks: 4, min_baseline: 1000,
               holidays: widen, holiday_widen: 2.0, holiday_around: 2}}
 """
+SEASONAL = CALENDAR.replace("baseline: weekday, weeks: 4", "baseline: seasonal, weeks: 8, band_mads: 4")
 
 
 def run(rules: str) -> Counter:
-    """(kind of day) -> alerts, for the alerts on the scenario's two years (not its warm-up)."""
+    """The (app, day) of each spike alert, and how many fell on each kind of day in the
+    scenario's two years (not its warm-up)."""
     engine, state = Engine(yamlfile.parse(rules, RuleSet)), {}
     fired = [a for ev in sc.events() for a in engine.process(validate(ev), state)]
     days = [(a.labels["app_id"], date.fromisoformat(a.window_start[:10])) for a in fired]
@@ -45,10 +48,16 @@ def calendar():
     return run(CALENDAR)
 
 
-def test_the_calendar_rule_fires_every_true_spike_on_its_market_s_day_and_nothing_on_holidays_or_weekends(
-    calendar,
+@pytest.fixture(scope="module")
+def fitted():
+    return run(SEASONAL)
+
+
+@pytest.mark.parametrize("rule", ["calendar", "fitted"])
+def test_the_calendar_rules_fire_every_true_spike_on_its_market_s_day_and_nothing_on_holidays_or_weekends(
+    rule, request
 ):
-    days, kinds = calendar
+    days, kinds = request.getfixturevalue(rule)
     assert sc.SPIKES <= set(days)
     assert kinds["holiday"] == kinds["weekend"] == kinds["other day"] == 0
     assert kinds["true spike"] == len(sc.SPIKES) == 6
@@ -65,8 +74,8 @@ def test_the_trailing_median_fires_on_holidays_weekends_and_dates_us_spikes_a_da
     assert kinds["holiday"] > 20 and kinds["weekend"] > 100 and kinds["market-wide day"] == 6
 
 
-def test_the_readme_shows_both_side_by_side(trailing, calendar):
+def test_the_readme_shows_them_side_by_side(trailing, calendar, fitted):
     readme = (ROOT / "README.md").read_text("utf-8")
     rows = ("true spike", "holiday", "weekend", "market-wide day", "other day")
     for row in rows:
-        assert f"| {row} | {trailing[1][row]} | {calendar[1][row]} |" in readme, row
+        assert f"| {row} | {trailing[1][row]} | {calendar[1][row]} | {fitted[1][row]} |" in readme, row

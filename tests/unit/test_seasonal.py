@@ -1,0 +1,73 @@
+"""The seasonal baseline's fit: properties (hypothesis) and an example through the engine."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core import yamlfile
+from streams.detectors import seasonal
+from streams.engine import Engine
+from streams.rules import RuleSet
+from tests.unit.test_spike import metric
+
+MONDAY = date(2024, 1, 1).toordinal()
+
+
+def pattern(factors: list[float], level: float, weeks: int, noise: float, seed: int) -> list[tuple[int, float]]:
+    rng = random.Random(seed)
+    days = range(MONDAY, MONDAY + 7 * weeks)
+    return [(d, level * factors[(d - MONDAY) % 7] * rng.uniform(1 - noise, 1 + noise)) for d in days]
+
+
+@given(
+    factors=st.lists(st.floats(0.5, 2.5), min_size=7, max_size=7),
+    level=st.floats(1e3, 1e8),
+    weeks=st.integers(3, 12),
+    seed=st.integers(0, 10**6),
+)
+def test_a_weekly_pattern_is_expected_and_its_band_stays_narrow(factors, level, weeks, seed):
+    history = pattern(factors, level, weeks, 0.05, seed)
+    day = MONDAY + 7 * weeks + seed % 7  # any weekday of the next week
+    fit = seasonal.fit(history, day, mads=4.0)
+    true = level * factors[(day - MONDAY) % 7]
+    assert abs(fit.expected / true - 1) < 0.12  # within the noise, robustly
+    assert 1.0 <= fit.band < 1.5  # 5 % noise: a narrow band, far below a 2x spike
+
+
+def test_too_few_days_is_no_fit_and_the_rule_falls_back_to_the_trailing_median():
+    assert seasonal.fit(pattern([1.0] * 7, 1e4, 1, 0.0, 1), MONDAY + 7, 4.0) is None
+    rule = "rules: [{name: s, kind: spike, params: {baseline: seasonal, weeks: 4}}]"
+    e, state = Engine(yamlfile.parse(rule, RuleSet)), {}
+    fired = [a for d in range(1, 12) for a in e.process(metric(d, 3e6 if d == 11 else 1e6), state)]
+    assert [(a.window_start[:10], a.baseline_method) for a in fired] == [("2024-11-11", "the 7-day median")]
+
+
+def test_the_engine_judges_a_seasonal_rule_against_the_weekday_pattern():
+    """November 2024: weekends at 2.5x, Wednesday the 27th at 3x its weekday: once fitted,
+    only it fires."""
+    rule = "rules: [{name: s, kind: spike, params: {baseline: seasonal, weeks: 3}}]"
+    e, state = Engine(yamlfile.parse(rule, RuleSet)), {}
+    fired = []
+    for d in range(1, 31):
+        weekend = date(2024, 11, d).weekday() >= 5
+        fired += e.process(metric(d, 3e6 if d == 27 else 2.5e6 if weekend else 1e6), state)
+    # the first two weekends come before the fit's 14 days: judged on the trailing median, they fire
+    assert [a.window_start[:10] for a in fired] == ["2024-11-09", "2024-11-10", "2024-11-27"]
+    assert fired[0].baseline_method == "the 7-day median"
+    assert fired[-1].baseline == 1e6 and fired[-1].threshold == 2e6
+    assert fired[-1].baseline_method == "the seasonal fit for a Wednesday (3 weeks, a 4-MAD band)"
+
+
+def test_the_readme_quotes_the_fit_bench():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    r = json.loads((root / "bench" / "results" / "baseline_fit.json").read_text("utf-8"))
+    readme = (root / "README.md").read_text("utf-8")
+    assert f"{r['fits']['seasonal']['us_per_fit']} µs per series per day" in readme
+    assert r["fits"]["seasonal"]["us_per_fit"] < 1000  # the issue's bound: under 1 ms per series per day
