@@ -121,12 +121,20 @@ async def market_page(console, request: web.Request) -> web.Response:
     viewer = Viewer(console.sessions, request)
     if viewer.session is None:
         return viewer.login()
-    answer = console.parts.market.market(viewer.who)
+    country = request.query.get("country") or None
+    answer = console.parts.market.market(viewer.who, country)
     if (no := viewer.refused(answer)) is not None:
         return no
     cards = [_card(a) for a in answer.body["apps"]]
     cards.sort(key=lambda c: (c["chart"] is None, (c["chart"] or {}).get("rank") or 0, -(c.get("latest") or 0)))
-    return viewer.page("market.html.j2", cards=cards, worker=answer.body["worker"], hot_ratio=f"{HOT_RATIO:g}")
+    return viewer.page(
+        "market.html.j2",
+        cards=cards,
+        worker=answer.body["worker"],
+        hot_ratio=f"{HOT_RATIO:g}",
+        countries=answer.body["countries"],
+        country=country,
+    )
 
 
 async def backtest_page(console, request: web.Request, error: Answer | None = None) -> web.Response:

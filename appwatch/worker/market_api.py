@@ -1,6 +1,6 @@
 """The market as this worker sees it:
 
-    GET /api/v1/market     {"worker", "apps": [...]}: each watched app (the catalog, then any
+    GET /api/v1/market     {"worker", "countries", "apps": [...]}: each watched app (the catalog, then any
                            other app this worker holds data of) with
                            ``downloads``: per series (platform, country) its daily totals
                            [[YYYY-MM-DD, total], ...] from the daily folds of this worker's
@@ -8,6 +8,8 @@
                            ``ranks``: per chart (platform, country, chart, category) its rank
                            over time [[unix ts, rank], ...] and the current ``rank``.
                            Each series and chart says which ``worker`` reported it.
+                           ``?country=us``: one market's series and charts only;
+                           ``countries``: every market this worker holds data of.
 
 The rank rules' chart state keeps only each app's last rank (and only on the worker that
 owns the control partition), so every worker follows the ranks topic itself, outside any
@@ -19,6 +21,7 @@ Read scope (``core.auth``).
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,6 +38,15 @@ from .base import follow
 
 KEEP_RANKS = 120  # rank snapshots kept per app and chart
 METRIC = "downloads"
+
+
+COUNTRY = re.compile(r"[a-z]{2}")
+
+
+def _in(by_app: dict[str, list[dict]], country: str) -> dict[str, list[dict]]:
+    """Only ``country``'s series or charts of each app (apps left with none dropped)."""
+    out = {a: [s for s in series if s["country"] == country] for a, series in by_app.items()}
+    return {a: series for a, series in out.items() if series}
 
 
 def names() -> dict[str, str]:
@@ -107,11 +119,17 @@ class MarketApi:
             )
         return out
 
-    def market(self, who: Caller | str | None) -> Answer:
+    def market(self, who: Caller | str | None, country: str | None = None) -> Answer:
+        """``country``: one market's series and charts only (``countries`` lists them all)."""
         if (no := denied(self.tokens, who, "read")) is not None:
             return no
+        if country is not None and not COUNTRY.fullmatch(country):
+            return Answer(400, {"error": f"country: two lower-case letters (cn, us, ww), got {country!r}"})
         companies = dict(self.parts.detect.engine.companies)
         downloads, ranks = self.downloads(), self.charts()
+        countries = sorted({s["country"] for series in (*downloads.values(), *ranks.values()) for s in series})
+        if country is not None:
+            downloads, ranks = _in(downloads, country), _in(ranks, country)
         apps = [*companies, *sorted((set(downloads) | set(ranks)) - set(companies))]
         out = [
             {
@@ -124,7 +142,7 @@ class MarketApi:
             }
             for a in apps
         ]
-        return Answer(200, {"worker": self.parts.worker, "at": self.clock(), "apps": out})
+        return Answer(200, {"worker": self.parts.worker, "at": self.clock(), "countries": countries, "apps": out})
 
     def install(self, app: faust.App) -> None:
         api, stage = self, self.parts.detect.stage
@@ -136,4 +154,4 @@ class MarketApi:
         @app.page("/api/v1/market")
         class MarketView(faust.web.View):
             async def get(self, request):
-                return reply(self, api.market(caller(request)))
+                return reply(self, api.market(caller(request), request.query.get("country")))

@@ -59,6 +59,11 @@ def test_pages_uploads_checks_and_a_backtest_over_recent_history(broker, topics,
     market = ana.get("/market")
     assert market.status_code == 200 and 'data-app="doubao"' in market.text
     assert 'class="bar hot"' in market.text  # the 3x day drawn red
+    us = ana.get("/market", params={"country": "us"})  # one market: Doubao has no US series here
+    assert us.status_code == 200 and 'class="bar hot"' not in us.text
+    assert '<a href="?country=cn">cn</a>' in us.text and 'aria-label="Market"' in us.text
+    bad = ana.get("/market", params={"country": "USA"})
+    assert bad.status_code == 400 and "Bad request" in bad.text and "two lower-case letters" in bad.text
     assert 'name="file"' in ana.get("/backtest").text
 
     # the console's upload form: a CSV file

@@ -89,3 +89,24 @@ def test_market_needs_a_read_token():
     api, _ = market()
     assert api.market(None).status == 401
     assert api.market("Bearer nope").status == 401
+
+
+def test_one_market_at_a_time():
+    api, detect = market({"doubao": "ByteDance", "chatgpt": "OpenAI"})
+    detect.stage.stage.state[0] = {
+        "doubao|all|cn|downloads": SeriesState(rules={"a": Daily(days={DAY: 2.0})}),
+        "chatgpt|all|us|downloads": SeriesState(rules={"a": Daily(days={DAY: 3.0})}),
+        "chatgpt|all|cn|downloads": SeriesState(rules={"a": Daily(days={DAY: 1.0})}),
+    }
+    api.apply(b"chatgpt|jp", rank("chatgpt", 100.0, 2, country="jp"), 0)
+    every = api.market(f"Bearer {READ}").body
+    assert every["countries"] == ["cn", "jp", "us"]
+    us = api.market(f"Bearer {READ}", "us").body
+    assert us["countries"] == ["cn", "jp", "us"]  # every market, to choose from
+    apps = {a["app_id"]: a for a in us["apps"]}
+    assert [s["country"] for s in apps["chatgpt"]["downloads"]] == ["us"] and apps["chatgpt"]["ranks"] == []
+    assert apps["doubao"]["downloads"] == []  # watched, with nothing in this market
+    jp = {a["app_id"]: a for a in api.market(f"Bearer {READ}", "jp").body["apps"]}
+    assert [r["country"] for r in jp["chatgpt"]["ranks"]] == ["jp"] and jp["chatgpt"]["downloads"] == []
+    bad = api.market(f"Bearer {READ}", "USA")
+    assert bad.status == 400 and "country" in bad.body["error"]
