@@ -125,6 +125,8 @@ async def market_page(console, request: web.Request) -> web.Response:
     answer = console.parts.market.market(viewer.who, country)
     if (no := viewer.refused(answer)) is not None:
         return no
+    if answer.status == 400:
+        return viewer.page("error.html.j2", status=400, message=answer.body["error"], title="Bad request")
     cards = [_card(a) for a in answer.body["apps"]]
     cards.sort(key=lambda c: (c["chart"] is None, (c["chart"] or {}).get("rank") or 0, -(c.get("latest") or 0)))
     return viewer.page(

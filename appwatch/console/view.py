@@ -75,13 +75,11 @@ class Viewer:
         return web.Response(text=html, status=status, content_type="text/html", headers=NO_STORE)
 
     def refused(self, answer: Answer) -> web.Response | None:
-        """The answer to a page whose handler said 401 (log in), 403 or another 4xx (the
-        error page, with the handler's message); None when it is 2xx."""
+        """The answer to a page whose handler said 401 (log in) or 403; None otherwise."""
         if answer.status == 401:
             return self.login()
-        if answer.status >= 400:
-            title = "Not allowed" if answer.status == 403 else "Bad request"
-            return self.page("error.html.j2", status=answer.status, message=_message(answer), title=title)
+        if answer.status == 403:
+            return self.page("error.html.j2", status=403, message=_message(answer))
         return None
 
 

@@ -63,9 +63,9 @@ class SpikeParams(BaseModel):
 
     @cached_property
     def fallback(self) -> SpikeParams:
-        """A weekday rule's params until it has its weeks: the trailing median."""
-        return SpikeParams(**{**self.model_dump(), "baseline": "median", "min_history": None})  # not model_copy:
-        # it would copy this instance's cached properties too
+        """A weekday or seasonal rule's params until it has its days: the trailing median.
+        Built anew: ``model_copy`` would copy this instance's cached properties too."""
+        return SpikeParams(**{**self.model_dump(), "baseline": "median", "min_history": None})
 
     @property
     def lookback(self) -> int:
@@ -102,8 +102,8 @@ Baseline = tuple[float, float, float]  # (baseline, mean, sd of the history)
 def baseline(history: Sequence[float], p: SpikeParams) -> Baseline | None:
     """What a day is judged against, or None when there is too little history or the
     baseline is below ``min_baseline``. ``history``: the days at ``p.offsets`` that are
-    present. The standard deviation is floored at 1% of the
-    mean, so a perfectly flat history still has a finite z-score."""
+    present. The standard deviation is floored at 1% of the mean, so a perfectly flat
+    history still has a finite z-score."""
     n = len(history)
     if n < p.needed:
         return None
