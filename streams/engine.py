@@ -256,14 +256,15 @@ class Engine:
             if hit is None:
                 return True, None
             base = hit.baseline
-            method = basis_text(rule, judge, spike_basis(rule, w, judge, ev.country, self.calendar)[2])
-            extra = dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days, method=method)
+            view = explain_day(rule, w, judge, ev.country, self.calendar)  # the day as judged: its words, its chart
+            extra = dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days, method=view.method)
         else:
             base = w.days.get(judge - p.lag_days)
             pct = change.detect(value, base, params)
             if pct is None:
                 return True, None
             extra = dict(change=pct, ratio=value / base)
+            view = explain_day(rule, w, judge)
         w.fired.append(judge)
         labels = _series_labels(rule, ev)
         start, end = windows.bounds(judge, tz)
@@ -282,9 +283,7 @@ class Engine:
             summary=rule.render(fields),
             late=judge < newest,
             source_event_id=ev.event_id,
-            **_chart(
-                rule, w, judge, value < base if not spiking and base is not None else False, ev.country, self.calendar
-            ),
+            **_chart(w, view, value < base if not spiking and base is not None else False),
         )
 
     def _threshold(
@@ -743,7 +742,6 @@ def _own_basis(
     leaves the market's special days out (unless ``holidays: ignore``); its band (``band``
     x expected) widens ``ratio`` x expected when it is the wider."""
     p = rule.params
-    history = windows.history(w, day, p.offsets) if p.baseline != "seasonal" else []
     if p.baseline == "seasonal":
         ordinary = [
             (day - k, v)
@@ -757,8 +755,10 @@ def _own_basis(
                 return None, 1.0, None
             b = (fit.expected, fit.expected, max(fit.sigma, 0.01) * fit.expected)
             return b, max(1.0, fit.band / p.ratio) if p.ratio else 1.0, None
-    elif p.baseline != "weekday" or len(history) >= p.needed:
-        return spike.baseline(history, p), 1.0, None
+    else:
+        history = windows.history(w, day, p.offsets)
+        if p.baseline != "weekday" or len(history) >= p.needed:
+            return spike.baseline(history, p), 1.0, None
     return spike.baseline(windows.history(w, day, p.trailing), p.fallback), 1.0, p.fallback.method
 
 
@@ -802,14 +802,11 @@ def explain_day(
     return DayView(day, total, before, up, down, change=change.detect(total, before, p))
 
 
-def _chart(
-    rule: SpikeRule | ChangeRule, w: windows.Daily, day: int, drop: bool, country: str, cal: Calendar | None
-) -> dict:
+def _chart(w: windows.Daily, view: DayView | None, drop: bool) -> dict:
     """What a chart of a fired spike or change alert needs (optional alert fields, made at
-    fire time only): ``trend``, the days the window holds as [date, total], oldest first;
-    ``threshold``, the least total that fires (a drop: the greatest), None when none can;
-    a spike's ``baseline_method``, the baseline in words."""
-    view = explain_day(rule, w, day, country, cal)
+    fire time only, from the judged day's ``view``): ``trend``, the days the window holds as
+    [date, total], oldest first; ``threshold``, the least total that fires (a drop: the
+    greatest), None when none can; a spike's ``baseline_method``, the baseline in words."""
     line = None if view is None else (view.fire_below if drop else view.fire_at)
     out = {"trend": [[date_of(d), v] for d, v in sorted(w.days.items())], "threshold": line}
     if view is not None and view.method is not None:
