@@ -307,8 +307,8 @@ def markdown(res: dict) -> str:
         )
     if mem:
         out.append(
-            f"- Memory: {mem.get('note')}; state after 30 days == state after the last 10: "
-            f"{mem.get('state_after_30_days_equals_last_10')} "
+            f"- Memory: {mem.get('note')}; state after {2 * (mem.get('state_equals_last_days') or 0)} days == "
+            f"state after the last {mem.get('state_equals_last_days')}: {mem.get('state_equals')} "
             f"({mem.get('state_bytes_per_series')} bytes JSON a series)."
         )
     if res.get("restore"):

@@ -24,6 +24,7 @@ from core import yamlfile
 
 MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
 FULL = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SPECIAL_MEMO = 100_000  # (country, day, around) answers kept (then it starts again)
 DateText = Annotated[str, Field(pattern=r"^(\d{4}-)?\d{2}-\d{2}$")]
 
 
@@ -95,6 +96,7 @@ class Calendar:
         self.extra = tuple(days)  # the rules file's own
         self.days = (*shipped(), *self.extra)
         self._years: dict[tuple[str, int], dict[int, str]] = {}
+        self._special: dict[tuple[str, int, int], str | None] = {}  # memo of ``special``
 
     def year(self, country: str, year: int) -> dict[int, str]:
         """day ordinal -> name, of ``country``'s special days in ``year``; built once."""
@@ -110,13 +112,21 @@ class Calendar:
         return got
 
     def special(self, country: str, day: int, around: int = 0) -> str | None:
-        """The name of ``day`` in ``country`` (or of the special day within ``around`` days)."""
+        """The name of ``day`` in ``country`` (or of the special day within ``around`` days).
+        Memoised: the detect stage asks once per series per day."""
+        key = (country, day, around)
+        if key in self._special:
+            return self._special[key]
+        name = None
         for k in sorted(range(-around, around + 1), key=abs):
             d = day + k
             name = self.year(country, date.fromordinal(d).year).get(d)
             if name is not None:
-                return name
-        return None
+                break
+        if len(self._special) >= SPECIAL_MEMO:
+            self._special.clear()
+        self._special[key] = name
+        return name
 
     def same_day_last_year(self, country: str, day: int) -> int | None:
         """The day of last year that was the same special day, counted from its start

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from core.alert import Alert, alert_id
 from core.calendar import Calendar
 from core.events import AppMetric, AppRank, Event, MetricEvent, News
-from streams import enrich, series, windows
+from streams import enrich, marketwide, series, windows
 from streams.detectors import (
     change,
     deadman,
@@ -61,6 +61,7 @@ CONTEXT_ITEMS = 5
 # Event ids are remembered (and events refused as too late) this many days beyond the
 # largest ``allowed_lateness_days`` of the rules: day windows cut in any time zone, DST.
 HORIZON_SLACK_DAYS = 2
+EFFECT_LOOK = 7  # days back a seasonal rule looks for special days whose effect it has not kept
 SERIES_FIELDS = frozenset({"type", "app_id", "platform", "country", "metric"})  # fixed per series
 
 
@@ -97,6 +98,10 @@ class Engine:
         self.on_rules: Callable[[], None] | None = None  # called after ``rules`` changes
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
         self.earliest_due = float("-inf")  # the soonest a pending threshold can fire: -inf, look
+        # market rules, since ``take_moves``: the apps that reported a day, the alerts they fire
+        self._reported: dict[tuple, list] = {}  # (rule, country, platform, metric, day) -> [at, apps...]
+        self._moves: list[tuple] = []  # (event, day, alert)
+        self.markets: dict[str, dict] = {}  # the control agent's markets: the apps' days (soft state)
         self.rules = rules.rules
         self.calendar = Calendar(rules.calendar)  # the markets' special days, with the rules file's own
 
@@ -115,6 +120,7 @@ class Engine:
         self._for_series: dict[str, tuple] = {}
         self._up = {r.name: r.params.model_copy(update={"direction": "up"}) for r in mine if isinstance(r, ChangeRule)}
         self._lookback = {r.name: r.params.lookback for r in mine if isinstance(r, SpikeRule)}
+        self._market = {r.name: r for r in mine if isinstance(r, SpikeRule) and r.params.market is not None}
         lateness = [r.params.allowed_lateness_days for r in mine if isinstance(r, (SpikeRule, ChangeRule))]
         self.horizon = (max(lateness, default=2) + HORIZON_SLACK_DAYS) * 86400.0
         if self.on_rules:
@@ -183,7 +189,7 @@ class Engine:
                 fold = folds.get(rule.name)
                 if fold.__class__ is not windows.Daily:
                     fold = folds[rule.name] = windows.Daily()
-                took, alert = self._daily(rule, fold, ev)
+                took, alert = self._daily(rule, fold, ev, observed_at)
                 too_late |= not took
             elif kind is ThresholdRule:
                 timed, alert = self._threshold(rule, folds, ev, t, observed_at)
@@ -220,7 +226,47 @@ class Engine:
                 if fold.__class__ is windows.Daily:
                     fold.base_for = 0
 
-    def _daily(self, rule: SpikeRule | ChangeRule, w: windows.Daily, ev) -> tuple[bool, Alert | None]:
+    def take_moves(self) -> list[dict]:
+        """What ``market:`` spike rules saw since the last call, JSON-able, for ``market``
+        (``marketwide``), oldest day first: per market and day the apps that first reported
+        it (``apps``), then each app's alert with its day (``app``, ``report``, ``alert``)."""
+        if not self._reported and not self._moves:
+            return []
+        reported, moves = self._reported, self._moves
+        self._reported, self._moves = {}, []
+        out = [
+            dict(rule=rule, country=c, platform=p, metric=m, day=day, at=at, apps=apps)
+            for (rule, c, p, m, day), (at, *apps) in reported.items()
+        ]
+        for ev, day, alert in moves:
+            where = dict(rule=alert.rule, country=ev.country, platform=ev.platform, metric=ev.metric, day=day)
+            report = [alert.value / alert.baseline, True, alert.value, alert.baseline]
+            at = ev.epoch if alert.observed_at is None else alert.observed_at
+            out.append({**where, "at": at, "app": ev.app_id, "report": report, "alert": alert.model_dump(mode="json")})
+        out.sort(key=lambda m: (m["day"], "alert" in m))  # a day's reports before its alerts
+        return out
+
+    def _reported_day(self, rule: SpikeRule, ev, day: int, at: float | None) -> None:
+        """A ``market:`` rule's app reported ``day`` (its first judgement) and did not move:
+        its market learns of it (``take_moves``)."""
+        key = (rule.name, ev.country, ev.platform, ev.metric, day)
+        seen = self._reported.get(key)
+        if seen is None:
+            self._reported[key] = [ev.epoch if at is None else at, ev.app_id]
+        else:
+            seen.append(ev.app_id)
+
+    def market(self, move: dict, state: State) -> list[Alert]:
+        """Fold one app's day into its market (the control agent; ``marketwide``): the
+        alerts now due. A move of a rule that is gone lets its alert go as it is."""
+        rule = self._market.get(move["rule"])
+        if rule is None:
+            return [Alert.model_validate(move["alert"])] if "alert" in move else []
+        return marketwide.fold(rule, move, self.markets, state)
+
+    def _daily(
+        self, rule: SpikeRule | ChangeRule, w: windows.Daily, ev, observed_at: float | None = None
+    ) -> tuple[bool, Alert | None]:
         """Spike and change: fold into daily windows, decide once per day. False if too late.
 
         A running (``mode: delta``) day can only be judged upward while it runs; a
@@ -247,12 +293,17 @@ class Engine:
         if value is None:
             return True, None
         if spiking:
-            if w.base_for != judge:
+            first = w.base_for != judge  # the day's first judgement: its baseline, once
+            if first:
                 w.base, w.widen, _ = spike_basis(rule, w, judge, ev.country, self.calendar)
                 w.base_for = judge
                 if p.holidays == "last_year" and self.calendar.special(ev.country, judge):
                     windows.mark(w, judge)
+                elif p.baseline == "seasonal" and p.holidays != "ignore":
+                    note_effects(rule, w, judge, ev.country, self.calendar)
             hit = spike.judge(value, w.base, p, w.widen)
+            if p.market is not None and first and hit is None:
+                self._reported_day(rule, ev, judge, observed_at)
             if hit is None:
                 return True, None
             base = hit.baseline
@@ -269,7 +320,7 @@ class Engine:
         labels = _series_labels(rule, ev)
         start, end = windows.bounds(judge, tz)
         fields = _fields(rule, ev, value=value, baseline=base, day=date_of(judge), **extra)
-        return True, Alert(
+        alert = Alert(
             alert_id=alert_id(rule.name, labels, start),
             rule=rule.name,
             kind=rule.kind,
@@ -285,6 +336,11 @@ class Engine:
             source_event_id=ev.event_id,
             **_chart(w, view, value < base if not spiking and base is not None else False),
         )
+        if spiking and p.market is not None:  # its market judges it (``take_moves``)
+            alert.observed_at = observed_at
+            self._moves.append((ev, judge, alert))
+            return True, None
+        return True, alert
 
     def _threshold(
         self, rule: ThresholdRule, folds: dict, ev, t: float, observed_at: float | None
@@ -556,8 +612,9 @@ class Engine:
         return out
 
     def sweep(self, now: float, state: State) -> list[Alert]:
-        """Fire deadman alerts for sources silent too long (a wall-clock timer calls it)."""
-        out = []
+        """Fire deadman alerts for sources silent too long, and judge the market days whose
+        ``wait`` passed (a wall-clock timer calls it)."""
+        out = marketwide.sweep(self._market, self.markets, state, now) if state.get(marketwide.PENDING) else []
         for rule in self._of(DeadmanRule):
             key = f"{rule.name}|deadman"
             s = state.get(key)
@@ -663,6 +720,8 @@ class Engine:
         state["clock"] = clock
         if ev.type == "app.metric":
             alerts = self.metric(ev, state.setdefault("series", {}))
+            for move in self.take_moves():
+                alerts += self.market(move, state)
         elif ev.type == "app.rank":
             alerts = self.rank(ev, state)
         else:
@@ -725,6 +784,9 @@ def spike_basis(
     name = cal.special(country, day, p.holiday_around)
     if name is None:
         return b, band, note
+    learned = _with_effect(rule, w, b, day, country, cal)
+    if learned is not None:
+        return learned[0], band, learned[1]
     last = cal.same_day_last_year(country, day) if p.holidays == "last_year" else None
     then = w.marks.get(last) if last is not None else None
     if then is not None and then >= p.min_baseline:
@@ -743,23 +805,59 @@ def _own_basis(
     x expected) widens ``ratio`` x expected when it is the wider."""
     p = rule.params
     if p.baseline == "seasonal":
-        ordinary = [
-            (day - k, v)
-            for k in p.offsets
-            if (v := w.days.get(day - k)) is not None
-            and (p.holidays == "ignore" or cal is None or cal.special(country, day - k, p.holiday_around) is None)
-        ]
-        fit = seasonal.fit(ordinary, day, p.band_mads) if len(ordinary) >= p.needed else None
+        fit = _seasonal_fit(rule, w, day, country, cal)
         if fit is not None:
             if fit.expected < p.min_baseline:
                 return None, 1.0, None
             b = (fit.expected, fit.expected, max(fit.sigma, 0.01) * fit.expected)
             return b, max(1.0, fit.band / p.ratio) if p.ratio else 1.0, None
-    else:
-        history = windows.history(w, day, p.offsets)
+    elif p.baseline != "weekday" or p.needed < len(p.offsets) or day - p.offsets[0] in w.days:
+        history = windows.history(w, day, p.offsets)  # (a weekday rule without its oldest week: too few)
         if p.baseline != "weekday" or len(history) >= p.needed:
             return spike.baseline(history, p), 1.0, None
     return spike.baseline(windows.history(w, day, p.trailing), p.fallback), 1.0, p.fallback.method
+
+
+def _seasonal_fit(rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None):
+    """The seasonal fit of ``day`` on the window's ordinary days before it (the market's
+    special days left out, unless ``holidays: ignore``); None with too few."""
+    p = rule.params
+    ordinary = [
+        (day - k, v)
+        for k in p.offsets
+        if (v := w.days.get(day - k)) is not None
+        and (p.holidays == "ignore" or cal is None or cal.special(country, day - k, p.holiday_around) is None)
+    ]
+    return seasonal.fit(ordinary, day, p.band_mads) if len(ordinary) >= p.needed else None
+
+
+def note_effects(rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar) -> None:
+    """A seasonal rule learns its series' holiday effects: each special day of the last
+    ``EFFECT_LOOK`` days, once over, is kept as its total against the fit of that day
+    (``windows.keep_effect``, a year and a bit). Called once per series per day."""
+    for d in range(day - EFFECT_LOOK, day):
+        if d in w.effects or d not in w.days or cal.special(country, d) is None:
+            continue
+        fit = _seasonal_fit(rule, w, d, country, cal)
+        if fit is not None and fit.expected > 0:
+            windows.keep_effect(w, d, w.days[d] / fit.expected)
+
+
+def _with_effect(
+    rule: SpikeRule, w: windows.Daily, b: spike.Baseline | None, day: int, country: str, cal: Calendar
+) -> tuple[spike.Baseline, str] | None:
+    """A seasonal baseline on a special day times the effect the same day had last year
+    in this series (the 2nd day of the Spring Festival: last year's 2nd day), when the
+    series' history holds it; None otherwise (the band widens instead)."""
+    if rule.params.baseline != "seasonal" or b is None:
+        return None
+    last = cal.same_day_last_year(country, day)
+    effect = w.effects.get(last) if last is not None else None
+    if effect is None:
+        return None
+    name = cal.special(country, day)
+    text = f"{basis_text(rule, day)} times {name}'s effect last year ({effect:.2f}x on {date_of(last)})"
+    return (b[0] * effect, b[1] * effect, b[2] * effect), text
 
 
 def basis_text(rule: SpikeRule, day: int, note: str | None = None) -> str:

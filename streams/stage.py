@@ -2,8 +2,9 @@
 per-message path.
 
     events.metrics ─┐                               ┌─> internal.control: series alerts, rank
-    events.ranks  ──┼─ getmany, group ``G-detect`` ─┤    and news events, "source seen"
-    events.news   ──┘                               ├─> dlq: invalid records
+    events.ranks  ──┼─ getmany, group ``G-detect`` ─┤    and news events, "source seen", the
+    events.news   ──┘                               │    apps' days of ``market:`` rules
+                                                    ├─> dlq: invalid records
                                                     └─> ``G-series-changelog`` (compacted): one
                                                         record per series a batch changed
 
@@ -74,6 +75,7 @@ SWEEP_EVERY = 1.0  # seconds between looks for threshold breaches whose ``for`` 
 CHANGELOG_BATCH = 512 * 1024  # bytes per produced record batch (brokers take 1 MB)
 CHANGELOG_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
 WRITE_RETRY_MAX = 5.0  # seconds between attempts to write a batch out, at most
+MOVES_PER_RECORD = 1000  # market moves per control record (about 250 kB)
 
 
 class Record(NamedTuple):
@@ -144,6 +146,11 @@ class Stage:
         for records in sorted(batch.values(), key=lambda rs: rs[0].topic == metrics_topic):
             if records:
                 self._partition(records, out, counts)
+        # market rules: the apps' days go to the control agent, where markets meet, a
+        # thousand to a record (a record per move would put Faust's per-message cost back)
+        moves = self.engine.take_moves()
+        for i in range(0, len(moves), MOVES_PER_RECORD):
+            out.control.append(orjson.dumps({"moves": moves[i : i + MOVES_PER_RECORD]}))
         if self.metrics:
             self.metrics.count(counts)
         self.note_evaluations(time.time())

@@ -24,6 +24,7 @@ class Daily(msgspec.Struct, array_like=True, tag=0):
     base: tuple[float, float, float] | None = None  # (baseline, mean, sd); None: too little history
     widen: float = 1.0  # the band's widening on ``base_for`` (a special day: more than 1)
     marks: dict[int, float] = msgspec.field(default_factory=dict)  # special days' totals, kept a year
+    effects: dict[int, float] = msgspec.field(default_factory=dict)  # special days' total / expected, a year
 
 
 _days: dict[tuple[datetime, ZoneInfo], int] = {}
@@ -82,6 +83,13 @@ def mark(w: Daily, day: int) -> None:
     w.marks[day] = w.days[day]
     if len(w.marks) > 1 and min(w.marks) < day - MARKS_DAYS:
         w.marks = {d: v for d, v in w.marks.items() if d >= day - MARKS_DAYS}
+
+
+def keep_effect(w: Daily, day: int, effect: float) -> None:
+    """Keep a special day's effect (its total against the seasonal fit) for a year and a bit."""
+    w.effects[day] = effect
+    if len(w.effects) > 1 and min(w.effects) < day - MARKS_DAYS:
+        w.effects = {d: v for d, v in w.effects.items() if d >= day - MARKS_DAYS}
 
 
 def history(w: Daily, day: int, offsets: tuple[int, ...]) -> list[float]:

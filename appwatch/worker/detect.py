@@ -44,7 +44,8 @@ class Detect:
 
     def control(self, item: dict, table) -> list[Alert]:
         """The alerts one control record gives, correlated: an alert the stage found, a
-        rank or news event, a source seen, or the sweep's tick (deadman)."""
+        rank or news event, an app's day for its market, a source seen, or the sweep's
+        tick (deadman, market days whose wait passed)."""
         engine = self.engine
         if "alert" in item:
             out = [Alert.model_validate(item["alert"])]
@@ -52,6 +53,8 @@ class Detect:
             ev = validate(item["event"])
             at = item.get("observed_at")
             out = engine.rank(ev, table, at) if ev.type == "app.rank" else engine.news(ev, table, at)
+        elif "moves" in item:
+            out = [a for move in item["moves"] for a in engine.market(move, table)]
         elif "seen" in item:
             out = engine.seen(SimpleNamespace(source=item["seen"], type=item["type"]), item["at"], table)
         else:

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from streams.detectors import market as market_
 from streams.detectors import seasonal
 
 
@@ -23,7 +24,10 @@ class SpikeParams(BaseModel):
 
     ``holidays``: on a market's special day (``core.calendar``, within ``holiday_around``
     days), ``widen`` multiplies ``ratio`` and ``zscore`` by ``holiday_widen``; ``last_year``
-    judges the day against the same special day last year (widening when there is none)."""
+    judges the day against the same special day last year (widening when there is none).
+
+    ``market``: judge the app's day beside its market's other apps (``detectors.market``):
+    when most of them move together, one alert for the market, not one per app."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,6 +43,7 @@ class SpikeParams(BaseModel):
     holidays: Literal["ignore", "widen", "last_year"] = "ignore"
     holiday_widen: Annotated[float, Field(gt=1.0, le=20.0)] = 2.0
     holiday_around: Annotated[int, Field(ge=0, le=7)] = 1
+    market: market_.MarketParams | None = None
 
     @model_validator(mode="after")
     def _history_fits(self) -> SpikeParams:
@@ -78,7 +83,7 @@ class SpikeParams(BaseModel):
         least = seasonal.MIN_DAYS if self.baseline == "seasonal" else 5
         return self.min_history if self.min_history is not None else min(least, len(self.offsets))
 
-    @property
+    @cached_property
     def method(self) -> str:
         """The baseline in words, for the alert and the report."""
         if self.baseline == "weekday":

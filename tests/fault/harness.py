@@ -25,6 +25,7 @@ from werkzeug import Request, Response
 from appwatch.broker import free_port
 from core.alert import Alert
 from core.events import AppMetric, Event, validate
+from streams import marketwide
 from streams import rules as rules_mod
 from streams.engine import Engine
 
@@ -148,10 +149,14 @@ def expected_alerts(events: Iterable[Event], *, arrival: float | None = None, ru
     too_late = Counter()
     engine = Engine(rules_mod.load(rules_file), on_too_late=lambda ev: too_late.update(["n"]))
     state: dict = {}
+    control: dict = {}  # the control agent's: markets
     alerts: list[Alert] = []
     for ev in events:
         assert isinstance(ev, AppMetric), "expected_alerts: metric events only"
         alerts += engine.metric(ev, state, observed_at=arrival)
+        for move in engine.take_moves():
+            alerts += engine.market(move, control)
+    assert not control.get(marketwide.PENDING), "an alert would wait for its market's other apps"
     return Expected(alerts, too_late["n"], Counter(engine.evaluations))
 
 

@@ -45,7 +45,7 @@ def test_one_days_deltas_published_twice_fire_no_false_spike(broker, topics, hoo
         pub.send_all(deltas)  # counted again, day 8 would be 800k: 2x the baseline
         # then a real spike on day 10, after the repeats in the same partition: once it
         # arrives, a false day-8 spike would have arrived before it
-        pub.send_all([downloads("kimi", 9, 400_000), downloads("kimi", 10, 1_200_000)])
+        pub.send_all([downloads("kimi", 9, 400_000), downloads("kimi", 10, 1_800_000)])  # 4.5x: Singles' Day is near
         pub.flush()
     hooks.wait(lambda r: len(r) >= 1, 30, "the day-10 spike")
     assert w.metric("appwatch_events_duplicate_total") == len(deltas)

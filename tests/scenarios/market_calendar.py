@@ -10,7 +10,8 @@ market. In it:
 - US holidays (New Year, Memorial Day, July 4, Labor Day, Thanksgiving, Christmas) at
   1.7x, Black Friday at 2x, Cyber Monday at 1.8x;
 - one market-wide lift: every CN app at 2.4x on 2025-03-20;
-- six true app spikes at 3x (``SPIKES``), two of them in the US.
+- seven true app spikes at 3x (``SPIKES``), two of them in the US, and one on the
+  market-wide day (DeepSeek at 3x on top of its market's 2.4x).
 
 The holiday dates are written out here by hand, not taken from the calendar under test.
 Noise is +/- 5 %, from a seeded generator: the scenario is the same on every run.
@@ -85,6 +86,7 @@ SPIKES = {  # (app, the market's own day): the true spikes, 3x
     ("tongyi", date(2025, 4, 16)),
     ("chatgpt", date(2024, 5, 14)),
     ("claude", date(2025, 6, 10)),
+    ("deepseek", date(2025, 3, 20)),  # the market-wide day: 3x on top of its market's 2.4x
 }
 
 

@@ -71,3 +71,53 @@ def test_the_readme_quotes_the_fit_bench():
     readme = (root / "README.md").read_text("utf-8")
     assert f"{r['fits']['seasonal']['us_per_fit']} µs per series per day" in readme
     assert r["fits"]["seasonal"]["us_per_fit"] < 1000  # the issue's bound: under 1 ms per series per day
+
+
+def _series(app: str, first: date, days: int, level: float, special: dict[date, float]) -> list:
+    from datetime import datetime, time, timedelta, timezone
+
+    from core.events import validate
+
+    cst = timezone(timedelta(hours=8))
+    out = []
+    for k in range(days):
+        d = first + timedelta(days=k)
+        value = level * (1.3 if d.weekday() >= 5 else 1.0) * special.get(d, 1.0) * (1 + 0.02 * ((k * 7919) % 5 - 2))
+        ts = datetime.combine(d, time(21), cst).isoformat()
+        out.append(
+            validate(
+                dict(
+                    event_id=f"{app}:{d}",
+                    type="app.metric",
+                    source="t",
+                    ts=ts,
+                    app_id=app,
+                    platform="all",
+                    country="cn",
+                    metric="downloads",
+                    value=value,
+                    period="day",
+                )
+            )
+        )
+    return out
+
+
+def test_a_seasonal_rule_learns_a_holiday_s_effect_from_last_year():
+    """618 at 1.8x in 2024 (a commercial day: the band widens, nothing fires) is kept as
+    its effect; in 2025 the day is expected at 1.8x its fit, so 1.8x is quiet and 3.9x
+    fires, which a band widened 2x (4x) would have missed."""
+    rule = "rules: [{name: s, kind: spike, params: {baseline: seasonal, weeks: 8, holidays: widen, holiday_around: 0}}]"
+    start, n = date(2024, 4, 1), 450
+    fired = {}
+    for app, this_year in (("quiet", 1.8), ("loud", 3.9)):
+        special = {date(2024, 6, 18): 1.8, date(2025, 6, 18): this_year}
+        e, state = Engine(yamlfile.parse(rule, RuleSet)), {}
+        fired[app] = [a for ev in _series(app, start, n, 1e6, special) for a in e.process(ev, state)]
+        w = state["series"][f"{app}|all|cn|downloads"].rules["s"]
+        assert abs(w.effects[date(2025, 6, 18).toordinal()] - this_year) < 0.1  # and this year's, for next year
+    assert fired["quiet"] == []
+    (alert,) = fired["loud"]
+    assert alert.window_start.startswith("2025-06-18")
+    assert "618's effect last year" in alert.baseline_method and "2024-06-18" in alert.baseline_method
+    assert 1.7e6 < alert.baseline < 1.9e6
