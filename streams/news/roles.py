@@ -26,7 +26,9 @@ Mention = tuple[int, int, str]  # start, end, canonical company
 _W = r"(?<![a-z])"
 TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
-    r"(?:resurfaces?|turns? up|ends? up|shows? up|lands?|landed|surfaces?) at|next stop:?|next up:?|"
+    r"(?:(?:has )?(?:re)?surface[sd]?|turn(?:s|ed)? up|end(?:s|ed)? up|show(?:s|ed)? up|lands?|landed) at|"
+    r"next stop:?|next up:?|picks?|picked|chooses?|chose|"
+    r"(?:s?he|they)(?:'s| is|'re| are)(?: now)? at|"
     r"(?:starts?|started|starting|begins?|began)(?: [a-z]+){0,3} at|"
     r"heading to|headed to|bound for|off to|"
     r"(?:lured|poached|hired|recruited|snapped up|nabbed|picked up|taken|wooed|signed)(?: away)? by|"
@@ -81,7 +83,8 @@ FROM_SUBJECT = re.compile(
 # "was appointed general manager of Tencent's Yuanbao", "joins as chief scientist of Hunyuan": the new post
 NEW_POST = re.compile(
     r"(?<![a-z])(?:appointed|named|named as|made|becomes?|became|as|to be|to become|to run|to lead|to head)\s+"
-    r"(?:the\s+)?(?:(?!former\b|ex-|previously\b)[a-z -]){0,30}(?:of|at)\s*$",
+    r"(?:the\s+)?(?:(?!former\b|ex-|previously\b)[a-z -]){0,30}(?:of|at)\s*$"
+    r"|(?<![a-z])(?:takes?|took|taking|at)\s+(?:the\s+)?helm\s+(?:of|at)\s*$",
     re.I,
 )
 # a leaving verb: a surer from side than an adjective ("Ex-DeepMind scientist quits Tencent for...")
