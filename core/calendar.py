@@ -97,6 +97,7 @@ class Calendar:
         self.days = (*shipped(), *self.extra)
         self._years: dict[tuple[str, int], dict[int, str]] = {}
         self._special: dict[tuple[str, int, int], str | None] = {}  # memo of ``special``
+        self._last: tuple = ("", 0, 0, None)  # its last answer
 
     def year(self, country: str, year: int) -> dict[int, str]:
         """day ordinal -> name, of ``country``'s special days in ``year``; built once."""
@@ -114,9 +115,13 @@ class Calendar:
     def special(self, country: str, day: int, around: int = 0) -> str | None:
         """The name of ``day`` in ``country`` (or of the special day within ``around`` days).
         Memoised: the detect stage asks once per series per day."""
+        if day == self._last[1] and country == self._last[0] and around == self._last[2]:
+            return self._last[3]  # the detect stage asks for the same day series after series
         key = (country, day, around)
-        if key in self._special:
-            return self._special[key]
+        name = self._special.get(key, self)  # self: not asked yet
+        if name is not self:
+            self._last = (country, day, around, name)
+            return name
         name = None
         for k in sorted(range(-around, around + 1), key=abs):
             d = day + k

@@ -99,8 +99,8 @@ class Engine:
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
         self.earliest_due = float("-inf")  # the soonest a pending threshold can fire: -inf, look
         # market rules, since ``take_moves``: the apps that reported a day, the alerts they fire
-        self._reported: dict[tuple, list] = {}  # (rule, country, platform, metric, day) -> [at, apps...]
-        self._moves: list[tuple] = []  # (event, day, alert)
+        self._reported: list[tuple] = []  # (rule name, event, day, observed_at): an app's day, no move
+        self._moves: list[tuple] = []  # (event, day, alert, whether it is the app's first report of the day)
         self.markets: dict[str, dict] = {}  # the control agent's markets: the apps' days (soft state)
         self.rules = rules.rules
         self.calendar = Calendar(rules.calendar)  # the markets' special days, with the rules file's own
@@ -228,33 +228,41 @@ class Engine:
 
     def take_moves(self) -> list[dict]:
         """What ``market:`` spike rules saw since the last call, JSON-able, for ``market``
-        (``marketwide``), oldest day first: per market and day the apps that first reported
-        it (``apps``), then each app's alert with its day (``app``, ``report``, ``alert``)."""
+        (``marketwide``), oldest day first: per market and day how many apps first reported
+        it and did not move (``count``), then each app's alert with its day (``app``,
+        ``report``, ``alert``; ``new``: 1 when it is the app's first report of the day)."""
         if not self._reported and not self._moves:
             return []
         reported, moves = self._reported, self._moves
-        self._reported, self._moves = {}, []
+        self._reported, self._moves = [], []
+        counts: dict[tuple, list] = {}
+        for rule, ev, day, at in reported:
+            key = (rule, ev.country, ev.platform, ev.metric, day)
+            got = counts.get(key)
+            if got is None:
+                counts[key] = [ev.epoch if at is None else at, 1]
+            else:
+                got[1] += 1
         out = [
-            dict(rule=rule, country=c, platform=p, metric=m, day=day, at=at, apps=apps)
-            for (rule, c, p, m, day), (at, *apps) in reported.items()
+            dict(rule=rule, country=c, platform=p, metric=m, day=day, at=at, count=n)
+            for (rule, c, p, m, day), (at, n) in counts.items()
         ]
-        for ev, day, alert in moves:
+        for ev, day, alert, first in moves:
             where = dict(rule=alert.rule, country=ev.country, platform=ev.platform, metric=ev.metric, day=day)
-            report = [alert.value / alert.baseline, True, alert.value, alert.baseline]
+            report = [alert.value / alert.baseline, alert.value, alert.baseline]
             at = ev.epoch if alert.observed_at is None else alert.observed_at
-            out.append({**where, "at": at, "app": ev.app_id, "report": report, "alert": alert.model_dump(mode="json")})
+            out.append(
+                {
+                    **where,
+                    "at": at,
+                    "app": ev.app_id,
+                    "report": report,
+                    "new": int(first),
+                    "alert": alert.model_dump(mode="json"),
+                }
+            )
         out.sort(key=lambda m: (m["day"], "alert" in m))  # a day's reports before its alerts
         return out
-
-    def _reported_day(self, rule: SpikeRule, ev, day: int, at: float | None) -> None:
-        """A ``market:`` rule's app reported ``day`` (its first judgement) and did not move:
-        its market learns of it (``take_moves``)."""
-        key = (rule.name, ev.country, ev.platform, ev.metric, day)
-        seen = self._reported.get(key)
-        if seen is None:
-            self._reported[key] = [ev.epoch if at is None else at, ev.app_id]
-        else:
-            seen.append(ev.app_id)
 
     def market(self, move: dict, state: State) -> list[Alert]:
         """Fold one app's day into its market (the control agent; ``marketwide``): the
@@ -295,15 +303,15 @@ class Engine:
         if spiking:
             first = w.base_for != judge  # the day's first judgement: its baseline, once
             if first:
-                w.base, w.widen, _ = spike_basis(rule, w, judge, ev.country, self.calendar)
+                w.base, w.widen, _ = spike_basis(rule, w, judge, ev.country, self.calendar, words=False)
                 w.base_for = judge
                 if p.holidays == "last_year" and self.calendar.special(ev.country, judge):
                     windows.mark(w, judge)
                 elif p.baseline == "seasonal" and p.holidays != "ignore":
                     note_effects(rule, w, judge, ev.country, self.calendar)
             hit = spike.judge(value, w.base, p, w.widen)
-            if p.market is not None and first and hit is None:
-                self._reported_day(rule, ev, judge, observed_at)
+            if p.market is not None and first and hit is None:  # its market counts it (``take_moves``)
+                self._reported.append((rule.name, ev, judge, observed_at))
             if hit is None:
                 return True, None
             base = hit.baseline
@@ -338,7 +346,7 @@ class Engine:
         )
         if spiking and p.market is not None:  # its market judges it (``take_moves``)
             alert.observed_at = observed_at
-            self._moves.append((ev, judge, alert))
+            self._moves.append((ev, judge, alert, first))
             return True, None
         return True, alert
 
@@ -769,14 +777,15 @@ class Observation:
 
 
 def spike_basis(
-    rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None
+    rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None, words: bool = True
 ) -> tuple[spike.Baseline | None, float, str | None]:
     """Pure: (baseline, widen, note) that ``rule`` judges ``day`` of the window ``w``
     against (``_own_basis``: the rule's ``baseline``, or the trailing median while a weekday or
     seasonal rule lacks its days); on a special day of ``country``'s calendar, ``holidays: widen`` widens the
     band and ``last_year`` takes the same special day last year as the baseline (if the
     window kept it). ``note`` is the baseline in words when it is not the rule's own
-    (``basis_text`` says it then); None on the common path, which stays cheap."""
+    (``basis_text`` says it then); None on the common path, which stays cheap, and
+    without ``words`` (the detect stage, which needs the words only when an alert fires)."""
     p = rule.params
     b, band, note = _own_basis(rule, w, day, country, cal)
     if p.holidays == "ignore" or cal is None:
@@ -793,7 +802,7 @@ def spike_basis(
         sd = b[2] if b is not None else 0.01 * then
         return (then, then, max(sd, 0.01 * then)), 1.0, f"{name} last year ({date_of(last)})"
     wide = band * p.holiday_widen
-    return b, wide, f"{note or basis_text(rule, day)}, band {p.holiday_widen:g}x wider for {name}"
+    return b, wide, f"{note or basis_text(rule, day)}, band {p.holiday_widen:g}x wider for {name}" if words else None
 
 
 def _own_basis(
@@ -811,8 +820,8 @@ def _own_basis(
                 return None, 1.0, None
             b = (fit.expected, fit.expected, max(fit.sigma, 0.01) * fit.expected)
             return b, max(1.0, fit.band / p.ratio) if p.ratio else 1.0, None
-    elif p.baseline != "weekday" or p.needed < len(p.offsets) or day - p.offsets[0] in w.days:
-        history = windows.history(w, day, p.offsets)  # (a weekday rule without its oldest week: too few)
+    elif not p.strict or day - p.offsets[0] in w.days:
+        history = windows.history(w, day, p.offsets)
         if p.baseline != "weekday" or len(history) >= p.needed:
             return spike.baseline(history, p), 1.0, None
     return spike.baseline(windows.history(w, day, p.trailing), p.fallback), 1.0, p.fallback.method

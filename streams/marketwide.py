@@ -33,7 +33,6 @@ from streams.rules import SpikeRule
 
 log = logging.getLogger(__name__)
 PENDING = "market|pending"  # state key: the market days that hold alerts
-NOT_MOVED = [None, False, 0.0, 0.0]  # the report of an app that reported a day and did not move
 
 
 def key_of(move: dict) -> str:
@@ -42,17 +41,15 @@ def key_of(move: dict) -> str:
 
 def fold(rule: SpikeRule, move: dict, soft: dict, state: MutableMapping) -> list[Alert]:
     """Fold one move into its market (``soft``: the apps' days; ``state``: what waits):
-    the apps that reported a day (``apps``), or one app's alert; the alerts now due."""
+    how many apps reported a day (``count``), or one app's alert; the alerts now due."""
     p, key, day, at = rule.params.market, key_of(move), move["day"], move["at"]
     s = soft.setdefault(key, market.init())
     newest = s["newest"]
     alert = move.get("alert")
     if alert is None:
-        d = None
-        for app in move["apps"]:
-            d = market.add(s, app, day, NOT_MOVED, at, p.recent_days) or d
+        d = market.add(s, day, move["count"], at)
     else:
-        d = market.add(s, move["app"], day, move["report"], at, p.recent_days)
+        d = market.add(s, day, move["new"], at, (move["app"], move["report"]))
     if d is None:  # a day its market has forgotten: judged alone
         return [] if alert is None else [Alert.model_validate(alert)]
     out = _ripe(rule, key, s, state, at) if s["newest"] > newest else []  # a new day: those before it are done
@@ -61,7 +58,7 @@ def fold(rule: SpikeRule, move: dict, soft: dict, state: MutableMapping) -> list
         kept = {"held": {}, "market": False, "first": d["first"], **(kept or {})}
         kept["held"] = {**kept["held"], move["app"]: alert}
         _keep(state, key, day, kept, move)
-    elif (kept is None or kept["market"]) and not market.moved(d, p):
+    elif (kept is None or kept["market"]) and not market.moved(s, day, p):
         return out  # the common case: nothing waits, the market did not move (O(1))
     return out + judge(rule, move, s, kept, state, at)
 
@@ -95,13 +92,12 @@ def sweep(rules: dict[str, SpikeRule], soft: dict, state: MutableMapping, now: f
 def judge(rule: SpikeRule, where: dict, s: dict, kept: dict | None, state: MutableMapping, now: float) -> list[Alert]:
     """The alerts of ``where["day"]`` once it can be judged (``market.ready``); none before."""
     p, key, day = rule.params.market, key_of(where), where["day"]
-    d = s["days"].get(day)
     held = kept["held"] if kept else {}
-    first = kept["first"] if kept else d["first"]
+    first = kept["first"] if kept else s["days"][day]["first"]
     if not market.ready(s, day, first, p, now):
         return []
-    moved = d is not None and market.moved(d, p)
-    v = market.verdict(d) if moved else None
+    moved = market.moved(s, day, p)
+    v = market.verdict(s, day) if moved else None
     out = []
     if moved and not (kept and kept["market"]):
         out.append(market_alert(rule, where, day, v, first))

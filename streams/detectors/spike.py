@@ -72,6 +72,11 @@ class SpikeParams(BaseModel):
         Built anew: ``model_copy`` would copy this instance's cached properties too."""
         return SpikeParams(**{**self.model_dump(), "baseline": "median", "min_history": None})
 
+    @cached_property
+    def strict(self) -> bool:
+        """A weekday rule that needs every week of its history: without the oldest, too few."""
+        return self.baseline == "weekday" and self.needed == len(self.offsets)
+
     @property
     def lookback(self) -> int:
         """The days a window keeps before the judged day."""
