@@ -54,9 +54,11 @@ def fold(rule: SpikeRule, move: dict, soft: dict, state: MutableMapping) -> list
         return [] if alert is None else [Alert.model_validate(alert)]
     out = _ripe(rule, key, s, state, at) if s["newest"] > newest else []  # a new day: those before it are done
     kept = state.get(f"{key}|{day}")
-    if alert is not None:
-        kept = {"held": {}, "market": False, "first": d["first"], **(kept or {})}
-        kept["held"] = {**kept["held"], move["app"]: alert}
+    if alert is not None:  # it waits: a key of its own (O(1) a write), its app in the soft index
+        state[f"{key}|{day}|{move['app']}"] = alert
+        s.setdefault("held", {}).setdefault(day, set()).add(move["app"])
+        kept = {"held": 0, "market": False, "first": d["first"], **(kept or {})}
+        kept = {**kept, "held": kept["held"] + 1}
         _keep(state, key, day, kept, move)
     elif (kept is None or kept["market"]) and not market.moved(s, day, p):
         return out  # the common case: nothing waits, the market did not move (O(1))
@@ -82,8 +84,8 @@ def sweep(rules: dict[str, SpikeRule], soft: dict, state: MutableMapping, now: f
         if kept is None:
             continue
         if rule is None:
-            out += [Alert.model_validate(a) for a in kept["held"].values()]
-            _keep(state, key, day, {**kept, "held": {}}, where)
+            out += [Alert.model_validate(a) for a in _release(state, soft.get(key) or {}, key, day).values()]
+            _keep(state, key, day, {**kept, "held": 0}, where)
         else:
             out += judge(rule, where, soft.get(key) or market.init(), kept, state, now)
     return out
@@ -92,10 +94,10 @@ def sweep(rules: dict[str, SpikeRule], soft: dict, state: MutableMapping, now: f
 def judge(rule: SpikeRule, where: dict, s: dict, kept: dict | None, state: MutableMapping, now: float) -> list[Alert]:
     """The alerts of ``where["day"]`` once it can be judged (``market.ready``); none before."""
     p, key, day = rule.params.market, key_of(where), where["day"]
-    held = kept["held"] if kept else {}
     first = kept["first"] if kept else s["days"][day]["first"]
     if not market.ready(s, day, first, p, now):
         return []
+    held = _release(state, s, key, day) if kept and kept["held"] else {}
     moved = market.moved(s, day, p)
     v = market.verdict(s, day) if moved else None
     out = []
@@ -116,7 +118,23 @@ def judge(rule: SpikeRule, where: dict, s: dict, kept: dict | None, state: Mutab
         out.append(alert)
     if held or out:
         fired = bool(kept and kept["market"]) or moved
-        _keep(state, key, day, {"held": {}, "market": fired, "first": first}, where)
+        _keep(state, key, day, {"held": 0, "market": fired, "first": first}, where)
+    return out
+
+
+def _release(state: MutableMapping, s: dict, key: str, day: int) -> dict[str, dict]:
+    """Take the alerts held for ``day`` out of ``state``: app -> alert. Their apps come
+    from the soft index, or, in a worker that took the control partition over, from the
+    table's keys."""
+    prefix = f"{key}|{day}|"
+    apps = (s.get("held") or {}).pop(day, None)
+    if apps is None:
+        apps = [k[len(prefix) :] for k in list(state.keys()) if k.startswith(prefix)]
+    out = {}
+    for app in sorted(apps):
+        a = state.pop(prefix + app, None)
+        if a is not None:
+            out[app] = a
     return out
 
 
@@ -148,8 +166,9 @@ def market_alert(rule: SpikeRule, where: dict, day: int, v: market.Verdict, firs
 
 
 def _keep(state: MutableMapping, key: str, day: int, kept: dict, where: dict) -> None:
-    """Write a market day's held alerts and fired flag (a Faust table keeps what is
-    assigned; a day with neither is deleted) and the index of the days that hold alerts."""
+    """Write a market day's count of held alerts and its fired flag (a Faust table keeps
+    what is assigned; a day with neither is deleted) and the index of the days that hold
+    alerts."""
     name = f"{key}|{day}"
     if kept["held"] or kept["market"]:
         state[name] = kept

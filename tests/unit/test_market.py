@@ -225,3 +225,21 @@ def test_the_detect_stage_sends_moves_and_the_control_agent_judges_them():
     fired = [a for r in records for a in detect.control(r, table)]
     expected, _ = backtest(events)
     assert sorted(a.alert_id for a in fired) == sorted(a.alert_id for a in expected)
+
+
+def test_a_worker_that_takes_the_control_partition_over_lets_the_held_alerts_go():
+    """The apps' days are soft state: a new worker has none, and finds what waits in the
+    table (a key per held alert), then lets it go when its wait has passed."""
+    engine, control, series = Engine(yamlfile.parse(RULES, RuleSet)), {}, {}
+    events = [validate(ev) for ev in days_of(APPS, {"a": 3.0, "b": 3.0})[:-2]]  # c and d never report
+    for ev in events:
+        engine.metric(ev, series)
+        for m in engine.take_moves():
+            assert engine.market(m, control) == []
+    held = sorted(k for k in control if k.count("|") == 6)
+    assert [k.rsplit("|", 1)[1] for k in held] == ["a", "b"]
+    other = Engine(yamlfile.parse(RULES, RuleSet))  # no soft state
+    at = events[-1].epoch
+    assert other.sweep(at + 1, control) == []
+    fired = other.sweep(at + 600, control)
+    assert sorted(a.labels["app_id"] for a in fired) == ["a", "b"] and not control
