@@ -524,8 +524,13 @@ def readme(res: dict) -> str:
             f"| 4 | the same at {_fmt(other.get('rate_per_s'))} events/s | p50 {_fmt(other.get('p50_ms'))} · "
             f"p99 {_fmt(other.get('p99_ms'))} ms | - | - | - |"
         )
+    loaded = (
+        "full windows"
+        if mem.get("full_state_loaded")
+        else f"{mem.get('days_loaded')} of the {mem.get('retained_days')} days a window keeps"
+    )
     out += [
-        f"| 5 | worker RSS, {_fmt(mem.get('series'))} series with full windows | {_fmt(mem.get('rss_mb'))} MB | - | "
+        f"| 5 | worker RSS, {_fmt(mem.get('series'))} series, {loaded} | {_fmt(mem.get('rss_mb'))} MB | - | "
         f"< 300 MB | {met('5. worker RSS')} |",
         f"| 5 | restore of {_fmt(rst.get('series_restored'))} series after kill -9 (new process to ready: "
         f"{_fmt(rst.get('restart_to_ready_s'), 1)} s) | {_fmt(rst.get('restore_s'), 2)} s | - | < 5 s | "
