@@ -74,32 +74,17 @@ def test_the_readme_quotes_the_fit_bench():
 
 
 def _series(app: str, first: date, days: int, level: float, special: dict[date, float]) -> list:
-    from datetime import datetime, time, timedelta, timezone
+    """A CN app's daily totals, weekends at 1.3x, its ``special`` days at their factor."""
+    from datetime import timedelta
 
     from core.events import validate
+    from tests.unit.test_market import metric as day_total
 
-    cst = timezone(timedelta(hours=8))
     out = []
     for k in range(days):
         d = first + timedelta(days=k)
         value = level * (1.3 if d.weekday() >= 5 else 1.0) * special.get(d, 1.0) * (1 + 0.02 * ((k * 7919) % 5 - 2))
-        ts = datetime.combine(d, time(21), cst).isoformat()
-        out.append(
-            validate(
-                dict(
-                    event_id=f"{app}:{d}",
-                    type="app.metric",
-                    source="t",
-                    ts=ts,
-                    app_id=app,
-                    platform="all",
-                    country="cn",
-                    metric="downloads",
-                    value=value,
-                    period="day",
-                )
-            )
-        )
+        out.append(validate(day_total(app, d, value)))
     return out
 
 
