@@ -112,10 +112,13 @@ def doubao_days(hooks: Hooks) -> list[str]:
 
 
 def spike(broker: str, day, total: float) -> None:
-    """Doubao's total for ``day``: far above its baseline, so the spike rule fires."""
-    ev = scenario._metric(DOUBAO, day, "downloads", total)
+    """Doubao's total for ``day``, far above its baseline, so the spike rule fires, and
+    the other CN apps' usual totals: its market's day is complete, so it is judged at once."""
+    others = [a for a in scenario.APPS if a.country == "cn" and a is not DOUBAO]
+    events = [scenario._metric(DOUBAO, day, "downloads", total)]
+    events += [scenario._metric(a, day, "downloads", a.daily) for a in others]
     with Publisher(broker, Topics("appwatch.")) as pub:
-        pub.send(ev)
+        pub.send_all(events)
         pub.flush()
 
 

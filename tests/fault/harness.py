@@ -203,6 +203,18 @@ def spike(app_id: str, base: float, factor: float = 3.0) -> list[AppMetric]:
     return [*(day(app_id, d, base) for d in range(1, 8)), day(app_id, 8, base * factor)]
 
 
+def staggered(apps: dict[str, float], factor: float = 3.0) -> list[AppMetric]:
+    """Every app's total every day of July 2024 (no CN holiday), day by day; the k-th app
+    at ``factor`` times on day 8 + k: one download-spike alert per app, each on a day of
+    its own (several apps of a market up the same day would be one market alert)."""
+    last = 7 + len(apps)
+    return [
+        day(app, d, base * (factor if d == 8 + k else 1.0), month=7)
+        for d in range(1, last + 1)
+        for k, (app, base) in enumerate(apps.items())
+    ]
+
+
 def alerts_config(path: Path, receivers: dict[str, str], secret_env: str = "HOOK_SECRET") -> Path:
     """Every alert to every receiver (each its own queue), one notification per alert at once."""
     routes = "\n".join(f"    - {{receiver: {name}, continue: true}}" for name in receivers)

@@ -43,7 +43,7 @@ from tests.fault.harness import (
     accepted_ids,
     alerts_config,
     expected_alerts,
-    spike,
+    staggered,
 )
 from tests.fault.report import Ledger, alert_key, recorder
 
@@ -89,7 +89,7 @@ def test_dead_then_failing_receiver_gets_every_alert_once(
     config = alerts_config(tmp_path / "alerts.yaml", {"flaky": flaky.url, "healthy": healthy.url})
     w = start_worker(topics, APPWATCH_ALERTS_CONFIG=str(config), HOOK_SECRET=flaky.secret)
 
-    events = [ev for app, base in APPS.items() for ev in spike(app, base)]
+    events = staggered(APPS)
     expected = expected_alerts(events)
     assert len(expected.alerts) == len(APPS)  # the ledger: one spike per app
     want = expected.webhook_ids

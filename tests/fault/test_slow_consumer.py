@@ -36,7 +36,7 @@ FLOW_SECONDS = 30.0  # the live day's 24 hours are published over this long
 HEALTHY_MAX_DELAY = 5.0  # event in Kafka -> healthy receiver; the webhook timeout is 10 s
 BASE = 240_000  # a day's downloads: 10k an hour
 SPIKERS = {f"spiker{i}": 2 + 3 * i for i in range(6)}  # app -> the hour of its burst
-CONTROLS = ["flat0", "flat1", "flat2"]
+CONTROLS = [f"flat{i}" for i in range(6)]  # half the market flat: the spikers are no market move
 SLOW, HEALTHY = "slow/webhook/0", "healthy/webhook/0"
 
 
