@@ -78,18 +78,22 @@ def add(w: Daily, day: int, value: float, mode: str, keep_days: int, lateness_da
 MARKS_DAYS = 400  # how long a special day's total is kept (for the same day next year)
 
 
+def _for_a_year(kept: dict[int, float], day: int, value: float) -> dict[int, float]:
+    """``kept`` with ``day``'s ``value``, less the days more than ``MARKS_DAYS`` before it."""
+    kept[day] = value
+    if len(kept) > 1 and min(kept) < day - MARKS_DAYS:
+        return {d: v for d, v in kept.items() if d >= day - MARKS_DAYS}
+    return kept
+
+
 def mark(w: Daily, day: int) -> None:
     """Keep ``day``'s total past the window, for judging the same special day next year."""
-    w.marks[day] = w.days[day]
-    if len(w.marks) > 1 and min(w.marks) < day - MARKS_DAYS:
-        w.marks = {d: v for d, v in w.marks.items() if d >= day - MARKS_DAYS}
+    w.marks = _for_a_year(w.marks, day, w.days[day])
 
 
 def keep_effect(w: Daily, day: int, effect: float) -> None:
     """Keep a special day's effect (its total against the seasonal fit) for a year and a bit."""
-    w.effects[day] = effect
-    if len(w.effects) > 1 and min(w.effects) < day - MARKS_DAYS:
-        w.effects = {d: v for d, v in w.effects.items() if d >= day - MARKS_DAYS}
+    w.effects = _for_a_year(w.effects, day, effect)
 
 
 def history(w: Daily, day: int, offsets: tuple[int, ...]) -> list[float]:
