@@ -99,7 +99,8 @@ class Engine:
         self.evaluations: Counter[str] = Counter()  # rule -> events it was evaluated on
         self.earliest_due = float("-inf")  # the soonest a pending threshold can fire: -inf, look
         # market rules, since ``take_moves``: the apps that reported a day, the alerts they fire
-        self._reported: list[tuple] = []  # (rule name, event, day, observed_at): an app's day, no move
+        # (rule name, country, platform, metric, day) -> [first seen, apps that reported it, no move]
+        self._reported: dict[tuple, list] = {}
         self._moves: list[tuple] = []  # (event, day, alert, whether it is the app's first report of the day)
         self.markets: dict[str, dict] = {}  # the control agent's markets: the apps' days (soft state)
         self.rules = rules.rules
@@ -234,18 +235,10 @@ class Engine:
         if not self._reported and not self._moves:
             return []
         reported, moves = self._reported, self._moves
-        self._reported, self._moves = [], []
-        counts: dict[tuple, list] = {}
-        for rule, ev, day, at in reported:
-            key = (rule, ev.country, ev.platform, ev.metric, day)
-            got = counts.get(key)
-            if got is None:
-                counts[key] = [ev.epoch if at is None else at, 1]
-            else:
-                got[1] += 1
+        self._reported, self._moves = {}, []
         out = [
             dict(rule=rule, country=c, platform=p, metric=m, day=day, at=at, count=n)
-            for (rule, c, p, m, day), (at, n) in counts.items()
+            for (rule, c, p, m, day), (at, n) in reported.items()
         ]
         for ev, day, alert, first in moves:
             where = dict(rule=alert.rule, country=ev.country, platform=ev.platform, metric=ev.metric, day=day)
@@ -311,7 +304,12 @@ class Engine:
                     note_effects(rule, w, judge, ev.country, self.calendar)
             hit = spike.judge(value, w.base, p, w.widen)
             if p.market is not None and first and hit is None:  # its market counts it (``take_moves``)
-                self._reported.append((rule.name, ev, judge, observed_at))
+                where = (rule.name, ev.country, ev.platform, ev.metric, judge)
+                seen = self._reported.get(where)
+                if seen is None:
+                    self._reported[where] = [ev.epoch if observed_at is None else observed_at, 1]
+                else:
+                    seen[1] += 1
             if hit is None:
                 return True, None
             base = hit.baseline
@@ -790,7 +788,8 @@ def spike_basis(
     b, band, note = _own_basis(rule, w, day, country, cal)
     if p.holidays == "ignore" or cal is None:
         return b, band, note
-    name = cal.special(country, day, p.holiday_around)
+    last, around = cal.last, p.holiday_around
+    name = last[3] if day == last[1] and country == last[0] and around == last[2] else cal.special(country, day, around)
     if name is None:
         return b, band, note
     learned = _with_effect(rule, w, b, day, country, cal)
