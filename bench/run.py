@@ -339,7 +339,7 @@ def state_equivalence() -> dict:
     the day itself). So a worker that has seen that many days of every series holds what
     any longer history would leave."""
     from core.events import decode_fast
-    from streams import rules, series
+    from streams import rules, series, windows
     from streams.engine import Engine
 
     p = next(r for r in rules.load().rules if r.name == "download-spike").params
@@ -355,7 +355,7 @@ def state_equivalence() -> dict:
         eng2.metric(decode_fast(v), tail)
     (key,) = full
     return {
-        "retained_days": len(full[key].rules["download-spike"].days),
+        "retained_days": len(windows.days(full[key].rules["download-spike"])),
         "state_equals_last_days": keep,
         "state_equals": full == tail,
         "state_bytes_per_series": len(series.encode(full[key])),

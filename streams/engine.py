@@ -277,7 +277,7 @@ class Engine:
         spiking = rule.__class__ is SpikeRule
         lookback = self._lookback[rule.name] if spiking else p.lag_days
         day = windows.day_of(ev.ts, tz)
-        newest = w.newest if w.days else day
+        newest = w.newest if w.totals else day
         if not windows.add(w, day, ev.value, ev.mode, lookback + p.allowed_lateness_days, p.allowed_lateness_days):
             return False, None
         judge, params = day, p
@@ -290,7 +290,7 @@ class Engine:
                 return True, None
         if judge in w.fired:
             return True, None
-        value = w.days.get(judge)
+        value = windows.total(w, judge)
         if value is None:
             return True, None
         if spiking:
@@ -304,19 +304,14 @@ class Engine:
                     note_effects(rule, w, judge, ev.country, self.calendar)
             hit = spike.judge(value, w.base, p, w.widen)
             if p.market is not None and first and hit is None:  # its market counts it (``take_moves``)
-                where = (rule.name, ev.country, ev.platform, ev.metric, judge)
-                seen = self._reported.get(where)
-                if seen is None:
-                    self._reported[where] = [ev.epoch if observed_at is None else observed_at, 1]
-                else:
-                    seen[1] += 1
+                self._count_day(rule, ev, judge, observed_at)
             if hit is None:
                 return True, None
             base = hit.baseline
             view = explain_day(rule, w, judge, ev.country, self.calendar)  # the day as judged: its words, its chart
             extra = dict(ratio=hit.ratio, zscore=hit.zscore or 0.0, baseline_days=p.baseline_days, method=view.method)
         else:
-            base = w.days.get(judge - p.lag_days)
+            base = windows.total(w, judge - p.lag_days)
             pct = change.detect(value, base, params)
             if pct is None:
                 return True, None
@@ -347,6 +342,15 @@ class Engine:
             self._moves.append((ev, judge, alert, first))
             return True, None
         return True, alert
+
+    def _count_day(self, rule: SpikeRule, ev, day: int, observed_at: float | None) -> None:
+        """An app of a market rule reported ``day`` and did not move: one more for its market."""
+        where = (rule.name, ev.country, ev.platform, ev.metric, day)
+        seen = self._reported.get(where)
+        if seen is None:
+            self._reported[where] = [ev.epoch if observed_at is None else observed_at, 1]
+        else:
+            seen[1] += 1
 
     def _threshold(
         self, rule: ThresholdRule, folds: dict, ev, t: float, observed_at: float | None
@@ -819,7 +823,7 @@ def _own_basis(
                 return None, 1.0, None
             b = (fit.expected, fit.expected, max(fit.sigma, 0.01) * fit.expected)
             return b, max(1.0, fit.band / p.ratio) if p.ratio else 1.0, None
-    elif not p.strict or day - p.offsets[0] in w.days:
+    elif not p.strict or windows.total(w, day - p.offsets[0]) is not None:
         history = windows.history(w, day, p.offsets)
         if p.baseline != "weekday" or len(history) >= p.needed:
             return spike.baseline(history, p), 1.0, None
@@ -833,7 +837,7 @@ def _seasonal_fit(rule: SpikeRule, w: windows.Daily, day: int, country: str, cal
     ordinary = [
         (day - k, v)
         for k in p.offsets
-        if (v := w.days.get(day - k)) is not None
+        if (v := windows.total(w, day - k)) is not None
         and (p.holidays == "ignore" or cal is None or cal.special(country, day - k, p.holiday_around) is None)
     ]
     return seasonal.fit(ordinary, day, p.band_mads) if len(ordinary) >= p.needed else None
@@ -844,11 +848,11 @@ def note_effects(rule: SpikeRule, w: windows.Daily, day: int, country: str, cal:
     ``EFFECT_LOOK`` days, once over, is kept as its total against the fit of that day
     (``windows.keep_effect``, a year and a bit). Called once per series per day."""
     for d in range(day - EFFECT_LOOK, day):
-        if d in w.effects or d not in w.days or cal.special(country, d) is None:
+        if d in w.effects or windows.total(w, d) is None or cal.special(country, d) is None:
             continue
         fit = _seasonal_fit(rule, w, d, country, cal)
         if fit is not None and fit.expected > 0:
-            windows.keep_effect(w, d, w.days[d] / fit.expected)
+            windows.keep_effect(w, d, windows.total(w, d) / fit.expected)
 
 
 def _with_effect(
@@ -887,7 +891,7 @@ def explain_day(
     history, baseline and detector (``spike_basis``/``spike.judge``, ``change.detect``), and
     the lines it fires at (``spike.fire_line``, ``change.bounds``). None when the window
     no longer holds the day."""
-    total = w.days.get(day)
+    total = windows.total(w, day)
     if total is None:
         return None
     p = rule.params
@@ -903,7 +907,7 @@ def explain_day(
             method=basis_text(rule, day, note),
             special=cal.special(country, day, p.holiday_around) if p.holidays != "ignore" and cal else None,
         )
-    before = w.days.get(day - p.lag_days)
+    before = windows.total(w, day - p.lag_days)
     up, down = change.bounds(before, p)
     return DayView(day, total, before, up, down, change=change.detect(total, before, p))
 
@@ -914,7 +918,7 @@ def _chart(w: windows.Daily, view: DayView | None, drop: bool) -> dict:
     [date, total], oldest first; ``threshold``, the least total that fires (a drop: the
     greatest), None when none can; a spike's ``baseline_method``, the baseline in words."""
     line = None if view is None else (view.fire_below if drop else view.fire_at)
-    out = {"trend": [[date_of(d), v] for d, v in sorted(w.days.items())], "threshold": line}
+    out = {"trend": [[date_of(d), v] for d, v in windows.items(w)], "threshold": line}
     if view is not None and view.method is not None:
         out["baseline_method"] = view.method
     return out

@@ -18,9 +18,9 @@ from __future__ import annotations
 import msgspec
 
 from streams.detectors import milestone, threshold
-from streams.windows import Daily
+from streams.windows import Daily, DailyV0, upgrade
 
-RuleState = Daily | threshold.State | milestone.State
+RuleState = Daily | threshold.State | milestone.State | DailyV0
 
 
 class SeriesState(msgspec.Struct, array_like=True):
@@ -35,4 +35,13 @@ def key(ev) -> str:
 
 
 encode = msgspec.msgpack.Encoder().encode
-decode = msgspec.msgpack.Decoder(SeriesState).decode
+_decode = msgspec.msgpack.Decoder(SeriesState).decode
+
+
+def decode(raw: bytes) -> SeriesState:
+    """A changelog record's series; windows of an older layout are upgraded as they are read."""
+    st = _decode(raw)
+    for name, fold in st.rules.items():
+        if fold.__class__ is DailyV0:
+            st.rules[name] = upgrade(fold)
+    return st

@@ -31,6 +31,7 @@ import faust
 
 from core.auth import Caller, Tokens
 from core.events import InvalidEvent, decode
+from streams import windows
 from streams.windows import Daily
 
 from ..http import Answer, caller, denied, reply
@@ -91,7 +92,7 @@ class MarketApi:
                 folds = [f for f in st.rules.values() if isinstance(f, Daily)]
                 if metric != METRIC or not folds:
                     continue
-                days = max(folds, key=lambda f: len(f.days)).days
+                days = windows.days(max(folds, key=lambda f: len(windows.days(f))))
                 out.setdefault(app_id, []).append(
                     {
                         "platform": platform,

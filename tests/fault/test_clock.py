@@ -31,6 +31,7 @@ from core.alert import alert_id
 from core.events import validate
 from core.yamlfile import parse
 from streams import engine as engine_mod
+from streams import windows
 from streams.engine import Engine
 from streams.rules import RuleSet
 from tests.conftest import wait_until
@@ -56,7 +57,7 @@ def feed(e: Engine, events, state=None, observed_at=None):
 
 def days(state, rule: str = "s", series: str = "app|all|cn|downloads") -> dict[str, float]:
     """A rule's daily totals of one series, by ISO date."""
-    return {date.fromordinal(d).isoformat(): v for d, v in state[series].rules[rule].days.items()}
+    return {date.fromordinal(d).isoformat(): v for d, v in windows.items(state[series].rules[rule])}
 
 
 def ids(alerts) -> set[str]:

@@ -13,11 +13,10 @@ from appwatch.worker.detect import Detect
 from appwatch.worker.market_api import KEEP_RANKS, MarketApi
 from core.auth import Tokens
 from core.events import Topics
-from streams import rewind
+from streams import rewind, windows
 from streams.metrics import StreamMetrics
 from streams.series import SeriesState
 from streams.settings import Settings
-from streams.windows import Daily
 
 READ = "read-token-0123456789abcdef"
 DAY = date(2024, 11, 14).toordinal()
@@ -47,12 +46,12 @@ def rank(app_id: str, t: float, rank: int, **kw) -> bytes:
 
 def test_watched_apps_with_daily_downloads_and_rank_history():
     api, detect = market({"doubao": "ByteDance", "kimi": "Moonshot AI"})
-    short = Daily(days={DAY - 1: 800_000.0, DAY: 2_400_000.0})
-    longer = Daily(days={DAY - 2: 790_000.0, DAY - 1: 800_000.0, DAY: 2_400_000.0})
+    short = windows.of({DAY - 1: 800_000.0, DAY: 2_400_000.0})
+    longer = windows.of({DAY - 2: 790_000.0, DAY - 1: 800_000.0, DAY: 2_400_000.0})
     detect.stage.stage.state[0] = {
         "doubao|all|cn|downloads": SeriesState(rules={"a": short, "b": longer}),
-        "doubao|all|cn|dau": SeriesState(rules={"c": Daily(days={DAY: 1.0})}),  # not downloads
-        "other|ios|us|downloads": SeriesState(rules={"a": Daily(days={DAY: 5.0})}),
+        "doubao|all|cn|dau": SeriesState(rules={"c": windows.of({DAY: 1.0})}),  # not downloads
+        "other|ios|us|downloads": SeriesState(rules={"a": windows.of({DAY: 5.0})}),
     }
     for i, (t, r) in enumerate([(100.0, 3), (200.0, 2), (150.0, 9), (200.0, 1)]):  # an older one, a correction
         api.apply(b"doubao|cn", rank("doubao", t, r), i)
@@ -94,9 +93,9 @@ def test_market_needs_a_read_token():
 def test_one_market_at_a_time():
     api, detect = market({"doubao": "ByteDance", "chatgpt": "OpenAI"})
     detect.stage.stage.state[0] = {
-        "doubao|all|cn|downloads": SeriesState(rules={"a": Daily(days={DAY: 2.0})}),
-        "chatgpt|all|us|downloads": SeriesState(rules={"a": Daily(days={DAY: 3.0})}),
-        "chatgpt|all|cn|downloads": SeriesState(rules={"a": Daily(days={DAY: 1.0})}),
+        "doubao|all|cn|downloads": SeriesState(rules={"a": windows.of({DAY: 2.0})}),
+        "chatgpt|all|us|downloads": SeriesState(rules={"a": windows.of({DAY: 3.0})}),
+        "chatgpt|all|cn|downloads": SeriesState(rules={"a": windows.of({DAY: 1.0})}),
     }
     api.apply(b"chatgpt|jp", rank("chatgpt", 100.0, 2, country="jp"), 0)
     every = api.market(f"Bearer {READ}").body

@@ -3,12 +3,13 @@
 from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.events import validate
-from streams import windows
+from streams import series, windows
 from streams.detectors.spike import SpikeParams, detect
 from streams.engine import Engine
 from streams.rules import RuleSet, SpikeRule
@@ -76,9 +77,11 @@ def test_fold_keeps_only_recent_days(obs):
     w = windows.Daily()
     for offset, v in obs:
         windows.add(w, DAY + offset, v, "delta", keep_days=9, lateness_days=9)
-    if w.days:
-        assert w.newest == max(w.days)
-        assert all(w.newest - d <= 9 for d in w.days)
+    days = windows.days(w)
+    if days:
+        assert w.newest == max(days)
+        assert all(w.newest - d <= 9 for d in days)
+        assert w.start + len(w.totals) - 1 == w.newest
 
 
 @given(
@@ -101,18 +104,41 @@ def test_fold_matches_a_plain_recomputation(obs, lateness, lookback):
         totals[day] = totals.get(day, 0.0) + v if mode == "delta" else v
     if taken:
         newest = max(d for d, _, _ in taken)
-        assert w.days == {DAY + d: v for d, v in totals.items() if d >= newest - keep}
+        assert windows.days(w) == {DAY + d: v for d, v in totals.items() if d >= newest - keep}
+
+
+def test_a_window_is_one_compact_list_and_a_long_gap_resets_it():
+    w = windows.Daily()
+    windows.add(w, DAY, 5, "total", 9, 2)
+    windows.add(w, DAY + 3, 6, "total", 9, 2)
+    assert (w.start, w.totals) == (DAY, [5, None, None, 6])
+    windows.add(w, DAY + 1, 1, "delta", 9, 2)  # late, inside the window
+    assert w.totals == [5, 1, None, 6] and windows.total(w, DAY + 2) is None
+    windows.add(w, DAY + 100, 7, "total", 9, 2)  # a gap longer than the window: nothing else stays
+    assert (w.start, w.totals, w.newest) == (DAY + 100, [7], DAY + 100)
+
+
+def test_a_changelog_record_of_the_old_dict_layout_is_restored_as_a_compact_window():
+    old = series.SeriesState(
+        rules={"spike": windows.DailyV0(days={DAY: 3.0, DAY + 2: 4.0}, fired=[DAY + 2], newest=DAY + 2)}
+    )
+    st = series.decode(msgspec.msgpack.encode(old))
+    w = st.rules["spike"]
+    assert w.__class__ is windows.Daily
+    assert windows.days(w) == {DAY: 3.0, DAY + 2: 4.0}
+    assert (w.start, w.newest, w.fired) == (DAY, DAY + 2, [DAY + 2])
+    assert series.decode(series.encode(st)) == st
 
 
 def test_total_last_wins_and_delta_adds():
     w = windows.Daily()
     windows.add(w, DAY, 5, "total", 9, 9)
     windows.add(w, DAY, 7, "total", 9, 9)
-    assert w.days == {DAY: 7}
+    assert windows.days(w) == {DAY: 7}
     windows.add(w, DAY, 3, "delta", 9, 9)
-    assert w.days == {DAY: 10}
+    assert windows.days(w) == {DAY: 10}
     assert windows.add(w, DAY - 10, 1, "total", 9, 9) is False  # too old
-    assert w.days == {DAY: 10}
+    assert windows.days(w) == {DAY: 10}
 
 
 def test_history_skips_missing_days():
