@@ -33,6 +33,7 @@ TO_BEFORE = re.compile(
     r"heading to|headed to|bound for|off to|"
     r"(?:lured|poached|hired|recruited|snapped up|nabbed|picked up|taken|wooed|signed)(?: away)? by|"
     r"returns? to|back to|rejoins?|into|(?:job|role|post|position|seat|starting|now|work(?:ing)?) at|"
+    r"(?:runs|leads|heads|oversees|manages)(?: [a-z-]+){0,3} at|"
     r"(?:head|chief|director|lead|vp|president|officer)[a-z ]{0,20} at)\s+(?:the\s+|rival\s+|its\s+)?$"
     r"|(?:加盟|加入|投奔|转投|入职|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
     r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|效力|(?<!华)为|选择了?|选了|落脚|新东家是|新东家为|新东家|"
@@ -90,11 +91,18 @@ NEW_POST = re.compile(
 # a leaving verb: a surer from side than an adjective ("Ex-DeepMind scientist quits Tencent for...")
 LEFT_BEFORE = re.compile(
     _W + r"(?:leaves|left|leaving|quits?|quit|exits?|departs?(?: from)?|away from|out at|parts ways with|walks out of|"
-    r"bolts from|defects from|exit from|departure from)\s*(?:the\s+|rival\s+)?$"
+    r"bolts from|defects from|exit from|departure from|"
+    r"(?:most recently|until recently|until now|last) (?:ran|led|headed|managed|oversaw|worked (?:at|for)|was at|at)|"
+    r"last (?:job|role|post|employer|stop) (?:was )?(?:at|with)|"
+    r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with))"
+    r"\s*(?:the\s+|rival\s+)?$"
     r"|(?:离开|出走|告别|辞别|辞去|离职)\s*$",
     re.I,
 )
 WINDOW = 24
+AFTER = 32  # "'s Gemini Code Assist product lead"
+# a company that is neither side: a rival suitor ("beating out an offer from Alibaba")
+BYSTANDER = re.compile(_W + r"(?:offers?|bids?|interest|approach(?:es)?|counter-?offers?) from\s*$", re.I)
 
 
 SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
@@ -107,7 +115,7 @@ ROLE_OF_ZH = re.compile(
     r"成员|员工|老将|元老|首席|cto|ceo|coo)"
 )
 ROLE_OF = re.compile(
-    r"^\s*(?:'s\s+)?(?!new\b|incoming\b|next\b)(?:(?!(?:in|at|to|for|from|of|by|with|and|as|its|the)\b)[a-z-]+\s+){0,2}?"
+    r"^\s*(?:'s\s+)?(?!new\b|incoming\b|next\b)(?:(?!(?:in|at|to|for|from|of|by|with|and|as|its|the)\b)[a-z-]+\s+){0,4}?"
     r"(?:alum|alumnus|alumna|veteran|old hand|"
     r"co-?founder|founder|researcher|engineer|scientist|architect|executive|exec|vp|vice president|director|"
     r"manager|lead|head|designer|chief)\b",
@@ -118,7 +126,7 @@ WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|
 
 
 def _side(s: str, start: int, end: int) -> str | None:
-    before, after = s[max(0, start - WINDOW) : start], s[end : end + WINDOW]
+    before, after = s[max(0, start - WINDOW) : start], s[end : end + AFTER]
     if before.endswith("被") and SUED_BY.match(after):
         return "from"
     if (
@@ -129,6 +137,8 @@ def _side(s: str, start: int, end: int) -> str | None:
         return "to"
     if NEW_POST.search(s[max(0, start - 2 * WINDOW) : start]):
         return "to"
+    if BYSTANDER.search(before):
+        return "aside"
     if LEFT_BEFORE.search(before):
         return "left"
     if FROM_BEFORE.search(before):
@@ -180,10 +190,14 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
     left: set[str] = set()
     sues: set[str] = set()
     was: list[str] = []
+    aside: set[str] = set()
     for start, end, company in sorted(mentions):
         side = _side(s, start, end)
         if side == "was":
             was.append(company)
+            continue
+        if side == "aside":
+            aside.add(company)
             continue
         if side in ("left", "sues"):
             (sues if side == "sues" else left).add(company)
@@ -204,7 +218,7 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
         src = (froms or order)[0]
         return src, next((c for c in tos if c != src), None)
     src, dst = (froms[:1] or [None])[0], (tos[:1] or [None])[0]
-    rest = [c for c in order if c not in (src, dst)]
+    rest = [c for c in order if c not in (src, dst) and c not in aside]
     if src is None and dst is not None and rest:
         src = rest[0]
     elif dst is None and src is not None and rest:
