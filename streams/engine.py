@@ -303,8 +303,13 @@ class Engine:
                 elif p.baseline == "seasonal" and p.holidays != "ignore":
                     note_effects(rule, w, judge, ev.country, self.calendar)
             hit = spike.judge(value, w.base, p, w.widen)
-            if p.market is not None and first and hit is None:  # its market counts it (``take_moves``)
-                self._count_day(rule, ev, judge, observed_at)
+            if p.market is not None and first and hit is None:  # one more app of its market reported the day
+                where = (rule.name, ev.country, ev.platform, ev.metric, judge)  # (``take_moves``)
+                seen = self._reported.get(where)
+                if seen is None:
+                    self._reported[where] = [ev.epoch if observed_at is None else observed_at, 1]
+                else:
+                    seen[1] += 1
             if hit is None:
                 return True, None
             base = hit.baseline
@@ -318,39 +323,12 @@ class Engine:
             extra = dict(change=pct, ratio=value / base)
             view = explain_day(rule, w, judge)
         w.fired.append(judge)
-        labels = _series_labels(rule, ev)
-        start, end = windows.bounds(judge, tz)
-        fields = _fields(rule, ev, value=value, baseline=base, day=date_of(judge), **extra)
-        alert = Alert(
-            alert_id=alert_id(rule.name, labels, start),
-            rule=rule.name,
-            kind=rule.kind,
-            severity=rule.severity,
-            labels=labels,
-            value=value,
-            baseline=base,
-            window_start=start,
-            window_end=end,
-            event_ts=ev.ts.isoformat(),
-            summary=rule.render(fields),
-            late=judge < newest,
-            source_event_id=ev.event_id,
-            **_chart(w, view, value < base if not spiking and base is not None else False),
-        )
+        alert = _daily_alert(rule, ev, judge, value, base, extra, newest, _chart(w, view, not spiking and value < base))
         if spiking and p.market is not None:  # its market judges it (``take_moves``)
             alert.observed_at = observed_at
             self._moves.append((ev, judge, alert, first))
             return True, None
         return True, alert
-
-    def _count_day(self, rule: SpikeRule, ev, day: int, observed_at: float | None) -> None:
-        """An app of a market rule reported ``day`` and did not move: one more for its market."""
-        where = (rule.name, ev.country, ev.platform, ev.metric, day)
-        seen = self._reported.get(where)
-        if seen is None:
-            self._reported[where] = [ev.epoch if observed_at is None else observed_at, 1]
-        else:
-            seen[1] += 1
 
     def _threshold(
         self, rule: ThresholdRule, folds: dict, ev, t: float, observed_at: float | None
@@ -778,6 +756,29 @@ class Observation:
     day: DayView | None = None  # spike and change rules
 
 
+def _daily_alert(rule, ev, day: int, value: float, base: float, extra: dict, newest: int, chart: dict) -> Alert:
+    """The alert of a spike or change rule's ``day`` (``newest``: the window's newest day before it)."""
+    labels = _series_labels(rule, ev)
+    start, end = windows.bounds(day, rule.tz(ev.country))
+    fields = _fields(rule, ev, value=value, baseline=base, day=date_of(day), **extra)
+    return Alert(
+        alert_id=alert_id(rule.name, labels, start),
+        rule=rule.name,
+        kind=rule.kind,
+        severity=rule.severity,
+        labels=labels,
+        value=value,
+        baseline=base,
+        window_start=start,
+        window_end=end,
+        event_ts=ev.ts.isoformat(),
+        summary=rule.render(fields),
+        late=day < newest,
+        source_event_id=ev.event_id,
+        **chart,
+    )
+
+
 def spike_basis(
     rule: SpikeRule, w: windows.Daily, day: int, country: str, cal: Calendar | None, words: bool = True
 ) -> tuple[spike.Baseline | None, float, str | None]:
@@ -823,7 +824,7 @@ def _own_basis(
                 return None, 1.0, None
             b = (fit.expected, fit.expected, max(fit.sigma, 0.01) * fit.expected)
             return b, max(1.0, fit.band / p.ratio) if p.ratio else 1.0, None
-    elif not p.strict or windows.total(w, day - p.offsets[0]) is not None:
+    elif not p.strict or w.start <= day - p.offsets[0]:  # a young series: too few weeks yet
         history = windows.history(w, day, p.offsets)
         if p.baseline != "weekday" or len(history) >= p.needed:
             return spike.baseline(history, p), 1.0, None
