@@ -793,11 +793,15 @@ def spike_basis(
     b, band, note = _own_basis(rule, w, day, country, cal)
     if p.holidays == "ignore" or cal is None:
         return b, band, note
-    last, around = cal.last, p.holiday_around
-    name = last[3] if day == last[1] and country == last[0] and around == last[2] else cal.special(country, day, around)
+    asked, around = cal.last, p.holiday_around  # the answer the series before got, mostly
+    name = (
+        asked[3]
+        if day == asked[1] and country == asked[0] and around == asked[2]
+        else cal.special(country, day, around)
+    )
     if name is None:
         return b, band, note
-    learned = _with_effect(rule, w, b, day, country, cal)
+    learned = _with_effect(rule, w, b, day, country, cal) if p.baseline == "seasonal" else None
     if learned is not None:
         return learned[0], band, learned[1]
     last = cal.same_day_last_year(country, day) if p.holidays == "last_year" else None
