@@ -5,7 +5,9 @@ the day is first judged (``streams.engine.spike_basis``), not per event. This ti
 computation on full windows (8 weeks of history, the markets' calendars on) for each
 baseline kind: the 7-day median, the same weekday, and the seasonal fit. Per fit, best of
 ``PASSES`` passes over ``SERIES`` series, in the same process, with the machine's load beside
-it; writes ``bench/results/baseline_fit.json``.
+it. Then what two years of daily totals leave in a series' state (``history``): the days its
+window keeps, the special days it keeps for a year, its changelog record and its Python
+objects. Writes ``bench/results/baseline_fit.json``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from datetime import date
 from pathlib import Path
 
 from core import yamlfile
-from streams import windows
+from core.events import decode_fast
+from streams import series, windows
 from streams.engine import Engine, spike_basis
 from streams.rules import RuleSet
 
@@ -29,6 +32,13 @@ KINDS = {
     "weekday": "{baseline: weekday, weeks: 8, holidays: widen}",
     "seasonal": "{baseline: seasonal, weeks: 8, holidays: widen}",
 }
+HISTORY = {
+    "shipped": "{baseline: weekday, weeks: 4, holidays: widen, holiday_around: 2, market: {}}",
+    **KINDS,
+    "weekday, last_year": "{baseline: weekday, weeks: 4, holidays: last_year}",
+    "seasonal, 13 weeks": "{baseline: seasonal, weeks: 13, holidays: widen}",
+}
+HISTORY_SERIES, HISTORY_DAYS = 200, 730
 
 
 def _windows(day: int, rng: random.Random) -> list[windows.Daily]:
@@ -61,8 +71,66 @@ def measure() -> dict:
         "fits": result,
         "series": SERIES,
         "history_days": 58,
+        "history": {kind: history(params) for kind, params in HISTORY.items()},
+        "a_400_day_window": full_year(),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
+    }
+
+
+def history(params: str) -> dict:
+    """Per series, after ``HISTORY_DAYS`` daily totals of ``HISTORY_SERIES`` CN series: the
+    days the window keeps, the special days kept for a year (totals, effects), the changelog
+    record's bytes and the state's Python objects (tracemalloc over a decode of the records)."""
+    import tracemalloc
+
+    ruleset = yamlfile.parse(f"rules: [{{name: s, kind: spike, params: {params}}}]", RuleSet)
+    engine, state, rng = Engine(ruleset), {}, random.Random(3)
+    first = date(2023, 1, 2).toordinal()
+    for d in range(first, first + HISTORY_DAYS):
+        ts = date.fromordinal(d).isoformat() + "T12:00:00+08:00"
+        for s in range(HISTORY_SERIES):
+            value = 1e5 * (1 + s % 7) * rng.uniform(0.9, 1.1)
+            raw = (
+                f'{{"event_id":"h{s}-{d}","type":"app.metric","source":"bench","ts":"{ts}","app_id":"app{s}",'
+                f'"platform":"all","country":"cn","metric":"downloads","value":{value:.1f},"period":"day","mode":"total"}}'
+            )
+            engine.metric(decode_fast(raw.encode()), state)
+    records = [series.encode(st) for st in state.values()]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [series.decode(r) for r in records]
+    python_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    ws = [st.rules["s"] for st in kept]
+    n = len(ws)
+    return {
+        "days_kept": round(sum(len(w.totals) for w in ws) / n, 1),
+        "special_days_kept": round(sum(len(w.marks) + len(w.effects) for w in ws) / n, 1),
+        "record_bytes": round(sum(map(len, records)) / n),
+        "python_bytes": round(python_bytes / n),
+    }
+
+
+def full_year() -> dict:
+    """The same figures for a window that kept every day of 400 (what the kept special days save)."""
+    import tracemalloc
+
+    rng = random.Random(5)
+    states = [
+        series.SeriesState(rules={"s": windows.of({d: 1e5 * rng.uniform(0.9, 1.1) for d in range(400)})})
+        for _ in range(HISTORY_SERIES)
+    ]
+    records = [series.encode(st) for st in states]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [series.decode(r) for r in records]
+    python_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(kept) == HISTORY_SERIES
+    return {
+        "record_bytes": round(sum(map(len, records)) / HISTORY_SERIES),
+        "python_bytes": round(python_bytes / HISTORY_SERIES),
     }
 
 
@@ -70,6 +138,13 @@ def main() -> None:
     r = measure()
     for kind, v in r["fits"].items():
         print(f"{kind:<9} {v['us_per_fit']:>8.1f} us per series per day")
+    for kind, h in r["history"].items():
+        print(
+            f"{kind:<19} after {HISTORY_DAYS} days: keeps {h['days_kept']} days + {h['special_days_kept']} special"
+            f" days, a {h['record_bytes']} B changelog record, {h['python_bytes']} B of Python objects"
+        )
+    y = r["a_400_day_window"]
+    print(f"a 400-day window: a {y['record_bytes']} B changelog record, {y['python_bytes']} B of Python objects")
     print(f"load average {r['loadavg']} on {r['cpus']} CPUs")
     OUT.write_text(json.dumps(r, indent=1) + "\n", "utf-8")
     print(f"wrote {OUT}")
