@@ -296,13 +296,17 @@ class Engine:
         if spiking:
             first = w.base_for != judge  # the day's first judgement: its baseline, once
             if first:
-                w.base, w.widen, _ = spike_basis(rule, w, judge, ev.country, self.calendar, words=False)
+                cal = None if p.widen_only else self.calendar  # (asked only of a day that would fire)
+                w.base, w.widen, _ = spike_basis(rule, w, judge, ev.country, cal, words=False)
                 w.base_for = judge
                 if p.holidays == "last_year" and self.calendar.special(ev.country, judge):
                     windows.mark(w, judge)
                 elif p.baseline == "seasonal" and p.holidays != "ignore":
                     note_effects(rule, w, judge, ev.country, self.calendar)
             hit = spike.judge(value, w.base, p, w.widen)
+            if hit is not None and p.widen_only:  # a special day may widen the band: ask the calendar now
+                b, widen, _ = spike_basis(rule, w, judge, ev.country, self.calendar, words=False)
+                hit = spike.judge(value, b, p, widen)
             if p.market is not None and first and hit is None:  # one more app of its market reported the day
                 where = (rule.name, ev.country, ev.platform, ev.metric, judge)  # (``take_moves``)
                 seen = self._reported.get(where)

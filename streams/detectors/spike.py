@@ -77,6 +77,12 @@ class SpikeParams(BaseModel):
         """A weekday rule that needs every week of its history: without the oldest, too few."""
         return self.baseline == "weekday" and self.needed == len(self.offsets)
 
+    @cached_property
+    def widen_only(self) -> bool:
+        """The calendar can only widen this rule's band (``holidays: widen`` on a baseline it
+        does not change): a day that does not fire without it does not fire with it."""
+        return self.holidays == "widen" and self.baseline != "seasonal"
+
     @property
     def lookback(self) -> int:
         """The days a window keeps before the judged day."""

@@ -6,11 +6,15 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core import yamlfile
 from core.calendar import Calendar, Day
+from streams import windows
+from streams.detectors import spike
 from streams.detectors.spike import SpikeParams
-from streams.engine import Engine
+from streams.engine import Engine, spike_basis
 from streams.rules import RuleSet, SpikeRule
 from tests.unit.test_spike import metric
 
@@ -131,3 +135,37 @@ def test_the_report_names_the_special_day_on_the_chart():
     page = report.render(result, rules, title="calendar")
     assert "2024-11-11: 4,500,000 · baseline 1M · fires at 4M · Singles&#39; Day</title>" in page  # HTML-escaped
     assert "2024-11-12: 1,000,000 · baseline 1M · fires at 2M</title>" in page
+
+
+@given(
+    st.lists(st.floats(1e3, 1e6), min_size=40, max_size=40),
+    st.floats(0, 1e7),
+    st.integers(0, 500),
+    st.sampled_from(["median", "weekday", "mean"]),
+)
+def test_a_widen_only_rule_fires_with_the_calendar_only_where_it_fires_without(totals, value, offset, base):
+    """The detect stage asks the calendar of a ``holidays: widen`` rule only when the day would
+    fire without it (``SpikeParams.widen_only``): the calendar can raise the bar, never lower it."""
+    rule = SpikeRule(
+        name="s", kind="spike", params=SpikeParams(baseline=base, holidays="widen", holiday_around=2, zscore=3)
+    )
+    assert rule.params.widen_only
+    today = day("2024-09-01") + offset  # Mid-Autumn, National Day, Singles' Day, the Spring Festival...
+    w = windows.of({today - 40 + i: v for i, v in enumerate(totals)} | {today: value})
+    b0, widen0, _ = spike_basis(rule, w, today, "cn", None, words=False)
+    b1, widen1, _ = spike_basis(rule, w, today, "cn", CAL, words=False)
+    assert b1 == b0 and widen1 >= widen0
+    if spike.judge(value, b0, rule.params, widen0) is None:
+        assert spike.judge(value, b1, rule.params, widen1) is None
+    if today == day("2024-10-01"):
+        assert widen1 == 2 * widen0
+
+
+def test_on_national_day_the_calendar_widens_what_the_cheap_judgement_saw():
+    rule = SpikeRule(name="s", kind="spike", params=SpikeParams(holidays="widen"))
+    w = windows.of({day("2024-09-20") + i: 1e5 for i in range(11)} | {day("2024-10-01"): 3e5})
+    b0, widen0, _ = spike_basis(rule, w, day("2024-10-01"), "cn", None, words=False)
+    b1, widen1, _ = spike_basis(rule, w, day("2024-10-01"), "cn", CAL, words=False)
+    assert (b0, widen0) == (b1, 1.0) and widen1 == 2.0
+    assert spike.judge(3e5, b0, rule.params, widen0) is not None  # 3x: fires without the calendar
+    assert spike.judge(3e5, b1, rule.params, widen1) is None  # not against the 4x of a holiday
