@@ -34,7 +34,7 @@ class SpikeParams(BaseModel):
     ratio: Annotated[float, Field(gt=1.0)] | None = 2.0
     zscore: Annotated[float, Field(gt=0)] | None = None
     baseline_days: Annotated[int, Field(ge=1, le=90)] = 7
-    weeks: Annotated[int, Field(ge=1, le=13)] = 4
+    weeks: Annotated[int, Field(ge=1, le=57)] = 4  # 57: a year and a bit, 400 days
     min_history: Annotated[int, Field(ge=1)] | None = None  # None: 5, or every day when fewer
     min_baseline: Annotated[float, Field(gt=0)] = 1000.0
     baseline: Literal["median", "mean", "weekday", "seasonal"] = "median"
