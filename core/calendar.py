@@ -97,9 +97,7 @@ class Calendar:
         self.days = (*shipped(), *self.extra)
         self._years: dict[tuple[str, int], dict[int, str]] = {}
         self._special: dict[tuple[str, int, int], str | None] = {}  # memo of ``special``
-        # (country, day, around, name): its last answer. The detect stage asks for the same
-        # day series after series and checks this inline: a call per series-day costs 2 %.
-        self.last: tuple = ("", 0, 0, None)
+        self._last: tuple = ("", 0, 0, None)  # its last answer: (country, day, around, name)
 
     def year(self, country: str, year: int) -> dict[int, str]:
         """day ordinal -> name, of ``country``'s special days in ``year``; built once."""
@@ -117,13 +115,13 @@ class Calendar:
     def special(self, country: str, day: int, around: int = 0) -> str | None:
         """The name of ``day`` in ``country`` (or of the special day within ``around`` days).
         Memoised: the detect stage asks once per series per day."""
-        last = self.last
+        last = self._last  # the detect stage asks for the same day series after series
         if day == last[1] and country == last[0] and around == last[2]:
             return last[3]
         key = (country, day, around)
         name = self._special.get(key, self)  # self: not asked yet
         if name is not self:
-            self.last = (country, day, around, name)
+            self._last = (country, day, around, name)
             return name
         name = None
         for k in sorted(range(-around, around + 1), key=abs):
@@ -134,7 +132,7 @@ class Calendar:
         if len(self._special) >= SPECIAL_MEMO:
             self._special.clear()
         self._special[key] = name
-        self.last = (country, day, around, name)
+        self._last = (country, day, around, name)
         return name
 
     def same_day_last_year(self, country: str, day: int) -> int | None:

@@ -797,12 +797,7 @@ def spike_basis(
     b, band, note = _own_basis(rule, w, day, country, cal)
     if p.holidays == "ignore" or cal is None:
         return b, band, note
-    asked, around = cal.last, p.holiday_around  # the answer the series before got, mostly
-    name = (
-        asked[3]
-        if day == asked[1] and country == asked[0] and around == asked[2]
-        else cal.special(country, day, around)
-    )
+    name = cal.special(country, day, p.holiday_around)
     if name is None:
         return b, band, note
     learned = _with_effect(rule, w, b, day, country, cal) if p.baseline == "seasonal" else None
