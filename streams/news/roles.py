@@ -54,11 +54,12 @@ FROM_BEFORE = re.compile(
 )
 TO_SUBJECT = re.compile(
     r"^\s*'s\s+(?:(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)|gain)\b"
-    r"|^\s*(?:'s\s+)?(?:just |has |have |quietly |reportedly |officially |now |also )?"
+    r"|^\s*(?:'s\s+)?(?:(?:[a-z-]+\s+)?(?:team|lab|unit|group|division|arm)\s+)?"
+    r"(?:just |has |have |quietly |reportedly |officially |now |also )?"
     r"(?:(?:re-?)?hires?|(?:re-?)?hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
     r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back|"
-    r"reels? in|reeled in|ropes? in|roped in)\b"
+    r"reels? in|reeled in|ropes? in|roped in|gains?|gained)\b"
     r"|^\s*将.{0,20}?(?:招至麾下|招入麾下|收入麾下|招入|挖走)|^\s*被.{1,12}?(?:起诉|状告|告上)"
     r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|拿下|请来|请到|招来|签下|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
     re.I,
@@ -68,7 +69,7 @@ CLAIMANT = re.compile(
     r"^\s*(?:sues?|sued|suing|alleges?|alleged|claims?|takes? .{0,20}to court|files?|drags?|accuses?|accused|"
     r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
     r"wins? (?:an? )?(?:injunction|ruling|case|suit|lawsuit|arbitration)|(?:an? )?injunction)\b"
-    r"|^\s*(?:起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令)",
+    r"|^\s*(?:起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令|诉讼)",
     re.I,
 )
 FROM_SUBJECT = re.compile(
@@ -78,7 +79,7 @@ FROM_SUBJECT = re.compile(
     r"|^(?:(?!迎|挖|聘|加盟|加入|招|揽|请|将|把)[^，,。；;：:\s]){0,10}?(?:离职|出走|辞职|请辞|卸任)"
     # 华为盘古前负责人: the company's former head
     r"|^(?:(?!迎|挖|聘|加盟|加入|招|揽|请|将|把)[^，,。；;：:\s]){0,8}?前任?[\u4e00-\u9fff]{0,6}"
-    r"(?:人|管|员|师|裁|监|者|长|官|骨干|成员)",
+    r"(?:人|管|员|师|裁|监|者|长|官|骨干|成员|专家)",
     re.I,
 )
 # "was appointed general manager of Tencent's Yuanbao", "joins as chief scientist of Hunyuan": the new post
@@ -94,7 +95,8 @@ LEFT_BEFORE = re.compile(
     r"bolts from|defects from|exit from|departure from|"
     r"(?:most recently|until recently|until now|last) (?:ran|led|headed|managed|oversaw|worked (?:at|for)|was at|at)|"
     r"last (?:job|role|post|employer|stop) (?:was )?(?:at|with)|"
-    r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with))"
+    r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with)|"
+    r"(?:before|then) (?:an? |[a-z]+ )?(?:[a-z-]+ )?(?:stint|spell|stop|run) (?:at|with))"
     r"\s*(?:the\s+|rival\s+)?$"
     r"|(?:离开|出走|告别|辞别|辞去|离职)\s*$",
     re.I,
@@ -105,6 +107,19 @@ AFTER = 32  # "'s Gemini Code Assist product lead"
 BYSTANDER = re.compile(_W + r"(?:offers?|bids?|interest|approach(?:es)?|counter-?offers?) from\s*$", re.I)
 
 
+# "hit with a suit by Zhipu", "lawsuit from Meta": the claimant named after its claim
+CLAIMANT_BEFORE = re.compile(
+    _W + r"(?:(?:law)?suits?|claims?|complaints?|actions?|arbitration|injunction)(?: filed)? (?:by|from)\s*$"
+    r"|(?<![a-z])(?:sued|challenged|taken to court) by\s*$",
+    re.I,
+)
+# an employer of long ago: a weak from side, like a role's company ("早年曾在微软实习")
+EARLIER = re.compile(
+    r"(?:早年|早期|最早|多年前|当年|起初)[其他她]?曾?(?:在|于|任职于|供职于|就职于)\s*$"
+    r"|(?<![a-z])(?:early in (?:his|her|their) career|years ago|long ago|originally|once) (?:at|with)\s*$",
+    re.I,
+)
+LEFT_AFTER = re.compile(r"^\s*(?:离职|辞职|出走|离开)")  # 从Meta离职后加盟腾讯: the company left
 SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
 
 
@@ -135,6 +150,12 @@ def _side(s: str, start: int, end: int) -> str | None:
         and WORKS_AT.match(after)
     ):
         return "to"
+    if CLAIMANT_BEFORE.search(before):
+        return "sues"
+    if EARLIER.search(before):
+        return "was"
+    if before.endswith("从") and LEFT_AFTER.match(after):
+        return "left"
     if NEW_POST.search(s[max(0, start - 2 * WINDOW) : start]):
         return "to"
     if BYSTANDER.search(before):
