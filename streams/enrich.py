@@ -485,6 +485,17 @@ class Enricher:
         hits = [*sorted(strong), *(f"{k}~weak" for k in sorted(weak)), f"table:{kind}"]
         return ([*hits, "involved"] if involved else hits), kind
 
+    def tags(self, text: _Text, mentions: list[roles.Mention], people: list) -> tuple[list[str], str]:
+        """The model's rule features and the table's kind: the table's hits (``_hits``),
+        whether anyone is named, several companies are, and the sides they are read as."""
+        hits, table_kind = self._hits(text, bool(people))
+        if not mentions and not people:
+            hits.append("nobody")
+        if len({c for *_, c in mentions}) > 1:
+            hits.append("companies")
+        hits.extend(f"side:{t}" for t in roles.side_tags(text.s, mentions))
+        return hits, table_kind
+
     def _decide(self, masked: str, hits: list[str], table_kind: str) -> tuple[str, float]:
         """The type and its probability (``model.decide``); the table's kind without a model."""
         if self.model is None:
@@ -520,9 +531,7 @@ class Enricher:
         people = self._people(text, known)
         confidence = None
         if kind is None:
-            hits, table_kind = self._hits(text, bool(people))
-            if not mentions and not people:
-                hits.append("nobody")
+            hits, table_kind = self.tags(text, mentions, people)
             kind, confidence = self._decide(_mask(text.s, mentions, people), hits, table_kind)
         src, dst = roles.move(text.s, kind, mentions, text.title_end)
         if kind == "departure" and dst:

@@ -43,7 +43,8 @@ class Model:
         return {"classes": list(self.classes), "bias": self.bias, "weights": self.weights, "meta": self.meta}
 
 
-GATE = 0.4  # below this probability, a type the kind table does not back is ``other``
+GATE = 0.45  # below this probability, a type the kind table does not back is ``other``
+TIE = 0.05  # ... and one within this of the table's kind gives way to it (by 5-fold CV)
 
 # words that make any report a denial or a rumour, whatever move it tells of
 DENIED = re.compile(
@@ -77,7 +78,7 @@ LAWSUIT = re.compile(
 MONEY = re.compile(
     r"融资|增资|估值|领投|跟投|注资|募资|募集|上市|递表|基金|联合实验室|合资|战略投资|入股|持股"
     r"|(?<![a-z])(?:funds?|fundraising|raises?|raised|raising|rounds?|valuation|valued|ipo|listing|stake|invests?|"
-    r"investment|joint lab|joint venture|backs?|backed|capital)(?![a-z])",
+    r"investment|joint lab|joint venture|backs|backed|backing|capital)(?![a-z])",
     re.I,
 )
 REORG_WORD = re.compile(r"重组|架构调整|组织调整|(?<![a-z])(?:restructur|reorganiz|reorganis)", re.I)
@@ -93,11 +94,12 @@ def _merge(probs: dict[str, float], source: str, into: str) -> dict[str, float]:
 
 def decide(probs: dict[str, float], table_kind: str, text: str = "", named: bool = True) -> tuple[str, float]:
     """The type: the model's best, unless it is unsure and the kind table saw no kind
-    word, or it is a move or reorg of no one named (no company, no person) that the
-    table does not back; a launch is an ``other`` to the model, which the table tells
-    apart; a title with a denial word (``DENIED``) is a denial, unless it tells of a lawsuit
-    (``LAWSUIT``), which is a dispute whoever denies what in it, but for a denial of suing
-    (``DENIES_SUING``); a summary's denial word is left to the model."""
+    word, or it is unsure and within ``TIE`` of the table's kind (the table's), or it is
+    a move or reorg of no one named (no company, no person) that the table does not back;
+    a launch is an ``other`` to the model, which the table tells apart; a title with a
+    denial word (``DENIED``) is a denial, unless it tells of a lawsuit (``LAWSUIT``), which
+    is a dispute whoever denies what in it, but for a denial of suing (``DENIES_SUING``);
+    a summary's denial word is left to the model."""
     title = text.split("\n", 1)[0]
     lawsuit = LAWSUIT.search(title) is not None and not DENIES_SUING.search(title)
     if DENIED.search(NOT_A_DENIAL.sub(" ", title)) and not lawsuit:
@@ -109,6 +111,8 @@ def decide(probs: dict[str, float], table_kind: str, text: str = "", named: bool
     kind = max(probs, key=probs.__getitem__)
     if kind != "other" and probs[kind] < GATE and table_kind in ("other", "launch"):
         kind = "other"
+    elif probs[kind] < GATE and probs.get(table_kind, 0.0) >= probs[kind] - TIE:
+        kind = table_kind  # a near tie: the table's kind
     if not named and kind in ("hire", "departure", "reorg") and table_kind != kind:
         kind = "other"
     if kind == "other" and table_kind == "launch":

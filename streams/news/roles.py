@@ -27,6 +27,7 @@ _W = r"(?<![a-z])"
 TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
     r"(?:(?:has )?(?:re)?surface[sd]?|turn(?:s|ed)? up|end(?:s|ed)? up|show(?:s|ed)? up|lands?|landed) at|"
+    r"sign(?:s|ed)? on (?:at|with)|→|->|outbid by|takes? (?:up )?an?|"
     r"next stop:?|next up:?|picks?|picked|chooses?|chose|"
     r"(?:s?he|they)(?:'s| is|'re| are)(?: now)? at|"
     r"(?:starts?|started|starting|begins?|began)(?: [a-z]+){0,3} at|"
@@ -43,7 +44,7 @@ TO_BEFORE = re.compile(
 FROM_BEFORE = re.compile(
     _W + r"(?:from|ex-|ex|former|formerly of|formerly at|leaves|left|leaving|quits?|exits?|departs?|"
     r"of|away from|out at|out of|parts ways with|walks out of|bolts from|defects from|poached from|lured from|"
-    r"exit from|departure from|departs from|trades|bolts|(?:years|stint|decade|tenure) (?:at|with)|"
+    r"exit from|departure from|departs from|trades|bolts|(?:years?|stint|decade|tenure) (?:at|with|on)|"
     r"(?:former|old|previous|ex-) ?(?:employer|company|firm|lab|team)|"
     r"(?:formerly|former|ex-|ex|previously|until recently|most recently|earlier) ?"
     r"(?:(?!now\b|currently\b|today\b)[a-z ,-]){0,30}(?:at|of|with))"
@@ -53,6 +54,8 @@ FROM_BEFORE = re.compile(
     re.I,
 )
 TO_SUBJECT = re.compile(
+    r"^\s*'s\s+new\s+(?:[a-z-]+\s+){0,3}?(?:head|chief|lead|director|cto|ceo|coo|cfo|vp|president|scientist|"
+    r"officer|boss|engineer|researcher)\b|"
     r"^\s*'s\s+(?:(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)|gain)\b"
     r"|^\s*(?:'s\s+)?(?:(?:[a-z-]+\s+)?(?:team|lab|unit|group|division|arm)\s+)?"
     r"(?:just |has |have |quietly |reportedly |officially |now |also )?"
@@ -66,7 +69,8 @@ TO_SUBJECT = re.compile(
 )
 # the claimant of a dispute: the surest from side ("字节起诉前员工，要求其离开MiniMax")
 CLAIMANT = re.compile(
-    r"^\s*(?:sues?|sued|suing|alleges?|alleged|claims?|takes? .{0,20}to court|files?|drags?|accuses?|accused|"
+    r"^\s*(?:,\s*(?:which|who)\s+(?:had\s+|has\s+)?)?(?:sues?|sued(?! by)|suing|alleges?|alleged|claims?|"
+    r"takes? .{0,20}to court|files?|drags?|accuses?|accused|"
     r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
     r"wins? (?:an? )?(?:injunction|ruling|case|suit|lawsuit|arbitration)|(?:an? )?injunction)\b"
     r"|^\s*(?:起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令|诉讼)",
@@ -94,6 +98,9 @@ LEFT_BEFORE = re.compile(
     _W + r"(?:leaves|left|leaving|quits?|quit|exits?|departs?(?: from)?|away from|out at|parts ways with|walks out of|"
     r"bolts from|defects from|exit from|departure from|"
     r"(?:most recently|until recently|until now|last) (?:ran|led|headed|managed|oversaw|worked (?:at|for)|was at|at)|"
+    r"(?:most recently|until recently|lately),?(?: [a-z-]+){0,4} at|(?:most recently|until recently|lately),?|"
+    r"until (?:[a-z]+ )?(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|last [a-z]+)(?: at| with)?|(?:alum|alumnus|alumna|veteran|engineer|researcher) turned|"
     r"last (?:job|role|post|employer|stop) (?:was )?(?:at|with)|"
     r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with)|"
     r"(?:before|then) (?:an? |[a-z]+ )?(?:[a-z-]+ )?(?:stint|spell|stop|run) (?:at|with))"
@@ -105,6 +112,10 @@ WINDOW = 24
 AFTER = 32  # "'s Gemini Code Assist product lead"
 # a company that is neither side: a rival suitor ("beating out an offer from Alibaba")
 BYSTANDER = re.compile(_W + r"(?:offers?|bids?|interest|approach(?:es)?|counter-?offers?) from\s*$", re.I)
+OUTBID = re.compile(
+    r"^\s*(?:抢人|挖人|争抢)?(?:落败|失利|未果)|^\s*(?:(?:was|is|gets|got) )?outbid\b|^\s*los(?:es|t) out\b", re.I
+)
+STINT = re.compile(r"^\s*(?:短暂|工作|任职|就职|效力){1,2}[^，。,]{0,6}后")  # 在零一万物短暂任职后加盟腾讯
 
 
 # "hit with a suit by Zhipu", "lawsuit from Meta": the claimant named after its claim
@@ -113,12 +124,16 @@ CLAIMANT_BEFORE = re.compile(
     r"|(?<![a-z])(?:sued|challenged|taken to court) by\s*$",
     re.I,
 )
-# an employer of long ago: a weak from side, like a role's company ("早年曾在微软实习")
+# an employer of long ago: a weak from side, like a role's company ("早年曾在微软实习", "Xiaomi's
+# AI boss Daniel Ko, a former Huawei engineer")
 EARLIER = re.compile(
+    r"[,，]\s*(?:a|an)\s+(?:former|ex-|one-?time|onetime|(?:[a-z-]+\s+){0,3}(?:veteran|alum|alumnus) (?:from|of))\s*$|"
     r"(?:早年|早期|最早|多年前|当年|起初)[其他她]?曾?(?:在|于|任职于|供职于|就职于)\s*$"
-    r"|(?<![a-z])(?:early in (?:his|her|their) career|years ago|long ago|originally|once) (?:at|with)\s*$",
+    r"|(?<![a-z])(?:early in (?:his|her|their) career|years ago|long ago|originally|once) (?:at|with)\s*$"
+    r"|(?:^|[.;:,]\s*)once (?:an? |the )?\s*$",
     re.I,
 )
+LISTED = re.compile(r"^[^，,。；;：:\s]{0,12}、")  # 前微软成员、DeepSeek研究员: the first of a list is older
 LEFT_AFTER = re.compile(r"^\s*(?:离职|辞职|出走|离开)")  # 从Meta离职后加盟腾讯: the company left
 SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
 
@@ -133,7 +148,7 @@ ROLE_OF = re.compile(
     r"^\s*(?:'s\s+)?(?!new\b|incoming\b|next\b)(?:(?!(?:in|at|to|for|from|of|by|with|and|as|its|the)\b)[a-z-]+\s+){0,4}?"
     r"(?:alum|alumnus|alumna|veteran|old hand|"
     r"co-?founder|founder|researcher|engineer|scientist|architect|executive|exec|vp|vice president|director|"
-    r"manager|lead|head|designer|chief)\b",
+    r"manager|lead|head|designer|chief|boss)\b",
     re.I,
 )
 NOUN_BEFORE = re.compile(r"(?<![a-z])(?:over|of|about|on|with|amid|after)\s*$", re.I)  # "row over Qwen hires"
@@ -152,13 +167,13 @@ def _side(s: str, start: int, end: int) -> str | None:
         return "to"
     if CLAIMANT_BEFORE.search(before):
         return "sues"
-    if EARLIER.search(before):
-        return "was"
-    if before.endswith("从") and LEFT_AFTER.match(after):
+    if EARLIER.search(before) or (before.endswith(("前", "原")) and LISTED.match(after)):
+        return "once"
+    if (before.endswith("从") and LEFT_AFTER.match(after)) or (before.endswith("在") and STINT.match(after)):
         return "left"
     if NEW_POST.search(s[max(0, start - 2 * WINDOW) : start]):
         return "to"
-    if BYSTANDER.search(before):
+    if BYSTANDER.search(before) or OUTBID.match(after):
         return "aside"
     if LEFT_BEFORE.search(before):
         return "left"
@@ -175,6 +190,23 @@ def _side(s: str, start: int, end: int) -> str | None:
     if ROLE_OF.match(after) or ROLE_OF_ZH.match(after):
         return "was"
     return None
+
+
+def side_tags(s: str, mentions: list[Mention]) -> list[str]:
+    """The sides the company mentions are read as ("to", "from", "left", "was"...), and
+    "move" when one company is a to side and another a from side: features for the model
+    (a departure that names an older employer has a from side but no to side)."""
+    found: dict[str, set[str]] = {}
+    for start, end, company in mentions:
+        side = _side(s, start, end)
+        if side:
+            found.setdefault(side, set()).add(company)
+    tags = sorted(found)
+    froms = found.get("from", set()) | found.get("left", set()) | found.get("sues", set())
+    to = found.get("to", set())
+    if to - froms and froms - to:
+        tags.append("move")
+    return tags
 
 
 def move(s: str, kind: str, mentions: list[Mention], title_end: int) -> tuple[str | None, str | None]:
@@ -211,11 +243,12 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
     left: set[str] = set()
     sues: set[str] = set()
     was: list[str] = []
+    once: list[str] = []
     aside: set[str] = set()
     for start, end, company in sorted(mentions):
         side = _side(s, start, end)
-        if side == "was":
-            was.append(company)
+        if side in ("was", "once"):
+            (was if side == "was" else once).append(company)
             continue
         if side == "aside":
             aside.add(company)
@@ -226,7 +259,7 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
         if side:
             sides.setdefault(company, set()).add(side)
     if not any(v == {"from"} for v in sides.values()):
-        for company in [c for c in was if c not in sides][:1]:
+        for company in [c for c in was + once if c not in sides][:1]:
             sides[company] = {"from"}
     only_from = [c for c in order if sides.get(c) == {"from"}]
     only_from.sort(key=lambda c: (c not in sues, c not in left))  # stable: a claimant, then a company left

@@ -37,9 +37,7 @@ def featurize(items: list[dict]) -> tuple[list[list[str]], list[str]]:
         text = enrich._Text(it["title"], it.get("summary"))
         mentions, known = stage._entities(text)
         people = stage._people(text, known)
-        hits, _ = stage._hits(text, bool(people))
-        if not mentions and not people:
-            hits.append("nobody")
+        hits, _ = stage.tags(text, mentions, people)
         texts.append(enrich._mask(text.s, mentions, people))
         feats.append(features(texts[-1], hits))
     return feats, texts

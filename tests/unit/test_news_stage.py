@@ -38,12 +38,57 @@ def test_the_demo_move_has_its_direction():
         ("dispute", "字节起诉前员工，要求其离开MiniMax", "", ("ByteDance", "MiniMax")),
         ("dispute", "DeepSeek researcher faces claim from former employer SenseTime", "", ("SenseTime", "DeepSeek")),
         ("dispute", "快手与字节因直播工程师跳槽对簿公堂", "", ("Kuaishou", "ByteDance")),
+        # the company left now, not an older one
+        ("hire", "前谷歌工程师从美团离职后加盟月之暗面", "", ("Meituan", "Moonshot AI")),
+        ("hire", "前微软研究员、百度文心架构师转投智谱", "", ("Baidu", "Zhipu")),
+        ("hire", "曾在华为短暂任职，早年曾在微软实习的工程师加盟京东", "", ("Huawei", "JD")),
+        ("hire", "在阶跃星辰短暂任职后，前商汤研究员加盟腾讯", "", ("StepFun", "Tencent")),
+        (
+            "hire",
+            "Once a Meta researcher, Kuaishou's Kling lead signs on at Alibaba Cloud",
+            "",
+            ("Kuaishou", "Alibaba"),
+        ),
+        ("hire", "Baidu's speech boss Li Na, a former Microsoft engineer, heads to Xiaomi", "", ("Baidu", "Xiaomi")),
+        (
+            "hire",
+            "A Google veteran who spent three years at Zhipu is Tencent's new chief scientist",
+            "",
+            ("Zhipu", "Tencent"),
+        ),
+        ("hire", "Huawei alum turned MiniMax researcher now heads to DeepSeek", "", ("MiniMax", "DeepSeek")),
+        ("hire", "Meta engineer, until May at Baichuan, takes a JD post", "", ("Baichuan", "JD")),
+        # a rival bidder names no side; a claimant after its claim
+        ("hire", "美团抢人落败：前百度工程师选择了腾讯", "", ("Baidu", "Tencent")),
+        ("dispute", "Zhipu hit with a lawsuit by Baichuan over hired engineers", "", ("Baichuan", "Zhipu")),
+        ("dispute", "StepFun sued by SenseTime over three poached researchers", "", ("SenseTime", "StepFun")),
     ],
 )
 def test_the_role_rules_find_each_side(kind, title, summary, from_to):
     """The rules alone (the type given): the surer side wins, the summary fills what the title leaves open."""
     r = enrich._DEFAULT.read(title, summary, kind=kind)
     assert (r.from_company, r.to_company) == from_to
+
+
+def test_side_tags_tell_a_move_from_a_departure_that_names_an_old_employer():
+    from streams.news.roles import side_tags
+
+    def tags(title: str) -> list[str]:
+        text = enrich._Text(title, None)
+        return side_tags(text.s, enrich._DEFAULT._entities(text)[0])
+
+    assert tags("Ex-Google researcher quits Tencent for Moonshot AI") == ["from", "left", "to", "move"]
+    assert "move" not in tags("Tencent's chief scientist, a former Microsoft researcher, parts ways with Tencent")
+    assert tags("ByteDance opens a new Seed lab in Beijing") == []
+
+
+def test_a_near_tie_goes_to_the_kind_table():
+    from streams.news.model import decide
+
+    probs = dict.fromkeys(("departure", "dispute", "reorg", "funding", "denial", "other"), 0.02) | {"hire": 0.3}
+    assert decide(probs | {"dispute": 0.32}, "hire")[0] == "hire"  # unsure, within TIE of the table's kind
+    assert decide(probs | {"dispute": 0.4}, "hire")[0] == "dispute"  # further than TIE
+    assert decide(probs | {"dispute": 0.6}, "hire")[0] == "dispute"  # sure
 
 
 def test_a_lawsuit_with_a_denial_in_it_is_a_dispute_and_a_funding_reorg_is_funding():
