@@ -32,13 +32,12 @@ def test_the_readme_table_is_what_the_evaluation_measures(result):
     assert f"{d['both_right']} of {d['items']} ({d['share']:.3f})" in readme
 
 
-def test_talent_moves_and_zh_org_changes_meet_the_target_and_cost_is_within_bounds(result):
+def test_talent_moves_and_org_changes_meet_the_target_and_cost_is_within_bounds(result):
     for lang in ("zh", "en"):
-        s = result["groups"][lang]["talent"]
-        assert s["precision"] >= 0.98 and s["recall"] >= 0.95, lang
-    zh_org = result["groups"]["zh"]["org"]
-    assert zh_org["precision"] >= 0.98 and zh_org["recall"] >= 0.95
-    assert result["directed_moves"]["both_right"] >= 132  # of 135; the target (all) is not met yet
+        for group in ("talent", "org"):
+            s = result["groups"][lang][group]
+            assert s["precision"] >= 0.98 and s["recall"] >= 0.95, (lang, group)
+    assert result["directed_moves"]["both_right"] >= 134  # of 135; the target (all) is not met yet
     misses = news_eval.targets(result)
     assert not any(re.match(r"(latency|RSS)", m) for m in misses), misses
     assert result["cost"]["us_p50"] < 1000 and result["cost"]["rss_growth_mb"] < 100
