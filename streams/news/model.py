@@ -24,13 +24,11 @@ class Model:
         self.meta: dict = data.get("meta", {})
 
     def scores(self, feats: list[str]) -> list[float]:
-        s = list(self.bias)
         get = self.weights.get
-        for f in feats:
-            w = get(f)
-            if w is not None:
-                s = [a + b for a, b in zip(s, w, strict=True)]
-        return s
+        rows = [w for w in map(get, feats) if w is not None]
+        if not rows:
+            return list(self.bias)
+        return [b + sum(col) for b, col in zip(self.bias, zip(*rows, strict=True), strict=True)]
 
     def probabilities(self, feats: list[str]) -> dict[str, float]:
         s = self.scores(feats)

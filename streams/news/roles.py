@@ -19,6 +19,7 @@ side; a reorg is inside one company (from = to).
 
 from __future__ import annotations
 
+import functools
 import re
 
 Mention = tuple[int, int, str]  # start, end, canonical company
@@ -155,6 +156,7 @@ NOUN_BEFORE = re.compile(r"(?<![a-z])(?:over|of|about|on|with|amid|after)\s*$", 
 WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|任)")  # (现已)在X任职: where they are now
 
 
+@functools.lru_cache(maxsize=256)  # side_tags and move read the same mentions
 def _side(s: str, start: int, end: int) -> str | None:
     before, after = s[max(0, start - WINDOW) : start], s[end : end + AFTER]
     if before.endswith("被") and SUED_BY.match(after):
