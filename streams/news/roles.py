@@ -28,7 +28,8 @@ _W = r"(?<![a-z])"
 TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
     r"(?:(?:has )?(?:re)?surface[sd]?|turn(?:s|ed)? up|end(?:s|ed)? up|show(?:s|ed)? up|lands?|landed) at|"
-    r"sign(?:s|ed)? on (?:at|with)|→|->|outbid by|takes? (?:up )?an?|"
+    r"sign(?:s|ed)? on (?:at|with)|outbid by|takes? (?:up )?an?|"
+    r"(?:^|[,;:]\s*)now|"
     r"next stop:?|next up:?|picks?|picked|chooses?|chose|"
     r"(?:s?he|they)(?:'s| is|'re| are)(?: now)? at|"
     r"(?:starts?|started|starting|begins?|began)(?: [a-z]+){0,3} at|"
@@ -39,7 +40,7 @@ TO_BEFORE = re.compile(
     r"(?:head|chief|director|lead|vp|president|officer)[a-z ]{0,20} at)\s+(?:the\s+|rival\s+|its\s+)?$"
     r"|(?:加盟|加入|投奔|转投|入职|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
     r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|效力|(?<!华)为|选择了?|选了|落脚|新东家是|新东家为|新东家|"
-    r"下一站是?[:：]?|(?:将|会|如今|现在|目前|已经|已|现已|转而)在)\s*$",
+    r"下一站是?[:：]?|(?:最新|新的?)?(?:去向|岗位|去处)(?:是|为)?[:：]?|(?:将|会|如今|现在|目前|已经|已|现已|转而)[他她]?在)\s*$",
     re.I,
 )
 FROM_BEFORE = re.compile(
@@ -50,8 +51,10 @@ FROM_BEFORE = re.compile(
     r"(?:formerly|former|ex-|ex|previously|until recently|most recently|earlier) ?"
     r"(?:(?!now\b|currently\b|today\b)[a-z ,-]){0,30}(?:at|of|with))"
     r"\s*(?:the\s+|rival\s+)?$"
+    r"|(?<![a-z])(?:formerly,?|(?:a )?blow to)\s*$"
     r"|(?:前|原|原为|原是|此前为|此前是|曾为|曾是|曾任|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|"
-    r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于|(?:此前|曾|之前|早年)(?:供职|任职|就职|效力)于?)\s*$",
+    r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于|(?:此前|曾|之前|早年)(?:供职|任职|就职|效力)于?|"
+    r"(?:挖走|挖来|抢走|带走|撬走)了)\s*$",
     re.I,
 )
 TO_SUBJECT = re.compile(
@@ -63,13 +66,14 @@ TO_SUBJECT = re.compile(
     r"(?:(?:re-?)?hires?|(?:re-?)?hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
     r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back|"
-    r"reels? in|reeled in|ropes? in|roped in|gains?|gained)\b"
+    r"reels? in|reeled in|ropes? in|roped in|gains?|gained|gets? (?:a |its )?new)\b"
     r"|^\s*将.{0,20}?(?:招至麾下|招入麾下|收入麾下|招入|挖走)|^\s*被.{1,12}?(?:起诉|状告|告上)"
     r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|拿下|请来|请到|招来|签下|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
     re.I,
 )
 # the claimant of a dispute: the surest from side ("字节起诉前员工，要求其离开MiniMax")
 CLAIMANT = re.compile(
+    r"^\s*(?:'s\s+)?(?:law)?suit\b|"
     r"^\s*(?:,\s*(?:which|who)\s+(?:had\s+|has\s+)?)?(?:sues?|sued(?! by)|suing|alleges?|alleged|claims?|"
     r"takes? .{0,20}to court|files?|drags?|accuses?|accused|"
     r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
@@ -106,17 +110,28 @@ LEFT_BEFORE = re.compile(
     r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with)|"
     r"(?:before|then) (?:an? |[a-z]+ )?(?:[a-z-]+ )?(?:stint|spell|stop|run) (?:at|with))"
     r"\s*(?:the\s+|rival\s+)?$"
-    r"|(?:离开|出走|告别|辞别|辞去|离职)\s*$",
+    r"|(?:heads?|headed|heading) for the (?:door|exit) at|exit(?:s|ed)? at"
+    r"|(?:离开|出走|告别|辞别|辞去|离职|(?:近|最近|过去)[一二两三四五六七八九十\d]+年(?:来)?[他她]?(?:在|主导|负责|任职于?)?|"
+    r"(?:后|随后|之后)[他她]?在)\s*$",
     re.I,
 )
 WINDOW = 24
 AFTER = 32  # "'s Gemini Code Assist product lead"
 # a company that is neither side: a rival suitor ("beating out an offer from Alibaba")
 BYSTANDER = re.compile(_W + r"(?:offers?|bids?|interest|approach(?:es)?|counter-?offers?) from\s*$", re.I)
+# a company that is neither side: a rival, an investor, a bidder that lost out
 OUTBID = re.compile(
-    r"^\s*(?:抢人|挖人|争抢)?(?:落败|失利|未果)|^\s*(?:(?:was|is|gets|got) )?outbid\b|^\s*los(?:es|t) out\b", re.I
+    r"^\s*(?:的|'s)\s*(?:老|主要|最大的?|头号|old |main |chief |biggest |arch-?)?"
+    r"(?:对手|竞争对手|rivals?|competitors?)|"
+    r"^\s*(?:投资|控股|参股|入股|孵化)的|^\s*-?(?:backed|funded|owned)\b|"
+    r"^\s*(?:抢人|挖人|争抢)?(?:落败|失利|未果)|^\s*(?:(?:was|is|gets|got) )?outbid\b|^\s*los(?:es|t) out\b",
+    re.I,
 )
-STINT = re.compile(r"^\s*(?:短暂|工作|任职|就职|效力){1,2}[^，。,]{0,6}后")  # 在零一万物短暂任职后加盟腾讯
+STINT = re.compile(r"^[^，。,、]{0,8}?(?:短暂|工作|任职|就职|效力|做了|干了|待了){1,2}[^，。,]{0,6}(?:后|的)")
+ONCE_AFTER = re.compile(r"^[^，。,、]{0,10}?出身")  # 谷歌DeepMind出身: where a career began
+ACCEPTED = re.compile(_W + r"accept(?:s|ed|ing)? (?:an? |the |its )?offers? from\s*$", re.I)
+ARROW_BEFORE = re.compile(r"(?:→|->|➝|➡|⟶|=>)\s*$")
+ARROW_AFTER = re.compile(r"^\s*\)?\s*(?:→|->|➝|➡|⟶|=>)")  # 在零一万物短暂任职后加盟腾讯
 
 
 # "hit with a suit by Zhipu", "lawsuit from Meta": the claimant named after its claim
@@ -129,7 +144,8 @@ CLAIMANT_BEFORE = re.compile(
 # AI boss Daniel Ko, a former Huawei engineer")
 EARLIER = re.compile(
     r"[,，]\s*(?:a|an)\s+(?:former|ex-|one-?time|onetime|(?:[a-z-]+\s+){0,3}(?:veteran|alum|alumnus) (?:from|of))\s*$|"
-    r"(?:早年|早期|最早|多年前|当年|起初)[其他她]?曾?(?:在|于|任职于|供职于|就职于)\s*$"
+    r"(?:早年|早期|最早|多年前|当年|起初)[其他她]?曾?(?:在|于|任职于?|供职于?|就职于?|效力于?)\s*$"
+    r"|曾(?:带队|负责|主导|参与|领导)[\u4e00-\u9fff]{0,4}$"
     r"|(?<![a-z])(?:early in (?:his|her|their) career|years ago|long ago|originally|once) (?:at|with)\s*$"
     r"|(?:^|[.;:,]\s*)once (?:an? |the )?\s*$",
     re.I,
@@ -153,6 +169,9 @@ ROLE_OF = re.compile(
     re.I,
 )
 NOUN_BEFORE = re.compile(r"(?<![a-z])(?:over|of|about|on|with|amid|after)\s*$", re.I)  # "row over Qwen hires"
+PAST_AT = re.compile(
+    r"(?:曾|此前|之前|早年|以前|先前|(?:近|过去)[一二两三四五六七八九十\d]+年来?)[其他她]?在$"
+)  # 曾在X任职: not where they are now
 WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|任)")  # (现已)在X任职: where they are now
 
 
@@ -161,24 +180,29 @@ def _side(s: str, start: int, end: int) -> str | None:
     before, after = s[max(0, start - WINDOW) : start], s[end : end + AFTER]
     if before.endswith("被") and SUED_BY.match(after):
         return "from"
-    if (
-        before.endswith("在")
-        and not re.search(r"(?:曾|此前|之前|早年|以前|先前)[其他她]?在$", before)
-        and WORKS_AT.match(after)
-    ):
+    past = PAST_AT.search(before) is not None
+    if before.endswith("在") and not past and WORKS_AT.match(after):
         return "to"
     if CLAIMANT_BEFORE.search(before):
         return "sues"
-    if EARLIER.search(before) or (before.endswith(("前", "原")) and LISTED.match(after)):
+    if EARLIER.search(before) or (before.endswith(("前", "原")) and LISTED.match(after)) or ONCE_AFTER.match(after):
         return "once"
-    if (before.endswith("从") and LEFT_AFTER.match(after)) or (before.endswith("在") and STINT.match(after)):
+    if (before.endswith("从") and LEFT_AFTER.match(after)) or (
+        before.endswith("在") and not past and STINT.match(after)
+    ):
         return "left"
     if NEW_POST.search(s[max(0, start - 2 * WINDOW) : start]):
         return "to"
+    if ACCEPTED.search(before):
+        return "to"
     if BYSTANDER.search(before) or OUTBID.match(after):
         return "aside"
-    if LEFT_BEFORE.search(before):
+    if LEFT_BEFORE.search(s[max(0, start - 2 * WINDOW) : start]):
         return "left"
+    if ARROW_BEFORE.search(before):  # A → B → C: B is the company left, C the one joined
+        return "left" if ARROW_AFTER.match(after) else "to"
+    if ARROW_AFTER.match(after):
+        return "from"
     if FROM_BEFORE.search(before):
         return "from"
     if TO_BEFORE.search(before):
