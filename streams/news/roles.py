@@ -51,7 +51,7 @@ FROM_BEFORE = re.compile(
     r"(?:formerly|former|ex-|ex|previously|until recently|most recently|earlier) ?"
     r"(?:(?!now\b|currently\b|today\b)[a-z ,-]){0,30}(?:at|of|with))"
     r"\s*(?:the\s+|rival\s+)?$"
-    r"|(?<![a-z])(?:formerly,?|(?:a )?blow to)\s*$"
+    r"|(?<![a-z])(?:formerly,?|(?:a )?blow to|raids? on)\s*$"
     r"|(?:前|原|原为|原是|此前为|此前是|曾为|曾是|曾任|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|"
     r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于|(?:此前|曾|之前|早年)(?:供职|任职|就职|效力)于?|"
     r"(?:挖走|挖来|抢走|带走|撬走)了)\s*$",
@@ -77,8 +77,9 @@ CLAIMANT = re.compile(
     r"^\s*(?:,\s*(?:which|who)\s+(?:had\s+|has\s+)?)?(?:sues?|sued(?! by)|suing|alleges?|alleged|claims?|"
     r"takes? .{0,20}to court|files?|drags?|accuses?|accused|"
     r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
-    r"wins? (?:an? )?(?:injunction|ruling|case|suit|lawsuit|arbitration)|(?:an? )?injunction)\b"
-    r"|^\s*(?:起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令|诉讼)",
+    r"wins? (?:an? )?(?:[a-z0-9-]+ ){0,2}(?:injunction|ruling|case|suit|lawsuit|arbitration|order|award)|"
+    r"(?:an? )?injunction)\b"
+    r"|^\s*(?:起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令|诉讼|索赔|追责)",
     re.I,
 )
 FROM_SUBJECT = re.compile(
@@ -152,6 +153,15 @@ EARLIER = re.compile(
 )
 LISTED = re.compile(r"^[^，,。；;：:\s]{0,12}、")  # 前微软成员、DeepSeek研究员: the first of a list is older
 LEFT_AFTER = re.compile(r"^\s*(?:离职|辞职|出走|离开)")  # 从Meta离职后加盟腾讯: the company left
+# the defendant of a dispute, the company joined ("Xiaomi ordered to pay Huawei", 判令阶跃星辰赔偿, 零一万物遭…索赔)
+DEFENDANT = re.compile(
+    r"^\s*(?:(?:is|was) )?(?:ordered to pay|countersues?|counter-?sued|hit with|accused of|agrees? (?:an? )?"
+    r"(?:undisclosed )?payment|(?:pays?|paid)(?: [a-z$¥0-9.,]+){0,3} to settle)"
+    r"|^\s*遭",
+    re.I,
+)
+BLAMED = re.compile(r"^\s*(?:追责|索赔|发难|索要|讨说法)")  # 向阿里追责: the defendant
+PAID_TO = re.compile(r"^\s*(?:赔偿|支付|赔付|道歉)")  # 向腾讯赔偿: the claimant
 SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
 
 
@@ -183,8 +193,10 @@ def _side(s: str, start: int, end: int) -> str | None:
     past = PAST_AT.search(before) is not None
     if before.endswith("在") and not past and WORKS_AT.match(after):
         return "to"
-    if CLAIMANT_BEFORE.search(before):
+    if CLAIMANT_BEFORE.search(before) or (before.endswith("向") and PAID_TO.match(after)):
         return "sues"
+    if DEFENDANT.match(after) or before.endswith("判令") or (before.endswith("向") and BLAMED.match(after)):
+        return "to"
     if EARLIER.search(before) or (before.endswith(("前", "原")) and LISTED.match(after)) or ONCE_AFTER.match(after):
         return "once"
     if (before.endswith("从") and LEFT_AFTER.match(after)) or (
@@ -265,6 +277,8 @@ def direction(s: str, kind: str, mentions: list[Mention]) -> tuple[str | None, s
         return order[0], order[0]
     if kind not in TALENT_KINDS:
         return None, None
+    if kind == "dispute" and len(order) == 1:  # a claim over a move, or a former employer's claim
+        return order[0], None
     sides: dict[str, set[str]] = {}
     left: set[str] = set()
     sues: set[str] = set()

@@ -74,6 +74,13 @@ def test_the_demo_move_has_its_direction():
         ("hire", "腾讯投资的智谱，又从阿里挖来一位架构师", "", ("Alibaba", "Zhipu")),
         ("hire", "OpenAI的老对手Anthropic从美团挖人", "", ("Meituan", "Anthropic")),
         ("dispute", "JD hit with Meituan lawsuit over hired delivery-AI engineers", "", ("Meituan", "JD")),
+        # a dispute: the company left (the claimant, or the employer alone) and the company joined
+        ("dispute", "Kuaishou ordered to pay Meituan over lured delivery-AI engineers", "", ("Meituan", "Kuaishou")),
+        ("dispute", "Baichuan countersues Zhipu over its non-compete claim", "", ("Zhipu", "Baichuan")),
+        ("dispute", "被指挖走整个语音团队，小米遭华为索赔", "", ("Huawei", "Xiaomi")),
+        ("dispute", "京东就竞业违约向美团追责", "", ("JD", "Meituan")),
+        ("dispute", "二审改判：快手无需向百度赔偿", "", ("Baidu", "Kuaishou")),
+        ("dispute", "Former engineer wins arbitration against Baidu over unpaid non-compete fees", "", ("Baidu", None)),
         # a rival bidder names no side; a claimant after its claim
         ("hire", "美团抢人落败：前百度工程师选择了腾讯", "", ("Baidu", "Tencent")),
         ("dispute", "Zhipu hit with a lawsuit by Baichuan over hired engineers", "", ("Baichuan", "Zhipu")),
