@@ -28,7 +28,7 @@ _W = r"(?<![a-z])"
 TO_BEFORE = re.compile(
     _W + r"(?:joins?|joined|joining|to|for|heads? to|moves? to|jumps? to|defects? to|lands? at|signs? with|"
     r"(?:(?:has )?(?:re)?surface[sd]?|turn(?:s|ed)? up|end(?:s|ed)? up|show(?:s|ed)? up|lands?|landed) at|"
-    r"sign(?:s|ed)? on (?:at|with)|outbid by|takes? (?:up )?an?|"
+    r"sign(?:s|ed)? on (?:at|with)|(?:show|turn|pop)(?:s|ed)? up (?:at|on|in)|outbid by|takes? (?:up )?an?|"
     r"(?:^|[,;:]\s*)now|"
     r"next stop:?|next up:?|picks?|picked|chooses?|chose|"
     r"(?:s?he|they)(?:'s| is|'re| are)(?: now)? at|"
@@ -38,7 +38,7 @@ TO_BEFORE = re.compile(
     r"returns? to|back to|rejoins?|into|(?:job|role|post|position|seat|starting|now|work(?:ing)?) at|"
     r"(?:runs|leads|heads|oversees|manages)(?: [a-z-]+){0,3} at|"
     r"(?:head|chief|director|lead|vp|president|officer)[a-z ]{0,20} at)\s+(?:the\s+|rival\s+|its\s+)?$"
-    r"|(?:加盟|加入|投奔|转投|入职|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
+    r"|(?:加盟|加入|投奔|转投|入职|挂帅|执掌|掌舵|坐镇|回流|重回|回到|被告(?:是|为|系)|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
     r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|效力|(?<!华)为|选择了?|选了|落脚|新东家是|新东家为|新东家|"
     r"下一站是?[:：]?|(?:最新|新的?)?(?:去向|岗位|去处)(?:是|为)?[:：]?|(?:将|会|如今|现在|目前|已经|已|现已|转而)[他她]?在)\s*$",
     re.I,
@@ -79,7 +79,7 @@ CLAIMANT = re.compile(
     r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
     r"wins? (?:an? )?(?:[a-z0-9-]+ ){0,2}(?:injunction|ruling|case|suit|lawsuit|arbitration|order|award)|"
     r"(?:an? )?injunction)\b"
-    r"|^\s*(?:起诉|状告|申请仲裁|提起仲裁|发起仲裁|告|申请禁令|诉讼|索赔|追责)",
+    r"|^\s*(?:起诉|状告|申请仲裁|提起|发起仲裁|告|申请禁令|诉讼|索赔|追责|诉(?:其|称))",
     re.I,
 )
 FROM_SUBJECT = re.compile(
@@ -107,7 +107,9 @@ LEFT_BEFORE = re.compile(
     r"(?:most recently|until recently|lately),?(?: [a-z-]+){0,4} at|(?:most recently|until recently|lately),?|"
     r"until (?:[a-z]+ )?(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|"
     r"december|last [a-z]+)(?: at| with)?|(?:alum|alumnus|alumna|veteran|engineer|researcher) turned|"
-    r"last (?:job|role|post|employer|stop) (?:was )?(?:at|with)|"
+    r"(?:last|most recent|latest) (?:job|role|post|employer|stop) (?:was )?(?:at|with)|"
+    r"(?:previously|most recently|until recently) (?:ran|led|headed|managed|oversaw|built|worked on)[a-z0-9 -]{0,40} "
+    r"(?:at|for|with)|"
     r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with)|"
     r"(?:before|then) (?:an? |[a-z]+ )?(?:[a-z-]+ )?(?:stint|spell|stop|run) (?:at|with))"
     r"\s*(?:the\s+|rival\s+)?$"
@@ -137,7 +139,9 @@ ARROW_AFTER = re.compile(r"^\s*\)?\s*(?:→|->|➝|➡|⟶|=>)")  # 在零一万
 
 # "hit with a suit by Zhipu", "lawsuit from Meta": the claimant named after its claim
 CLAIMANT_BEFORE = re.compile(
-    _W + r"(?:(?:law)?suits?|claims?|complaints?|actions?|arbitration|injunction)(?: filed)? (?:by|from)\s*$"
+    r"原告(?:是|为|系)\s*$|"
+    + _W
+    + r"(?:(?:law)?suits?|claims?|complaints?|actions?|arbitration|injunction)(?: filed)? (?:by|from)\s*$"
     r"|(?<![a-z])(?:sued|challenged|taken to court) by\s*$",
     re.I,
 )
@@ -152,15 +156,19 @@ EARLIER = re.compile(
     re.I,
 )
 LISTED = re.compile(r"^[^，,。；;：:\s]{0,12}、")  # 前微软成员、DeepSeek研究员: the first of a list is older
-LEFT_AFTER = re.compile(r"^\s*(?:离职|辞职|出走|离开)")  # 从Meta离职后加盟腾讯: the company left
+LEFT_AFTER = re.compile(
+    r"^[^，。,]{0,8}?(?:离职|辞职|出走|离开|加盟|加入|跳槽|转投|回流|回归|转战|投奔)"
+)  # 从Meta离职后加盟腾讯: the company left
 # the defendant of a dispute, the company joined ("Xiaomi ordered to pay Huawei", 判令阶跃星辰赔偿, 零一万物遭…索赔)
 DEFENDANT = re.compile(
     r"^\s*(?:(?:is|was) )?(?:ordered to pay|countersues?|counter-?sued|hit with|accused of|agrees? (?:an? )?"
     r"(?:undisclosed )?payment|(?:pays?|paid)(?: [a-z$¥0-9.,]+){0,3} to settle)"
-    r"|^\s*遭",
+    r"|^\s*(?:遭|被列为(?:共同)?被告|被诉|成为?被告|(?:提起|发起)?反诉)",
     re.I,
 )
-BLAMED = re.compile(r"^\s*(?:追责|索赔|发难|索要|讨说法)")  # 向阿里追责: the defendant
+BLAMED = re.compile(r"^\s*(?:追责|索赔|发难|索要|讨说法|提起|发起)")  # 向阿里追责: the defendant
+HIRED_BEFORE = re.compile(r"^\s*(?:挖来|挖走|招来|请来|引进)的")
+HIRED_FROM = re.compile(r"^\s*从[^，。,]{1,12}?(?:挖来|挖走|招来|请来|引进)的")
 PAID_TO = re.compile(r"^\s*(?:赔偿|支付|赔付|道歉)")  # 向腾讯赔偿: the claimant
 SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
 
@@ -187,12 +195,17 @@ WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|
 
 @functools.lru_cache(maxsize=256)  # side_tags and move read the same mentions
 def _side(s: str, start: int, end: int) -> str | None:
-    before, after = s[max(0, start - WINDOW) : start], s[end : end + AFTER]
+    before = s[max(0, start - WINDOW) : start].rstrip('“「『《"')  # quotes do not change a side
+    after = s[end : end + AFTER].lstrip('”」』》"')
     if before.endswith("被") and SUED_BY.match(after):
         return "from"
     past = PAST_AT.search(before) is not None
     if before.endswith("在") and not past and WORKS_AT.match(after):
         return "to"
+    if before.endswith("被") and HIRED_FROM.match(after):
+        return "left"  # 两年前被字节从谷歌挖来的: hired then, left now
+    if before.endswith("从") and HIRED_BEFORE.match(after):
+        return "once"
     if CLAIMANT_BEFORE.search(before) or (before.endswith("向") and PAID_TO.match(after)):
         return "sues"
     if DEFENDANT.match(after) or before.endswith("判令") or (before.endswith("向") and BLAMED.match(after)):
