@@ -104,18 +104,23 @@ LEFT_BEFORE = re.compile(
     _W + r"(?:leaves|left|leaving|quits?|quit|exits?|departs?(?: from)?|away from|out at|parts ways with|walks out of|"
     r"bolts from|defects from|exit from|departure from|"
     r"(?:most recently|until recently|until now|last) (?:ran|led|headed|managed|oversaw|worked (?:at|for)|was at|at)|"
-    r"(?:most recently|until recently|lately),?(?: [a-z-]+){0,4} at|(?:most recently|until recently|lately),?|"
+    r"(?:most recently|until recently|lately),?|"
     r"until (?:[a-z]+ )?(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|"
     r"december|last [a-z]+)(?: at| with)?|(?:alum|alumnus|alumna|veteran|engineer|researcher) turned|"
     r"(?:last|most recent|latest) (?:job|role|post|employer|stop) (?:was )?(?:at|with)|"
-    r"(?:previously|most recently|until recently) (?:ran|led|headed|managed|oversaw|built|worked on)[a-z0-9 -]{0,40} "
-    r"(?:at|for|with)|"
     r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with)|"
-    r"(?:before|then) (?:an? |[a-z]+ )?(?:[a-z-]+ )?(?:stint|spell|stop|run) (?:at|with))"
+    r"(?:before|then) (?:an? |[a-z]+ )?(?:[a-z-]+ )?(?:stint|spell|stop|run) (?:at|with)|"
+    r"(?:heads?|headed|heading) for the (?:door|exit) at|exit(?:s|ed)? at)"
     r"\s*(?:the\s+|rival\s+)?$"
-    r"|(?:heads?|headed|heading) for the (?:door|exit) at|exit(?:s|ed)? at"
     r"|(?:离开|出走|告别|辞别|辞去|离职|(?:近|最近|过去)[一二两三四五六七八九十\d]+年(?:来)?[他她]?(?:在|主导|负责|任职于?)?|"
     r"(?:后|随后|之后)[他她]?在)\s*$",
+    re.I,
+)
+# the same, over a longer window: "until recently head of inference at", "previously ran the ... for"
+LEFT_LONG = re.compile(
+    _W + r"(?:(?:most recently|until recently|lately),?(?: [a-z-]+){0,4} at|"
+    r"(?:previously|most recently|until recently) (?:ran|led|headed|managed|oversaw|built|worked on)[a-z0-9 -]{0,40} "
+    r"(?:at|for|with))\s*(?:the\s+|rival\s+)?$",
     re.I,
 )
 WINDOW = 24
@@ -222,7 +227,7 @@ def _side(s: str, start: int, end: int) -> str | None:
         return "to"
     if BYSTANDER.search(before) or OUTBID.match(after):
         return "aside"
-    if LEFT_BEFORE.search(s[max(0, start - 2 * WINDOW) : start]):
+    if LEFT_BEFORE.search(before) or LEFT_LONG.search(s[max(0, start - 2 * WINDOW) : start]):
         return "left"
     if ARROW_BEFORE.search(before):  # A → B → C: B is the company left, C the one joined
         return "left" if ARROW_AFTER.match(after) else "to"
