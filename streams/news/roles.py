@@ -127,19 +127,20 @@ WINDOW = 24
 AFTER = 32  # "'s Gemini Code Assist product lead"
 # a company that is neither side: a rival suitor ("beating out an offer from Alibaba")
 BYSTANDER = re.compile(_W + r"(?:offers?|bids?|interest|approach(?:es)?|counter-?offers?) from\s*$", re.I)
-# a company that is neither side: a rival, an investor, a bidder that lost out
-OUTBID = re.compile(
+# ... and one named after its mention: a rival, an investor, a bidder that lost out
+BYSTANDER_AFTER = re.compile(
     r"^\s*(?:的|'s)\s*(?:老|主要|最大的?|头号|old |main |chief |biggest |arch-?)?"
     r"(?:对手|竞争对手|rivals?|competitors?)|"
     r"^\s*(?:投资|控股|参股|入股|孵化)的|^\s*-?(?:backed|funded|owned)\b|"
     r"^\s*(?:抢人|挖人|争抢)?(?:落败|失利|未果)|^\s*(?:(?:was|is|gets|got) )?outbid\b|^\s*los(?:es|t) out\b",
     re.I,
 )
+# 在零一万物短暂任职后加盟腾讯, 在字节Seed做了两年…的: a stint that is over
 STINT = re.compile(r"^[^，。,、]{0,8}?(?:短暂|工作|任职|就职|效力|做了|干了|待了){1,2}[^，。,]{0,6}(?:后|的)")
 ONCE_AFTER = re.compile(r"^[^，。,、]{0,10}?出身")  # 谷歌DeepMind出身: where a career began
 ACCEPTED = re.compile(_W + r"accept(?:s|ed|ing)? (?:an? |the |its )?offers? from\s*$", re.I)
 ARROW_BEFORE = re.compile(r"(?:→|->|➝|➡|⟶|=>)\s*$")
-ARROW_AFTER = re.compile(r"^\s*\)?\s*(?:→|->|➝|➡|⟶|=>)")  # 在零一万物短暂任职后加盟腾讯
+ARROW_AFTER = re.compile(r"^\s*\)?\s*(?:→|->|➝|➡|⟶|=>)")
 
 
 # "hit with a suit by Zhipu", "lawsuit from Meta": the claimant named after its claim
@@ -172,8 +173,9 @@ DEFENDANT = re.compile(
     re.I,
 )
 BLAMED = re.compile(r"^\s*(?:追责|索赔|发难|索要|讨说法|提起|发起)")  # 向阿里追责: the defendant
-HIRED_BEFORE = re.compile(r"^\s*(?:挖来|挖走|招来|请来|引进)的")
-HIRED_FROM = re.compile(r"^\s*从[^，。,]{1,12}?(?:挖来|挖走|招来|请来|引进)的")
+_HIRED = r"(?:挖来|挖走|招来|请来|引进)的"
+HIRED_BEFORE = re.compile(r"^\s*" + _HIRED)  # 从谷歌挖来的: an employer of long ago
+HIRED_FROM = re.compile(r"^\s*从[^，。,]{1,12}?" + _HIRED)  # 被字节从谷歌挖来的: the company left now
 PAID_TO = re.compile(r"^\s*(?:赔偿|支付|赔付|道歉)")  # 向腾讯赔偿: the claimant
 SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
 
@@ -221,13 +223,14 @@ def _side(s: str, start: int, end: int) -> str | None:
         before.endswith("在") and not past and STINT.match(after)
     ):
         return "left"
-    if NEW_POST.search(s[max(0, start - 2 * WINDOW) : start]):
+    wide = s[max(0, start - 2 * WINDOW) : start]
+    if NEW_POST.search(wide):
         return "to"
     if ACCEPTED.search(before):
         return "to"
-    if BYSTANDER.search(before) or OUTBID.match(after):
+    if BYSTANDER.search(before) or BYSTANDER_AFTER.match(after):
         return "aside"
-    if LEFT_BEFORE.search(before) or LEFT_LONG.search(s[max(0, start - 2 * WINDOW) : start]):
+    if LEFT_BEFORE.search(before) or LEFT_LONG.search(wide):
         return "left"
     if ARROW_BEFORE.search(before):  # A → B → C: B is the company left, C the one joined
         return "left" if ARROW_AFTER.match(after) else "to"
