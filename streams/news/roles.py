@@ -33,12 +33,12 @@ TO_BEFORE = re.compile(
     r"next stop:?|next up:?|picks?|picked|chooses?|chose|"
     r"(?:s?he|they)(?:'s| is|'re| are)(?: now)? at|"
     r"(?:starts?|started|starting|begins?|began)(?: [a-z]+){0,3} at|"
-    r"heading to|headed to|bound for|off to|"
+    r"heading to|headed to|bound for|off to|(?:to|will) (?:lead|head|run|join|oversee)|"
     r"(?:lured|poached|hired|recruited|snapped up|nabbed|picked up|taken|wooed|signed)(?: away)? by|"
     r"returns? to|back to|rejoins?|into|(?:job|role|post|position|seat|starting|now|work(?:ing)?) at|"
     r"(?:runs|leads|heads|oversees|manages)(?: [a-z-]+){0,3} at|"
     r"(?:head|chief|director|lead|vp|president|officer)[a-z ]{0,20} at)\s+(?:the\s+|rival\s+|its\s+)?$"
-    r"|(?:加盟|加入|投奔|转投|入职|挂帅|执掌|掌舵|坐镇|回流|重回|回到|被告(?:是|为|系)|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
+    r"|(?:回到了|加入了|加盟了|入职了|重返了|加盟|加入|投奔|赴|转投|入职|挂帅|执掌|掌舵|坐镇|回流|重回|回到|被告(?:是|为|系)|跳槽至|跳槽到|跳槽|回归|出任|履新|任职于|任职|到|至|进入|落户|转战|改投|投身|"
     r"官宣加入|正式加盟|重返|去了|奔赴|牵手|被|现身|投效|效力|(?<!华)为|选择了?|选了|落脚|新东家是|新东家为|新东家|"
     r"下一站是?[:：]?|(?:最新|新的?)?(?:去向|岗位|去处)(?:是|为)?[:：]?|(?:将|会|如今|现在|目前|已经|已|现已|转而)[他她]?在)\s*$",
     re.I,
@@ -52,34 +52,39 @@ FROM_BEFORE = re.compile(
     r"(?:(?!now\b|currently\b|today\b)[a-z ,-]){0,30}(?:at|of|with))"
     r"\s*(?:the\s+|rival\s+)?$"
     r"|(?<![a-z])(?:formerly,?|(?:a )?blow to|raids? on)\s*$"
-    r"|(?:前|原|原为|原是|此前为|此前是|曾为|曾是|曾任|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|"
+    r"|(?:(?:前|老)东家(?:是|为)?|前|原|原为|原是|此前为|此前是|曾为|曾是|曾任|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|"
     r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于|(?:此前|曾|之前|早年)(?:供职|任职|就职|效力)于?|"
     r"(?:挖走|挖来|抢走|带走|撬走)了)\s*$",
     re.I,
 )
 TO_SUBJECT = re.compile(
     r"^\s*'s\s+new\s+(?:[a-z-]+\s+){0,3}?(?:head|chief|lead|director|cto|ceo|coo|cfo|vp|president|scientist|"
-    r"officer|boss|engineer|researcher)\b|"
+    r"officer|boss|engineer|researcher|hire|recruit|signing|addition|arrival)\b|^-bound\b|"
     r"^\s*'s\s+(?:(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)|gain)\b"
     r"|^\s*(?:'s\s+)?(?:(?:[a-z-]+\s+)?(?:team|lab|unit|group|division|arm)\s+)?"
     r"(?:just |has |have |quietly |reportedly |officially |now |also )?"
     r"(?:(?:re-?)?hires?|(?:re-?)?hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
     r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back|"
-    r"reels? in|reeled in|ropes? in|roped in|gains?|gained|gets? (?:a |its )?new)\b"
+    r"reels? in|reeled in|ropes? in|roped in|gains?|gained|gets? (?:a |its )?new|onboarding)\b"
+    r"|^\s*(?:的)?(?:新晋|新任|新聘|新入职的?|新来的|新加盟的|新招的?|新挖来的|新hire)"
     r"|^\s*将.{0,20}?(?:招至麾下|招入麾下|收入麾下|招入|挖走)|^\s*被.{1,12}?(?:起诉|状告|告上)"
     r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|拿下|请来|请到|招来|签下|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
     re.I,
 )
 # the claimant of a dispute: the surest from side ("字节起诉前员工，要求其离开MiniMax")
 CLAIMANT = re.compile(
-    r"^\s*(?:'s\s+)?(?:law)?suit\b|"
+    r"^\s*(?:'s\s+)?(?:law)?suit\b|^\s*'s\s+poaching\s+(?:claims?|complaints?)\b|"
+    r"^\s*(?:'s\s+)?(?:(?:non-compete|non-solicit|breach(?:-of-contract)?|trade-secrets?|legal|arbitration)\s+)?"
+    r"(?:complaints?|claims?|fight|case)\b|"
     r"^\s*(?:,\s*(?:which|who)\s+(?:had\s+|has\s+)?)?(?:sues?|sued(?! by)|suing|alleges?|alleged|claims?|"
-    r"takes? .{0,20}to court|files?|drags?|accuses?|accused|"
+    r"takes? .{0,20}to court|files?|drags?|accuses?|accused|fights?|fought|challenges?|contests?|presses|pressed|"
+    r"pursues?|pursued|lodges?|lodged|demands?|demanded|sends? (?:an? )?(?:cease|legal|letter)|"
     r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
     r"wins? (?:an? )?(?:[a-z0-9-]+ ){0,2}(?:injunction|ruling|case|suit|lawsuit|arbitration|order|award)|"
     r"(?:an? )?injunction)\b"
-    r"|^\s*(?:起诉|状告|申请仲裁|提起|发起仲裁|告|申请禁令|诉讼|索赔|追责|诉(?:其|称))",
+    r"|^\s*(?:起诉|状告|申请仲裁|提起|发起仲裁|告|申请禁令|诉讼|索赔|追责|诉(?:其|称)|入禀|申请[\u4e00-\u9fff]{0,4}?(?:仲裁|禁令)|"
+    r"提仲裁|致函|发函|去函|发出?律师函|指控|控告)",
     re.I,
 )
 FROM_SUBJECT = re.compile(
@@ -107,20 +112,21 @@ LEFT_BEFORE = re.compile(
     r"(?:most recently|until recently|lately),?|"
     r"until (?:[a-z]+ )?(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|"
     r"december|last [a-z]+)(?: at| with)?|(?:alum|alumnus|alumna|veteran|engineer|researcher) turned|"
-    r"(?:last|most recent|latest) (?:job|role|post|employer|stop) (?:was )?(?:at|with)|"
+    r"(?:last|most recent|latest) (?:job|role|post|employer|stop) (?:was )?(?:at|with)|last day (?:at|on|with|in)|"
     r"(?:the )?(?:last|past) [a-z0-9 ]{0,12}(?:years?|months?) (?:at|with)|"
     r"(?:before|then) (?:an? |[a-z]+ )?(?:[a-z-]+ )?(?:stint|spell|stop|run) (?:at|with)|"
     r"(?:heads?|headed|heading) for the (?:door|exit) at|exit(?:s|ed)? at)"
     r"\s*(?:the\s+|rival\s+)?$"
     r"|(?:离开|出走|告别|辞别|辞去|离职|(?:近|最近|过去)[一二两三四五六七八九十\d]+年(?:来)?[他她]?(?:在|主导|负责|任职于?)?|"
-    r"(?:后|随后|之后)[他她]?在)\s*$",
+    r"(?:后|随后|之后)[他她]?在|结束|最近(?:任职|就职|供职|在)于?)\s*$",
     re.I,
 )
 # the same, over a longer window: "until recently head of inference at", "previously ran the ... for"
 LEFT_LONG = re.compile(
     _W + r"(?:(?:most recently|until recently|lately),?(?: [a-z-]+){0,4} at|"
     r"(?:previously|most recently|until recently) (?:ran|led|headed|managed|oversaw|built|worked on)[a-z0-9 -]{0,40} "
-    r"(?:at|for|with))\s*(?:the\s+|rival\s+)?$",
+    r"(?:at|for|with)|(?:who|which|that) (?:ran|runs|led|leads|headed|heads|built|managed|manages|oversaw|oversees)"
+    r"(?:(?! (?:leaves|left|quits|joins|joined|exits|for|at) )[a-z0-9 -]){0,40} (?:at|for))\s*(?:the\s+|rival\s+)?$",
     re.I,
 )
 WINDOW = 24
@@ -132,7 +138,8 @@ BYSTANDER_AFTER = re.compile(
     r"^\s*(?:的|'s)\s*(?:老|主要|最大的?|头号|old |main |chief |biggest |arch-?)?"
     r"(?:对手|竞争对手|rivals?|competitors?)|"
     r"^\s*(?:投资|控股|参股|入股|孵化)的|^\s*-?(?:backed|funded|owned)\b|"
-    r"^\s*(?:抢人|挖人|争抢)?(?:落败|失利|未果)|^\s*(?:(?:was|is|gets|got) )?outbid\b|^\s*los(?:es|t) out\b",
+    r"^\s*(?:抢人|挖人|争抢)?(?:落败|失利|未果)|^[^，,。]{0,10}?(?:都|也|均|曾)[^，,。]{0,4}?(?:给了?|发了?|发出了?|开出了?)"
+    r"(?:他|她|其)?(?:offer|邀约|橄榄枝)|^\s*(?:(?:was|is|gets|got) )?outbid\b|^\s*los(?:es|t) out\b",
     re.I,
 )
 # 在零一万物短暂任职后加盟腾讯, 在字节Seed做了两年…的: a stint that is over
@@ -147,7 +154,9 @@ ARROW_AFTER = re.compile(r"^\s*\)?\s*(?:→|->|➝|➡|⟶|=>)")
 CLAIMANT_BEFORE = re.compile(
     r"原告(?:是|为|系)\s*$|"
     + _W
-    + r"(?:(?:law)?suits?|claims?|complaints?|actions?|arbitration|injunction)(?: filed)? (?:by|from)\s*$"
+    + r"(?:(?:law)?suits?|claims?|complaints?|actions?|arbitration|injunction|cease-and-desist(?: letter)?|"
+    r"threat|challenge|case)"
+    r"(?: filed)? (?:by|from)\s*$|(?<![a-z])(?:pay|pays|paid|owes?|owed|compensates?|reimburses?)\s*$"
     r"|(?<![a-z])(?:sued|challenged|taken to court) by\s*$",
     re.I,
 )
@@ -161,6 +170,10 @@ EARLIER = re.compile(
     r"|(?:^|[.;:,]\s*)once (?:an? |the )?\s*$",
     re.I,
 )
+JOINED_THEN = re.compile(r"(?:去年|前年|今年初|年初|此前|早前|后来|\d+年)(?:加入|加盟|跳槽至?|转投|入职)$")
+# "Ex-Tencent, ex-Alibaba": the last of a list of former employers is the latest
+EX_LISTED = re.compile(r"^\s*(?:,|and|/|&)\s*(?:ex-|former\s)", re.I)
+EX_BEFORE = re.compile(r"(?<![a-z])(?:ex-|former\s)\s*$", re.I)
 LISTED = re.compile(r"^[^，,。；;：:\s]{0,12}、")  # 前微软成员、DeepSeek研究员: the first of a list is older
 LEFT_AFTER = re.compile(
     r"^[^，。,]{0,8}?(?:离职|辞职|出走|离开|加盟|加入|跳槽|转投|回流|回归|转战|投奔)"
@@ -168,16 +181,23 @@ LEFT_AFTER = re.compile(
 # the defendant of a dispute, the company joined ("Xiaomi ordered to pay Huawei", 判令阶跃星辰赔偿, 零一万物遭…索赔)
 DEFENDANT = re.compile(
     r"^\s*(?:(?:is|was) )?(?:ordered to pay|countersues?|counter-?sued|hit with|accused of|agrees? (?:an? )?"
-    r"(?:undisclosed )?payment|(?:pays?|paid)(?: [a-z$¥0-9.,]+){0,3} to settle)"
-    r"|^\s*(?:遭|被列为(?:共同)?被告|被诉|成为?被告|(?:提起|发起)?反诉)",
+    r"(?:undisclosed )?payment|(?:pays?|paid)(?: [a-z$¥0-9.,]+){0,3} to settle|"
+    r"owes?|owed|must pay|(?:agrees?|agreed) to pay|"
+    r"(?:faces?|facing|draws?|drew)(?: an?| the)?(?: [a-z-]+){0,3}? (?:claims?|complaints?|(?:law)?suits?|"
+    r"legal|injunction|arbitration|challenge|threat|cease-and-desist)|files? (?:an? )?counter-?(?:suit|claim)|"
+    r"(?:(?:is|gets?|got) )?(?:caught up|drawn|dragged|embroiled) in(?:to)?|drawn in|"
+    r"(?:denies|denied|rejects|rejected)(?: [a-z'-]+){0,3}? (?:claims?|allegations?|charges?|accusations?))"
+    r"|^\s*(?:遭|被列为(?:共同)?被告|被诉|成为?被告|(?:提起|发起)?反诉|(?:团队|实验室)?(?:再陷|陷入|卷入|深陷|又陷|惹上|回应))",
     re.I,
 )
-BLAMED = re.compile(r"^\s*(?:追责|索赔|发难|索要|讨说法|提起|发起)")  # 向阿里追责: the defendant
+BLAMED = re.compile(r"^\s*(?:追责|索赔|发难|索要|讨说法|提起|发起|发出?律师函|致函|发函)")  # 向阿里追责: the defendant
 _HIRED = r"(?:挖来|挖走|招来|请来|引进)的"
 HIRED_BEFORE = re.compile(r"^\s*" + _HIRED)  # 从谷歌挖来的: an employer of long ago
 HIRED_FROM = re.compile(r"^\s*从[^，。,]{1,12}?" + _HIRED)  # 被字节从谷歌挖来的: the company left now
 PAID_TO = re.compile(r"^\s*(?:赔偿|支付|赔付|道歉)")  # 向腾讯赔偿: the claimant
-SUED_BY = re.compile(r"^\s*(?:起诉|状告|告上|诉至|申请仲裁)")  # 快手被腾讯起诉: 腾讯 is the claimant
+SUED_BY = re.compile(
+    r"^\s*(?:起诉|状告|告上|诉至|申请[\u4e00-\u9fff]{0,4}?(?:仲裁|禁令)|索赔|追责|提起|指控|控告)"
+)  # 快手被腾讯起诉: 腾讯 is the claimant
 
 
 # "01.AI co-founder Fang Jiahui resurfaces at...": the company of a person's role, a weak from side
@@ -195,8 +215,11 @@ ROLE_OF = re.compile(
 )
 NOUN_BEFORE = re.compile(r"(?<![a-z])(?:over|of|about|on|with|amid|after)\s*$", re.I)  # "row over Qwen hires"
 PAST_AT = re.compile(
-    r"(?:曾|此前|之前|早年|以前|先前|(?:近|过去)[一二两三四五六七八九十\d]+年来?)[其他她]?在$"
+    r"(?:曾|此前|之前|早年|以前|先前|(?:近|过去)[一二两三四五六七八九十\d]+年来?|、(?:后|之后|随后))[其他她]?在$"
 )  # 曾在X任职: not where they are now
+PARTY_AFTER = re.compile(r"^\s*(?:之间)?的?(?:竞业|劳动)?(?:仲裁|纠纷|官司|诉讼|争议)")  # 此前与百度的竞业仲裁
+IN_PHRASE = re.compile(r"(?<![a-z])(?:from|of)\s*$", re.I)  # "new hire from Alibaba hit with": not the subject
+FOR_ROLE = re.compile(r"(?<![a-z])for\s*$", re.I)
 WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|任)")  # (现已)在X任职: where they are now
 
 
@@ -204,7 +227,7 @@ WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|
 def _side(s: str, start: int, end: int) -> str | None:
     before = s[max(0, start - WINDOW) : start].rstrip('“「『《"')  # quotes do not change a side
     after = s[end : end + AFTER].lstrip('”」』》"')
-    if before.endswith("被") and SUED_BY.match(after):
+    if before.endswith(("被", "遭")) and SUED_BY.match(after):
         return "from"
     past = PAST_AT.search(before) is not None
     if before.endswith("在") and not past and WORKS_AT.match(after):
@@ -215,9 +238,20 @@ def _side(s: str, start: int, end: int) -> str | None:
         return "once"
     if CLAIMANT_BEFORE.search(before) or (before.endswith("向") and PAID_TO.match(after)):
         return "sues"
-    if DEFENDANT.match(after) or before.endswith("判令") or (before.endswith("向") and BLAMED.match(after)):
+    if (DEFENDANT.match(after) and not IN_PHRASE.search(before)) or (
+        before.endswith("判令") or (before.endswith("向") and BLAMED.match(after))
+    ):
         return "to"
-    if EARLIER.search(before) or (before.endswith(("前", "原")) and LISTED.match(after)) or ONCE_AFTER.match(after):
+    if before.endswith(("与", "和", "同")) and PARTY_AFTER.match(after):
+        return "left"
+    if JOINED_THEN.search(before) and after.startswith("的"):
+        return "left"
+    if (
+        EARLIER.search(before)
+        or (EX_LISTED.match(after) and EX_BEFORE.search(before))
+        or (before.endswith(("前", "原")) and LISTED.match(after))
+        or ONCE_AFTER.match(after)
+    ):
         return "once"
     if (before.endswith("从") and LEFT_AFTER.match(after)) or (
         before.endswith("在") and not past and STINT.match(after)
@@ -232,6 +266,8 @@ def _side(s: str, start: int, end: int) -> str | None:
         return "aside"
     if LEFT_BEFORE.search(before) or LEFT_LONG.search(wide):
         return "left"
+    if FOR_ROLE.search(before) and (m := ROLE_OF.match(after)) and "\n" not in m.group() and after[:1] != "'":
+        return "was"  # "garden leave for DeepMind researcher headed to Meta"
     if ARROW_BEFORE.search(before):  # A → B → C: B is the company left, C the one joined
         return "left" if ARROW_AFTER.match(after) else "to"
     if ARROW_AFTER.match(after):
@@ -276,6 +312,9 @@ def move(s: str, kind: str, mentions: list[Mention], title_end: int) -> tuple[st
     if len({c for *_, c in in_title}) == 1 and kind in TALENT_KINDS and len(in_title) < len(mentions):
         full = direction(s, kind, mentions)  # one company in the title: the summary tells the other side
         if None not in full and in_title[0][2] in full:
+            sides = {_side(s, a, b) for a, b, _ in in_title} - {None}
+            if (sides == {"to"} and full[0] == in_title[0][2]) or (sides == {"left"} and full[1] == in_title[0][2]):
+                return full[1], full[0]  # the title's own side wins ("他又回到了百度" + a summary of the way there)
             return full
     if (src is None or dst is None) and len(in_title) < len(mentions) and in_title and kind in TALENT_KINDS:
         full_src, full_dst = direction(s, kind, mentions)

@@ -107,6 +107,39 @@ def test_the_demo_move_has_its_direction():
         ("hire", "美团抢人落败：前百度工程师选择了腾讯", "", ("Baidu", "Tencent")),
         ("dispute", "Zhipu hit with a lawsuit by Baichuan over hired engineers", "", ("Baichuan", "Zhipu")),
         ("dispute", "StepFun sued by SenseTime over three poached researchers", "", ("SenseTime", "StepFun")),
+        # a dispute told through the company joined: its new hire, the payer, the one that faces or denies a claim
+        ("dispute", "Xiaomi's newest hire from Huawei hit with a clawback claim", "", ("Huawei", "Xiaomi")),
+        ("dispute", "JD-bound researcher ordered to pay Meituan 3 million yuan", "", ("Meituan", "JD")),
+        ("dispute", "Tencent owes Baidu 5 million yuan for hiring away ERNIE engineers", "", ("Baidu", "Tencent")),
+        ("dispute", "Zhipu faces Baichuan complaint over poached engineers", "", ("Baichuan", "Zhipu")),
+        ("dispute", "StepFun denies SenseTime's poaching claims", "", ("SenseTime", "StepFun")),
+        (
+            "dispute",
+            "Court extends garden leave for Google researcher headed to Anthropic",
+            "",
+            ("Google", "Anthropic"),
+        ),
+        ("dispute", "小米新任语音负责人遭华为申请竞业仲裁", "", ("Huawei", "Xiaomi")),
+        ("dispute", "京东新聘算法总监被前东家美团索赔", "", ("Meituan", "JD")),
+        ("dispute", "阶跃星辰回应商汤律师函：员工系正常流动", "", ("SenseTime", "StepFun")),
+        ("dispute", "百度向智谱发律师函，称其挖走三名工程师", "", ("Baidu", "Zhipu")),
+        # the title's own side wins over the summary's way there; the latest of several employers
+        (
+            "hire",
+            "他又回到了腾讯",
+            "原腾讯工程师李明前年离开腾讯加入美团，近日从美团离职，重返腾讯。",
+            ("Meituan", "Tencent"),
+        ),
+        ("hire", "Ex-Baidu, ex-Meituan: JD's new head of search", "", ("Meituan", "JD")),
+        ("hire", "曾在谷歌工作、去年加入百度的研究员，本周加盟智谱", "", ("Baidu", "Zhipu")),
+        ("hire", "前华为工程师、后在小米负责语音的张伟加入京东", "", ("Xiaomi", "JD")),
+        (
+            "hire",
+            "A new face at Meituan",
+            "Zhao Lin, who ran search ranking for Baidu until May, has joined Meituan.",
+            ("Baidu", "Meituan"),
+        ),
+        ("hire", "百度和腾讯都给了offer，她最终选了智谱", "这位原美团研究员已入职智谱。", ("Meituan", "Zhipu")),
     ],
 )
 def test_the_role_rules_find_each_side(kind, title, summary, from_to):
@@ -131,9 +164,26 @@ def test_a_near_tie_goes_to_the_kind_table():
     from streams.news.model import decide
 
     probs = dict.fromkeys(("departure", "dispute", "reorg", "funding", "denial", "other"), 0.02) | {"hire": 0.3}
-    assert decide(probs | {"dispute": 0.32}, "hire")[0] == "hire"  # unsure, within TIE of the table's kind
-    assert decide(probs | {"dispute": 0.4}, "hire")[0] == "dispute"  # further than TIE
-    assert decide(probs | {"dispute": 0.6}, "hire")[0] == "dispute"  # sure
+    claim = "non-compete claim"
+    assert decide(probs | {"dispute": 0.32}, "hire", claim)[0] == "hire"  # unsure, within TIE of the table's kind
+    assert decide(probs | {"dispute": 0.4}, "hire", claim)[0] == "dispute"  # further than TIE
+    assert decide(probs | {"dispute": 0.6}, "hire", claim)[0] == "dispute"  # sure
+
+
+def test_a_dispute_needs_a_legal_word_and_the_features_tell_a_past_claim_from_a_new_one():
+    from streams.news.features import features
+    from streams.news.model import decide
+
+    probs = dict.fromkeys(("reorg", "funding", "denial", "other"), 0.02) | {"hire": 0.2, "departure": 0.1}
+    assert decide(probs | {"dispute": 0.62}, "hire", "engineers who joined Ⓒ")[0] == "hire"
+    assert decide(probs | {"dispute": 0.62}, "hire", "engineers who joined Ⓒ face a claim")[0] == "dispute"
+    assert decide(probs | {"departure": 0.3, "dispute": 0.52}, "other", "Ⓒ engineer who left")[0] == "departure"
+    assert "r:legal:past" in features("Ⓒ hires ex-Ⓒ scientist after his non-compete expired", [])
+    assert "r:legal:past" in features("竞业期满，前Ⓒ负责人加盟Ⓒ", [])
+    assert "r:legal:past" not in features("Ⓒ and Ⓒ settle non-compete fight", [])
+    assert "r:legal:event" in features("Ⓒ's new hire from Ⓒ hit with clawback claim", [])
+    assert "r:legal:event" in features("Ⓒ新任负责人遭Ⓒ申请竞业仲裁", [])
+    assert "r:legal:event" not in features("Ⓒ hires ex-Ⓒ scientist", [])
 
 
 def test_a_lawsuit_with_a_denial_in_it_is_a_dispute_and_a_funding_reorg_is_funding():
