@@ -34,11 +34,32 @@ LEGAL_EVENT = re.compile(
     r"wins?|won|seeks?|demands?|puts?|keeps?|trails?|countersues?|sues?|sued)(?: [a-z0-9$.,-]+){0,4}? "
     r"(?:non-?compete|non-?solicit|arbitration|claims?|complaints?|(?:law)?suits?|injunctions?|orders?|ruling|"
     r"garden leave|cease-and-desist|filing|damages|disputes?|case|clawback|countersuit|breach|trade-secrets?|papers|"
-    r"threats?|challenges?|legal action)"
-    r"(?![a-z])|遭[^，。,]{0,8}?(?:索赔|起诉|申请|提告|指控|控)|被[^，。,]{0,8}?(?:起诉|索赔|申请|告|追责|追回)"
+    r"threats?|challenges?|legal action|legal letters?)"
+    r"(?![a-z])|(?<![a-z])(?:alleg(?:es|ed|ing)|accus(?:es|ed|ing)|cries|lawyers|in breach|breach(?:es|ed)|under fire|"
+    r"invok(?:es|ed)|vs\.?|v\.)(?![a-z])|遭[^，。,]{0,8}?(?:索赔|起诉|申请|提告|指控|控)|被[^，。,]{0,8}?(?:起诉|索赔|申请|告|追责|追回)"
     r"|(?:申请|提起|发起)[^，。,]{0,4}?(?:仲裁|禁令|诉讼)|律师函|发难|一案|开庭|判令|判赔|裁决|入禀|致函|追责|陷[^，。,]{0,4}纠纷",
     re.I,
 )
+
+# words one of which each pattern needs: a cheap test that spares most items the regex
+LEGAL_TAGS = (
+    (
+        "past",
+        ("compet", "solicit", "settled", "resolved", "dropped", "waive", "voided", "dismissed", "stalled", "won",
+         "beat", "freed", "bought out", "竞业", "豁免", "放弃追究", "赎身", "和解", "撤诉", "了结", "落幕", "告终",
+         "胜诉", "赢下", "赔付"),
+        LEGAL_PAST,
+    ),
+    (
+        "event",
+        ("compet", "solicit", "arbitration", "claim", "complaint", "suit", "injunction", "order", "ruling",
+         "garden leave", "cease-and-desist", "filing", "damages", "dispute", "case", "clawback", "breach",
+         "trade-secret", "papers", "threat", "challenge", "legal action", "legal letter", "alleg", "accus", "cries",
+         "lawyers", "breach", "under fire", "invok", "vs", "v.", "遭", "被", "申请", "提起", "发起", "律师函",
+         "发难", "一案", "开庭", "判令", "判赔", "裁决", "入禀", "致函", "追责", "陷"),
+        LEGAL_EVENT,
+    ),
+)  # fmt: skip
 
 
 def tokens(masked: str) -> list[str]:
@@ -49,7 +70,8 @@ def features(masked: str, hits: list[str]) -> list[str]:
     """Feature names for ``masked`` text and the rules' ``hits`` (tags like ``rule:hire``)."""
     toks = ["^", *tokens(masked), "$"]
     out = [f"r:{h}" for h in hits]
-    out += [f"r:legal:{t}" for t, rx in (("past", LEGAL_PAST), ("event", LEGAL_EVENT)) if rx.search(masked)]
+    low = masked.lower()
+    out += [f"r:legal:{t}" for t, words, rx in LEGAL_TAGS if any(w in low for w in words) and rx.search(low)]
     for n in range(1, MAX_N + 1):
         for i in range(len(toks) - n + 1):
             out.append(" ".join(toks[i : i + n]))

@@ -76,14 +76,16 @@ LAWSUIT = re.compile(
 # a dispute is told with at least one of these words ("engineers who joined X" alone is a hire)
 LEGAL = re.compile(
     r"竞业|竞争|仲裁|诉|索赔|索偿|律师|禁令|禁制令|判|法院|法庭|赔|违约|秘密|机密|和解|被告|原告|追责|发函|致函|去函|纠纷|官司|"
-    r"侵权|入禀|提告|指控|控告|被控|追讨|追回|回购|法律|维权|对簿|公堂|合同|协议|条款|保密|挖角|争议|交涉|案|责令|补偿"
+    r"侵权|入禀|提告|指控|控告|被控|追讨|追回|回购|法律|维权|对簿|公堂|合同|协议|条款|保密|挖角|争议|交涉|案|责令|补偿|口水战|交锋|开撕|互撕|"
+    r"撕破脸|指责|抗议|叫板"
     r"|(?<![a-z])(?:non-?competes?|non-?solicits?|no-poach|arbitrat\w*|tribunal|lawsuits?|su(?:e|es|ed|ing)|suits?|"
     r"countersu\w*|courts?|judges?|ruling|rules|ruled|injunctions?|restrain\w*|settle\w*|claims?|complain\w*|"
     r"cease-and-desist|garden leave|claw\w*|trade[- ]secrets?|secrets|damages|breach\w*|legal|litigat\w*|plaintiffs?|"
     r"defendants?|alleg\w*|accus\w*|poach\w*|raid\w*|disputes?|fight\w*|row|feud|case|order(?:ed|s)?|barred|bars?|"
     r"blocks?|blocked|compensation|pay|pays|owes?|contract\w*|lawyers?|filing|filed|files|papers|enjoin\w*|probe|"
     r"confidential\w*|wrongdoing|infring\w*|misappropriat\w*|stolen|stole|took|demands?|seeks?|wins? [\d.,]+|"
-    r"appeal\w*)(?![a-z])",
+    r"appeal\w*|spat|foul|objects?|objected|protests?|tussle|clash\w*|battle\w*|wrangl\w*|standoff|war of words)"
+    r"(?![a-z])",
     re.I,
 )
 
@@ -120,8 +122,16 @@ def decide(probs: dict[str, float], table_kind: str, text: str = "", named: bool
         probs = _merge(probs, "denial", "dispute")
     if MONEY.search(title) and not REORG_WORD.search(title):  # a unit raising money, a fund, a joint lab
         probs = _merge(probs, "reorg", "funding")
-    if not LEGAL.search(text):  # no legal word: the likelier of a hire and a departure
-        probs = _merge(probs, "dispute", max(("hire", "departure"), key=probs.__getitem__))
+    picked = _pick(probs, table_kind, named)
+    # no legal word: a dispute's probability goes to the likelier of a hire and a departure
+    # (the words are looked for only when that changes the answer)
+    merged = _pick(_merge(probs, "dispute", max(("hire", "departure"), key=probs.__getitem__)), table_kind, named)
+    if merged != picked and not LEGAL.search(text):
+        return merged
+    return picked
+
+
+def _pick(probs: dict[str, float], table_kind: str, named: bool) -> tuple[str, float]:
     kind = max(probs, key=probs.__getitem__)
     if kind != "other" and probs[kind] < GATE and table_kind in ("other", "launch"):
         kind = "other"

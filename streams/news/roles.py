@@ -51,7 +51,8 @@ FROM_BEFORE = re.compile(
     r"(?:formerly|former|ex-|ex|previously|until recently|most recently|earlier) ?"
     r"(?:(?!now\b|currently\b|today\b)[a-z ,-]){0,30}(?:at|of|with))"
     r"\s*(?:the\s+|rival\s+)?$"
-    r"|(?<![a-z])(?:formerly,?|(?:a )?blow to|raids? on)\s*$"
+    r"|(?<![a-z])(?:formerly,?|(?:a )?blow to|raids? on|raids?|raided|"
+    r"(?:fight|battle|headache|blow|setback|loss) for)\s*$"
     r"|(?:(?:前|老)东家(?:是|为)?|前|原|原为|原是|此前为|此前是|曾为|曾是|曾任|离开|出走|从|告别|辞别|自|来自|离职|挖角|挖走|挖来|挖|揽入|招揽|撬走|"
     r"撬动|抢走|抢|带走|挖到|此前在|此前其在|曾在|曾任职于|(?:此前|曾|之前|早年)(?:供职|任职|就职|效力)于?|"
     r"(?:挖走|挖来|抢走|带走|撬走)了)\s*$",
@@ -60,13 +61,13 @@ FROM_BEFORE = re.compile(
 TO_SUBJECT = re.compile(
     r"^\s*'s\s+new\s+(?:[a-z-]+\s+){0,3}?(?:head|chief|lead|director|cto|ceo|coo|cfo|vp|president|scientist|"
     r"officer|boss|engineer|researcher|hire|recruit|signing|addition|arrival)\b|^-bound\b|"
-    r"^\s*'s\s+(?:(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)|gain)\b"
+    r"^\s*'s?\s+(?:(?:latest|newest|new|biggest|first|second|third)\s+(?:hire|recruit|signing|addition)|gain)\b"
     r"|^\s*(?:'s\s+)?(?:(?:[a-z-]+\s+)?(?:team|lab|unit|group|division|arm)\s+)?"
     r"(?:just |has |have |quietly |reportedly |officially |now |also )?"
     r"(?:(?:re-?)?hires?|(?:re-?)?hired|poach(?:es|ed)?|taps?|tapped|lures?|lured|nabs?|nabbed|snags?|snagged|signs?|"
     r"signed|names?|named|appoints?|appointed|recruits?|recruited|brings?|brought|picks?|picked|adds?|added|"
     r"welcomes?|woos|wooed|grabs?|grabbed|scoops?|lands?|landed|snaps? up|taps|wins? back|won back|"
-    r"reels? in|reeled in|ropes? in|roped in|gains?|gained|gets? (?:a |its )?new|onboarding)\b"
+    r"reels? in|reeled in|ropes? in|roped in|gains?|gained|gets? (?:a |its )?new|onboarding|raids?|raided)\b"
     r"|^\s*(?:的)?(?:新晋|新任|新聘|新入职的?|新来的|新加盟的|新招的?|新挖来的|新hire)"
     r"|^\s*将.{0,20}?(?:招至麾下|招入麾下|收入麾下|招入|挖走)|^\s*被.{1,12}?(?:起诉|状告|告上)"
     r"|^\s*(?:团队|实验室)?(?:成功|再次|又)?(?:挖到|迎回|招走|挖走|挖来|挖角|挖|揽入|招揽|聘请|聘用|引入|迎来|官宣|任命|拿下|请来|请到|招来|签下|延揽|招募|招入|收编|再挖|又挖|重金|高薪|抢人)",
@@ -76,10 +77,12 @@ TO_SUBJECT = re.compile(
 CLAIMANT = re.compile(
     r"^\s*(?:'s\s+)?(?:law)?suit\b|^\s*'s\s+poaching\s+(?:claims?|complaints?)\b|"
     r"^\s*(?:'s\s+)?(?:(?:non-compete|non-solicit|breach(?:-of-contract)?|trade-secrets?|legal|arbitration)\s+)?"
-    r"(?:complaints?|claims?|fight|case)\b|"
+    r"(?:complaints?|claims?|fight|case|letters?|lawyers?)\b|"
+    r"^\s*(?:'s\s+)?(?:non-compete|injunction|legal|court) bid\b|"
+    r"^\s*(?:(?:corp|inc|ltd|co|group|technology)\.?,?\s+){0,2}v\.?\s|"
     r"^\s*(?:,\s*(?:which|who)\s+(?:had\s+|has\s+)?)?(?:sues?|sued(?! by)|suing|alleges?|alleged|claims?|"
     r"takes? .{0,20}to court|files?|drags?|accuses?|accused|fights?|fought|challenges?|contests?|presses|pressed|"
-    r"pursues?|pursued|lodges?|lodged|demands?|demanded|sends? (?:an? )?(?:cease|legal|letter)|"
+    r"pursues?|pursued|lodges?|lodged|demands?|demanded|invokes?|invoked|sends? (?:an? )?(?:cease|legal|letter)|"
     r"asks? (?:a )?court|(?:fails?|seeks?|moves?|tries|tried|wants?) to (?:block|bar|stop)|"
     r"wins? (?:an? )?(?:[a-z0-9-]+ ){0,2}(?:injunction|ruling|case|suit|lawsuit|arbitration|order|award)|"
     r"(?:an? )?injunction)\b"
@@ -152,11 +155,12 @@ ARROW_AFTER = re.compile(r"^\s*\)?\s*(?:→|->|➝|➡|⟶|=>)")
 
 # "hit with a suit by Zhipu", "lawsuit from Meta": the claimant named after its claim
 CLAIMANT_BEFORE = re.compile(
-    r"原告(?:是|为|系)\s*$|"
+    r"原告(?:是|为|系)\s*$|(?:赔偿|赔付)\s*$|"
     + _W
     + r"(?:(?:law)?suits?|claims?|complaints?|actions?|arbitration|injunction|cease-and-desist(?: letter)?|"
     r"threat|challenge|case)"
-    r"(?: filed)? (?:by|from)\s*$|(?<![a-z])(?:pay|pays|paid|owes?|owed|compensates?|reimburses?)\s*$"
+    r"(?: bid| request| application| motion)?(?: filed)? (?:by|from)\s*$"
+    r"|(?<![a-z])(?:pay|pays|paid|owes?|owed|compensates?|reimburses?)\s*$"
     r"|(?<![a-z])(?:sued|challenged|taken to court) by\s*$",
     re.I,
 )
@@ -182,12 +186,14 @@ LEFT_AFTER = re.compile(
 DEFENDANT = re.compile(
     r"^\s*(?:(?:is|was) )?(?:ordered to pay|countersues?|counter-?sued|hit with|accused of|agrees? (?:an? )?"
     r"(?:undisclosed )?payment|(?:pays?|paid)(?: [a-z$¥0-9.,]+){0,3} to settle|"
-    r"owes?|owed|must pay|(?:agrees?|agreed) to pay|"
+    r"owes?|owed|must (?:pay|face|turn over|hand over|return|stop)|(?:agrees?|agreed) to pay|"
+    r"defeats?|defeated|fends? off|"
+    r"(?:is |was )?(?:added|named|joined) as (?:a )?(?:co-?)?defendant|"
     r"(?:faces?|facing|draws?|drew)(?: an?| the)?(?: [a-z-]+){0,3}? (?:claims?|complaints?|(?:law)?suits?|"
     r"legal|injunction|arbitration|challenge|threat|cease-and-desist)|files? (?:an? )?counter-?(?:suit|claim)|"
-    r"(?:(?:is|gets?|got) )?(?:caught up|drawn|dragged|embroiled) in(?:to)?|drawn in|"
+    r"(?:(?:is|gets?|got) )?(?:caught up|drawn|dragged|embroiled) in(?:to)?|drawn in|targeted by|under fire|"
     r"(?:denies|denied|rejects|rejected)(?: [a-z'-]+){0,3}? (?:claims?|allegations?|charges?|accusations?))"
-    r"|^\s*(?:遭|被列为(?:共同)?被告|被诉|成为?被告|(?:提起|发起)?反诉|(?:团队|实验室)?(?:再陷|陷入|卷入|深陷|又陷|惹上|回应))",
+    r"|^\s*(?:遭|被判(?!向前)|被裁定|被责令|被列为(?:共同)?被告|被诉|成为?被告|(?:提起|发起)?反诉|(?:团队|实验室)?(?:再陷|陷入|卷入|深陷|又陷|惹上|回应))",
     re.I,
 )
 BLAMED = re.compile(r"^\s*(?:追责|索赔|发难|索要|讨说法|提起|发起|发出?律师函|致函|发函)")  # 向阿里追责: the defendant
@@ -207,7 +213,7 @@ ROLE_OF_ZH = re.compile(
     r"成员|员工|老将|元老|首席|cto|ceo|coo)"
 )
 ROLE_OF = re.compile(
-    r"^\s*(?:'s\s+)?(?!new\b|incoming\b|next\b)(?:(?!(?:in|at|to|for|from|of|by|with|and|as|its|the)\b)[a-z-]+\s+){0,4}?"
+    r"^\s*(?:'s\s+)?(?!new\b|incoming\b|next\b)(?:(?!(?:in|at|to|for|from|of|by|with|and|as|its|the|over)\b)[a-z-]+\s+){0,4}?"
     r"(?:alum|alumnus|alumna|veteran|old hand|"
     r"co-?founder|founder|researcher|engineer|scientist|architect|executive|exec|vp|vice president|director|"
     r"manager|lead|head|designer|chief|boss)\b",
@@ -220,7 +226,9 @@ PAST_AT = re.compile(
 PARTY_AFTER = re.compile(r"^\s*(?:之间)?的?(?:竞业|劳动)?(?:仲裁|纠纷|官司|诉讼|争议)")  # 此前与百度的竞业仲裁
 IN_PHRASE = re.compile(r"(?<![a-z])(?:from|of)\s*$", re.I)  # "new hire from Alibaba hit with": not the subject
 FOR_ROLE = re.compile(r"(?<![a-z])for\s*$", re.I)
-WORKS_AT = re.compile(r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|任)")  # (现已)在X任职: where they are now
+WORKS_AT = re.compile(
+    r"^\s*(?:任职|就职|工作|上班|担任|出任|负责|任|报到|入职|履新)"
+)  # (现已)在X任职: where they are now
 
 
 @functools.lru_cache(maxsize=256)  # side_tags and move read the same mentions

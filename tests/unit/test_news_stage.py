@@ -123,6 +123,13 @@ def test_the_demo_move_has_its_direction():
         ("dispute", "京东新聘算法总监被前东家美团索赔", "", ("Meituan", "JD")),
         ("dispute", "阶跃星辰回应商汤律师函：员工系正常流动", "", ("SenseTime", "StepFun")),
         ("dispute", "百度向智谱发律师函，称其挖走三名工程师", "", ("Baidu", "Zhipu")),
+        ("dispute", "Arbitration fight for Baidu as ERNIE team's move to Zhipu sours", "", ("Baidu", "Zhipu")),
+        ("dispute", "JD Defeats Meituan's Injunction Bid Over Drone Engineer", "", ("Meituan", "JD")),
+        ("dispute", "StepFun added as defendant in SenseTime v. Li Wei", "", ("SenseTime", "StepFun")),
+        ("dispute", "美团被判与前员工连带赔偿京东", "", ("JD", "Meituan")),
+        ("dispute", "百度被判向前员工支付竞业补偿，该员工后来加盟智谱", "", ("Baidu", "Zhipu")),
+        ("hire", "前阿里工程师今天在腾讯报到", "", ("Alibaba", "Tencent")),
+        ("hire", "Tencent raids Baidu again, this time for its search chief", "", ("Baidu", "Tencent")),
         # the title's own side wins over the summary's way there; the latest of several employers
         (
             "hire",
