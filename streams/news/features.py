@@ -55,22 +55,23 @@ LEGAL_TAGS = (
         ("compet", "solicit", "arbitration", "claim", "complaint", "suit", "injunction", "order", "ruling",
          "garden leave", "cease-and-desist", "filing", "damages", "dispute", "case", "clawback", "breach",
          "trade-secret", "papers", "threat", "challenge", "legal action", "legal letter", "alleg", "accus", "cries",
-         "lawyers", "breach", "under fire", "invok", "vs", "v.", "遭", "被", "申请", "提起", "发起", "律师函",
+         "lawyers", "under fire", "invok", "vs", "v.", "遭", "被", "申请", "提起", "发起", "律师函",
          "发难", "一案", "开庭", "判令", "判赔", "裁决", "入禀", "致函", "追责", "陷"),
         LEGAL_EVENT,
     ),
 )  # fmt: skip
 
 
-def tokens(masked: str) -> list[str]:
-    return _TOKEN.findall(_DIGITS.sub("0", masked.lower()))
+def tokens(low: str) -> list[str]:
+    """The tokens of lower-cased masked text."""
+    return _TOKEN.findall(_DIGITS.sub("0", low))
 
 
 def features(masked: str, hits: list[str]) -> list[str]:
     """Feature names for ``masked`` text and the rules' ``hits`` (tags like ``rule:hire``)."""
-    toks = ["^", *tokens(masked), "$"]
-    out = [f"r:{h}" for h in hits]
     low = masked.lower()
+    toks = ["^", *tokens(low), "$"]
+    out = [f"r:{h}" for h in hits]
     out += [f"r:legal:{t}" for t, words, rx in LEGAL_TAGS if any(w in low for w in words) and rx.search(low)]
     for n in range(1, MAX_N + 1):
         for i in range(len(toks) - n + 1):
